@@ -1,0 +1,1 @@
+"""Captures: pcap/pcapng -> neutral records (records.py) -> analyzers (SIP, H.248/MGC)."""

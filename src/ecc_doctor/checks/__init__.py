@@ -1,0 +1,96 @@
+"""The check registry: one literal dict, plus third-party checks from entry points.
+
+A check module exposes ``ID``, ``TITLE``, ``SOURCE`` (the app-note section or article it
+verifies), ``NEEDS`` (config sections) and ``async def check(ctx) -> Result | list[Result]``.
+Third-party packages register modules under the entry-point group ``ecc_doctor.checks``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ecc_doctor.checks import reachability
+from ecc_doctor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ecc_doctor.context import CheckContext
+    from ecc_doctor.models import Result
+
+CheckFn = Callable[["CheckContext"], Awaitable["Result | list[Result]"]]
+
+CHECKS: dict[str, ModuleType] = {
+    reachability.ID: reachability,
+}
+
+ENTRY_POINT_GROUP = "ecc_doctor.checks"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: its identity and its coroutine function."""
+
+    id: str
+    title: str
+    source: str
+    needs: tuple[str, ...]
+    fn: CheckFn
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+def spec_of(module: ModuleType) -> CheckSpec:
+    """Read a check module's contract; ConfigError if it does not follow it."""
+    try:
+        return CheckSpec(
+            id=str(module.ID),
+            title=str(module.TITLE),
+            source=str(module.SOURCE),
+            needs=tuple(module.NEEDS),
+            fn=module.check,
+        )
+    except AttributeError as exc:
+        raise ConfigError(
+            f"check module {module.__name__} lacks {exc.name} (needs ID, TITLE, SOURCE, NEEDS, check)"
+        ) from exc
+
+
+def _plugins() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin is a config problem, reported in one line
+            raise ConfigError(
+                f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
+            ) from exc
+        if not isinstance(module, ModuleType):
+            raise ConfigError(f"check plugin {ep.name!r} ({ep.value}) is not a module")
+        found[str(getattr(module, "ID", ep.name))] = module
+    return found
+
+
+def all_checks() -> list[CheckSpec]:
+    """Every check: built-ins first (registry order), then plugins sorted by id."""
+    specs = [spec_of(m) for m in CHECKS.values()]
+    extra = _plugins()
+    specs += [spec_of(extra[k]) for k in sorted(extra) if k not in CHECKS]
+    return specs
+
+
+def select(ids: list[str], specs: list[CheckSpec]) -> list[CheckSpec]:
+    """The checks named by *ids* (an id, or an area prefix like ``cm``), in registry order."""
+    by_id = {s.id: s for s in specs}
+    chosen: set[str] = set()
+    for wanted in ids:
+        matches = [s.id for s in specs if s.id == wanted or s.area == wanted]
+        if not matches:
+            known = ", ".join(by_id)
+            raise ConfigError(f"unknown check {wanted!r} (known: {known})")
+        chosen.update(matches)
+    return [s for s in specs if s.id in chosen]

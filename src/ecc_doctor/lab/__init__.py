@@ -1,0 +1,140 @@
+"""The embedded lab: an emulated Aura site on loopback, with named faults.
+
+>>> async def demo():                                   # doctest: +SKIP
+...     async with Lab() as lab:
+...         await lab.fault("cti-link-down")
+...         results = await run_checks(all_checks(), lab.config)
+
+Each emulator (see :class:`ecc_doctor.lab.base.Emulator`) binds ephemeral ports on
+127.0.0.1 and contributes config sections. ``network-flap`` is handled here: every
+emulator's ports refuse until it is healed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ecc_doctor.config import SiteConfig, from_mapping
+from ecc_doctor.errors import ConfigError
+from ecc_doctor.lab.base import Emulator, LabEnv
+from ecc_doctor.lab.sm_edge import SmEdgeEmulator
+
+#: The emulators of the lab site, started in this order.
+EMULATORS: list[Callable[[], Emulator]] = [
+    SmEdgeEmulator,
+]
+
+NETWORK_FLAP = "network-flap"
+
+
+def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, list) and isinstance(into.get(key), list):
+            into[key] = into[key] + value
+        else:
+            into[key] = value
+
+
+class Lab:
+    """Starts the lab site; ``config`` points at it; ``fault``/``heal`` toggle named faults."""
+
+    def __init__(self, emulators: list[Emulator] | None = None) -> None:
+        self.emulators: list[Emulator] = emulators or [factory() for factory in EMULATORS]
+        self.active: set[str] = set()
+        self._dir: Path | None = None
+        self.env: LabEnv | None = None
+        self.data: dict[str, Any] = {}
+        self._config: SiteConfig | None = None
+
+    @property
+    def faults(self) -> list[str]:
+        """Every fault name the lab knows."""
+        names = [NETWORK_FLAP]
+        for emu in self.emulators:
+            names += [f for f in emu.faults if f not in names]
+        return names
+
+    @property
+    def config(self) -> SiteConfig:
+        if self._config is None:
+            raise RuntimeError("the lab is not started")
+        return self._config
+
+    async def start(self) -> Lab:
+        self._dir = Path(tempfile.mkdtemp(prefix="ecc-doctor-lab-"))
+        self._dir.chmod(0o700)
+        self.env = LabEnv(self._dir)
+        data: dict[str, Any] = {"site": {"name": "ecc-doctor lab"}}
+        try:
+            for emu in self.emulators:
+                _merge(data, await emu.start(self.env))
+        except BaseException:
+            await self.stop()
+            raise
+        self.data = data
+        self._config = from_mapping(data, source="<lab>", is_lab=True)
+        return self
+
+    async def stop(self) -> None:
+        for emu in reversed(self.emulators):
+            try:
+                await emu.stop()
+            except Exception:  # noqa: S110 - stopping must reach every emulator
+                continue
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def _owner(self, fault: str) -> Emulator | None:
+        for emu in self.emulators:
+            if fault in emu.faults:
+                return emu
+        return None
+
+    def validate_fault(self, fault: str) -> None:
+        if fault != NETWORK_FLAP and self._owner(fault) is None:
+            raise ConfigError(f"unknown lab fault {fault!r} (known: {', '.join(self.faults)})")
+
+    async def fault(self, fault: str) -> None:
+        """Inject *fault* (ConfigError if unknown)."""
+        await self._toggle(fault, True)
+
+    async def heal(self, fault: str) -> None:
+        """Heal *fault*: the emulated system recovers."""
+        await self._toggle(fault, False)
+
+    async def _toggle(self, fault: str, active: bool) -> None:
+        self.validate_fault(fault)
+        if fault == NETWORK_FLAP:
+            for emu in self.emulators:
+                await emu.set_network(not active)
+        else:
+            owner = self._owner(fault)
+            assert owner is not None
+            await owner.set_fault(fault, active)
+        if active:
+            self.active.add(fault)
+        else:
+            self.active.discard(fault)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Each emulator's counters, e.g. open DMCC sessions, calls, subscriptions."""
+        return {emu.name: emu.status() for emu in self.emulators}
+
+    async def __aenter__(self) -> Lab:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,49 @@
+"""TCP connect probe: latency of a three-way handshake, errors named as an engineer would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import time
+
+from ecc_doctor.errors import ConnectError
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short, stable name for a socket error: refused, timed out, no route, DNS failure."""
+    if isinstance(exc, socket.gaierror):
+        return f"DNS failure ({exc.strerror or exc})"
+    names = {
+        errno.ECONNREFUSED: "connection refused",
+        errno.ETIMEDOUT: "timed out",
+        errno.EHOSTUNREACH: "no route to host",
+        errno.ENETUNREACH: "network unreachable",
+        errno.ECONNRESET: "connection reset",
+        errno.EADDRNOTAVAIL: "address not available",
+    }
+    if exc.errno in names:
+        return names[exc.errno]
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+async def connect_latency(host: str, port: int, timeout: float) -> float:
+    """Open and close a TCP connection; return the connect time in seconds.
+
+    Raises ConnectError("10.0.0.1:5022: connection refused") and the like.
+    """
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            _reader, writer = await asyncio.open_connection(host, port)
+    except TimeoutError as exc:
+        raise ConnectError(f"{host}:{port}: timed out after {timeout:g} s") from exc
+    except OSError as exc:
+        raise ConnectError(f"{host}:{port}: {describe_os_error(exc)}") from exc
+    elapsed = time.perf_counter() - t0
+    writer.close()
+    # the peer closing first is fine: we only measure the handshake
+    with contextlib.suppress(OSError, TimeoutError):
+        await asyncio.wait_for(writer.wait_closed(), 1.0)
+    return elapsed

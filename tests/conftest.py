@@ -1,0 +1,52 @@
+"""Shared test helpers: the anyio backend, system-tool requirements, the lab."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ecc_doctor.lab import Lab
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PUBLIC_CAPTURES = SHARED / "captures" / "public"
+SEEDS = SHARED / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def require_tool(name: str, *candidates: str) -> str:
+    """Path of a system tool; skip locally when missing, fail in CI (CI=true) so nothing
+    silently stops being tested."""
+    for candidate in (name, *candidates):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    message = f"{name} is not installed (Debian package needed; .ci/run installs it)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_shared(path: Path) -> Path:
+    """A file from ../shared (copyleft captures and seeds are read there, never copied)."""
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is missing")
+        pytest.skip(f"{path} is not available (../shared is missing)")
+    return path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    """A running lab site on loopback (function-scoped: faults never leak between tests)."""
+    async with Lab() as running:
+        yield running
