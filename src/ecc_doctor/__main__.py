@@ -1,0 +1,5 @@
+"""``python -m ecc_doctor``."""
+
+from ecc_doctor.cli import main
+
+main()
