@@ -1,18 +1,31 @@
-"""The ``ecc-doctor`` command."""
+"""The ``ecc-doctor`` command: check, list, init, lab (+ lazily loaded subcommands)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
-from typing import Any
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
+from rich.console import Console
 
 from ecc_doctor import __version__
+from ecc_doctor.config import SiteConfig, template
+from ecc_doctor.errors import ConfigError, EccDoctorError
+from ecc_doctor.exitcodes import REPORT_URL, ExitCode
+from ecc_doctor.models import Result
+from ecc_doctor.secrets import redact
 
 #: Subcommands living in their own modules, imported only when used (keeps start-up fast:
 #: scapy and textual are slow to import). name -> "module:attribute" (a click command).
-LAZY_COMMANDS: dict[str, str] = {
-}
+LAZY_COMMANDS: dict[str, str] = {}
 
 
 class LazyGroup(click.Group):
@@ -24,16 +37,381 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
-            command: Any = getattr(importlib.import_module(module_name), attr)
+            try:
+                command: Any = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as exc:
+                return _unavailable(cmd_name, exc)
             if isinstance(command, click.Command):
                 return command
         return super().get_command(ctx, cmd_name)
 
 
+def _unavailable(name: str, exc: Exception) -> click.Command:
+    """A stand-in for a subcommand whose module cannot be imported (missing extra)."""
+
+    def body() -> None:
+        fail(f"'{name}' is not available in this installation: {exc}")
+
+    return click.Command(name, callback=body, help=f"(unavailable: {exc})")
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    """Print one line to stderr and exit."""
+    err_console().print(f"ecc-doctor: {redact(message)}", markup=False, highlight=False)
+    sys.exit(int(code))
+
+
+def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
+    """Run a command body: config errors exit 2, Ctrl-C 130, bugs 3 (traceback with --debug)."""
+    try:
+        code = fn()
+    except ConfigError as exc:
+        fail(exc.message, ExitCode.USAGE)
+    except KeyboardInterrupt:
+        fail("interrupted; every session was closed", ExitCode.INTERRUPTED)
+    except EccDoctorError as exc:
+        fail(exc.message, ExitCode.CHECKS_FAILED)
+    except Exception as exc:  # a bug of ours: say how to report it
+        if debug:
+            err_console().print(redact("".join(traceback.format_exception(exc))), markup=False)
+        fail(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in ecc-doctor "
+            f"{__version__}; please report it at {REPORT_URL} with the output of --debug",
+            ExitCode.INTERNAL,
+        )
+    sys.exit(code)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ecc-doctor")
 def cli() -> None:
-    """Verify and diagnose an Avaya Aura site: CM, AES, Breeze ECC, Presence, SIP, H.248."""
+    """Verify and diagnose an Avaya Aura site: CM, AES, Breeze ECC, Presence, SIP, H.248.
+
+    Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL or ERROR, 2 usage or config error,
+    3 internal error (a bug), 130 interrupted.
+    """
+
+
+# --- check ---------------------------------------------------------------------------------
+
+FORMATS = ("table", "json", "junit")
+
+
+def _formats(values: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if item not in FORMATS:
+                raise click.BadParameter(f"{item!r} is not one of {', '.join(FORMATS)}")
+            if item not in out:
+                out.append(item)
+    return out or ["table"]
+
+
+def load_site(config_path: Path | None) -> SiteConfig:
+    """The site file from --config, $ECC_DOCTOR_CONFIG or ./ecc-doctor.toml."""
+    from ecc_doctor.config import env_override_path, load
+
+    cfg = load(config_path or env_override_path())
+    for warning in cfg.warnings:
+        err_console().print(f"warning: {warning}", markup=False, highlight=False)
+    return cfg
+
+
+@cli.command()
+@click.argument("ids", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Run every registered check.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Site file (default ./ecc-doctor.toml).",
+)
+@click.option("--lab", is_flag=True, help="Start the embedded lab site and check it.")
+@click.option(
+    "--lab-fault",
+    "lab_faults",
+    multiple=True,
+    metavar="NAME",
+    help="Start the lab with this fault injected (repeatable).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="table|json|junit",
+    help="Output on stdout (repeatable or comma-separated; default table).",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write JUnit XML here.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the JSON report here.",
+)
+@click.option(
+    "--junit-warn-as",
+    type=click.Choice(["pass", "failure", "skipped"]),
+    default="pass",
+    show_default=True,
+    help="How WARN appears in JUnit.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    help="Time limit per check (overrides [timeouts]).",
+)
+@click.option("--strict", is_flag=True, help="WARN counts as a failure for the exit code.")
+@click.option("--debug", is_flag=True, help="Show transcripts, evidence and tracebacks.")
+def check(
+    ids: tuple[str, ...],
+    run_all: bool,
+    config_path: Path | None,
+    lab: bool,
+    lab_faults: tuple[str, ...],
+    formats: tuple[str, ...],
+    junit_path: Path | None,
+    json_path: Path | None,
+    junit_warn_as: str,
+    timeout: float | None,
+    strict: bool,
+    debug: bool,
+) -> None:
+    """Run checks (IDS: check ids or areas like 'cm'; or --all) and report."""
+    chosen_formats = _formats(formats)
+    if not run_all and not ids:
+        raise click.UsageError("name the checks to run, or use --all (see: ecc-doctor list)")
+    if lab_faults and not lab:
+        raise click.UsageError("--lab-fault needs --lab")
+    if lab and config_path:
+        raise click.UsageError("--lab and --config exclude each other")
+    options = _CheckOptions(
+        ids=list(ids),
+        run_all=run_all,
+        config_path=config_path,
+        lab=lab,
+        lab_faults=list(lab_faults),
+        formats=chosen_formats,
+        junit_path=junit_path,
+        json_path=json_path,
+        junit_warn_as=junit_warn_as,
+        timeout=timeout,
+        strict=strict,
+        debug=debug,
+    )
+    run_guarded(lambda: _check(options), debug=debug)
+
+
+class _CheckOptions:
+    def __init__(self, **kw: Any) -> None:
+        self.ids: list[str] = kw["ids"]
+        self.run_all: bool = kw["run_all"]
+        self.config_path: Path | None = kw["config_path"]
+        self.lab: bool = kw["lab"]
+        self.lab_faults: list[str] = kw["lab_faults"]
+        self.formats: list[str] = kw["formats"]
+        self.junit_path: Path | None = kw["junit_path"]
+        self.json_path: Path | None = kw["json_path"]
+        self.junit_warn_as: str = kw["junit_warn_as"]
+        self.timeout: float | None = kw["timeout"]
+        self.strict: bool = kw["strict"]
+        self.debug: bool = kw["debug"]
+
+
+def _check(opts: _CheckOptions) -> int:
+    from ecc_doctor.checks import all_checks, select
+
+    specs = all_checks()
+    if not opts.run_all:
+        specs = select(opts.ids, specs)
+    config = None if opts.lab else load_site(opts.config_path)
+    t0 = time.monotonic()
+    results, site = asyncio.run(_run(opts, specs, config))
+    wall = time.monotonic() - t0
+    _report(opts, results, site, wall)
+    from ecc_doctor.reporters.json_report import exit_code
+
+    return exit_code(results, strict=opts.strict)
+
+
+async def _run(
+    opts: _CheckOptions, specs: list[Any], config: SiteConfig | None
+) -> tuple[list[Result], str]:
+    from ecc_doctor.progress import LiveProgress
+    from ecc_doctor.runner import run_checks
+
+    async with contextlib.AsyncExitStack() as stack:
+        if config is None:
+            from ecc_doctor.lab import Lab
+
+            lab = Lab()
+            for fault in opts.lab_faults:
+                lab.validate_fault(fault)
+            await stack.enter_async_context(lab)
+            for fault in opts.lab_faults:
+                await lab.fault(fault)
+            config = lab.config
+        progress = stack.enter_context(LiveProgress(len(specs), err_console()))
+        results = await run_checks(
+            specs, config, listener=progress, debug=opts.debug, timeout_override=opts.timeout
+        )
+        return results, config.site.name
+
+
+def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) -> None:
+    from ecc_doctor.reporters import console, json_report, junit
+
+    out = Console(highlight=False)
+    for fmt in opts.formats:
+        if fmt == "table":
+            console.write(out, results, wall_s=wall, verbose=opts.debug)
+        elif fmt == "json":
+            click.echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
+        else:
+            click.echo(junit.render(results, warn_as=opts.junit_warn_as, site=site), nl=False)
+    try:
+        if opts.json_path:
+            opts.json_path.write_text(
+                json_report.render(results, site=site, strict=opts.strict), encoding="utf-8"
+            )
+        if opts.junit_path:
+            opts.junit_path.write_text(
+                junit.render(results, warn_as=opts.junit_warn_as, site=site), encoding="utf-8"
+            )
+    except OSError as exc:
+        raise ConfigError(f"cannot write report {exc.filename}: {exc.strerror}") from exc
+
+
+# --- list, init ------------------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def list_checks(fmt: str) -> None:
+    """List the registered checks: id, title, source, config sections needed."""
+
+    def body() -> int:
+        from rich.table import Table
+
+        from ecc_doctor.checks import all_checks
+
+        specs = all_checks()
+        if fmt == "json":
+            rows = [
+                {"id": s.id, "title": s.title, "source": s.source, "needs": list(s.needs)}
+                for s in specs
+            ]
+            click.echo(json.dumps(rows, indent=2))
+            return 0
+        t = Table(show_edge=False, header_style="bold")
+        for col in ("id", "title", "source", "needs"):
+            t.add_column(col, overflow="fold")
+        for s in specs:
+            t.add_row(s.id, s.title, s.source, ", ".join(s.needs) or "-")
+        Console().print(t)
+        return 0
+
+    run_guarded(body, debug=False)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="ecc-doctor.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented site-file template to PATH (default ./ecc-doctor.toml)."""
+    if path.exists() and not force:
+        fail(f"{path} exists; use --force to overwrite it")
+    try:
+        path.write_text(template(), encoding="utf-8")
+        path.chmod(0o600)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
+    click.echo(
+        f"wrote {path}: fill in the sections for your site, then run: ecc-doctor check --all"
+    )
+
+
+# --- lab -------------------------------------------------------------------------------------
+
+
+@cli.command("lab")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="NAME",
+    help="Inject this fault at start (repeatable).",
+)
+@click.option(
+    "--write-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the site config here.",
+)
+def lab_command(faults: tuple[str, ...], write_config: Path | None) -> None:
+    """Run the embedded lab site in the foreground and print the site config for it.
+
+    While it runs, type 'fault NAME', 'heal NAME', 'status' or 'quit' (or press Ctrl-C).
+    """
+    run_guarded(lambda: asyncio.run(_lab(list(faults), write_config)), debug=False)
+
+
+async def _lab(faults: list[str], write_config: Path | None) -> int:
+    import tomli_w
+
+    from ecc_doctor.lab import Lab
+
+    lab = Lab()
+    for fault in faults:
+        lab.validate_fault(fault)
+    async with lab:
+        for fault in faults:
+            await lab.fault(fault)
+        text = tomli_w.dumps(lab.data)
+        if write_config:
+            write_config.write_text(text, encoding="utf-8")
+            write_config.chmod(0o600)
+        click.echo("# ecc-doctor lab site config (valid while this process runs)")
+        click.echo(text)
+        click.echo(f"# faults: {', '.join(lab.faults)}")
+        click.echo("# type 'fault NAME', 'heal NAME', 'status' or 'quit'; Ctrl-C stops the lab")
+        await _lab_console(lab)
+    return 0
+
+
+async def _lab_console(lab: Any) -> None:
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:  # stdin closed: keep serving until interrupted
+            await asyncio.Event().wait()
+        words = line.split()
+        if not words:
+            continue
+        if words[0] in {"quit", "exit"}:
+            return
+        try:
+            if words[0] in {"fault", "heal"} and len(words) == 2:
+                await (lab.fault if words[0] == "fault" else lab.heal)(words[1])
+                click.echo(
+                    f"{words[0]}: {words[1]} (active: {', '.join(sorted(lab.active)) or 'none'})"
+                )
+            elif words[0] == "status":
+                click.echo(json.dumps(lab.status(), indent=2, default=str))
+            else:
+                click.echo("commands: fault NAME | heal NAME | status | quit")
+        except ConfigError as exc:
+            click.echo(exc.message)
 
 
 def main() -> None:
