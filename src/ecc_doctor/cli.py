@@ -25,7 +25,13 @@ from ecc_doctor.secrets import redact
 
 #: Subcommands living in their own modules, imported only when used (keeps start-up fast:
 #: scapy and textual are slow to import). name -> "module:attribute" (a click command).
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "analyze": "ecc_doctor.cli_analyze:analyze",
+    "dashboard": "ecc_doctor.cli_dashboard:dashboard",
+    "ladder": "ecc_doctor.cli_analyze:ladder",
+    "mgc": "ecc_doctor.cli_mgc:mgc",
+    "sat": "ecc_doctor.cli_sat:sat",
+}
 
 
 class LazyGroup(click.Group):
