@@ -67,7 +67,7 @@ def err_console() -> Console:
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit."""
-    err_console().print(f"ecc-doctor: {redact(message)}", markup=False, highlight=False)
+    click.echo(f"ecc-doctor: {redact(message)}", err=True)
     sys.exit(int(code))
 
 
@@ -125,7 +125,7 @@ def load_site(config_path: Path | None) -> SiteConfig:
 
     cfg = load(config_path or env_override_path())
     for warning in cfg.warnings:
-        err_console().print(f"warning: {warning}", markup=False, highlight=False)
+        click.echo(f"ecc-doctor: warning: {redact(warning)}", err=True)
     return cfg
 
 

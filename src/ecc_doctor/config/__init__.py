@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import stat
@@ -53,9 +54,10 @@ class SiteConfig:
     mgc: MgcConfig | None = None
     net: NetConfig = field(default_factory=NetConfig)
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
-    source: str = field(default="<defaults>", compare=False)
-    warnings: tuple[str, ...] = field(default=(), compare=False)
-    is_lab: bool = field(default=False, compare=False)
+    # not keys of the file: where it came from, load-time warnings, lab or real site
+    source: str = field(default="<defaults>", compare=False, metadata={"internal": True})
+    warnings: tuple[str, ...] = field(default=(), compare=False, metadata={"internal": True})
+    is_lab: bool = field(default=False, compare=False, metadata={"internal": True})
 
     def section(self, name: str) -> Any:
         """The section called *name*, or None if absent."""
@@ -69,9 +71,6 @@ def from_mapping(
     data: dict[str, Any], *, source: str, is_lab: bool = False, mode: int | None = None
 ) -> SiteConfig:
     """Validate a parsed TOML document. *mode* is the file's permission bits, if a file."""
-    for key in _NOT_KEYS:
-        if key in data:
-            raise ConfigError(f"{source}: unknown key '{key}'")
     cfg = build(SiteConfig, data, source=source)
     warnings = tuple(_plain_secret_warnings(cfg, source, mode))
     return dataclasses.replace(cfg, source=source, warnings=warnings, is_lab=is_lab)
@@ -179,9 +178,14 @@ def template() -> str:
 
 
 def _toml_value(value: Any) -> str:
-    import tomli_w
-
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+    """An inline TOML value (a template line must stay one line when uncommented)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
 
 
 def env_override_path() -> Path:

@@ -8,6 +8,10 @@ from pathlib import Path
 from ecc_doctor.config.schema import setting
 from ecc_doctor.secrets import Secret
 
+#: Requested by default, newest first: AES 7.0 (privA) down to 6.2 (priv6). PROTOCOLS.md 2.3
+#: [CODE]; that AES picks one of several offered versions follows ECMA-354 [INFERRED].
+DEFAULT_PROTOCOL_VERSIONS = ["7.0.0", "6.3.3", "6.3.1", "6.3", "6.2"]
+
 
 @dataclass(frozen=True)
 class AesConfig:
@@ -22,3 +26,51 @@ class AesConfig:
         None, doc="CA bundle that signed the AES certificate (default: system CAs)"
     )
     oam_url: str = setting("", doc="AES management console base URL, e.g. https://aes.example:443")
+    application_id: str = setting(
+        "ecc-doctor", doc="applicationID sent in StartApplicationSession (shown on the OAM)"
+    )
+    protocol_versions: list[str] = setting(
+        factory=lambda: list(DEFAULT_PROTOCOL_VERSIONS),
+        doc="DMCC protocol versions offered, preferred first: AES releases (7.0.0, 6.3.3, ...) "
+        "or full ecma-323 URIs",
+    )
+    session_duration_s: int = setting(
+        180, doc="requestedSessionDuration of the DMCC session (s)", min=10, max=86400
+    )
+    cleanup_delay_s: int = setting(
+        60, doc="sessionCleanupDelay: how long AES keeps a dropped session (s)", min=0, max=86400
+    )
+    oam_username: str = setting("", doc="OAM console login (default: username, the CTI user)")
+    oam_password: Secret | None = setting(
+        None, doc="OAM console password reference (default: password)"
+    )
+    oam_login_path: str = setting(
+        "/aesvcs/", doc="OAM page that shows the login form (redirects are followed) [NOT FOUND]"
+    )
+    oam_summary_path: str = setting(
+        "/aesvcs/view/status/dmccServiceSummary.xhtml",
+        doc="OAM DMCC Service Summary page (Status > Status and Control) [NOT FOUND: verify]",
+    )
+    oam_logout_path: str = setting("", doc="OAM logout page, fetched at the end (empty: none)")
+    oam_username_field: str = setting(
+        "", doc="name of the login form's user field (empty: the text input next to the password)"
+    )
+    oam_password_field: str = setting(
+        "", doc="name of the login form's password field (empty: the password input)"
+    )
+    ecc_user: str = setting(
+        "", doc="CTI user the ECC service logs in with, on the Session Summary (default: username)"
+    )
+    expected_far_end: str = setting(
+        "", doc="Far-end Identifier of the ECC service's DMCC session (empty: any)"
+    )
+
+    def validate(self) -> str | None:
+        if not self.protocol_versions:
+            return "protocol_versions: expected at least one version, got []"
+        if self.oam_url and not self.oam_url.startswith(("https://", "http://")):
+            return f"oam_url: expected an https:// URL, got {self.oam_url!r}"
+        for key in ("oam_login_path", "oam_summary_path"):
+            if not getattr(self, key).startswith("/"):
+                return f"{key}: expected a path starting with '/', got {getattr(self, key)!r}"
+        return None

@@ -136,8 +136,9 @@ def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "
     """Validate *data* against the dataclass *cls* and return an instance."""
     ctx = _Ctx(source)
     hints = get_type_hints(cls)
-    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    fields.update({f.name: f for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    keys = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]  # type: ignore[arg-type]
+    fields = {f.name.replace("_", "-"): f for f in keys}
+    fields.update({f.name: f for f in keys})
     dotted = f"{prefix}." if prefix else ""
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -146,7 +147,7 @@ def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "
             known = ", ".join(sorted({fl.name for fl in fields.values()}))
             raise ConfigError(f"{source}: unknown key '{dotted}{key}' (known keys: {known})")
         kwargs[f.name] = _convert(ctx, dotted + key, hints[f.name], value, f.metadata)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in keys:
         required = f.default is _MISSING and f.default_factory is _MISSING
         if required and f.name not in kwargs:
             raise ConfigError(

@@ -47,7 +47,10 @@ def table(results: Sequence[Result]) -> Table:
     t.add_column("time", justify="right", no_wrap=True)
     t.add_column("summary", overflow="fold")
     for r in results:
-        t.add_row(status_text(r.status), r.check_id, f"{r.duration_s:.2f}s", redact(r.summary))
+        # Text, not str: summaries like "no [sftp] section" must not be read as markup
+        t.add_row(
+            status_text(r.status), Text(r.check_id), f"{r.duration_s:.2f}s", Text(redact(r.summary))
+        )
     return t
 
 

@@ -1,0 +1,235 @@
+"""The CLI as a user runs it: exit codes, one-line errors, reports, lab faults, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import tomli_w
+from click.testing import CliRunner
+from junitparser import JUnitXml
+
+from ecc_doctor.checks import CHECKS
+from ecc_doctor.cli import cli
+from ecc_doctor.lab import Lab
+from ecc_doctor.models import Status
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "config"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ecc_doctor", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def test_check_all_against_lab_writes_junit_and_json_in_one_run(tmp_path: Path) -> None:
+    junit, report = tmp_path / "out.xml", tmp_path / "out.json"
+    proc = run("check", "--all", "--lab", "--junit", str(junit), "--json", str(report))
+    doc = json.loads(report.read_text())
+    statuses = {r["id"]: r["status"] for r in doc["results"]}
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(statuses.values()) <= {"PASS", "SKIP"}, statuses
+    assert "net.reachability" in proc.stdout and "checks:" in proc.stdout
+    xml = JUnitXml.fromfile(str(junit))
+    cases = [case for suite in xml for case in suite]
+    assert sorted(c.name for c in cases) == sorted(statuses)
+    xml.update_statistics()
+    assert xml.failures == 0 and xml.errors == 0
+    assert xml.skipped == sum(1 for s in statuses.values() if s == "SKIP")
+
+
+def test_network_flap_fails_naming_the_endpoint() -> None:
+    proc = run("check", "net.reachability", "--lab", "--lab-fault", "network-flap")
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "connection refused" in proc.stdout
+    assert "sm-sip-tcp" in proc.stdout
+
+
+def test_unknown_lab_fault_is_usage_error() -> None:
+    proc = run("check", "--all", "--lab", "--lab-fault", "no-such-fault")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "ecc-doctor: unknown lab fault 'no-such-fault' (known: network-flap"
+    )
+    assert "Traceback" not in proc.stderr
+
+
+def test_toml_syntax_error_exit_2_with_file_and_line() -> None:
+    proc = run("check", "--all", "--config", "invalid-toml-syntax.toml", cwd=FIXTURES)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "ecc-doctor: invalid-toml-syntax.toml:3:8: TOML syntax error: Invalid value"
+    ]
+
+
+def test_unknown_key_exit_2_naming_the_key() -> None:
+    proc = run("check", "--all", "--config", "invalid-unknown-key.toml", cwd=FIXTURES)
+    assert proc.returncode == 2
+    assert "unknown key 'cm.prot'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_type_exit_2_naming_the_key() -> None:
+    proc = run("check", "--all", "--config", "invalid-wrong-type.toml", cwd=FIXTURES)
+    assert proc.returncode == 2 and "cm.port: expected an integer" in proc.stderr
+
+
+def test_unknown_check_id_is_usage_error() -> None:
+    proc = run("check", "cm.nope", "--lab")
+    assert proc.returncode == 2 and "unknown check 'cm.nope'" in proc.stderr
+
+
+def test_missing_site_file_exit_2(tmp_path: Path) -> None:
+    proc = run("check", "--all", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "ecc-doctor.toml: no such file (write a template with: ecc-doctor init" in proc.stderr
+
+
+def _fake_check(name: str, body) -> types.ModuleType:
+    module = types.ModuleType(f"fake_{name}")
+    module.ID, module.TITLE, module.SOURCE, module.NEEDS = f"test.{name}", name, "test", ()
+    module.check = body
+    return module
+
+
+def test_raising_check_is_error_without_traceback_unless_debug(monkeypatch, tmp_path) -> None:
+    async def boom(ctx):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setitem(CHECKS, "test.boom", _fake_check("boom", boom))
+    site = tmp_path / "site.toml"
+    site.write_text('[site]\nname = "t"\n')
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["check", "test.boom", "--config", str(site)])
+    assert plain.exit_code == 1
+    assert "internal error in test.boom: RuntimeError: kaboom" in plain.output
+    assert "Traceback" not in plain.output
+    debug = runner.invoke(cli, ["check", "test.boom", "--config", str(site), "--debug"])
+    assert debug.exit_code == 1 and "Traceback" in debug.output
+
+
+def test_hanging_check_cut_at_timeout(monkeypatch, tmp_path) -> None:
+    async def hang(ctx):
+        await asyncio.Event().wait()
+
+    monkeypatch.setitem(CHECKS, "test.hang", _fake_check("hang", hang))
+    site = tmp_path / "site.toml"
+    site.write_text('[site]\nname = "t"\n')
+    result = CliRunner().invoke(
+        cli, ["check", "test.hang", "--config", str(site), "--timeout", "0.2", "--format", "json"]
+    )
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["results"][0]["status"] == Status.ERROR
+    assert doc["results"][0]["summary"] == "timed out after 0.2 s (timeouts.default)"
+
+
+@pytest.mark.anyio
+async def test_env_password_never_appears_in_any_output(tmp_path: Path) -> None:
+    """Every secret of the lab site given as env:NAME; all formats with --debug stay clean."""
+    async with Lab() as lab:
+        data = json.loads(json.dumps(lab.data))
+        env: dict[str, str] = {}
+        for name, section in data.items():
+            for key, value in list(section.items()) if isinstance(section, dict) else []:
+                if (
+                    isinstance(value, str)
+                    and value.startswith("file:")
+                    and value.endswith(".secret")
+                ):
+                    var = f"ECCD_{name}_{key}".upper()
+                    env[var] = Path(value[5:]).read_text().strip()
+                    section[key] = f"env:{var}"
+        site = tmp_path / "site.toml"
+        site.write_text(tomli_w.dumps(data))
+        site.chmod(0o600)
+        junit, report = tmp_path / "o.xml", tmp_path / "o.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ecc_doctor",
+            "check",
+            "--all",
+            "--debug",
+            "--config",
+            str(site),
+            "--format",
+            "table,json,junit",
+            "--junit",
+            str(junit),
+            "--json",
+            str(report),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **env, "NO_COLOR": "1"},
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 180)
+    text = out.decode() + err.decode() + junit.read_text() + report.read_text()
+    assert "checks:" in text
+    for value in env.values():
+        assert value not in text
+
+
+def test_list_shows_every_check_with_source() -> None:
+    proc = run("list", "--format", "json")
+    rows = json.loads(proc.stdout)
+    assert proc.returncode == 0
+    assert {r["id"] for r in rows} >= {"net.reachability"}
+    assert all(r["source"] and r["title"] for r in rows)
+
+
+def test_init_writes_template_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    proc = run("init", cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "ecc-doctor.toml").exists()
+    again = run("init", cwd=tmp_path)
+    assert again.returncode == 2 and "exists; use --force" in again.stderr
+    checked = run("check", "--all", cwd=tmp_path)  # the template alone: everything SKIPs
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_version() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0 and "ecc-doctor, version" in proc.stdout
+
+
+def test_lab_command_prints_config_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    cfg = tmp_path / "lab.toml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecc_doctor", "lab", "--write-config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("# type 'fault NAME'"):
+                break
+        assert any(line.startswith("[site]") for line in lines)
+        checked = run("check", "net.reachability", "--config", str(cfg))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
