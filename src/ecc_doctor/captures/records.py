@@ -23,7 +23,8 @@ class Frame:
     """One transport-layer packet (after IP fragment reassembly; ``frame`` is the last fragment).
 
     ``payload`` is the TCP/UDP payload as captured (may be shorter than ``payload_len``
-    when the snaplen cut it).
+    when the snaplen cut it). ``fragments`` lists the frames of all IP fragments of a
+    reassembled datagram (empty for an unfragmented packet).
     """
 
     frame: int
@@ -39,6 +40,7 @@ class Frame:
     ack: int = 0
     payload_len: int = 0
     ip_id: int | None = None
+    fragments: tuple[int, ...] = ()  # every IP fragment's frame when reassembled, else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,274 @@
+"""Stream raw records out of pcap and pcapng files with plain struct parsing.
+
+Records are ``(linktype, data, ts, origlen)`` tuples (the frame number is the running count),
+read from fixed-size chunks so memory stays flat however big the file is. A damaged file
+ends with a :class:`CaptureNote` (``capture.truncated``, ``capture.corrupt``) instead of an
+exception; a file that is not a capture at all raises :class:`CaptureError`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ecc_doctor.captures.records import CaptureNote
+from ecc_doctor.errors import CaptureError
+
+Record = tuple[int, bytes, float, int]
+Progress = Callable[[int, int], None]
+
+CHUNK = 1 << 22  # 4 MiB reads
+MAX_RECORD = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
+PROGRESS_EVERY = 1 << 24  # call the progress hook every 16 MiB
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+BT_IDB, BT_PB, BT_SPB, BT_EPB = 1, 2, 3, 6
+OPT_TSRESOL, OPT_TSOFFSET = 9, 14
+
+
+class ChunkReader:
+    """A sliding window over a binary file: ``need(n)`` makes ``buf[pos:pos+n]`` available."""
+
+    def __init__(self, fh: BinaryIO, total: int, progress: Progress | None) -> None:
+        self.fh = fh
+        self.buf = b""
+        self.pos = 0
+        self.base = 0  # file offset of buf[0]
+        self.total = total
+        self.progress = progress
+        self._next_report = PROGRESS_EVERY
+
+    def need(self, n: int) -> bool:
+        """True when *n* bytes from ``pos`` are in ``buf`` (reading more if needed)."""
+        if self.pos + n <= len(self.buf):
+            return True
+        rest = self.buf[self.pos :]
+        self.base += self.pos
+        more = self.fh.read(max(CHUNK, n - len(rest)))
+        self.buf = rest + more
+        self.pos = 0
+        if self.progress is not None and self.base >= self._next_report:
+            self._next_report = self.base + PROGRESS_EVERY
+            self.progress(self.base, self.total)
+        return n <= len(self.buf)
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+
+def open_capture(path: Path, progress: Progress | None = None) -> Iterator[Record | CaptureNote]:
+    """Records of the pcap or pcapng file at *path*, in file order."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot open capture: {exc.strerror or exc}") from exc
+    try:
+        total = Path(path).stat().st_size
+        head = fh.read(4)
+        fh.seek(0)
+        reader = ChunkReader(fh, total, progress)
+        if head in PCAP_MAGICS:
+            yield from _pcap_records(reader, path)
+        elif head == PCAPNG_SHB:
+            yield from _pcapng_records(reader, path)
+        else:
+            shown = head.hex() if head else "empty file"
+            raise CaptureError(f"{path}: not a pcap or pcapng file (magic {shown})")
+        if progress is not None:
+            progress(total, total)
+    finally:
+        fh.close()
+
+
+def _pcap_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote]:
+    if not r.need(24):
+        raise CaptureError(f"{path}: pcap file header is truncated ({len(r.buf)} of 24 bytes)")
+    endian, scale = PCAP_MAGICS[r.buf[:4]]
+    linktype = struct.unpack_from(endian + "I", r.buf, 20)[0] & 0x0FFFFFFF
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    frame = 0
+    buf, pos, n = r.buf, 24, len(r.buf)
+    while True:
+        if pos + 16 > n:
+            r.pos = pos
+            if not r.need(16):
+                if r.pos < len(r.buf):
+                    yield _truncated(frame + 1, "record header")
+                return
+            buf, pos, n = r.buf, r.pos, len(r.buf)
+        sec, frac, caplen, origlen = unpack(buf, pos)
+        frame += 1
+        if caplen > MAX_RECORD:
+            yield CaptureNote(
+                "capture.corrupt",
+                f"frame {frame}: record length {caplen} is impossible; the rest of the file is not read",
+                (frame,),
+            )
+            return
+        end = pos + 16 + caplen
+        if end > n:
+            r.pos = pos
+            if not r.need(16 + caplen):
+                yield _truncated(frame, f"{len(r.buf) - r.pos - 16} of {caplen} bytes")
+                return
+            buf, pos, n = r.buf, r.pos, len(r.buf)
+            end = pos + 16 + caplen
+        data = buf[pos + 16 : end]
+        pos = end
+        yield (linktype, data, sec + frac * scale, origlen)
+
+
+def _truncated(frame: int, what: str) -> CaptureNote:
+    return CaptureNote(
+        "capture.truncated",
+        f"the file ends inside frame {frame} ({what}); frames before it were read",
+        (frame,),
+    )
+
+
+class _Iface:
+    __slots__ = ("linktype", "scale", "offset", "snaplen")
+
+    def __init__(self, linktype: int, scale: float, offset: int, snaplen: int) -> None:
+        self.linktype = linktype
+        self.scale = scale
+        self.offset = offset
+        self.snaplen = snaplen
+
+
+def _pcapng_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote]:
+    endian = "<"
+    ifaces: list[_Iface] = []
+    frame = 0
+    first = True
+    while True:
+        if not r.need(12):
+            if r.pos < len(r.buf):
+                yield _truncated(frame + 1, "block header")
+            return
+        buf, pos = r.buf, r.pos
+        if buf[pos : pos + 4] == PCAPNG_SHB:
+            bom = buf[pos + 8 : pos + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            elif first:
+                raise CaptureError(
+                    f"{path}: not a pcap or pcapng file (byte-order magic {bom.hex()})"
+                )
+            else:
+                yield CaptureNote(
+                    "capture.corrupt", f"after frame {frame}: bad section header; stopped", (frame,)
+                )
+                return
+            ifaces = []
+        first = False
+        btype, blen = struct.unpack_from(endian + "II", buf, pos)
+        if blen < 12 or blen % 4 or blen > MAX_RECORD:
+            yield CaptureNote(
+                "capture.corrupt",
+                f"after frame {frame}: pcapng block length {blen} is invalid; the rest of the file is not read",
+                (frame,) if frame else (),
+            )
+            return
+        if not r.need(blen):
+            is_packet = btype in (BT_EPB, BT_SPB, BT_PB)
+            yield _truncated(
+                frame + 1 if is_packet else frame,
+                f"{len(r.buf) - r.pos} of {blen} bytes of a pcapng block",
+            )
+            return
+        buf, pos = r.buf, r.pos
+        r.pos = pos + blen
+        if btype == BT_EPB:
+            frame += 1
+            iface_id, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", buf, pos + 8)
+            rec = _packet(
+                ifaces, iface_id, hi, lo, buf, pos + 28, caplen, origlen, blen - 32, frame
+            )
+        elif btype == BT_SPB:
+            frame += 1
+            origlen = struct.unpack_from(endian + "I", buf, pos + 8)[0]
+            snap = ifaces[0].snaplen if ifaces and ifaces[0].snaplen else origlen
+            caplen = min(origlen, snap, blen - 16)
+            iface = ifaces[0] if ifaces else None
+            if iface is None:
+                rec = _no_iface(frame, 0)
+            else:
+                rec = (iface.linktype, buf[pos + 12 : pos + 12 + caplen], 0.0, origlen)
+        elif btype == BT_PB:
+            frame += 1
+            iface_id, _drops, hi, lo, caplen, origlen = struct.unpack_from(
+                endian + "HHIIII", buf, pos + 8
+            )
+            rec = _packet(
+                ifaces, iface_id, hi, lo, buf, pos + 28, caplen, origlen, blen - 32, frame
+            )
+        else:
+            if btype == BT_IDB:
+                ifaces.append(_parse_idb(buf, pos, blen, endian))
+            continue
+        yield rec
+
+
+def _packet(
+    ifaces: list[_Iface],
+    iface_id: int,
+    hi: int,
+    lo: int,
+    buf: bytes,
+    start: int,
+    caplen: int,
+    origlen: int,
+    room: int,
+    frame: int,
+) -> Record | CaptureNote:
+    if iface_id >= len(ifaces):
+        return _no_iface(frame, iface_id)
+    if caplen > room:
+        return CaptureNote(
+            "capture.corrupt",
+            f"frame {frame}: captured length {caplen} exceeds its pcapng block; frame skipped",
+            (frame,),
+        )
+    iface = ifaces[iface_id]
+    ts = ((hi << 32) | lo) * iface.scale + iface.offset
+    return (iface.linktype, buf[start : start + caplen], ts, origlen)
+
+
+def _no_iface(frame: int, iface_id: int) -> CaptureNote:
+    return CaptureNote(
+        "capture.corrupt",
+        f"frame {frame}: refers to interface {iface_id}, which no interface block describes; frame skipped",
+        (frame,),
+    )
+
+
+def _parse_idb(buf: bytes, pos: int, blen: int, endian: str) -> _Iface:
+    linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
+    scale = 1e-6
+    offset = 0
+    opt = pos + 16
+    end = pos + blen - 4
+    while opt + 4 <= end:
+        code, length = struct.unpack_from(endian + "HH", buf, opt)
+        value = buf[opt + 4 : opt + 4 + length]
+        if code == 0:
+            break
+        if code == OPT_TSRESOL and length >= 1:
+            res = value[0]
+            scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0**-res
+        elif code == OPT_TSOFFSET and length >= 8:
+            offset = struct.unpack_from(endian + "q", value)[0]
+        opt += 4 + ((length + 3) & ~3)
+    return _Iface(linktype, scale, offset, snaplen)

@@ -1,0 +1,208 @@
+"""Frames -> SIP messages: UDP datagrams as they are, TCP streams reassembled and framed.
+
+A packet counts as SIP when it uses a configured SIP port (default 5060/5061) or when its
+payload starts with a SIP start line (any port). Byte-identical copies of one UDP datagram
+(same addresses, ports, IPv4 ID and payload within ``DUPLICATE_WINDOW`` seconds) are the
+same packet captured twice (e.g. on two interfaces or a doubled SPAN), not a SIP
+retransmission (a retransmission is a new IP datagram with a new ID): the copy is reported
+as a ``capture.duplicate`` note and not delivered again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from ecc_doctor.captures.records import FIN, RST, SYN, TCP, UDP, CaptureNote, Frame, SipMessage
+from ecc_doctor.captures.sipframing import (
+    FramingError,
+    content_length,
+    header_end,
+    looks_like_sip,
+)
+from ecc_doctor.captures.tcpstream import TcpStream
+
+MAX_STREAMS = 4096
+DUPLICATE_WINDOW = 1.0  # seconds
+MAX_RECENT = 4096
+_KEEPALIVE_BYTES = frozenset(b"\r\n\x00 ")
+
+Out = list[SipMessage | CaptureNote]
+StreamKey = tuple[str, int, str, int]
+
+
+class SipAssembler:
+    """Feed it frames in capture order; it returns SIP messages as they complete.
+
+    >>> asm = SipAssembler((5060,))            # doctest: +SKIP
+    >>> for frame in frames: records += asm.feed(frame)
+    >>> records += asm.flush()
+    """
+
+    def __init__(self, ports: Iterable[int] = (5060, 5061)) -> None:
+        self.ports = frozenset(ports)
+        self.streams: OrderedDict[StreamKey, TcpStream] = OrderedDict()
+        self.recent: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
+        # (sport, dport) of tracked TCP directions: the engine's pre-filter lets their
+        # segments through even when they do not start with a SIP start line
+        self.port_pairs: dict[tuple[int, int], int] = {}
+
+    def feed(self, frame: Frame) -> Out:
+        """Messages completed (and notes raised) by *frame*."""
+        if frame.proto == UDP:
+            return self._udp(frame)
+        if frame.proto == TCP:
+            return self._tcp(frame)
+        return []
+
+    def tracks(self, key: StreamKey) -> bool:
+        """True when the TCP direction *key* (src, sport, dst, dport) is being reassembled."""
+        return key in self.streams
+
+    def _udp(self, frame: Frame) -> Out:
+        payload = frame.payload
+        if not looks_like_sip(payload):
+            if (frame.sport in self.ports or frame.dport in self.ports) and not _keepalive(payload):
+                return [self._junk(frame)]
+            return []
+        out: Out = []
+        frames = frame.fragments or (frame.frame,)
+        if frame.ip_id:
+            dup = self._duplicate(frame, frames)
+            if dup is not None:
+                return [dup]
+        if len(payload) < frame.payload_len:
+            out.append(self._snaplen(frame, frames))
+        else:
+            out.extend(_udp_body_check(frame, frames))
+        out.append(
+            SipMessage(
+                frames, frame.ts, frame.src, frame.sport, frame.dst, frame.dport, "UDP", payload
+            )
+        )
+        return out
+
+    def _duplicate(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote | None:
+        key = (frame.src, frame.dst, frame.sport, frame.dport, frame.ip_id, frame.payload)
+        recent = self.recent
+        while recent:
+            oldest = next(iter(recent.values()))
+            if frame.ts - oldest[1] <= DUPLICATE_WINDOW and len(recent) < MAX_RECENT:
+                break
+            recent.popitem(last=False)
+        seen = recent.get(key)
+        if seen is not None and abs(frame.ts - seen[1]) <= DUPLICATE_WINDOW:
+            return CaptureNote(
+                "capture.duplicate",
+                f"frame {frames[-1]} is a byte-identical copy of frame {seen[0]} (same IP ID "
+                f"0x{frame.ip_id:04x}): the same packet captured twice, not a SIP retransmission; "
+                "it is not analysed again",
+                (seen[0], frames[-1]),
+            )
+        recent[key] = (frames[-1], frame.ts)
+        return None
+
+    def _tcp(self, frame: Frame) -> Out:
+        key = (frame.src, frame.sport, frame.dst, frame.dport)
+        stream = self.streams.get(key)
+        out: Out = []
+        if stream is None:
+            if not frame.payload or frame.tcp_flags & SYN:
+                return out
+            if not (
+                frame.sport in self.ports
+                or frame.dport in self.ports
+                or looks_like_sip(frame.payload)
+            ):
+                return out
+            stream = self._open(key)
+            if len(self.streams) > MAX_STREAMS:
+                old_key = next(iter(self.streams))
+                out += self._close(
+                    old_key, "the connection table is full (oldest connection dropped)"
+                )
+        else:
+            self.streams.move_to_end(key)
+            stream.check_gap(frame.ts, out)
+        if frame.payload:
+            if len(frame.payload) < frame.payload_len:
+                out.append(self._snaplen(frame, (frame.frame,)))
+            out += stream.segment(frame.seq, frame.payload, frame.frame, frame.ts)
+        if frame.tcp_flags & (FIN | RST):
+            why = "the connection is reset" if frame.tcp_flags & RST else "the connection is closed"
+            if not stream.ooo:
+                out += self._close(key, why)
+        return out
+
+    def _open(self, key: StreamKey) -> TcpStream:
+        stream = self.streams[key] = TcpStream(*key)
+        pair = (key[1], key[3])
+        self.port_pairs[pair] = self.port_pairs.get(pair, 0) + 1
+        return stream
+
+    def _close(self, key: StreamKey, why: str) -> Out:
+        stream = self.streams.pop(key)
+        pair = (key[1], key[3])
+        left = self.port_pairs.get(pair, 1) - 1
+        if left > 0:
+            self.port_pairs[pair] = left
+        else:
+            self.port_pairs.pop(pair, None)
+        return stream.close(why)
+
+    def flush(self) -> Out:
+        """End of capture: incomplete messages and open holes become notes."""
+        out: Out = []
+        for key in list(self.streams):
+            out += self._close(key, "the capture ends")
+        self.recent.clear()
+        return out
+
+    def _snaplen(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote:
+        return CaptureNote(
+            "capture.snaplen",
+            f"frame {frame.frame}: only {len(frame.payload)} of {frame.payload_len} payload bytes "
+            "were captured (snapshot length too small); the SIP message is incomplete",
+            frames,
+        )
+
+    def _junk(self, frame: Frame) -> CaptureNote:
+        head = frame.payload[:24].decode("latin-1")
+        shown = "".join(ch if ch.isprintable() else "." for ch in head)
+        return CaptureNote(
+            "sip.framing",
+            f"frame {frame.frame}: UDP {frame.src}:{frame.sport} -> {frame.dst}:{frame.dport} "
+            f"on a SIP port is not a SIP message ({shown!r})",
+            (frame.frame,),
+        )
+
+
+def _keepalive(payload: bytes) -> bool:
+    """CRLF/NUL keep-alives and STUN binding requests (RFC 5626) are not junk."""
+    if len(payload) >= 8 and payload[0] < 2 and payload[4:8] == b"\x21\x12\xa4\x42":
+        return True
+    return all(b in _KEEPALIVE_BYTES for b in payload[:16])
+
+
+def _udp_body_check(frame: Frame, frames: tuple[int, ...]) -> Out:
+    """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
+    end = header_end(frame.payload)
+    try:
+        if end < 0:
+            raise FramingError("the header block has no terminating empty line")
+        length = content_length(frame.payload[:end])
+    except FramingError as exc:
+        return [_framing(frame, frames, str(exc))]
+    if length is not None and length > len(frame.payload) - end:
+        return [
+            _framing(
+                frame,
+                frames,
+                f"Content-Length {length} but only {len(frame.payload) - end} body bytes",
+            )  # fmt: skip
+        ]
+    return []
+
+
+def _framing(frame: Frame, frames: tuple[int, ...], why: str) -> CaptureNote:
+    return CaptureNote("sip.framing", f"frame {frame.frame}: malformed SIP message: {why}", frames)
