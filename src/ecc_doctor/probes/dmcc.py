@@ -1,0 +1,445 @@
+"""AES DMCC application sessions over XML/TCP (4721 plain, 4722 TLS), PROTOCOLS.md section 2.
+
+>>> async def demo(cfg, transcript):                      # doctest: +SKIP
+...     async with DmccSession(cfg, transcript) as session:
+...         print(session.info.protocol_version, session.info.duration_s)
+...         await session.reset_timer()
+
+The session is always stopped (StopApplicationSession) when the ``async with`` block ends, also
+on error, timeout and cancellation; if the connection is already broken, the transcript says so
+and AES drops the session after ``sessionCleanupDelay``. A reader task matches responses to
+requests by invoke ID; unsolicited events (invoke ID 9999) are routed by root element and
+otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass
+from types import TracebackType
+from xml.sax.saxutils import escape
+
+from ecc_doctor.config.aes import AesConfig
+from ecc_doctor.errors import AuthError, ConnectError, ProbeError, ProbeTimeout, ProtocolError
+from ecc_doctor.probes.dmcc_frame import (
+    EVENT_INVOKE_ID,
+    MAX_INVOKE_ID,
+    child_text,
+    encode_frame,
+    local_name,
+    parse_xml,
+    read_frame,
+)
+from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.secrets import MASK
+from ecc_doctor.transcript import Transcript
+
+NS_APPL = "http://www.ecma-international.org/standards/ecma-354/appl_session"
+NS_ACX = "http://www.avaya.com/csta"
+_CSTA = "http://www.ecma-international.org/standards/ecma-323/csta"
+
+#: AES release -> protocolVersion string (PROTOCOLS.md 2.3; 8.0.1 is [CODE-1]).
+PROTOCOL_VERSIONS: dict[str, str] = {
+    "3.0": "3.0",
+    "3.1": f"{_CSTA}/ed2/priv1",
+    "4.0": f"{_CSTA}/ed3/priv1",
+    "4.1": f"{_CSTA}/ed3/priv2",
+    "4.2": f"{_CSTA}/ed3/priv3",
+    "5.2": f"{_CSTA}/ed3/priv4",
+    "6.1": f"{_CSTA}/ed3/priv5",
+    "6.2": f"{_CSTA}/ed3/priv6",
+    "6.3": f"{_CSTA}/ed3/priv7",
+    "6.3.1": f"{_CSTA}/ed3/priv8",
+    "6.3.3": f"{_CSTA}/ed3/priv9",
+    "7.0.0": f"{_CSTA}/ed3/privA",
+    "8.0.1": f"{_CSTA}/ed3/privC",
+}
+#: NegResponse definedErrors (ECMA-354 schema, [CODE] Ratcow) that mean "AES is out of capacity":
+#: a DMCC license pool that is used up most likely shows as one of these [INFERRED].
+CAPACITY_ERRORS = frozenset({"maxNumberSessions", "serverResourcesBusy"})
+_STOP_TIMEOUT = 5.0
+_MAX_STALE = 64
+
+
+def resolve_version(name: str) -> str:
+    """An AES release (``7.0.0``) or a full protocolVersion URI -> the URI."""
+    return PROTOCOL_VERSIONS.get(name.strip(), name.strip())
+
+
+def release_of(version: str) -> str:
+    """The AES release that uses *version*, or the version itself."""
+    for release, uri in PROTOCOL_VERSIONS.items():
+        if uri == version:
+            return release
+    return version
+
+
+class SessionRefused(ProbeError):
+    """AES answered StartApplicationSession with a NegResponse other than bad credentials."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def capacity(self) -> bool:
+        """True when the reason means no free session/licence (not a misconfiguration)."""
+        return self.reason in CAPACITY_ERRORS
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What StartApplicationSessionPosResponse granted."""
+
+    session_id: str
+    protocol_version: str
+    duration_s: int
+    open_s: float
+
+
+def start_request(cfg: AesConfig, password: str) -> str:
+    """The StartApplicationSession body (PROTOCOLS.md 2.4)."""
+    versions = "".join(
+        f"<protocolVersion>{escape(resolve_version(v))}</protocolVersion>"
+        for v in cfg.protocol_versions
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<StartApplicationSession xmlns="{NS_APPL}" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xmlns:acx="{NS_ACX}"><applicationInfo>'
+        f"<applicationID>{escape(cfg.application_id)}</applicationID>"
+        '<applicationSpecificInfo><acx:SessionLoginInfo xsi:type="acx:SessionLoginInfo">'
+        f"<acx:userName>{escape(cfg.username)}</acx:userName>"
+        f"<acx:password>{escape(password)}</acx:password>"
+        f"<acx:sessionCleanupDelay>{cfg.cleanup_delay_s}</acx:sessionCleanupDelay>"
+        "</acx:SessionLoginInfo></applicationSpecificInfo></applicationInfo>"
+        f"<requestedProtocolVersions>{versions}</requestedProtocolVersions>"
+        f"<requestedSessionDuration>{cfg.session_duration_s}</requestedSessionDuration>"
+        "</StartApplicationSession>"
+    )
+
+
+def _appl(root: str, inner: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{NS_APPL}">{inner}</{root}>'
+
+
+def _masked(body: str, password: str) -> str:
+    return body.replace(
+        f"<acx:password>{escape(password)}</acx:password>", f"<acx:password>{MASK}</acx:password>"
+    )
+
+
+def tls_context(cfg: AesConfig) -> ssl.SSLContext:
+    """Verifying client context: the configured CA bundle (or system CAs), hostname checked."""
+    cafile = str(cfg.ca_file) if cfg.ca_file else None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectError(f"cannot load CA file {cafile}: {exc}") from exc
+
+
+class DmccSession:
+    """One DMCC application session: ``async with`` opens it and always stops it."""
+
+    def __init__(
+        self,
+        cfg: AesConfig,
+        transcript: Transcript,
+        *,
+        connect_timeout: float = 5.0,
+        io_timeout: float = 10.0,
+    ) -> None:
+        self.cfg = cfg
+        self.transcript = transcript
+        self.connect_timeout = connect_timeout
+        self.io_timeout = io_timeout
+        self.info: SessionInfo | None = None
+        self.events: Counter[str] = Counter()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._read_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[ET.Element]] = {}
+        self._stale: set[int] = set()
+        self._next_id = 0
+        self._dead: ProbeError | None = None
+        self._orphan = ""
+        self._orphan_seen = asyncio.Event()
+
+    @property
+    def where(self) -> str:
+        scheme = "TLS" if self.cfg.dmcc_tls else "plain"
+        return f"AES DMCC {self.cfg.host}:{self.cfg.dmcc_port} ({scheme})"
+
+    async def __aenter__(self) -> DmccSession:
+        await self._connect()
+        try:
+            await self._start()
+        except (asyncio.CancelledError, ProbeTimeout):
+            try:
+                await self._stop_orphan()
+            finally:
+                await self._close()
+            raise
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._stop()
+        finally:
+            await self._close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        cfg = self.cfg
+        ctx = tls_context(cfg) if cfg.dmcc_tls else None
+        self.transcript.note(f"connecting to {self.where}")
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                self._reader, self._writer = await asyncio.open_connection(
+                    cfg.host, cfg.dmcc_port, ssl=ctx, server_hostname=cfg.host if ctx else None
+                )
+        except TimeoutError as exc:
+            raise ConnectError(f"{self.where}: timed out after {self.connect_timeout:g} s") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectError(
+                f"{self.where}: TLS certificate not trusted: {exc.verify_message} "
+                f"(ca_file={cfg.ca_file or 'system CAs'})"
+            ) from exc
+        except ssl.SSLError as exc:
+            raise ConnectError(f"{self.where}: TLS handshake failed: {exc.reason or exc}") from exc
+        except OSError as exc:
+            raise ConnectError(f"{self.where}: {describe_os_error(exc)}") from exc
+        self._read_task = asyncio.create_task(self._read_loop(), name="dmcc-reader")
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        try:
+            while True:
+                frame = await read_frame(self._reader, self.io_timeout, idle_timeout=None)
+                self._dispatch(frame.invoke_id, frame.body)
+        except ProbeError as exc:
+            self._die(exc)
+        except Exception as exc:  # never let the reader die silently: fail every waiter
+            self._die(ProtocolError(f"{self.where}: unreadable DMCC message ({exc})"))
+
+    def _dispatch(self, invoke_id: int, body: bytes) -> None:
+        text = body.decode("utf-8", "replace")
+        self.transcript.received(f"[{invoke_id:04d}] {text}")
+        waiter = self._pending.get(invoke_id)
+        try:
+            root = parse_xml(body)
+        except ProtocolError as exc:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+                return
+            raise
+        if invoke_id == EVENT_INVOKE_ID:
+            self.events[local_name(root.tag)] += 1  # unsolicited: routed by root, ignored
+            return
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(root)
+            return
+        if invoke_id in self._stale:
+            self._stale.discard(invoke_id)
+            if local_name(root.tag) == "StartApplicationSessionPosResponse":
+                self._orphan = child_text(root, "sessionID")
+                self._orphan_seen.set()
+            self.transcript.note(f"late answer to abandoned request {invoke_id:04d} ignored")
+            return
+        problem = ProtocolError(
+            f"{self.where}: response with invoke ID {invoke_id:04d} matches no request "
+            f"(waiting for {', '.join(f'{i:04d}' for i in self._pending) or 'nothing'})"
+        )
+        for other in self._pending.values():
+            if not other.done():
+                other.set_exception(problem)
+        self.transcript.note(problem.message)
+
+    def _die(self, exc: ProbeError) -> None:
+        self._dead = exc
+        self.transcript.note(f"connection unusable: {exc.message}")
+        for waiter in self._pending.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+        if self._writer is not None:
+            self._writer.transport.abort()
+
+    def _invoke_id(self) -> int:
+        for _ in range(MAX_INVOKE_ID):
+            self._next_id = self._next_id % MAX_INVOKE_ID + 1
+            if self._next_id not in self._pending and self._next_id not in self._stale:
+                return self._next_id
+        raise ProtocolError("no free DMCC invoke ID")  # 9998 requests outstanding: a bug
+
+    async def request(
+        self, body: str, *, timeout: float | None = None, shown: str = ""
+    ) -> ET.Element:
+        """Send *body*, wait for the response with the same invoke ID, return its root element."""
+        if self._dead is not None:
+            raise self._dead
+        assert self._writer is not None
+        limit = self.io_timeout if timeout is None else timeout
+        invoke_id = self._invoke_id()
+        waiter: asyncio.Future[ET.Element] = asyncio.get_running_loop().create_future()
+        self._pending[invoke_id] = waiter
+        try:
+            self.transcript.sent(f"[{invoke_id:04d}] {shown or body}")
+            async with asyncio.timeout(limit):
+                self._writer.write(encode_frame(invoke_id, body.encode("utf-8")))
+                await self._writer.drain()
+                return await waiter
+        except TimeoutError as exc:
+            self._remember_stale(invoke_id)
+            raise ProbeTimeout(f"{self.where}: no answer within {limit:g} s") from exc
+        except asyncio.CancelledError:
+            self._remember_stale(invoke_id)
+            raise
+        except OSError as exc:
+            raise ConnectError(f"{self.where}: {describe_os_error(exc)}") from exc
+        finally:
+            self._pending.pop(invoke_id, None)
+
+    def _remember_stale(self, invoke_id: int) -> None:
+        if len(self._stale) >= _MAX_STALE:
+            self._stale.clear()
+        self._stale.add(invoke_id)
+
+    async def _close(self) -> None:
+        if self._read_task is not None:
+            self._read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._read_task
+            self._read_task = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            try:
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+            except (TimeoutError, OSError, ssl.SSLError):
+                writer.transport.abort()
+
+    # -- application session -----------------------------------------------------------------
+
+    async def _start(self) -> None:
+        password = self.cfg.password.reveal()
+        body = start_request(self.cfg, password)
+        t0 = time.perf_counter()
+        root = await self.request(body, shown=_masked(body, password))
+        elapsed = time.perf_counter() - t0
+        name = local_name(root.tag)
+        if name == "StartApplicationSessionNegResponse":
+            raise self._refusal(root)
+        if name != "StartApplicationSessionPosResponse":
+            raise ProtocolError(f"{self.where}: answered StartApplicationSession with <{name}>")
+        session_id = child_text(root, "sessionID")
+        version = child_text(root, "actualProtocolVersion")
+        duration = child_text(root, "actualSessionDuration")
+        if not session_id or not duration.isdigit():
+            raise ProtocolError(
+                f"{self.where}: StartApplicationSessionPosResponse lacks sessionID or "
+                f"actualSessionDuration"
+            )
+        self.info = SessionInfo(session_id, version, int(duration), elapsed)
+        self.transcript.note(
+            f"session {session_id} open: protocol {version} (AES {release_of(version)}), "
+            f"duration {duration} s"
+        )
+
+    def _refusal(self, root: ET.Element) -> ProbeError:
+        defined = child_text(root, "errorCode/definedError")
+        reason = defined or child_text(root, "errorCode/applError") or "no reason given"
+        if defined == "invalidApplicationInfo":
+            return AuthError(
+                f"AES refused the CTI user {self.cfg.username} (invalidApplicationInfo: wrong "
+                f"password, not a CTI user, or applicationID rejected)"
+            )
+        if defined in CAPACITY_ERRORS:
+            return SessionRefused(
+                reason,
+                f"AES has no DMCC session to give ({reason}): DMCC licenses or sessions exhausted?",
+            )
+        if defined == "requestedProtocolVersionNotSupported":
+            offered = ", ".join(self.cfg.protocol_versions)
+            return SessionRefused(
+                reason, f"AES supports none of the DMCC protocol versions offered ({offered})"
+            )
+        return SessionRefused(reason, f"AES refused the DMCC session: {reason}")
+
+    async def reset_timer(self) -> int:
+        """ResetApplicationSessionTimer (the keepalive); returns the granted duration."""
+        info = self._require_info()
+        root = await self.request(
+            _appl(
+                "ResetApplicationSessionTimer",
+                f"<sessionID>{escape(info.session_id)}</sessionID>"
+                f"<requestedSessionDuration>{self.cfg.session_duration_s}</requestedSessionDuration>",
+            )
+        )
+        if local_name(root.tag) != "ResetApplicationSessionTimerPosResponse":
+            reason = child_text(root, "errorCode/definedError") or local_name(root.tag)
+            raise ProtocolError(f"{self.where}: session keepalive refused ({reason})")
+        granted = child_text(root, "actualSessionDuration")
+        return int(granted) if granted.isdigit() else info.duration_s
+
+    def _require_info(self) -> SessionInfo:
+        if self.info is None:
+            raise ProtocolError("no DMCC session is open")
+        return self.info
+
+    async def _stop_orphan(self) -> None:
+        """The start was abandoned (timeout, cancellation): if AES still grants the session
+        within a second, stop it rather than leave a ghost session behind."""
+        if self._dead is not None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._orphan_seen.wait()
+        if self._orphan:
+            self.transcript.note(f"stopping session {self._orphan} granted after we gave up")
+            self.info = SessionInfo(self._orphan, "", 0, 0.0)
+            await self._stop()
+
+    async def _stop(self) -> None:
+        info, self.info = self.info, None
+        if info is None:
+            return
+        if self._dead is not None:
+            self.transcript.note(
+                f"connection broken: StopApplicationSession for {info.session_id} not sent; AES "
+                f"drops the session after its cleanup delay ({self.cfg.cleanup_delay_s} s)"
+            )
+            return
+        body = _appl(
+            "StopApplicationSession",
+            f"<sessionID>{escape(info.session_id)}</sessionID>"
+            "<sessionEndReason><definedEndReason>normal</definedEndReason></sessionEndReason>",
+        )
+        try:
+            root = await self.request(body, timeout=min(self.io_timeout, _STOP_TIMEOUT))
+        except ProbeError as exc:
+            self.transcript.note(
+                f"StopApplicationSession failed ({exc.message}); AES drops the session after "
+                f"its cleanup delay ({self.cfg.cleanup_delay_s} s)"
+            )
+            return
+        if local_name(root.tag) == "StopApplicationSessionPosResponse":
+            self.transcript.note(f"session {info.session_id} stopped")
+        else:
+            self.transcript.note(f"StopApplicationSession answered with <{local_name(root.tag)}>")
