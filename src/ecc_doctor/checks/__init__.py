@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ecc_doctor.checks import reachability
+from ecc_doctor.checks import presence_archive, reachability
 from ecc_doctor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ CheckFn = Callable[["CheckContext"], Awaitable["Result | list[Result]"]]
 
 CHECKS: dict[str, ModuleType] = {
     reachability.ID: reachability,
+    presence_archive.ID: presence_archive,
 }
 
 ENTRY_POINT_GROUP = "ecc_doctor.checks"

@@ -8,7 +8,7 @@ defaults that fit an XMPP-like layout (``<message from= to=><body>..</body></mes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ecc_doctor.config.schema import setting
@@ -19,8 +19,6 @@ MiB = 1024 * 1024
 
 def parse_when(text: str) -> datetime | None:
     """An ISO 8601 time (``2026-11-21T07:00:00Z``); naive times are taken as UTC."""
-    from datetime import UTC
-
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
