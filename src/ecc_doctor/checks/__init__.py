@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ecc_doctor.checks import presence_archive, reachability
+from ecc_doctor.checks import aes_dmcc_session, aes_dmcc_summary, presence_archive, reachability
 from ecc_doctor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ CheckFn = Callable[["CheckContext"], Awaitable["Result | list[Result]"]]
 
 CHECKS: dict[str, ModuleType] = {
     reachability.ID: reachability,
+    aes_dmcc_session.ID: aes_dmcc_session,
+    aes_dmcc_summary.ID: aes_dmcc_summary,
     presence_archive.ID: presence_archive,
 }
 

@@ -160,6 +160,8 @@ class DmccSession:
         self.connect_timeout = connect_timeout
         self.io_timeout = io_timeout
         self.info: SessionInfo | None = None
+        #: Why the session could not be stopped cleanly ("" when it was, or never opened).
+        self.stop_problem = ""
         self.events: Counter[str] = Counter()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -169,6 +171,7 @@ class DmccSession:
         self._next_id = 0
         self._dead: ProbeError | None = None
         self._orphan = ""
+        self._last_info: SessionInfo | None = None
         self._orphan_seen = asyncio.Event()
 
     @property
@@ -416,11 +419,19 @@ class DmccSession:
             self.info = SessionInfo(self._orphan, "", 0, 0.0)
             await self._stop()
 
+    @property
+    def last_info(self) -> SessionInfo | None:
+        """The session this object opened (kept after it was stopped)."""
+        return self.info or self._last_info
+
     async def _stop(self) -> None:
         info, self.info = self.info, None
+        if info is not None and info.protocol_version:
+            self._last_info = info
         if info is None:
             return
         if self._dead is not None:
+            self.stop_problem = f"connection broken ({self._dead.message})"
             self.transcript.note(
                 f"connection broken: StopApplicationSession for {info.session_id} not sent; AES "
                 f"drops the session after its cleanup delay ({self.cfg.cleanup_delay_s} s)"
@@ -434,6 +445,7 @@ class DmccSession:
         try:
             root = await self.request(body, timeout=min(self.io_timeout, _STOP_TIMEOUT))
         except ProbeError as exc:
+            self.stop_problem = exc.message
             self.transcript.note(
                 f"StopApplicationSession failed ({exc.message}); AES drops the session after "
                 f"its cleanup delay ({self.cfg.cleanup_delay_s} s)"
@@ -442,4 +454,5 @@ class DmccSession:
         if local_name(root.tag) == "StopApplicationSessionPosResponse":
             self.transcript.note(f"session {info.session_id} stopped")
         else:
-            self.transcript.note(f"StopApplicationSession answered with <{local_name(root.tag)}>")
+            self.stop_problem = f"StopApplicationSession answered with <{local_name(root.tag)}>"
+            self.transcript.note(self.stop_problem)
