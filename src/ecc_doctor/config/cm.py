@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecc_doctor.config.schema import setting
+from ecc_doctor.probes.sat_ossi import check_overrides
 from ecc_doctor.secrets import Secret
 
 
@@ -29,3 +30,44 @@ class CmConfig:
     cti_links: list[int] = setting(
         factory=list, doc="CTI links that must be established (empty: every link listed)"
     )
+    cti_link_sample_s: float = setting(
+        0.0,
+        doc="seconds between two 'status aesvcs cti-link' samples; counters that do not move "
+        "give WARN (0: one sample only)",
+        min=0,
+        max=300,
+    )
+    expected_extension: str = setting(
+        "", doc="extension the CTI links must have (empty: any extension)", example="3332"
+    )
+    aesvcs_local_node: str = setting(
+        "procr", doc="Local Node of the AESVCS row of 'display ip-services'"
+    )
+    aesvcs_port: int = setting(
+        8765, doc="Local Port of the AESVCS row of 'display ip-services'", min=1, max=65535
+    )
+    aes_server_name: str = setting(
+        "",
+        doc="AE Services Server name (AES host name) expected in ip-services and "
+        "'status aesvcs cti-link' (empty: any)",
+        example="aes70",
+    )
+    prompt_timeout: float = setting(
+        10.0, doc="seconds to wait for each SAT prompt (Terminal Type, ready 't')", min=0.1, max=300
+    )
+    command_timeout: float = setting(
+        20.0, doc="seconds to wait for the whole output of one SAT command", min=0.1, max=600
+    )
+    ossi_fields: dict[str, dict[str, str]] = setting(
+        factory=dict,
+        doc="OSSI field IDs of this CM, per command and label, overriding ecc-doctor's "
+        "assumed table (ecc_doctor/probes/sat_ossi.py OSSI_FIELDS)",
+        example={"status aesvcs cti-link": {"Service State": "0005ff00"}},
+    )
+
+    def validate(self) -> str | None:
+        if not self.termtype.lower().startswith("ossi"):
+            return f"termtype: expected an OSSI terminal type (ossi, ossi3, ossi4), got {self.termtype!r}"
+        if any(n < 1 for n in self.cti_links):
+            return f"cti_links: expected link numbers from 1, got {self.cti_links!r}"
+        return check_overrides(self.ossi_fields)

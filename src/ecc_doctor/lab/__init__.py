@@ -23,12 +23,14 @@ from ecc_doctor.config import SiteConfig, from_mapping
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.lab.base import Emulator, LabEnv
 from ecc_doctor.lab.aes import AesEmulator
+from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.lab.sftp import SftpEmulator
 from ecc_doctor.lab.sm_edge import SmEdgeEmulator
 
 #: The emulators of the lab site, started in this order.
 EMULATORS: list[Callable[[], Emulator]] = [
     SmEdgeEmulator,
+    CmSatEmulator,
     AesEmulator,
     SftpEmulator,
 ]

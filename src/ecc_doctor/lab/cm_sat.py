@@ -1,0 +1,398 @@
+"""Lab Communication Manager: SAT over SSH with OSSI and VT220 screens, as in the ECC app note.
+
+Login is SSH password or keyboard-interactive (``Password:``), then the Terminal Type prompt.
+``ossi*`` termtypes get c/f/d/n/e/t output using the field IDs of
+:data:`ecc_doctor.probes.sat_ossi.OSSI_FIELDS` (ecc-doctor's documented, assumed table); other
+termtypes (513, vt220, ...) get 80x24 VT220 screens laid out like the app note's sections
+5.1-5.4 and 9.1. Values are the app note's: CTI link 1, version 7, AES ``aes70``, extension
+3332, UCID node 01, AESVCS on procr 8765; the link counters start at 15/15 and grow while the
+link is established.
+
+Faults: ``cti-link-down`` (state ``down``, counters frozen), ``cm-auth-fail`` (every login
+refused), ``sat-hang`` (login accepted, no Terminal Type prompt ever), ``ossi-garbled``
+(OSSI answers with broken records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from typing import Any
+
+import asyncssh
+
+from ecc_doctor.lab.base import LabEnv
+from ecc_doctor.probes.sat_ossi import (
+    CTI_LINK,
+    CUSTOMER_OPTIONS,
+    FEATURES,
+    IP_SERVICES,
+    OSSI_FIELDS,
+    STATUS_CTI,
+    ossi_lines,
+)
+from ecc_doctor.probes.sat_screens import command_of
+
+TERMTYPE_PROMPT = "Terminal Type (513, 715, 4410, 4425, VT220, NTT, W2KTT, SUNT): [513] "
+USERNAME = "ecc-doctor"
+IDLE_S = 300.0
+MAX_LINE = 4096
+COUNTER_RATE = 2.0  # messages per second each way while established
+
+
+class _Server(asyncssh.SSHServer):
+    def __init__(self, emu: CmSatEmulator) -> None:
+        self._emu = emu
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._emu.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._emu.connections.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return self._emu.login_ok(username, password)
+
+    def kbdint_auth_supported(self) -> bool:
+        return True
+
+    def get_kbdint_challenge(
+        self, username: str, lang: str, submethods: str
+    ) -> tuple[str, str, str, list[tuple[str, bool]]]:
+        return "", "", "", [("Password: ", False)]
+
+    def validate_kbdint_response(self, username: str, responses: Any) -> bool:
+        return len(responses) == 1 and self._emu.login_ok(username, str(responses[0]))
+
+
+class _Lines:
+    """Bounded line reader over the channel (no line editor: CM's SAT does not echo OSSI)."""
+
+    def __init__(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        self._process = process
+        self._buf = ""
+
+    async def readline(self) -> str | None:
+        while "\n" not in self._buf and "\r" not in self._buf:
+            if len(self._buf) > MAX_LINE:
+                return None
+            chunk = await asyncio.wait_for(self._process.stdin.read(1024), IDLE_S)
+            if not chunk:
+                return None
+            self._buf += chunk
+        cut = min(i for i in (self._buf.find("\n"), self._buf.find("\r")) if i >= 0)
+        line, self._buf = self._buf[:cut], self._buf[cut + 1 :].lstrip("\n")
+        return line
+
+
+def _page(lines: list[str], number: int, total: int, command: str) -> list[str]:
+    head = f"{command:<62}Page {number:>3} of {total:>3}"
+    return [head, *lines]
+
+
+class CmSatEmulator:
+    """The lab's Communication Manager SAT (SSH, ephemeral port on 127.0.0.1)."""
+
+    name = "cm"
+    faults: tuple[str, ...] = ("cti-link-down", "cm-auth-fail", "sat-hang", "ossi-garbled")
+
+    def __init__(self) -> None:
+        self.active: set[str] = set()
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0}
+        self.port = 0
+        self.password = ""
+        #: the AES switch-connection password CM holds; OSSI shows it, we must never
+        self.aes_password = secrets.token_urlsafe(12)
+        self._key: asyncssh.SSHKey | None = None
+        self._server: asyncssh.SSHAcceptor | None = None
+        self._count_base = 15.0
+        self._count_since = time.monotonic()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, env: LabEnv) -> dict[str, Any]:
+        self._key = asyncssh.generate_private_key("ssh-ed25519")
+        self.password, ref = env.secret("cm-sat")
+        await self._listen()
+        env.add_known_host(self.port, self._key.export_public_key().decode("ascii"))
+        return {
+            "cm": {
+                "host": env.host,
+                "port": self.port,
+                "username": USERNAME,
+                "password": ref,
+                "known_hosts": str(env.known_hosts),
+                "termtype": "ossi",
+                "cti_links": [1],
+                "expected_extension": "3332",
+                "aes_server_name": "aes70",
+            }
+        }
+
+    async def _listen(self) -> None:
+        assert self._key is not None
+        self._server = await asyncssh.create_server(
+            lambda: _Server(self),
+            "127.0.0.1",
+            self.port,
+            server_host_keys=[self._key],
+            process_factory=self._session,
+            line_editor=False,
+            reuse_address=True,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close_all(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            with contextlib.suppress(asyncio.TimeoutError, OSError):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        for conn in list(self.connections):
+            conn.abort()
+        self.connections.clear()
+
+    async def stop(self) -> None:
+        await self._close_all()
+
+    async def set_fault(self, fault: str, active: bool) -> None:
+        if fault not in self.faults:
+            raise KeyError(fault)
+        if fault == "cti-link-down" and active != ("cti-link-down" in self.active):
+            # freeze or restart the counters where they are
+            self._count_base, self._count_since = float(self._count()), time.monotonic()
+        if active:
+            self.active.add(fault)
+        else:
+            self.active.discard(fault)
+
+    async def set_network(self, up: bool) -> None:
+        if up and self._server is None:
+            await self._listen()
+        elif not up:
+            await self._close_all()
+
+    def status(self) -> dict[str, Any]:
+        return {"open_sessions": len(self.connections), **self.counters}
+
+    def login_ok(self, username: str, password: str) -> bool:
+        ok = "cm-auth-fail" not in self.active and (username, password) == (USERNAME, self.password)
+        self.counters["logins" if ok else "refused"] += 1
+        return ok
+
+    def _count(self) -> int:
+        if "cti-link-down" in self.active:
+            return int(self._count_base)
+        return int(self._count_base + (time.monotonic() - self._count_since) * COUNTER_RATE)
+
+    # --- the SAT dialogue -------------------------------------------------------------------
+
+    async def _session(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        try:
+            if "sat-hang" in self.active:
+                await asyncio.sleep(IDLE_S)
+                return
+            lines = _Lines(process)
+            process.stdout.write(TERMTYPE_PROMPT)
+            termtype = await lines.readline()
+            if termtype is None:
+                return
+            term = termtype.strip().lower() or "513"
+            if term.startswith("ossi"):
+                await self._ossi_loop(process, lines)
+            else:
+                await self._screen_loop(process, lines)
+        except (TimeoutError, asyncssh.Error, OSError, BrokenPipeError):
+            pass  # the client went away or idled out
+        finally:
+            process.exit(0)
+
+    async def _ossi_loop(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> None:
+        process.stdout.write("t\n")
+        command = ""
+        while (line := await lines.readline()) is not None:
+            if line.startswith("c"):
+                command = line[1:].strip()
+            elif line.strip() == "t":
+                if command.lower() == "logoff":
+                    process.stdout.write("Proceed With Logoff [n]? ")
+                    if ((await lines.readline()) or "").strip().lower() == "y":
+                        self.counters["logoffs"] += 1
+                        return
+                    process.stdout.write("t\n")
+                else:
+                    process.stdout.write("\n".join(self._ossi_answer(command)) + "\n")
+                command = ""
+
+    def _ossi_answer(self, command: str) -> list[str]:
+        self.counters["commands"] += 1
+        canonical = command_of(command)
+        if canonical is None:
+            return [f"c{command}", "e1 00000000 0 Command not recognized", "t"]
+        link = command.split()[-1]
+        if canonical == CTI_LINK and link != "1":
+            return [
+                f"c{command}",
+                f"e1 {OSSI_FIELDS[CTI_LINK]['CTI Link']} 0 Identifier not assigned",
+                "t",
+            ]
+        if "ossi-garbled" in self.active:
+            return [f"c{command}", "f0001ff00\t0002ff00\t0003ff00", "d1", "t"]
+        ids = OSSI_FIELDS[canonical]
+        records = [{ids[k]: v for k, v in rec.items()} for rec in self._records(canonical)]
+        return ossi_lines(command, records)
+
+    def _records(self, canonical: str) -> list[dict[str, str]]:
+        count = str(self._count())
+        state = "down" if "cti-link-down" in self.active else "established"
+        if canonical == STATUS_CTI:
+            return [
+                {
+                    "CTI Link": "1",
+                    "Version": "7",
+                    "Mnt Busy": "no",
+                    "AE Services Server": "aes70",
+                    "Service State": state,
+                    "Msgs Sent": count,
+                    "Msgs Rcvd": count,
+                }  # fmt: skip
+            ]
+        if canonical == CUSTOMER_OPTIONS:
+            return [
+                {
+                    "Computer Telephony Adjunct Links": "y",
+                    "ASAI Link Core Capabilities": "n",
+                    "ASAI Link Plus Capabilities": "n",
+                }
+            ]
+        if canonical == CTI_LINK:
+            return [
+                {
+                    "CTI Link": "1",
+                    "Extension": "3332",
+                    "Type": "ADJ-IP",
+                    "Name": "AES70",
+                    "COR": "1",
+                }
+            ]
+        if canonical == FEATURES:
+            return [
+                {
+                    "Create Universal Call ID (UCID)": "y",
+                    "UCID Network Node ID": "01",
+                    "Send UCID to ASAI": "y",
+                }
+            ]
+        assert canonical == IP_SERVICES
+        return [
+            {
+                "Service Type": "AESVCS", "Enabled": "y", "Local Node": "procr",
+                "Local Port": "8765", "Remote Node": "", "Remote Port": "",
+            },
+            {
+                "Server ID": "1", "AE Services Server": "aes70", "Password": self.aes_password,
+                "Server Enabled": "y", "Status": "in use",
+            },
+        ]  # fmt: skip
+
+    async def _screen_loop(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> None:
+        process.stdout.write("\x1b[H\x1b[2J\x1b[24;1HCommand: \x1b[K")
+        while (line := await lines.readline()) is not None:
+            command = line.strip()
+            if command.lower() == "logoff":
+                process.stdout.write("\x1b[24;1HProceed With Logoff [n]? \x1b[K")
+                if ((await lines.readline()) or "").strip().lower() == "y":
+                    self.counters["logoffs"] += 1
+                    return
+            elif command:
+                process.stdout.write(self._screen_answer(command))
+            process.stdout.write("\x1b[24;1HCommand: \x1b[K")
+
+    def _screen_answer(self, command: str) -> str:
+        self.counters["commands"] += 1
+        canonical = command_of(command)
+        link = command.split()[-1]
+        if canonical is None or (canonical == CTI_LINK and link != "1"):
+            error = "Command not recognized" if canonical is None else "Identifier not assigned"
+            return f"\x1b[23;1H{error}\x1b[K"
+        out = []
+        for page in self._screen_pages(canonical, command):
+            out.append("\x1b[H\x1b[2J")
+            out += [f"\x1b[{i + 1};1H{text}\x1b[K" for i, text in enumerate(page)]
+        out.append("\x1b[23;1HCommand successfully completed\x1b[K")
+        return "".join(out)
+
+    def _screen_pages(self, canonical: str, command: str) -> list[list[str]]:
+        if canonical == STATUS_CTI:
+            row = self._records(STATUS_CTI)[0]
+            return [
+                [
+                    command,
+                    "",
+                    "                          AE SERVICES CTI LINK STATUS",
+                    "",
+                    "CTI   Version  Mnt   AE Services      Service       Msgs     Msgs",
+                    "Link           Busy  Server           State         Sent     Rcvd",
+                    "",
+                    f"1     7        no    aes70            {row['Service State']:<13} "
+                    f"{row['Msgs Sent']:<8} {row['Msgs Rcvd']}",
+                ]
+            ]
+        if canonical == CUSTOMER_OPTIONS:
+            body = [
+                "                                OPTIONAL FEATURES",
+                "",
+                "                                  ARS? y  Computer Telephony Adjunct Links? y",
+                "          ASAI Link Core Capabilities? n                 DCS Call Coverage? y",
+                "          ASAI Link Plus Capabilities? n                DCS with Rerouting? y",
+            ]
+            return [_page(body, 4, 12, command)]
+        if canonical == CTI_LINK:
+            body = [
+                "                                    CTI LINK",
+                " CTI Link: 1",
+                "Extension: 3332",
+                "     Type: ADJ-IP",
+                "                                                                     COR: 1",
+                "     Name: AES70",
+            ]
+            return [_page(body, 1, 3, command)]
+        if canonical == FEATURES:
+            title = "                        FEATURE-RELATED SYSTEM PARAMETERS"
+            p5 = [
+                title,
+                "UNIVERSAL CALL ID",
+                "     Create Universal Call ID (UCID)? y    UCID Network Node ID: 01",
+            ]
+            p13 = [
+                title,
+                "  ASAI",
+                "                                          Send UCID to ASAI? y",
+            ]
+            return [_page(p5, 5, 19, command), _page(p13, 13, 19, command)]
+        p1 = [
+            "                                   IP SERVICES",
+            " Service     Enabled     Local        Local       Remote      Remote",
+            "  Type                   Node         Port        Node        Port",
+            "AESVCS        y      procr            8765",
+        ]
+        p4 = [
+            "                            AE Services Administration",
+            "   Server ID    AE Services       Password          Enabled    Status",
+            "                   Server",
+            "      1:      aes70             *                     y        in use",
+            "      2:",
+        ]
+        return [_page(p1, 1, 4, command), _page(p4, 4, 4, command)]

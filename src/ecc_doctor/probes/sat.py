@@ -1,0 +1,355 @@
+"""CM System Access Terminal over SSH (port 5022): login, Terminal Type, OSSI commands, logoff.
+
+>>> async with open_sat(cm_config, transcript, connect_timeout=5) as sat:   # doctest: +SKIP
+...     status = await sat.query("status aesvcs cti-link")
+
+Facts followed (PROTOCOLS.md 4.1/4.2): SSH to 5022 lands in SAT; the login is SSH password or
+keyboard-interactive auth (prompts containing "Password"); CM then asks
+``Terminal Type (513, 715, 4410, 4425, VT220, NTT, W2KTT, SUNT): [513]``, we answer the
+configured OSSI termtype and wait for the ready line ``t``. A command is ``c <command>`` then
+``t``; the answer is c/f/d/n/e/t lines. Logoff is ``c logoff`` + ``t``, then ``y`` to
+``Proceed With Logoff``. Every read is bounded in time and size; the connection is closed on
+every way out (error, timeout, cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from ecc_doctor.config.cm import CmConfig
+from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
+from ecc_doctor.probes import sat_ossi, sat_screens
+from ecc_doctor.probes.sat_ossi import OssiResponse
+from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.transcript import Transcript
+
+MAX_BUFFER = 1 << 20
+MAX_LINES = 20000
+TERMTYPE_PROMPT = re.compile(r"Terminal Type \(.+?\): \[.+?\]")
+_READY = re.compile(r"(?:^|\n)[ \t\r]*t[ \t]*\r?\n")
+_INBAND = {
+    "termtype": TERMTYPE_PROMPT,
+    "pin": re.compile(r"\bPIN\b"),
+    "password": re.compile(r"[Pp]assword:\s*$"),
+    "login": re.compile(r"[Ll]ogin:\s*$"),
+}
+_MORE = "more..y."
+
+
+class CommandRejected(ProtocolError):
+    """CM answered a command with an ``e`` error line (e.g. an unknown link number)."""
+
+    def __init__(self, command: str, cm_message: str) -> None:
+        super().__init__(f"CM rejected '{command}': {cm_message}")
+        self.command = command
+        self.cm_message = cm_message
+
+
+def default_known_hosts() -> Path:
+    return Path("~/.ssh/known_hosts").expanduser()
+
+
+@dataclass
+class _Auth:
+    """What the SSH client answers; remembers whether CM asked for a PIN."""
+
+    password: str
+    tries: int = 0
+    pin_requested: bool = False
+
+
+class _SatClient(asyncssh.SSHClient):
+    """Password and keyboard-interactive login; optional trust-on-first-use of host keys."""
+
+    def __init__(self, auth: _Auth, known_hosts: Path, accept_new: bool, note: Any) -> None:
+        self._auth = auth
+        self._known_hosts = known_hosts
+        self._accept_new = accept_new
+        self._note = note
+
+    def password_auth_requested(self) -> str | None:
+        self._auth.tries += 1
+        return self._auth.password if self._auth.tries <= 2 else None
+
+    def kbdint_auth_requested(self) -> str | None:
+        return "" if self._auth.tries < 2 else None
+
+    def kbdint_challenge_received(
+        self, name: str, instructions: str, lang: str, prompts: Any
+    ) -> list[str] | None:
+        if not prompts:
+            return []
+        answers = []
+        for text, _echo in prompts:
+            if "password" in text.lower():
+                answers.append(self._auth.password)
+            elif "pin" in text.lower():
+                self._auth.pin_requested = True
+                return None
+            else:
+                answers.append("")
+        self._auth.tries += 1
+        return answers if self._auth.tries <= 2 else None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
+        # Called only for keys not in known_hosts: trust-on-first-use when asked to, never
+        # for a host that already has a (different) key on file.
+        if not self._accept_new or _known_keys(self._known_hosts, host, addr, port):
+            return False
+        line = f"[{host}]:{port} " if port != 22 else f"{host} "
+        line += key.export_public_key().decode("ascii").strip()
+        with self._known_hosts.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        self._note(f"new host key for {host}:{port} added to {self._known_hosts}")
+        return True
+
+
+def _known_keys(path: Path, host: str, addr: str, port: int) -> bool:
+    try:
+        known = asyncssh.read_known_hosts(str(path))
+    except (OSError, ValueError):
+        return False
+    return bool(known.match(host, addr, port)[0])
+
+
+@dataclass
+class SatSession:
+    """One logged-in OSSI session. Use :func:`open_sat` to get one."""
+
+    process: Any
+    transcript: Transcript
+    where: str
+    prompt_timeout: float
+    command_timeout: float
+    fields: dict[str, dict[str, str]]
+    _buf: str = ""
+    _mask: frozenset[str] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        self._mask = sat_ossi.secret_ids(self.fields)
+
+    def _send(self, line: str) -> None:
+        self.transcript.sent(line)
+        self.process.stdin.write(line + "\n")
+
+    async def _read_more(self, what: str, deadline: float, limit: float) -> None:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if len(self._buf) > MAX_BUFFER:
+            raise ProtocolError(f"CM {self.where} sent over {MAX_BUFFER} bytes without {what}")
+        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {limit:g} s")
+        if remaining <= 0:
+            raise timeout
+        try:
+            chunk = await asyncio.wait_for(self.process.stdout.read(4096), remaining)
+        except TimeoutError as exc:
+            raise timeout from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectError(f"CM {self.where}: SAT session lost waiting for {what}") from exc
+        if not chunk:
+            raise ConnectError(f"CM {self.where} closed the SAT session while we waited for {what}")
+        self._buf += chunk
+
+    async def _expect(self, patterns: Mapping[str, re.Pattern[str]], what: str) -> str:
+        """Wait for one of *patterns*; consume the text up to it; return its name."""
+        deadline = asyncio.get_running_loop().time() + self.prompt_timeout
+        while True:
+            hits = [(m.end(), name) for name, p in patterns.items() if (m := p.search(self._buf))]
+            if hits:
+                end, name = min(hits)
+                self.transcript.received(self._buf[:end])
+                self._buf = self._buf[end:]
+                return name
+            await self._read_more(what, deadline, self.prompt_timeout)
+
+    async def login(self, username: str, password: str, termtype: str) -> None:
+        """From a fresh SAT channel to the OSSI ready line ``t``."""
+        what = "'Terminal Type (...): [513]' prompt"
+        for _ in range(4):  # at most login, password, then the Terminal Type prompt
+            got = await self._expect(_INBAND, what)
+            if got == "termtype":
+                break
+            if got == "pin":
+                raise AuthError(f"CM {self.where} asks for a PIN: this login cannot use SAT")
+            if got == "login":
+                self._send(username)
+            else:
+                self.transcript.sent("(password)")
+                self.process.stdin.write(password + "\n")
+        else:
+            raise ProtocolError(f"CM {self.where} repeated its login prompts: login refused")
+        self._send(termtype)
+        await self._expect({"ready": _READY}, f"OSSI ready line 't' after termtype {termtype}")
+
+    async def _read_line(self, what: str, deadline: float) -> str:
+        """The next line of output (answering ossit's ``more..y.`` pager on the way)."""
+        while "\n" not in self._buf:
+            if _MORE in self._buf:  # ossit pages its output
+                self._buf = self._buf.replace(_MORE, "").lstrip("\r")
+                self._send("y")
+                continue
+            await self._read_more(what, deadline, self.command_timeout)
+        line, _, self._buf = self._buf.partition("\n")
+        return line.rstrip("\r")
+
+    async def ossi(self, command: str) -> OssiResponse:
+        """Run *command* in OSSI; return its records (or its ``e`` error)."""
+        self._send(f"c {command}")
+        self._send("t")
+        what = f"the end of the output of '{command}' (line 't')"
+        deadline = asyncio.get_running_loop().time() + self.command_timeout
+        lines: list[str] = []
+        while len(lines) < MAX_LINES:
+            line = await self._read_line(what, deadline)
+            lines.append(line)
+            if line.strip() == "t":
+                break
+        else:
+            raise ProtocolError(f"CM {self.where}: '{command}' gave over {MAX_LINES} lines")
+        try:
+            response = sat_ossi.parse_ossi(lines, mask=self._mask)
+        except ProtocolError as exc:
+            for line in lines:  # keep what we saw, masked as well as we can
+                self.transcript.received(line if not line.startswith("d") else "d …")
+            raise ProtocolError(f"CM {self.where}: '{command}': {exc.message}") from exc
+        for line in response.masked_lines:
+            self.transcript.received(line)
+        return response
+
+    async def query(self, command: str) -> sat_screens.Screen:
+        """Run *command* and map its OSSI records onto the typed screen records."""
+        canonical = sat_screens.command_of(command)
+        if canonical is None:
+            raise ProtocolError(f"ecc-doctor has no parser for '{command}'")
+        response = await self.ossi(command)
+        if response.error:
+            raise CommandRejected(command, response.error)
+        return sat_screens.from_ossi(canonical, response, self.fields)
+
+    async def logoff(self) -> None:
+        """``c logoff`` + ``t``; answer ``Proceed With Logoff`` with ``y`` (bounded)."""
+        self._send("c logoff")
+        self._send("t")
+        self.prompt_timeout = min(self.prompt_timeout, 3.0)
+        with contextlib.suppress(ConnectError):  # CM may simply hang up
+            await self._expect({"proceed": re.compile(r"Proceed With Logoff")}, "logoff prompt")
+            self._send("y")
+
+
+@contextlib.contextmanager
+def _ssh_errors(
+    where: str, username: str, known_hosts: Path, host: str, port: int
+) -> Iterator[None]:
+    """asyncssh/OS errors -> ConnectError, AuthError, ProbeTimeout with one-line reasons."""
+    try:
+        yield
+    except asyncssh.HostKeyNotVerifiable as exc:
+        if _known_keys(known_hosts, host, host, port):
+            raise ConnectError(
+                f"host key for {where} does not match known_hosts ({known_hosts}): "
+                "CM was reinstalled or this is not the CM you think"
+            ) from exc
+        raise ConnectError(
+            f"host key for {where} is not in known_hosts ({known_hosts}); add it "
+            "(ssh-keyscan) or set accept_new_host_key = true"
+        ) from exc
+    except asyncssh.PermissionDenied as exc:
+        raise AuthError(
+            f"CM refused the login for user '{username}' at {where} (password or account wrong)"
+        ) from exc
+    except asyncssh.DisconnectError as exc:
+        raise ConnectError(f"CM {where}: SSH disconnected: {exc.reason}") from exc
+    except TimeoutError as exc:
+        raise ProbeTimeout(f"CM {where}: no SSH login within the connect timeout") from exc
+    except asyncssh.Error as exc:
+        raise ConnectError(f"CM {where}: SSH error: {exc.reason}") from exc
+    except OSError as exc:
+        raise ConnectError(f"CM {where}: {describe_os_error(exc)}") from exc
+
+
+async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout: float) -> Any:
+    known_hosts = cfg.known_hosts or default_known_hosts()
+    where = f"{cfg.host}:{cfg.port}"
+    auth = _Auth(password)
+    with _ssh_errors(where, cfg.username, known_hosts, cfg.host, cfg.port):
+        if not known_hosts.exists() and not cfg.accept_new_host_key:
+            raise ConnectError(f"known_hosts file {known_hosts} does not exist (cm.known_hosts)")
+        known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        known_hosts.touch(exist_ok=True)
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncssh.connect(
+                    cfg.host,
+                    cfg.port,
+                    username=cfg.username,
+                    known_hosts=str(known_hosts),
+                    client_factory=lambda: _SatClient(
+                        auth, known_hosts, cfg.accept_new_host_key, transcript.note
+                    ),
+                    client_keys=None,
+                    agent_path=None,
+                    config=None,
+                    public_key_auth=False,
+                    gss_auth=False,
+                    gss_kex=False,
+                    password_auth=True,
+                    kbdint_auth=True,
+                    preferred_auth="keyboard-interactive,password",
+                )
+        except asyncssh.PermissionDenied:
+            if auth.pin_requested:
+                raise AuthError(f"CM {where} asks for a PIN: this login cannot use SAT") from None
+            raise
+
+
+@contextlib.asynccontextmanager
+async def open_sat(
+    cfg: CmConfig, transcript: Transcript, *, connect_timeout: float
+) -> AsyncIterator[SatSession]:
+    """A logged-in OSSI session; logs off and closes on every way out."""
+    where = f"{cfg.host}:{cfg.port}"
+    password = cfg.password.reveal()
+    transcript.note(f"ssh {cfg.username}@{where} (SAT, termtype {cfg.termtype})")
+    conn = await _connect(cfg, password, transcript, connect_timeout)
+    session: SatSession | None = None
+    logoff = True
+    try:
+        with _ssh_errors(
+            where, cfg.username, cfg.known_hosts or default_known_hosts(), cfg.host, cfg.port
+        ):
+            process = await conn.create_process(
+                term_type="vt100", term_size=(80, 24), encoding="utf-8", errors="replace"
+            )
+        session = SatSession(
+            process,
+            transcript,
+            where,
+            cfg.prompt_timeout,
+            cfg.command_timeout,
+            sat_ossi.field_map(cfg.ossi_fields),
+        )
+        await session.login(cfg.username, password, cfg.termtype)
+        yield session
+    except asyncio.CancelledError:
+        logoff = False
+        raise
+    except (ConnectError, ProbeTimeout):
+        logoff = False  # the session is gone or stuck: just close it
+        raise
+    finally:
+        try:
+            if session is not None and logoff:
+                with contextlib.suppress(ProtocolError, ProbeTimeout, ConnectError):
+                    await session.logoff()
+        finally:
+            conn.close()
+            with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
+                await asyncio.wait_for(conn.wait_closed(), 2.0)
+            transcript.note("SAT connection closed")

@@ -1,0 +1,489 @@
+"""Parsers of CM SAT screens (VT220 output or text pasted by an engineer) and of OSSI records.
+
+Both give the same typed records, so a check does not care how the data was read:
+
+* ``status aesvcs cti-link`` -> :class:`CtiLinkStatus` (rows of :class:`CtiLinkRow`)
+* ``display system-parameters customer-options`` / ``display system-parameters features`` /
+  ``display cti-link N`` -> :class:`FieldScreen` (``label? value`` and ``label: value`` pairs)
+* ``display ip-services`` -> :class:`IpServices` (service rows and AE Services servers; the
+  password column is dropped at parse time and never kept)
+
+:func:`parse_text` recognises which command's output it was given (screen or OSSI). Garbled or
+truncated text raises :class:`ProtocolError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ecc_doctor.errors import ProtocolError
+from ecc_doctor.probes import sat_ossi
+from ecc_doctor.probes.sat_ossi import (
+    CTI_LINK,
+    CUSTOMER_OPTIONS,
+    FEATURES,
+    IP_SERVICES,
+    STATUS_CTI,
+    OssiResponse,
+)
+from ecc_doctor.probes.vt220 import render
+
+COMMANDS = (STATUS_CTI, CUSTOMER_OPTIONS, CTI_LINK, FEATURES, IP_SERVICES)
+STATUS_COLUMNS = (
+    "CTI Link",
+    "Version",
+    "Mnt Busy",
+    "AE Services Server",
+    "Service State",
+    "Msgs Sent",
+    "Msgs Rcvd",
+)
+SERVICE_COLUMNS = (
+    "Service Type",
+    "Enabled",
+    "Local Node",
+    "Local Port",
+    "Remote Node",
+    "Remote Port",
+)
+AES_COLUMNS = ("Server ID", "AE Services Server", "Enabled", "Status")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table for display: title, column names, rows of strings."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def records(self) -> list[dict[str, str]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class CtiLinkRow:
+    """One row of ``status aesvcs cti-link``."""
+
+    link: int
+    version: str
+    mnt_busy: str
+    aes_server: str
+    state: str
+    msgs_sent: int
+    msgs_rcvd: int
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            str(self.link),
+            self.version,
+            self.mnt_busy,
+            self.aes_server,
+            self.state,
+            str(self.msgs_sent),
+            str(self.msgs_rcvd),
+        )
+
+
+@dataclass(frozen=True)
+class CtiLinkStatus:
+    """``status aesvcs cti-link``: one row per administered AE Services CTI link."""
+
+    rows: tuple[CtiLinkRow, ...]
+    command: str = STATUS_CTI
+
+    def link(self, number: int) -> CtiLinkRow | None:
+        return next((r for r in self.rows if r.link == number), None)
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                "AE SERVICES CTI LINK STATUS", STATUS_COLUMNS, tuple(r.cells() for r in self.rows)
+            )
+        ]
+
+
+def _norm(label: str) -> str:
+    return " ".join(label.lower().split())
+
+
+@dataclass(frozen=True)
+class FieldScreen:
+    """A form screen: labels and their values (customer-options, features, cti-link)."""
+
+    command: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, label: str) -> str | None:
+        """The value of *label* (case and spacing ignored), or None if the screen lacks it."""
+        wanted = _norm(label)
+        return next((v for k, v in self.fields.items() if _norm(k) == wanted), None)
+
+    def tables(self) -> list[Table]:
+        return [Table(self.command, ("Field", "Value"), tuple(self.fields.items()))]
+
+
+@dataclass(frozen=True)
+class IpService:
+    """One row of the IP SERVICES page."""
+
+    service_type: str
+    enabled: str
+    local_node: str
+    local_port: str
+    remote_node: str = ""
+    remote_port: str = ""
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.service_type,
+            self.enabled,
+            self.local_node,
+            self.local_port,
+            self.remote_node,
+            self.remote_port,
+        )
+
+
+@dataclass(frozen=True)
+class AesServer:
+    """One row of the AE Services Administration page (the password is never kept)."""
+
+    server_id: str
+    name: str
+    enabled: str
+    status: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.server_id, self.name, self.enabled, self.status)
+
+
+@dataclass(frozen=True)
+class IpServices:
+    """``display ip-services``: service rows and AE Services servers."""
+
+    services: tuple[IpService, ...]
+    aes_servers: tuple[AesServer, ...]
+    command: str = IP_SERVICES
+
+    def tables(self) -> list[Table]:
+        return [
+            Table("IP SERVICES", SERVICE_COLUMNS, tuple(s.cells() for s in self.services)),
+            Table(
+                "AE Services Administration",
+                AES_COLUMNS,
+                tuple(a.cells() for a in self.aes_servers),
+            ),
+        ]
+
+
+Screen = CtiLinkStatus | FieldScreen | IpServices
+
+# --- cleaning -------------------------------------------------------------------------------
+
+_PAGE = re.compile(r"\s+Page\s+\d+\s+of\s+\d+\s*$")
+_NOISE = (
+    re.compile(r"press CANCEL to quit\s*--\s*press NEXT PAGE to continue", re.I),
+    re.compile(r"^\s*Command successfully completed\s*$", re.I),
+    re.compile(r"^\s*Command:\s*$"),
+)
+_VERBS = {"display": "display", "change": "display", "add": "display", "status": "status"}
+
+
+def clean_lines(text: str) -> list[str]:
+    """Screen text as plain lines: VT220 rendered, page marks, prompts and blank lines gone."""
+    lines = []
+    for raw in render(text):
+        line = _PAGE.sub("", raw.rstrip())
+        if not line.strip() or any(p.search(line) for p in _NOISE):
+            continue
+        lines.append(line)
+    return lines
+
+
+def _match_command(words: Sequence[str]) -> str | None:
+    """The canonical command that *words* abbreviate (SAT accepts ``disp cti 1``)."""
+    if not words:
+        return None
+    verb = next(
+        (v for k, v in _VERBS.items() if len(words[0]) >= 2 and k.startswith(words[0])), None
+    )
+    if verb is None:
+        return None
+    for command in COMMANDS:
+        cwords = command.split()
+        if cwords[0] != verb:
+            continue
+        rest = list(words[1:])
+        if command == CTI_LINK and len(rest) == 2 and rest[1].isdigit():
+            rest = rest[:1]
+        if len(rest) == len(cwords) - 1 and all(
+            len(w) >= 2 and c.startswith(w) for w, c in zip(rest, cwords[1:], strict=True)
+        ):
+            return command
+    return None
+
+
+def command_of(line: str) -> str | None:
+    """The canonical command a screen's first line (or a ``Command:`` line) names."""
+    line = _PAGE.sub("", line).strip()
+    candidates = [line]
+    if line.startswith("Command:"):
+        candidates.append(line[len("Command:") :])
+    elif line.startswith("c"):
+        candidates.append(line[1:])  # an OSSI echo: 'cdisplay time' or 'c display time'
+    for candidate in candidates:
+        found = _match_command(candidate.lower().split())
+        if found:
+            return found
+    return None
+
+
+_TITLES = (
+    ("AE SERVICES CTI LINK STATUS", STATUS_CTI),
+    ("OPTIONAL FEATURES", CUSTOMER_OPTIONS),
+    ("FEATURE-RELATED SYSTEM PARAMETERS", FEATURES),
+    ("IP SERVICES", IP_SERVICES),
+    ("AE Services Administration", IP_SERVICES),
+    ("CTI LINK", CTI_LINK),
+)
+
+
+def recognise_screen(lines: Sequence[str]) -> str:
+    """Which command's screen *lines* show; ProtocolError if none of ours."""
+    for line in lines[:30]:
+        found = command_of(line)
+        if found:
+            return found
+    for line in lines[:30]:
+        for title, command in _TITLES:
+            if line.strip() == title:
+                return command
+    first = lines[0].strip()[:60] if lines else "(empty)"
+    raise ProtocolError(f"not a screen ecc-doctor knows (first line: {first!r})")
+
+
+def recognise(text: str) -> str:
+    """Which command's output *text* is (screen or OSSI)."""
+    if sat_ossi.looks_like_ossi(text):
+        for line in text.splitlines():
+            if line.startswith("c"):
+                found = command_of(line)
+                if found:
+                    return found
+        raise ProtocolError("OSSI output without a 'c' line naming a command ecc-doctor knows")
+    return recognise_screen(clean_lines(text))
+
+
+# --- screen parsers ---------------------------------------------------------------------------
+
+_STATUS_ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s*$")
+
+
+def parse_cti_status(lines: Sequence[str]) -> CtiLinkStatus:
+    """Rows of ``status aesvcs cti-link`` (the header must be present)."""
+    header = next((i for i, ln in enumerate(lines) if re.search(r"\bLink\b.*\bBusy\b", ln)), None)
+    if header is None:
+        raise ProtocolError(
+            "status aesvcs cti-link: column header 'CTI Link / Version / Mnt Busy ...' not found"
+        )
+    rows = []
+    for line in lines[header + 1 :]:
+        if command_of(line):
+            continue
+        m = _STATUS_ROW.match(line)
+        if not m:
+            raise ProtocolError(
+                f"status aesvcs cti-link: cannot read row {line.strip()[:60]!r} (expected "
+                "link, version, mnt busy, server, state, sent, rcvd)"
+            )
+        g = m.groups()
+        rows.append(CtiLinkRow(int(g[0]), g[1], g[2], g[3], g[4], int(g[5]), int(g[6])))
+    return CtiLinkStatus(tuple(rows))
+
+
+# a label ends in '?' or ':' right after a non-blank and before a blank or the line end
+_MARK = re.compile(r"(?<=\S)[?:](?= |$)")
+
+
+def label_values(line: str) -> list[tuple[str, str]]:
+    """``label? value`` / ``label: value`` pairs of one screen line.
+
+    A value follows its mark after one blank; two or more blanks end it (or mean it is
+    empty), and what follows is the next label.
+    """
+    marks = list(_MARK.finditer(line))
+    pairs: list[tuple[str, str]] = []
+    label = line[: marks[0].start()].strip() if marks else ""
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
+        segment = line[mark.end() : end]
+        if i + 1 == len(marks):
+            value, following = segment.strip(), ""
+        elif segment.startswith("  ") or not segment.strip():
+            value, following = "", segment.strip()
+        else:
+            value, _, following = segment[1:].partition("  ")
+        pairs.append((label, value.strip()))
+        label = following.strip()
+    return [(k, v) for k, v in pairs if k]
+
+
+def parse_fields(command: str, lines: Sequence[str]) -> FieldScreen:
+    """Every label/value pair of a form screen (pages merged in order)."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if command_of(line):
+            continue
+        for label, value in label_values(line):
+            fields.setdefault(label, value)
+    if not fields:
+        raise ProtocolError(f"{command}: no 'label: value' fields found (truncated screen?)")
+    return FieldScreen(command, fields)
+
+
+_AES_ROW = re.compile(r"^\s*(\d+):\s*(?:(\S+)\s+(\S+)\s+([yn])\b\s*(.*?))?\s*$")
+
+
+def _service_row(line: str) -> IpService:
+    tokens = line.split()
+    enabled = ""
+    if len(tokens) > 1 and tokens[1] in ("y", "n"):
+        enabled = tokens.pop(1)
+    if not 3 <= len(tokens) <= 5 or not tokens[2].isdigit():
+        raise ProtocolError(
+            f"display ip-services: cannot read service row {line.strip()[:60]!r} "
+            "(expected type, enabled, local node, local port, remote node, remote port)"
+        )
+    rest = tokens[3:] + ["", ""]
+    return IpService(tokens[0], enabled, tokens[1], tokens[2], rest[0], rest[1])
+
+
+def parse_ip_services(lines: Sequence[str]) -> IpServices:
+    """Service rows (page 1) and AE Services Administration rows (its last page)."""
+    services: list[IpService] = []
+    servers: list[AesServer] = []
+    section = ""
+    for line in lines:
+        text = line.strip()
+        if command_of(line) or text in ("IP SERVICES", "AE Services Administration"):
+            continue
+        if re.match(r"Service\s+Enabled\s+Local", text):
+            section = "services"
+        elif re.match(r"Server ID\s+AE Services", text):
+            section = "aes"
+        elif re.fullmatch(r"(Type\s+Node\s+Port.*|Server)", text):
+            continue
+        elif section == "services":
+            services.append(_service_row(line))
+        elif section == "aes":
+            m = _AES_ROW.match(line)
+            if not m:
+                raise ProtocolError(
+                    f"display ip-services: cannot read AE Services row {text.split()[0][:20]!r}"
+                )
+            if m.group(2):  # an unadministered row shows only its number
+                servers.append(AesServer(m.group(1), m.group(2), m.group(4), m.group(5)))
+    if not section:
+        raise ProtocolError("display ip-services: no service or AE Services header found")
+    return IpServices(tuple(services), tuple(servers))
+
+
+def parse_screen(text: str, command: str | None = None) -> Screen:
+    """Parse screen text; *command* skips recognition. ProtocolError if unreadable."""
+    lines = clean_lines(text)
+    if not lines:
+        raise ProtocolError("no screen text (empty input)")
+    command = command or recognise_screen(lines)
+    if command == STATUS_CTI:
+        return parse_cti_status(lines)
+    if command == IP_SERVICES:
+        return parse_ip_services(lines)
+    return parse_fields(command, lines)
+
+
+# --- OSSI records -> the same types ----------------------------------------------------------
+
+
+def _labelled(record: Mapping[str, str], ids: Mapping[str, str]) -> dict[str, str]:
+    by_id = {fid.lower(): label for label, fid in ids.items()}
+    return {by_id[k]: v for k, v in record.items() if k in by_id}
+
+
+def _need(command: str, rec: Mapping[str, str], label: str, ids: Mapping[str, str]) -> str:
+    if label not in rec:
+        raise ProtocolError(
+            f"{command}: OSSI record lacks field {ids.get(label, '?')} ({label}); "
+            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+        )
+    return rec[label]
+
+
+def _int(command: str, label: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise ProtocolError(f"{command}: {label} is not a number: {value[:20]!r}")
+    return int(value)
+
+
+def from_ossi(
+    command: str, response: OssiResponse, fields: Mapping[str, Mapping[str, str]] | None = None
+) -> Screen:
+    """Map OSSI records (field ID -> value) onto the typed records, via the field-ID table."""
+    ids = (fields or sat_ossi.field_map()).get(command, {})
+    recs = [_labelled(r, ids) for r in response.records]
+    if command == STATUS_CTI:
+        rows = []
+        for r in recs:
+            link = _int(command, "CTI Link", _need(command, r, "CTI Link", ids))
+            state = _need(command, r, "Service State", ids)
+            sent = _int(command, "Msgs Sent", r.get("Msgs Sent") or "0")
+            rcvd = _int(command, "Msgs Rcvd", r.get("Msgs Rcvd") or "0")
+            rows.append(
+                CtiLinkRow(
+                    link,
+                    r.get("Version", ""),
+                    r.get("Mnt Busy", ""),
+                    r.get("AE Services Server", ""),
+                    state,
+                    sent,
+                    rcvd,
+                )  # fmt: skip
+            )
+        return CtiLinkStatus(tuple(rows))
+    if command == IP_SERVICES:
+        services, servers = [], []
+        for r in recs:
+            if "Service Type" in r:
+                services.append(IpService(*(r.get(c, "") for c in SERVICE_COLUMNS)))
+            elif "AE Services Server" in r and r["AE Services Server"]:
+                servers.append(
+                    AesServer(
+                        r.get("Server ID", ""),
+                        r["AE Services Server"],
+                        r.get("Server Enabled", ""),
+                        r.get("Status", ""),
+                    )  # fmt: skip
+                )
+        return IpServices(tuple(services), tuple(servers))
+    merged: dict[str, str] = {}
+    for r in recs:
+        merged.update({k: v for k, v in r.items() if k not in sat_ossi.SECRET_LABELS})
+    if not merged:
+        raise ProtocolError(
+            f"{command}: no known OSSI field IDs in the output; "
+            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+        )
+    return FieldScreen(command, merged)
+
+
+def parse_text(text: str, fields: Mapping[str, Mapping[str, str]] | None = None) -> Screen:
+    """Recognise and parse screen text or OSSI output (``ecc-doctor sat parse``)."""
+    if sat_ossi.looks_like_ossi(text):
+        command = recognise(text)
+        response = sat_ossi.parse_ossi(text.splitlines())
+        if response.error:
+            raise ProtocolError(f"CM error for '{command}': {response.error}")
+        return from_ossi(command, response, fields)
+    return parse_screen(text)

@@ -1,0 +1,73 @@
+"""A tiny VT220 renderer: enough of the escape codes CM's SAT uses to turn its output into lines.
+
+CM paints 80x24 pages with cursor positioning (``ESC[row;colH``), erase-to-end-of-line
+(``ESC[K``) and clear screen (``ESC[2J``); attributes (``ESC[...m``) and other sequences are
+dropped. Each cleared screen starts a new page; pages come back one after the other.
+Text without escape sequences passes through unchanged (pasted screens).
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEQ = re.compile(r"\x1b(?:\[([0-9;?]*)([A-Za-z@~])|[()][0-9A-Za-z]|[=>78DEMc])")
+ROWS, COLS = 24, 80
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.cells: dict[int, list[str]] = {}
+        self.row = 0
+        self.col = 0
+
+    def put(self, text: str) -> None:
+        for ch in text:
+            if ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self.row += 1
+            elif ch >= " ":
+                line = self.cells.setdefault(self.row, [])
+                if len(line) < self.col:
+                    line.extend(" " * (self.col - len(line)))
+                if self.col < len(line):
+                    line[self.col] = ch
+                else:
+                    line.append(ch)
+                self.col += 1
+
+    def erase_line(self) -> None:
+        line = self.cells.get(self.row)
+        if line is not None:
+            del line[self.col :]
+
+    def lines(self) -> list[str]:
+        if not self.cells:
+            return []
+        return ["".join(self.cells.get(r, [])).rstrip() for r in range(max(self.cells) + 1)]
+
+
+def _numbers(params: str) -> list[int]:
+    return [int(p) if p.isdigit() else 0 for p in params.split(";")]
+
+
+def render(text: str) -> list[str]:
+    """The lines of *text* as a VT220 would show them (pages appended in order)."""
+    if "\x1b" not in text:
+        return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    pages: list[_Page] = [_Page()]
+    pos = 0
+    for m in _SEQ.finditer(text):
+        page = pages[-1]
+        page.put(text[pos : m.start()])
+        pos = m.end()
+        params, final = m.group(1) or "", m.group(2)
+        if final in ("H", "f"):
+            nums = _numbers(params) + [0, 0]
+            page.row, page.col = max(nums[0], 1) - 1, max(nums[1], 1) - 1
+        elif final == "K":
+            page.erase_line()
+        elif final == "J" and (params in ("2", "3") or page.row == 0) and page.cells:
+            pages.append(_Page())  # a cleared screen is the next page
+    pages[-1].put(text[pos:])
+    return [line for page in pages for line in page.lines()]
