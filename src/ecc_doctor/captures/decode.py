@@ -171,7 +171,7 @@ class Decoder:
             if done is None:
                 return None
             payload, frames, upper = done
-            return _after_ext(upper, payload, src, dst, ts, frames, ident, want)
+            return _after_ext(upper, payload, src, dst, ts, frames, want)
         return _transport(nxt, data, pos, end, src, dst, ts, (frame_no,), None, want)
 
     def _fragment(
@@ -257,7 +257,6 @@ def _after_ext(
     dst: bytes,
     ts: float,
     frames: tuple[int, ...],
-    ident: int,
     want: Want | None,
 ) -> Frame | None:
     pos = 0
@@ -267,7 +266,7 @@ def _after_ext(
         step = (payload[pos + 1] + 2) * 4 if nxt == IPV6_AH else (payload[pos + 1] + 1) * 8
         nxt = payload[pos]
         pos += step
-    return _transport(nxt, payload, pos, len(payload), src, dst, ts, frames, ident, want)
+    return _transport(nxt, payload, pos, len(payload), src, dst, ts, frames, None, want)
 
 
 def _transport(

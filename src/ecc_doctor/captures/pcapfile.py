@@ -136,11 +136,11 @@ def _truncated(frame: int, what: str) -> CaptureNote:
 
 
 class _Iface:
-    __slots__ = ("linktype", "scale", "offset", "snaplen")
+    __slots__ = ("linktype", "per_second", "offset", "snaplen")
 
-    def __init__(self, linktype: int, scale: float, offset: int, snaplen: int) -> None:
+    def __init__(self, linktype: int, per_second: float, offset: int, snaplen: int) -> None:
         self.linktype = linktype
-        self.scale = scale
+        self.per_second = per_second  # timestamp units per second (if_tsresol)
         self.offset = offset
         self.snaplen = snaplen
 
@@ -242,7 +242,7 @@ def _packet(
             (frame,),
         )
     iface = ifaces[iface_id]
-    ts = ((hi << 32) | lo) * iface.scale + iface.offset
+    ts = ((hi << 32) | lo) / iface.per_second + iface.offset
     return (iface.linktype, buf[start : start + caplen], ts, origlen)
 
 
@@ -256,7 +256,7 @@ def _no_iface(frame: int, iface_id: int) -> CaptureNote:
 
 def _parse_idb(buf: bytes, pos: int, blen: int, endian: str) -> _Iface:
     linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
-    scale = 1e-6
+    per_second = 1e6
     offset = 0
     opt = pos + 16
     end = pos + blen - 4
@@ -267,8 +267,8 @@ def _parse_idb(buf: bytes, pos: int, blen: int, endian: str) -> _Iface:
             break
         if code == OPT_TSRESOL and length >= 1:
             res = value[0]
-            scale = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0**-res
+            per_second = float(2 ** (res & 0x7F) if res & 0x80 else 10**res)
         elif code == OPT_TSOFFSET and length >= 8:
             offset = struct.unpack_from(endian + "q", value)[0]
         opt += 4 + ((length + 3) & ~3)
-    return _Iface(linktype, scale, offset, snaplen)
+    return _Iface(linktype, per_second, offset, snaplen)

@@ -42,7 +42,7 @@ class SipAssembler:
     def __init__(self, ports: Iterable[int] = (5060, 5061)) -> None:
         self.ports = frozenset(ports)
         self.streams: OrderedDict[StreamKey, TcpStream] = OrderedDict()
-        self.recent: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
+        self.duplicates = DuplicateFilter()
         # (sport, dport) of tracked TCP directions: the engine's pre-filter lets their
         # segments through even when they do not start with a SIP start line
         self.port_pairs: dict[tuple[int, int], int] = {}
@@ -65,42 +65,17 @@ class SipAssembler:
             if (frame.sport in self.ports or frame.dport in self.ports) and not _keepalive(payload):
                 return [self._junk(frame)]
             return []
-        out: Out = []
         frames = frame.fragments or (frame.frame,)
+        message = SipMessage(
+            frames, frame.ts, frame.src, frame.sport, frame.dst, frame.dport, "UDP", payload
+        )
         if frame.ip_id:
-            dup = self._duplicate(frame, frames)
+            dup = self.duplicates.check(message, frame.ip_id)
             if dup is not None:
                 return [dup]
         if len(payload) < frame.payload_len:
-            out.append(self._snaplen(frame, frames))
-        else:
-            out.extend(_udp_body_check(frame, frames))
-        out.append(
-            SipMessage(
-                frames, frame.ts, frame.src, frame.sport, frame.dst, frame.dport, "UDP", payload
-            )
-        )
-        return out
-
-    def _duplicate(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote | None:
-        key = (frame.src, frame.dst, frame.sport, frame.dport, frame.ip_id, frame.payload)
-        recent = self.recent
-        while recent:
-            oldest = next(iter(recent.values()))
-            if frame.ts - oldest[1] <= DUPLICATE_WINDOW and len(recent) < MAX_RECENT:
-                break
-            recent.popitem(last=False)
-        seen = recent.get(key)
-        if seen is not None and abs(frame.ts - seen[1]) <= DUPLICATE_WINDOW:
-            return CaptureNote(
-                "capture.duplicate",
-                f"frame {frames[-1]} is a byte-identical copy of frame {seen[0]} (same IP ID "
-                f"0x{frame.ip_id:04x}): the same packet captured twice, not a SIP retransmission; "
-                "it is not analysed again",
-                (seen[0], frames[-1]),
-            )
-        recent[key] = (frames[-1], frame.ts)
-        return None
+            return [self._snaplen(frame, frames), message]
+        return [*_udp_body_check(frame, frames), message]
 
     def _tcp(self, frame: Frame) -> Out:
         key = (frame.src, frame.sport, frame.dst, frame.dport)
@@ -155,7 +130,6 @@ class SipAssembler:
         out: Out = []
         for key in list(self.streams):
             out += self._close(key, "the capture ends")
-        self.recent.clear()
         return out
 
     def _snaplen(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote:
@@ -175,6 +149,36 @@ class SipAssembler:
             f"on a SIP port is not a SIP message ({shown!r})",
             (frame.frame,),
         )
+
+
+class DuplicateFilter:
+    """Spots the same UDP datagram captured twice (same IPv4 ID and bytes, within a second)."""
+
+    def __init__(self) -> None:
+        self.recent: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
+
+    def check(self, message: SipMessage, ip_id: int | None) -> CaptureNote | None:
+        """A ``capture.duplicate`` note when *message* repeats a recent datagram, else None."""
+        if not ip_id or message.transport != "UDP":
+            return None
+        key = (message.src, message.dst, message.sport, message.dport, ip_id, message.data)
+        recent = self.recent
+        while recent:
+            oldest = next(iter(recent.values()))
+            if message.ts - oldest[1] <= DUPLICATE_WINDOW and len(recent) < MAX_RECENT:
+                break
+            recent.popitem(last=False)
+        seen = recent.get(key)
+        if seen is not None and abs(message.ts - seen[1]) <= DUPLICATE_WINDOW:
+            return CaptureNote(
+                "capture.duplicate",
+                f"frame {message.frame} is a byte-identical copy of frame {seen[0]} (same IP ID "
+                f"0x{ip_id:04x}): the same packet captured twice, not a SIP retransmission; "
+                "it is not analysed again",
+                (seen[0], message.frame),
+            )
+        recent[key] = (message.frame, message.ts)
+        return None
 
 
 def _keepalive(payload: bytes) -> bool:
