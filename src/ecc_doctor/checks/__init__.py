@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ecc_doctor.checks import aes_dmcc_session, aes_dmcc_summary, presence_archive, reachability
+from ecc_doctor.checks import (
+    aes_dmcc_session,
+    aes_dmcc_summary,
+    cm_cti_link,
+    cm_cti_link_admin,
+    cm_ip_services,
+    cm_license,
+    cm_ucid,
+    presence_archive,
+    reachability,
+)
 from ecc_doctor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,6 +34,11 @@ CheckFn = Callable[["CheckContext"], Awaitable["Result | list[Result]"]]
 
 CHECKS: dict[str, ModuleType] = {
     reachability.ID: reachability,
+    cm_cti_link.ID: cm_cti_link,
+    cm_license.ID: cm_license,
+    cm_cti_link_admin.ID: cm_cti_link_admin,
+    cm_ucid.ID: cm_ucid,
+    cm_ip_services.ID: cm_ip_services,
     aes_dmcc_session.ID: aes_dmcc_session,
     aes_dmcc_summary.ID: aes_dmcc_summary,
     presence_archive.ID: presence_archive,

@@ -233,6 +233,25 @@ class SatSession:
             raise CommandRejected(command, response.error)
         return sat_screens.from_ossi(canonical, response, self.fields)
 
+    async def cti_status(self) -> sat_screens.CtiLinkStatus:
+        """``status aesvcs cti-link``."""
+        screen = await self.query(sat_ossi.STATUS_CTI)
+        assert isinstance(screen, sat_screens.CtiLinkStatus)
+        return screen
+
+    async def form(self, command: str) -> sat_screens.FieldScreen:
+        """A form screen (customer-options, features, ``display cti-link N``)."""
+        screen = await self.query(command)
+        if not isinstance(screen, sat_screens.FieldScreen):
+            raise ProtocolError(f"'{command}' is not a form screen")
+        return screen
+
+    async def ip_services(self) -> sat_screens.IpServices:
+        """``display ip-services``."""
+        screen = await self.query(sat_ossi.IP_SERVICES)
+        assert isinstance(screen, sat_screens.IpServices)
+        return screen
+
     async def logoff(self) -> None:
         """``c logoff`` + ``t``; answer ``Proceed With Logoff`` with ``y`` (bounded)."""
         self._send("c logoff")

@@ -1,0 +1,102 @@
+"""cm.cti-link: every configured AE Services CTI link is ``established`` on CM (app note 9.1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ecc_doctor.config.cm import CmConfig
+from ecc_doctor.context import CheckContext
+from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.probes.sat import open_sat
+from ecc_doctor.probes.sat_screens import CtiLinkStatus
+
+ID = "cm.cti-link"
+TITLE = "CTI links to AES are established (status aesvcs cti-link)"
+SOURCE = "ECC app note 9.1"
+NEEDS: tuple[str, ...] = ("cm",)
+
+
+def _problems(cfg: CmConfig, status: CtiLinkStatus, wanted: list[int]) -> list[str]:
+    out = []
+    for number in wanted:
+        row = status.link(number)
+        if row is None:
+            out.append(f"CTI link {number} is not listed by 'status aesvcs cti-link'")
+        elif row.state != "established":
+            out.append(
+                f"CTI link {number} to {row.aes_server or '?'} is {row.state} (expected established)"
+            )
+        elif cfg.aes_server_name and row.aes_server != cfg.aes_server_name:
+            out.append(
+                f"CTI link {number} is served by {row.aes_server} (expected {cfg.aes_server_name})"
+            )
+    return out
+
+
+def _metrics(status: CtiLinkStatus, wanted: list[int]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for row in status.rows:
+        if row.link in wanted:
+            metrics[f"link{row.link}.msgs_sent"] = row.msgs_sent
+            metrics[f"link{row.link}.msgs_rcvd"] = row.msgs_rcvd
+    return metrics
+
+
+def _evidence(status: CtiLinkStatus, title: str) -> Evidence:
+    table = status.tables()[0]
+    return Evidence.table(title, table.columns, table.rows)
+
+
+def _stuck(first: CtiLinkStatus, second: CtiLinkStatus, wanted: list[int]) -> list[str]:
+    out = []
+    for number in wanted:
+        a, b = first.link(number), second.link(number)
+        if a and b and (a.msgs_sent, a.msgs_rcvd) == (b.msgs_sent, b.msgs_rcvd):
+            out.append(f"link {number} (sent {b.msgs_sent}, rcvd {b.msgs_rcvd})")
+    return out
+
+
+async def check(ctx: CheckContext) -> Result:
+    cfg: CmConfig = ctx.section("cm")
+    transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
+    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+        status = await sat.cti_status()
+        wanted = list(cfg.cti_links) or [r.link for r in status.rows]
+        evidence = [_evidence(status, "status aesvcs cti-link")]
+        if not wanted:
+            return ctx.result(
+                Status.FAIL,
+                "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)",
+                evidence=evidence,
+            )
+        problems = _problems(cfg, status, wanted)
+        metrics = _metrics(status, wanted)
+        if problems:
+            return ctx.result(Status.FAIL, "; ".join(problems), metrics=metrics, evidence=evidence)
+        links = ", ".join(str(n) for n in wanted)
+        if cfg.cti_link_sample_s <= 0:
+            return ctx.result(
+                Status.PASS, f"CTI link {links} established", metrics=metrics, evidence=evidence
+            )
+        await asyncio.sleep(min(cfg.cti_link_sample_s, max(ctx.remaining() / 2, 0)))
+        second = await sat.cti_status()
+    evidence.append(_evidence(second, f"status aesvcs cti-link after {cfg.cti_link_sample_s:g} s"))
+    metrics = _metrics(second, wanted)
+    problems = _problems(cfg, second, wanted)
+    if problems:
+        return ctx.result(Status.FAIL, "; ".join(problems), metrics=metrics, evidence=evidence)
+    stuck = _stuck(status, second, wanted)
+    if stuck:
+        return ctx.result(
+            Status.WARN,
+            f"CTI link {links} established but message counters did not move in "
+            f"{cfg.cti_link_sample_s:g} s: " + "; ".join(stuck),
+            metrics=metrics,
+            evidence=evidence,
+        )
+    return ctx.result(
+        Status.PASS,
+        f"CTI link {links} established, messages flowing",
+        metrics=metrics,
+        evidence=evidence,
+    )

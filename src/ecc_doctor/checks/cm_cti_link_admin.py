@@ -1,0 +1,56 @@
+"""cm.cti-link-admin: each CTI link is administered as ADJ-IP with an extension (app note 5.2)."""
+
+from __future__ import annotations
+
+from ecc_doctor.config.cm import CmConfig
+from ecc_doctor.context import CheckContext
+from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.probes.sat import CommandRejected, SatSession, open_sat
+from ecc_doctor.probes.sat_screens import FieldScreen
+
+ID = "cm.cti-link-admin"
+TITLE = "CTI links are administered as ADJ-IP (display cti-link)"
+SOURCE = "ECC app note 5.2"
+NEEDS: tuple[str, ...] = ("cm",)
+
+
+def _problems(cfg: CmConfig, number: int, screen: FieldScreen) -> list[str]:
+    out = []
+    link_type = screen.get("Type") or ""
+    extension = screen.get("Extension") or ""
+    if link_type.upper() != "ADJ-IP":
+        out.append(f"CTI link {number} has Type '{link_type}' (expected ADJ-IP)")
+    if not extension:
+        out.append(f"CTI link {number} has no Extension")
+    elif cfg.expected_extension and extension != cfg.expected_extension:
+        out.append(
+            f"CTI link {number} has Extension {extension} (expected {cfg.expected_extension})"
+        )
+    return out
+
+
+async def _one(sat: SatSession, cfg: CmConfig, number: int) -> tuple[list[str], Evidence | None]:
+    command = f"display cti-link {number}"
+    try:
+        screen = await sat.form(command)
+    except CommandRejected as exc:
+        return [f"CTI link {number} is not administered (CM: {exc.cm_message})"], None
+    table = screen.tables()[0]
+    return _problems(cfg, number, screen), Evidence.table(command, table.columns, table.rows)
+
+
+async def check(ctx: CheckContext) -> Result:
+    cfg: CmConfig = ctx.section("cm")
+    links = list(cfg.cti_links) or [1]
+    transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
+    problems: list[str] = []
+    evidence: list[Evidence] = []
+    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+        for number in links:
+            found, table = await _one(sat, cfg, number)
+            problems += found
+            evidence += [table] if table else []
+    if problems:
+        return ctx.result(Status.FAIL, "; ".join(problems), evidence=evidence)
+    names = ", ".join(str(n) for n in links)
+    return ctx.result(Status.PASS, f"CTI link {names} administered as ADJ-IP", evidence=evidence)
