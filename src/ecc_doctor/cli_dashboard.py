@@ -1,0 +1,113 @@
+"""``ecc-doctor dashboard``: the live view an engineer keeps open during an outage.
+
+Only click and the config are imported here; Textual and the dashboard load after the
+options are checked, and the capture code (scapy) only when a capture is read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ecc_doctor.errors import ConfigError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"ecc-doctor dashboard: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("dashboard")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="site file (default ./ecc-doctor.toml)",
+)
+@click.option("--lab", is_flag=True, help="start the emulated lab site in-process and watch it")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="re-run the checks every S seconds (0: only on 'r')",
+)
+@click.option(
+    "--capture",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="pcap/pcapng file for the SIP panel (and the MGC panel)",
+)
+@click.option("--iface", help="capture SIP live on this interface (needs root or CAP_NET_RAW)")
+@click.option(
+    "--lab-fault",
+    "lab_faults",
+    multiple=True,
+    metavar="NAME",
+    help="with --lab: inject this fault at start (repeatable)",
+)
+@click.option(
+    "--export-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="where 'e' (JSON/JUnit) and 's' (SVG screenshot) write",
+)
+def dashboard(
+    config_path: Path | None,
+    lab: bool,
+    interval: float,
+    capture: Path | None,
+    iface: str | None,
+    lab_faults: tuple[str, ...],
+    export_dir: Path,
+) -> None:
+    """Live dashboard: re-runs the checks, keeps an outage timeline, shows SIP/MGC captures.
+
+    Keys: r re-run all, enter re-run selected, f failing only, / search, l ladder,
+    x lab faults, e export JSON+JUnit, s screenshot, ? help, q quit.
+    """
+    try:
+        if lab and config_path is not None:
+            raise ConfigError("give either --config or --lab, not both")
+        if lab_faults and not lab:
+            raise ConfigError("--lab-fault needs --lab")
+        if capture is not None and iface is not None:
+            raise ConfigError("give either --capture or --iface, not both")
+        if capture is not None and not capture.is_file():
+            raise ConfigError(f"--capture: {capture}: no such file")
+        lab_obj = None
+        config = None
+        if lab:
+            from ecc_doctor.lab import Lab
+
+            lab_obj = Lab()
+            for fault in lab_faults:
+                lab_obj.validate_fault(fault)
+        else:
+            from ecc_doctor import config as config_mod
+
+            config = config_mod.load(config_path or config_mod.env_override_path())
+            for warning in config.warnings:
+                click.echo(f"ecc-doctor dashboard: warning: {warning}", err=True)
+        from ecc_doctor.checks import all_checks
+
+        specs = all_checks()
+    except ConfigError as exc:
+        _fail(exc.message)
+        return
+
+    from ecc_doctor.tui.app import DashboardApp
+
+    app = DashboardApp(
+        config,
+        specs=specs,
+        lab=lab_obj,
+        lab_faults=lab_faults,
+        interval=interval,
+        capture=capture,
+        iface=iface,
+        export_dir=export_dir,
+    )
+    app.run()

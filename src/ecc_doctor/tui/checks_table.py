@@ -1,0 +1,107 @@
+"""The checks table: one row per check with status, since, latency and the one-line summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+
+from ecc_doctor.tui.history import CheckHistory
+from ecc_doctor.tui.style import latency_text, since_text, status_text
+
+COLUMNS = (
+    ("status", "Status", 7),
+    ("check", "Check", 22),
+    ("since", "Since", 8),
+    ("latency", "Took", 6),
+    ("summary", "Summary", None),
+)
+
+
+class ChecksTable(DataTable[Text | str]):
+    """Rows keyed by check id. ``enter`` asks to re-run the selected check."""
+
+    DEFAULT_CSS = """
+    ChecksTable { overflow-x: hidden; }
+    """
+    BINDINGS = [Binding("enter", "rerun_selected", "Re-run selected", show=True)]
+
+    @dataclass
+    class RerunRequested(Message):
+        """The user asked to re-run one check (by its row id)."""
+
+        check_id: str
+
+    def __init__(self, *, tz: tzinfo | None = None, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.tz = tz
+        self._keys: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width or 20)
+        self._fit_summary()
+
+    def on_resize(self) -> None:
+        self._fit_summary()
+
+    def _fit_summary(self) -> None:
+        """Give the summary column the rest of the width (no horizontal scrolling)."""
+        fixed = sum(w for _, _, w in COLUMNS if w) + 2 * self.cell_padding * len(COLUMNS)
+        width = max(self.scrollable_content_region.width - fixed, 12)
+        column = self.columns.get(ColumnKey("summary"))
+        if column is None or column.width == width:
+            return
+        column.width = width
+        column.auto_width = False
+        self._require_update_dimensions = True
+        self.refresh()
+
+    @property
+    def selected_id(self) -> str | None:
+        if not self._keys or self.cursor_row < 0 or self.cursor_row >= len(self._keys):
+            return None
+        return self._keys[self.cursor_row]
+
+    def action_rerun_selected(self) -> None:
+        check_id = self.selected_id
+        if check_id is not None:
+            self.post_message(self.RerunRequested(check_id))
+
+    def _cells(self, h: CheckHistory) -> list[Text | str]:
+        last = h.last
+        summary = last.summary if last else ("running…" if h.running else "not run yet")
+        return [
+            status_text(h.status, h.running),
+            h.check_id,
+            since_text(h.since, self.tz),
+            latency_text(last.duration_s if last else None),
+            summary,
+        ]
+
+    def show(self, rows: Sequence[CheckHistory]) -> None:
+        """Show exactly *rows* (in order), updating cells in place when the rows are the same."""
+        keys = [h.check_id for h in rows]
+        if keys == self._keys:
+            for h in rows:
+                for (col, _, _), value in zip(COLUMNS, self._cells(h), strict=True):
+                    try:
+                        self.update_cell(h.check_id, col, value, update_width=col == "summary")
+                    except (CellDoesNotExist, RowDoesNotExist):
+                        self._keys = []
+                        break
+            if self._keys:
+                return
+        selected = self.selected_id
+        self.clear()
+        self._keys = keys
+        for h in rows:
+            self.add_row(*self._cells(h), key=h.check_id)
+        if selected in keys:
+            self.move_cursor(row=keys.index(selected), animate=False)

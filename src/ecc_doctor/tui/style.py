@@ -1,0 +1,54 @@
+"""How statuses look in the dashboard: colour AND symbol, so it reads without colour too."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+
+from ecc_doctor.models import Status
+from ecc_doctor.tui.history import clock_time
+
+STATUS_STYLE: dict[Status, str] = {
+    Status.PASS: "bold green",
+    Status.SKIP: "dim",
+    Status.WARN: "bold yellow",
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold magenta",
+}
+RUNNING_STYLE = "bold cyan"
+#: Display order of statuses in counts (worst first).
+ORDER = (Status.ERROR, Status.FAIL, Status.WARN, Status.PASS, Status.SKIP)
+
+
+def status_text(status: Status | None, running: bool = False) -> Text:
+    """``✗ FAIL`` in red; ``… RUN`` while running; ``· --`` before the first result."""
+    if running:
+        return Text("… RUN", style=RUNNING_STYLE)
+    if status is None:
+        return Text("· --", style="dim")
+    return Text(f"{status.symbol} {status.value}", style=STATUS_STYLE[status])
+
+
+def latency_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s"
+
+
+def since_text(since: datetime | None, tz: tzinfo | None) -> str:
+    return clock_time(since, tz) if since else ""
+
+
+def counts_text(counts: dict[Status, int]) -> Text:
+    """``E 1  ✗ 2  ! 0  ✓ 5  - 1`` with each part in its colour."""
+    text = Text()
+    for i, status in enumerate(ORDER):
+        if i:
+            text.append("  ")
+        text.append(f"{status.symbol} {counts.get(status, 0)} {status.value}", STATUS_STYLE[status])
+    return text

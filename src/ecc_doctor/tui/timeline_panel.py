@@ -1,0 +1,93 @@
+"""The outage timeline: outages (kept after recovery), a strip per check, and status changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ecc_doctor.models import Status
+from ecc_doctor.tui.history import RUNNING_MARK, SessionHistory, clock_time
+from ecc_doctor.tui.style import RUNNING_STYLE, STATUS_STYLE
+
+MAX_CHANGES = 30
+_BY_SYMBOL = {s.symbol: STATUS_STYLE[s] for s in Status}
+
+
+def _strip(marks: str) -> Text:
+    text = Text()
+    for mark in marks:
+        style = _BY_SYMBOL.get(mark, RUNNING_STYLE if mark == RUNNING_MARK else "dim")
+        text.append(mark, style)
+    return text
+
+
+def describe(history: SessionHistory, now: datetime, tz: tzinfo | None, width: int) -> Group:
+    """The panel's content (pure: used by tests and the widget)."""
+    parts: list[RenderableType] = [Text("Outages (ongoing first, then latest)", style="bold")]
+    outages = history.outages()
+    if not outages:
+        parts.append(Text("  none this session", style="dim"))
+    for outage in outages:
+        line = Text("  ", no_wrap=True, overflow="ellipsis")
+        line.append(outage.describe(now, tz), STATUS_STYLE[outage.worst])
+        line.append(f": {outage.summary}")
+        parts.append(line)
+    name_w = max([len(c) for c in history.checks] + [10])
+    name_w = min(name_w, 28, max(width // 3, 10))
+    strip_w = max(width - name_w - 4, 5)
+    parts.append(
+        Text(f"Timeline (one mark per run, oldest → newest; {RUNNING_MARK} running)", style="bold")
+    )
+    for check_id, h in history.checks.items():
+        line = Text(f"  {check_id[:name_w]:<{name_w}} ")
+        line.append_text(_strip(h.strip(strip_w)))
+        parts.append(line)
+    parts.append(Text("Status changes (newest first)", style="bold"))
+    changes = history.changes()[:MAX_CHANGES]
+    if not changes:
+        parts.append(Text("  none yet", style="dim"))
+    for change in changes:
+        old = change.old.value if change.old else "--"
+        line = Text(
+            f"  {clock_time(change.at, tz)} {change.check_id} {old} → ",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        line.append(change.new.value, STATUS_STYLE[change.new])
+        line.append(f": {change.summary}")
+        parts.append(line)
+    return Group(*parts)
+
+
+class TimelinePanel(VerticalScroll):
+    """Shows the timeline of a :class:`SessionHistory`, re-laid out when resized."""
+
+    DEFAULT_CSS = """
+    TimelinePanel { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.content: Callable[[int], RenderableType] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-body")
+
+    def show(self, content: Callable[[int], RenderableType]) -> None:
+        """*content(width)* builds what to show for a given width."""
+        self.content = content
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.content is not None:
+            width = max(self.scrollable_content_region.width, 40)
+            self.query_one("#timeline-body", Static).update(self.content(width))
