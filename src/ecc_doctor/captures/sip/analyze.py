@@ -1,0 +1,336 @@
+"""SIP capture analysis: records in, flows with findings out.
+
+>>> analysis = analyze_records([])
+>>> analysis.messages, analysis.flows
+(0, [])
+
+:func:`analyze_records` takes the neutral records of any engine; :func:`analyze_file` reads a
+capture with an engine first. Memory stays bounded: dialog/transaction tables are LRU tables
+with idle sweeping, only a bounded number of passing flows are kept (failing ones first), and
+the per-call message lists kept for ladders are capped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.records import CaptureNote, SipMessage
+from ecc_doctor.captures.sip.common import FlowDraft, LruTable
+from ecc_doctor.captures.sip.message import ParseFailure, SipMsg, parse
+from ecc_doctor.captures.sip.prack import InviteTracker
+from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS, RegisterTracker
+from ecc_doctor.errors import CaptureError, ConfigError
+from ecc_doctor.models import Finding, Status
+
+RULES = ("register", "prack")
+
+#: How many flows are kept in the result: every non-passing flow up to MAX_BAD_FLOWS, and
+#: passing flows up to MAX_GOOD_FLOWS (the rest are only counted).
+MAX_BAD_FLOWS = 20_000
+MAX_GOOD_FLOWS = 5_000
+#: Ladder data kept: this many Call-IDs, this many messages each.
+LADDER_CALLS = 2_000
+LADDER_MESSAGES = 300
+#: Flows idle this long are finished early (only when timestamps look sane).
+IDLE_REGISTER = 7_200.0
+IDLE_INVITE = 3_600.0
+
+#: Capture notes that are information, not a problem with the capture.
+INFO_NOTES = frozenset({"capture.duplicate"})
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LadderMsg:
+    """One arrow of a ladder diagram."""
+
+    frame: int
+    frames: tuple[int, ...]
+    ts: float
+    src: str
+    dst: str
+    transport: str
+    label: str
+    is_request: bool
+    cseq: str = ""
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class SipAnalysis:
+    """What :func:`analyze_records` found."""
+
+    flows: list[Flow] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    messages: int = 0
+    duplicates: int = 0
+    unparsed: int = 0
+    flows_total: int = 0
+    flows_not_listed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    ladders: OrderedDict[str, list[LadderMsg]] = field(default_factory=OrderedDict)
+    rules: tuple[str, ...] = RULES
+
+    @property
+    def status(self) -> Status:
+        return Status.worst([f.status for f in self.flows] + [n.severity for n in self.notes])
+
+    def flows_of(self, kind: str) -> list[Flow]:
+        return [f for f in self.flows if f.kind == kind]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "messages": self.messages,
+            "duplicates_ignored": self.duplicates,
+            "unparsed": self.unparsed,
+            "flows_total": self.flows_total,
+            "flows_not_listed": self.flows_not_listed,
+            "counts": dict(self.counts),
+            "flows": [f.to_dict() for f in self.flows],
+            "notes": [n.to_dict() for n in self.notes],
+        }
+
+
+class _Analyzer:
+    def __init__(
+        self,
+        rules: Sequence[str],
+        passwords: Mapping[str, str] | None,
+        max_contacts: int,
+        max_calls: int,
+    ) -> None:
+        unknown = [r for r in rules if r not in RULES]
+        if unknown:
+            raise ConfigError(
+                f"unknown SIP rule(s) {', '.join(unknown)} (known: {', '.join(RULES)})"
+            )
+        self.rules = tuple(rules)
+        self.reg = (
+            RegisterTracker(passwords=passwords, max_flows=max_calls, max_contacts=max_contacts)
+            if "register" in rules
+            else None
+        )
+        self.inv = (
+            InviteTracker(passwords=passwords, max_calls=max_calls) if "prack" in rules else None
+        )
+        self.result = SipAnalysis(rules=self.rules)
+        self.recent: LruTable[bytes, float] = LruTable(512)
+        self.last_ts: float | None = None
+        self.ts_ok = True
+        self.since_sweep = 0
+        self.notes_seen: dict[str, int] = {}
+        self.kept_good = 0
+        self.kept_bad = 0
+
+    # -- notes ------------------------------------------------------------------------
+    def note(self, rule: str, severity: Status, message: str, frames: Sequence[int]) -> None:
+        n = self.notes_seen.get(rule, 0)
+        self.notes_seen[rule] = n + 1
+        if n < 20:
+            self.result.notes.append(Finding(rule, severity, message, tuple(frames)))
+        elif n == 20:
+            self.result.notes.append(
+                Finding(rule, Status.PASS, f"more '{rule}' notes not listed", ())
+            )
+
+    def capture_note(self, rec: CaptureNote) -> None:
+        sev = Status.PASS if rec.rule in INFO_NOTES else Status.WARN
+        if rec.rule == "capture.duplicate":
+            self.result.duplicates += 1
+        self.note(rec.rule, sev, rec.message, rec.frames)
+
+    # -- messages ---------------------------------------------------------------------
+    def message(self, rec: SipMessage) -> None:
+        self.result.messages += 1
+        if self._duplicate(rec):
+            self.result.duplicates += 1
+            return
+        self._clock(rec)
+        msg = parse(rec)
+        if isinstance(msg, ParseFailure):
+            self.result.unparsed += 1
+            self.note("sip.parse", Status.WARN, f"{msg.reason} (f{rec.frame})", rec.frames)
+            return
+        self._ladder(msg)
+        draft: FlowDraft | None = None
+        if msg.method == "REGISTER" and self.reg is not None:
+            draft = self.reg.feed(msg)
+        elif self.inv is not None and (
+            (msg.is_request and msg.method == "INVITE") or self.inv.knows(msg.call_id)
+        ):
+            draft = self.inv.feed(msg)
+        if msg.problems:
+            text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
+            if draft is not None:
+                draft.add("sip.parse", Status.WARN, text, msg.frames[-1:], "RFC 3261 §7, §20, §25")
+            else:
+                self.note("sip.parse", Status.WARN, text, msg.frames[-1:])
+        self.since_sweep += 1
+        if self.since_sweep >= 2_000:
+            self.since_sweep = 0
+            if self.ts_ok:
+                if self.reg is not None:
+                    self.reg.sweep(msg.ts, IDLE_REGISTER)
+                if self.inv is not None:
+                    self.inv.sweep(msg.ts, IDLE_INVITE)
+            self._collect()
+
+    def _duplicate(self, rec: SipMessage) -> bool:
+        """A byte-identical copy on the same hop within 5 ms: captured twice, not resent."""
+        digest = hashlib.blake2b(
+            f"{rec.src}|{rec.sport}|{rec.dst}|{rec.dport}|".encode() + rec.data, digest_size=16
+        ).digest()
+        seen = self.recent.get(digest)
+        self.recent.put(digest, rec.ts)
+        return seen is not None and abs(rec.ts - seen) < 0.005
+
+    def _clock(self, rec: SipMessage) -> None:
+        if self.last_ts is not None and self.ts_ok:
+            jump = rec.ts - self.last_ts
+            if jump < -1.0 or jump > 86_400:
+                self.ts_ok = False
+                if self.inv is not None:
+                    self.inv.timing = False
+                self.note(
+                    "capture.timestamps",
+                    Status.WARN,
+                    f"capture timestamps are implausible (a jump of {jump:+.0f} s at f{rec.frame}): "
+                    "timer and retransmission timing are not judged",
+                    rec.frames[-1:],
+                )
+        self.last_ts = rec.ts
+
+    def _ladder(self, msg: SipMsg) -> None:
+        ladders = self.result.ladders
+        call = msg.call_id
+        lst = ladders.get(call)
+        if lst is None:
+            lst = []
+            ladders[call] = lst
+            while len(ladders) > LADDER_CALLS:
+                ladders.popitem(last=False)
+        else:
+            ladders.move_to_end(call)
+        if len(lst) < LADDER_MESSAGES:
+            lst.append(ladder_msg(msg))
+
+    def _collect(self) -> None:
+        for tracker in (self.reg, self.inv):
+            if tracker is None:
+                continue
+            for flow in tracker.done:
+                self._keep(flow)
+            tracker.done.clear()
+
+    def _keep(self, flow: Flow) -> None:
+        res = self.result
+        res.flows_total += 1
+        key = f"{flow.kind}.{flow.status.value}"
+        res.counts[key] = res.counts.get(key, 0) + 1
+        good = flow.status in (Status.PASS, Status.SKIP)
+        if good and self.kept_good >= MAX_GOOD_FLOWS or not good and self.kept_bad >= MAX_BAD_FLOWS:
+            res.flows_not_listed += 1
+            return
+        res.flows.append(flow)
+        if good:
+            self.kept_good += 1
+        else:
+            self.kept_bad += 1
+
+    def finish(self) -> SipAnalysis:
+        if self.reg is not None:
+            self.reg.finish_all()
+        if self.inv is not None:
+            self.inv.finish_all()
+        self._collect()
+        self.result.flows.sort(key=lambda f: (f.frames[0] if f.frames else 0, f.kind))
+        if self.result.duplicates:
+            self.note(
+                "capture.duplicates",
+                Status.PASS,
+                f"{self.result.duplicates} byte-identical copies of messages (captured twice "
+                "within 5 ms on the same hop) were ignored",
+                (),
+            )
+        return self.result
+
+
+def ladder_msg(msg: SipMsg) -> LadderMsg:
+    rec = msg.rec
+    return LadderMsg(
+        frame=rec.frame,
+        frames=rec.frames,
+        ts=rec.ts,
+        src=_endpoint(rec.src, rec.sport),
+        dst=_endpoint(rec.dst, rec.dport),
+        transport=rec.transport,
+        label=msg.label,
+        is_request=msg.is_request,
+        cseq=f"{msg.cseq} {msg.cseq_method}" if msg.cseq >= 0 else "",
+        problems=tuple(msg.problems[:3]),
+    )
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def analyze_records(
+    records: Iterable[SipMessage | CaptureNote],
+    *,
+    rules: Sequence[str] = RULES,
+    passwords: Mapping[str, str] | None = None,
+    max_contacts: int = AURA_MAX_CONTACTS,
+    max_calls: int = 20_000,
+    progress: Progress | None = None,
+) -> SipAnalysis:
+    """Analyze SIP records (from any engine) with the named *rules*.
+
+    *passwords* (user -> password) turns on digest verification. *progress* is called every
+    few hundred messages with (messages so far, last frame number). :func:`analyze_file`'s
+    *progress* gets (bytes read, file size) from engines that report it.
+    """
+    analyzer = _Analyzer(rules, passwords, max_contacts, max_calls)
+    for rec in records:
+        if isinstance(rec, CaptureNote):
+            analyzer.capture_note(rec)
+            continue
+        analyzer.message(rec)
+        if progress is not None and analyzer.result.messages % 200 == 0:
+            progress(analyzer.result.messages, rec.frame)
+    return analyzer.finish()
+
+
+def analyze_file(
+    path: Path | str,
+    *,
+    engine: str = "scapy",
+    rules: Sequence[str] = RULES,
+    ports: Sequence[int] = (5060, 5061),
+    passwords: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    max_contacts: int = AURA_MAX_CONTACTS,
+) -> SipAnalysis:
+    """Read *path* with *engine* and analyze it. CaptureError when it is not a capture."""
+    from ecc_doctor.captures.engines import get_engine
+
+    p = Path(path)
+    if not p.is_file():
+        raise CaptureError(f"{p}: no such capture file")
+    eng = get_engine(engine)
+    if progress is not None and hasattr(eng, "progress"):
+        eng.progress = progress  # (bytes read, total bytes), called by the engine
+    try:
+        records = eng.sip(p, tuple(ports))
+        return analyze_records(records, rules=rules, passwords=passwords, max_contacts=max_contacts)
+    except (CaptureError, ConfigError):
+        raise
+    except OSError as exc:
+        raise CaptureError(f"{p}: cannot read: {exc.strerror or exc}") from exc

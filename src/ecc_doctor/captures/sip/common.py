@@ -1,0 +1,137 @@
+"""Pieces shared by the SIP rules: a bounded LRU table and a flow under construction."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.models import Finding, Status
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: RFC 3261 §17.1.1.1: T1 = 500 ms; transactions time out after 64*T1.
+T1 = 0.5
+TIMER_F = 64 * T1
+
+#: At most this many frames / findings are kept per flow (counts stay exact).
+MAX_FLOW_FRAMES = 512
+MAX_FLOW_FINDINGS = 64
+
+REF_REGISTER = "RFC 3261 §10.2, §22; SIP Adventures: REGISTER"
+REF_AUTH = "RFC 3261 §22.2-22.4; SIP Adventures: REGISTER"
+REF_PRACK = "RFC 3262 §3-4; SIP Adventures: PRACK"
+REF_RACK = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
+
+
+class LruTable(Generic[K, V]):
+    """A dict with a size cap: the least recently used entry is evicted first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> list[tuple[K, V]]:
+        """Insert; returns the entries evicted to make room."""
+        self._data[key] = value
+        self._data.move_to_end(key)
+        evicted: list[tuple[K, V]] = []
+        while len(self._data) > self.limit:
+            evicted.append(self._data.popitem(last=False))
+        return evicted
+
+    def pop(self, key: K) -> V | None:
+        return self._data.pop(key, None)
+
+    def items(self) -> Iterator[tuple[K, V]]:
+        return iter(list(self._data.items()))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def drain(self) -> list[tuple[K, V]]:
+        out = list(self._data.items())
+        self._data.clear()
+        return out
+
+
+@dataclass
+class FlowDraft:
+    """A flow being built: frames and findings so far (bounded)."""
+
+    kind: str
+    key: str
+    call_id: str
+    aor: str = ""
+    frames: list[int] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    dropped_findings: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+
+    def add_frames(self, frames: tuple[int, ...]) -> None:
+        for f in frames:
+            if len(self.frames) < MAX_FLOW_FRAMES and (not self.frames or self.frames[-1] != f):
+                self.frames.append(f)
+
+    def add(
+        self,
+        rule: str,
+        severity: Status,
+        message: str,
+        frames: tuple[int, ...] | list[int] = (),
+        reference: str = "",
+    ) -> None:
+        finding = Finding(
+            rule=rule,
+            severity=severity,
+            message=message,
+            frames=tuple(sorted(set(frames))),
+            reference=reference,
+        )
+        if finding in self.findings:
+            return
+        if len(self.findings) >= MAX_FLOW_FINDINGS:
+            self.dropped_findings += 1
+            return
+        self.findings.append(finding)
+
+    def build(self, summary: str, extra: list[Finding] | None = None) -> Flow:
+        findings = list(self.findings) + list(extra or [])
+        if self.dropped_findings:
+            findings.append(
+                Finding(
+                    rule="sip.findings-capped",
+                    severity=Status.PASS,
+                    message=f"{self.dropped_findings} more findings not listed",
+                )
+            )
+        status = Status.worst([f.severity for f in findings])
+        return Flow(
+            kind=self.kind,
+            key=self.key,
+            status=status,
+            summary=summary,
+            findings=tuple(findings),
+            call_id=self.call_id,
+            aor=self.aor,
+            frames=tuple(sorted(set(self.frames))),
+        )
+
+
+def fmt_frames(frames: list[int] | tuple[int, ...]) -> str:
+    """``f3`` or ``f3, f5, f7``, shortened after a few."""
+    uniq = sorted(set(frames))
+    text = ", ".join(f"f{f}" for f in uniq[:6])
+    if len(uniq) > 6:
+        text += f" (+{len(uniq) - 6})"
+    return text

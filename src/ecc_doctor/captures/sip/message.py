@@ -1,0 +1,520 @@
+"""A bounded, forgiving SIP message parser (RFC 3261 §7, §20, §25).
+
+:func:`parse` turns the raw bytes of one :class:`~ecc_doctor.captures.records.SipMessage`
+into a :class:`SipMsg`: start line, headers (compact forms expanded, comma lists split,
+parameters parsed) and body. It never raises on junk: what it cannot read goes into
+``problems`` (or ``None`` is returned when not even a start line is there), and the analyzer
+turns that into a ``sip.parse`` finding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ecc_doctor.captures.records import SipMessage
+
+#: Hard limits: a message bigger than this is cut, more headers than this are ignored.
+MAX_MESSAGE = 65_536
+MAX_HEADERS = 256
+MAX_VALUES = 64
+
+#: RFC 3261 §7.3.3 and later RFCs' compact header forms.
+COMPACT = {
+    "i": "call-id",
+    "m": "contact",
+    "e": "content-encoding",
+    "l": "content-length",
+    "f": "from",
+    "t": "to",
+    "v": "via",
+    "k": "supported",
+    "s": "subject",
+    "c": "content-type",
+    "o": "event",
+    "r": "refer-to",
+    "u": "allow-events",
+    "x": "session-expires",
+    "a": "accept-contact",
+    "b": "referred-by",
+    "j": "reject-contact",
+    "d": "request-disposition",
+    "y": "identity",
+    "n": "identity-info",
+}
+
+#: Headers whose value is a comma-separated list (RFC 3261 §7.3.1).
+LIST_HEADERS = frozenset(
+    {
+        "via",
+        "contact",
+        "route",
+        "record-route",
+        "supported",
+        "require",
+        "proxy-require",
+        "unsupported",
+        "allow",
+        "allow-events",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "content-encoding",
+        "path",
+        "service-route",
+        "p-asserted-identity",
+    }
+)
+
+_REQUEST_LINE = re.compile(r"^([A-Za-z!%*_+`'~.-]+) +(\S+) +SIP/(\d+\.\d+)$")
+_STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) +(\d{3})(?: +(.*))?$")
+_TOKEN_VALUE = re.compile(r"\s*([^=\s,;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^,;\s]*))?")
+
+
+def split_list(value: str, sep: str = ",") -> list[str]:
+    """Split at *sep* outside quotes and angle brackets (bounded to MAX_VALUES items)."""
+    out: list[str] = []
+    buf: list[str] = []
+    quoted = False
+    angle = 0
+    escape = False
+    for ch in value:
+        if escape:
+            buf.append(ch)
+            escape = False
+            continue
+        if ch == "\\" and quoted:
+            buf.append(ch)
+            escape = True
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            angle += 1
+        elif not quoted and ch == ">" and angle:
+            angle -= 1
+        elif ch == sep and not quoted and not angle:
+            out.append("".join(buf).strip())
+            buf = []
+            if len(out) >= MAX_VALUES:
+                return out
+            continue
+        buf.append(ch)
+    last = "".join(buf).strip()
+    if last or out:
+        out.append(last)
+    return [v for v in out if v]
+
+
+def unquote(value: str) -> str:
+    """Strip one pair of double quotes and undo backslash escapes."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
+    """``;a=b;c`` -> ({"a": "b", "c": ""}, names seen twice). Names are lower-cased."""
+    params: dict[str, str] = {}
+    dupes: list[str] = []
+    for part in split_list(text, ";"):
+        name, _, val = part.partition("=")
+        key = name.strip().lower()
+        if not key:
+            continue
+        if key in params:
+            dupes.append(key)
+            continue
+        params[key] = unquote(val)
+    return params, dupes
+
+
+@dataclass(frozen=True, slots=True)
+class Uri:
+    """A SIP URI, loosely parsed: ``scheme:user@host:port;params``."""
+
+    raw: str
+    scheme: str = ""
+    user: str = ""
+    host: str = ""
+    port: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def aor(self) -> str:
+        """``sip:user@host`` without port and parameters (the address-of-record form)."""
+        scheme = self.scheme or "sip"
+        if self.user:
+            return f"{scheme}:{self.user}@{self.host}".lower()
+        return f"{scheme}:{self.host}".lower()
+
+
+def parse_uri(raw: str) -> Uri:
+    """Parse a SIP/SIPS/TEL URI; malformed parts go into ``problem``, never an exception."""
+    text = raw.strip()
+    scheme, sep, rest = text.partition(":")
+    if not sep or not scheme.isalpha():
+        return Uri(raw=text, problem=f"not a URI: {text[:60]!r}")
+    scheme = scheme.lower()
+    rest, _, headers_part = rest.partition("?")
+    hostport, _, param_text = rest.partition(";")
+    params, _ = parse_params(param_text)
+    user = ""
+    if "@" in hostport:
+        user, _, hostport = hostport.rpartition("@")
+        user = user.partition(":")[0]  # drop a password part
+    host, port, problem = _split_hostport(hostport)
+    return Uri(
+        raw=text, scheme=scheme, user=user, host=host, port=port, params=params, problem=problem
+    )
+
+
+def _split_hostport(hostport: str) -> tuple[str, int | None, str]:
+    """Host and port; an IPv6 reference must be bracketed (RFC 3261 §25.1)."""
+    hostport = hostport.strip()
+    if hostport.startswith("["):
+        host, _, after = hostport[1:].partition("]")
+        port = _port(after[1:]) if after.startswith(":") else None
+        return host.lower(), port, ""
+    if hostport.count(":") > 1:
+        # An unbracketed IPv6 address: the last group may be a port or part of the address.
+        head, _, tail = hostport.rpartition(":")
+        problem = f"IPv6 address without brackets in {hostport!r} (RFC 3261 §25.1): host and port are ambiguous"
+        if head.count(":") >= 7 or (tail.isdigit() and len(tail) >= 4 and "::" not in hostport):
+            return head.lower(), _port(tail), problem
+        return hostport.lower(), None, problem
+    host, sep, port_text = hostport.partition(":")
+    return host.lower(), _port(port_text) if sep else None, ""
+
+
+def _port(text: str) -> int | None:
+    text = text.strip()
+    if text.isdigit() and 0 < int(text) < 65536:
+        return int(text)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """``"Display" <uri>;params`` or ``uri;params`` (From, To, Contact, Route...)."""
+
+    raw: str
+    display: str
+    uri: Uri
+    params: dict[str, str]
+    dup_params: tuple[str, ...] = ()
+    star: bool = False
+
+    @property
+    def tag(self) -> str:
+        return self.params.get("tag", "")
+
+
+def parse_name_addr(value: str) -> NameAddr:
+    text = value.strip()
+    if text == "*":
+        return NameAddr(raw=text, display="", uri=Uri(raw="*"), params={}, star=True)
+    if "<" in text:
+        display, _, rest = text.partition("<")
+        uri_text, _, after = rest.partition(">")
+        params, dupes = parse_params(after.lstrip().removeprefix(";"))
+        return NameAddr(
+            raw=text,
+            display=unquote(display),
+            uri=parse_uri(uri_text),
+            params=params,
+            dup_params=tuple(dupes),
+        )
+    # addr-spec: header parameters follow the URI (RFC 3261 §20.10)
+    uri_text, _, after = text.partition(";")
+    params, dupes = parse_params(after)
+    return NameAddr(
+        raw=text, display="", uri=parse_uri(uri_text), params=params, dup_params=tuple(dupes)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    transport: str
+    sent_by: str
+    params: dict[str, str]
+
+    @property
+    def branch(self) -> str:
+        return self.params.get("branch", "")
+
+
+def parse_via(value: str) -> Via:
+    proto, _, rest = value.strip().partition(" ")
+    sent_by, _, param_text = rest.strip().partition(";")
+    params, _ = parse_params(param_text)
+    transport = proto.rpartition("/")[2].upper()
+    return Via(transport=transport, sent_by=sent_by.strip(), params=params)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A WWW-/Proxy-Authenticate or (Proxy-)Authorization value: scheme and parameters."""
+
+    scheme: str
+    params: dict[str, str]
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.params.get(name, default)
+
+
+def parse_auth(value: str) -> Challenge:
+    """``Digest realm="x", nonce="y", algorithm=MD5`` -> Challenge (keys lower-cased)."""
+    text = value.strip()
+    scheme, _, rest = text.partition(" ")
+    params: dict[str, str] = {}
+    for part in split_list(rest, ","):
+        name, _, val = part.partition("=")
+        if name.strip():
+            params[name.strip().lower()] = unquote(val)
+    return Challenge(scheme=scheme.strip(), params=params)
+
+
+@dataclass(slots=True)
+class SipMsg:
+    """One parsed SIP message; ``rec`` is the record it came from (frames, time, addresses)."""
+
+    rec: SipMessage
+    is_request: bool
+    method: str  # request method; for a response, the method named in CSeq
+    status: int  # 0 for a request
+    reason: str
+    ruri: str
+    headers: dict[str, list[str]]
+    body: bytes
+    problems: list[str] = field(default_factory=list)
+    cseq: int = -1
+    cseq_method: str = ""
+
+    # -- header access ---------------------------------------------------------------
+    def all(self, name: str) -> list[str]:
+        """Every value of header *name* (long or compact name; lists split)."""
+        key = name.lower()
+        return self.headers.get(COMPACT.get(key, key), [])
+
+    def first(self, name: str, default: str = "") -> str:
+        values = self.all(name)
+        return values[0] if values else default
+
+    def has(self, name: str) -> bool:
+        return bool(self.all(name))
+
+    def options(self, name: str) -> set[str]:
+        """Option tags of Supported/Require (lower-cased)."""
+        return {v.strip().lower() for v in self.all(name) if v.strip()}
+
+    @property
+    def call_id(self) -> str:
+        return self.first("call-id").strip()
+
+    @property
+    def from_(self) -> NameAddr:
+        return parse_name_addr(self.first("from"))
+
+    @property
+    def to(self) -> NameAddr:
+        return parse_name_addr(self.first("to"))
+
+    @property
+    def top_via(self) -> Via | None:
+        value = self.first("via")
+        return parse_via(value) if value else None
+
+    @property
+    def branch(self) -> str:
+        via = self.top_via
+        return via.branch if via else ""
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        return [parse_name_addr(v) for v in self.all("contact")]
+
+    @property
+    def expires(self) -> int | None:
+        return int_or_none(self.first("expires"))
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        return self.rec.frames
+
+    @property
+    def frame(self) -> int:
+        return self.rec.frame
+
+    @property
+    def ts(self) -> float:
+        return self.rec.ts
+
+    @property
+    def label(self) -> str:
+        """``INVITE`` or ``183 Session Progress`` (for ladders and messages)."""
+        if self.is_request:
+            return self.method
+        return f"{self.status} {self.reason}".strip()
+
+    @property
+    def is_final(self) -> bool:
+        return not self.is_request and self.status >= 200
+
+
+def int_or_none(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailure:
+    """Bytes that are not a SIP message at all (no start line)."""
+
+    rec: SipMessage
+    reason: str
+
+
+def parse(rec: SipMessage) -> SipMsg | ParseFailure:
+    """Parse one record; never raises."""
+    try:
+        return _parse(rec)
+    except Exception as exc:  # defensive: junk must become a finding, never a traceback
+        return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
+
+
+def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
+    data = rec.data[:MAX_MESSAGE]
+    problems: list[str] = []
+    if len(rec.data) > MAX_MESSAGE:
+        problems.append(f"message longer than {MAX_MESSAGE} bytes, the rest was ignored")
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+        if sep:
+            problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
+    text = head.decode("utf-8", errors="replace")
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
+    if not lines:
+        return ParseFailure(rec, "empty SIP payload")
+    start = lines[0].strip()
+    is_request = False
+    method = reason = ruri = ""
+    status = 0
+    m = _STATUS_LINE.match(start)
+    if m:
+        status = int(m.group(2))
+        reason = (m.group(3) or "").strip()
+        if status < 100 or status > 699:
+            problems.append(f"status code {status} is outside 100-699")
+    else:
+        m = _REQUEST_LINE.match(start)
+        if not m:
+            return ParseFailure(rec, f"not a SIP start line: {start[:60]!r}")
+        is_request = True
+        method, ruri = m.group(1).upper(), m.group(2)
+    headers: dict[str, list[str]] = {}
+    current: list[str] = []
+    count = 0
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and current:  # folded continuation (RFC 3261 §7.3.1)
+            current[-1] = current[-1] + " " + line.strip()
+            continue
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip() or " " in name.strip():
+            problems.append(f"header line without a name: {line[:40]!r}")
+            current = []
+            continue
+        count += 1
+        if count > MAX_HEADERS:
+            problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
+            break
+        key = name.strip().lower()
+        key = COMPACT.get(key, key)
+        current = headers.setdefault(key, [])
+        current.append(value.strip())
+    # split comma lists after folding is complete
+    for key in list(headers):
+        if key in LIST_HEADERS:
+            split: list[str] = []
+            for value in headers[key]:
+                split.extend(split_list(value))
+            headers[key] = split[:MAX_VALUES]
+    msg = SipMsg(
+        rec=rec,
+        is_request=is_request,
+        method=method,
+        status=status,
+        reason=reason,
+        ruri=ruri,
+        headers=headers,
+        body=body,
+        problems=problems,
+    )
+    _check(msg)
+    return msg
+
+
+def _check(msg: SipMsg) -> None:
+    """Fill CSeq and note the malformations analyzers and engineers care about."""
+    problems = msg.problems
+    cseq_text = msg.first("cseq")
+    num, _, cmethod = cseq_text.strip().partition(" ")
+    n = int_or_none(num)
+    if n is None or n >= 2**31 or not cmethod.strip():
+        problems.append(f"CSeq missing or malformed: {cseq_text[:40]!r} (RFC 3261 §8.1.1.5)")
+    else:
+        msg.cseq = n
+        msg.cseq_method = cmethod.strip().upper()
+        if msg.is_request and msg.cseq_method != msg.method:
+            problems.append(
+                f"CSeq method {msg.cseq_method} differs from the request method {msg.method}"
+            )
+    if not msg.is_request:
+        msg.method = msg.cseq_method
+    for name in ("call-id", "from", "to", "via"):
+        if not msg.has(name):
+            problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
+    for name in ("from", "to"):
+        if msg.has(name):
+            addr = parse_name_addr(msg.first(name))
+            if "tag" in addr.dup_params:
+                problems.append(
+                    f"{name.title()} carries more than one tag parameter: {addr.raw[:120]!r}"
+                )
+            if addr.uri.problem:
+                problems.append(f"{name.title()}: {addr.uri.problem}")
+    if msg.is_request:
+        uri = parse_uri(msg.ruri)
+        if uri.problem:
+            problems.append(f"Request-URI: {uri.problem}")
+    via = msg.top_via
+    if via is not None and via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
+        problems.append(
+            f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
+        )
+    for contact in msg.contacts:
+        if contact.uri.problem:
+            problems.append(f"Contact: {contact.uri.problem}")
+            break
+    length = msg.first("content-length")
+    if length:
+        declared = int_or_none(length)
+        if declared is None:
+            problems.append(f"Content-Length is not a number: {length[:20]!r}")
+        elif msg.rec.transport == "UDP" and declared < len(msg.body):
+            msg.body = msg.body[:declared]
+        elif declared > len(msg.body):
+            problems.append(
+                f"Content-Length {declared} but only {len(msg.body)} body bytes (RFC 3261 §18.3)"
+            )

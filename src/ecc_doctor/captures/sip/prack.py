@@ -1,0 +1,580 @@
+"""INVITE flows and the reliability of provisional responses (RFC 3262, "100rel"/PRACK).
+
+Rules (RFC 3262 §3-4, §7; SIP Adventures "Understanding SIP PRACK for Avaya Aura"):
+
+* a reliable 1xx (``Require: 100rel``) carries ``RSeq`` in 1..2**31-1; 100 Trying is never
+  reliable; a reliable 1xx to an INVITE that did not offer 100rel (Supported/Require) is wrong;
+* RSeq grows by exactly one per new reliable 1xx of the same INVITE transaction and early
+  dialog (To-tag); a retransmission repeats the RSeq;
+* each PRACK's RAck is ``<an RSeq sent> <the INVITE's CSeq number> INVITE``;
+* each PRACK gets a 2xx (481 means the UAS found no matching reliable response);
+* a reliable 1xx is retransmitted (T1, 2*T1, ...) until PRACKed: retransmissions are counted,
+  one never PRACKed fails;
+* the final response carries no RSeq; the ACK carries the INVITE's CSeq, not the PRACK's.
+
+One flow is one Call-ID. Transactions are told apart by the top Via branch and the hop
+(source and destination address), so a message relayed by a proxy is not taken for a
+retransmission, and byte-identical copies captured twice are dropped before they get here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip.common import (
+    REF_AUTH,
+    REF_PRACK,
+    REF_RACK,
+    T1,
+    TIMER_F,
+    FlowDraft,
+    LruTable,
+    fmt_frames,
+)
+from ecc_doctor.captures.sip.digest import verify
+from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
+from ecc_doctor.models import Status
+
+RSEQ_MAX = 2**31 - 1
+MAX_TXNS = 16
+
+
+@dataclass
+class Reliable:
+    """One reliable provisional response (all copies with the same RSeq)."""
+
+    rseq: int
+    status: int
+    frames: list[int]
+    times: list[float]
+    pracked: bool = False
+    prack_frames: list[int] = field(default_factory=list)
+    retrans_after_prack: list[int] = field(default_factory=list)
+
+
+@dataclass
+class EarlyDialog:
+    to_tag: str
+    last_rseq: int | None = None
+    reliable: dict[int, Reliable] = field(default_factory=dict)
+
+
+@dataclass
+class InviteTxn:
+    cseq: int
+    branch: str
+    src: str
+    dst: str
+    frames: list[int]
+    ts: float
+    offers_100rel: bool
+    early: dict[str, EarlyDialog] = field(default_factory=dict)
+    final: int = 0
+    final_reason: str = ""
+    final_frames: list[int] = field(default_factory=list)
+    retrans: int = 0
+    with_auth: bool = False
+
+
+@dataclass
+class PrackTxn:
+    branch: str
+    src: str
+    dst: str
+    frames: list[int]
+    ts: float
+    rack: str
+    answer: int = 0
+
+
+@dataclass
+class CallState:
+    draft: FlowDraft
+    txns: list[InviteTxn] = field(default_factory=list)
+    pracks: dict[tuple[str, str, str], PrackTxn] = field(default_factory=dict)
+    cseq_by_tag: dict[str, int] = field(default_factory=dict)  # "from-tag|to-tag" -> CSeq
+    seen_requests: set[tuple[str, int, str]] = field(default_factory=set)
+    reliable_count: int = 0
+    prack_count: int = 0
+    digest_checked: set[tuple[int, str]] = field(default_factory=set)
+    prack_cseqs: set[int] = field(default_factory=set)
+
+
+def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
+    return txn_src == src and txn_dst == dst
+
+
+class InviteTracker:
+    """Feed every message of Call-IDs that carry an INVITE; get one Flow per call."""
+
+    def __init__(
+        self,
+        *,
+        passwords: Mapping[str, str] | None = None,
+        max_calls: int = 20_000,
+        timing: bool = True,
+    ) -> None:
+        self.passwords = passwords
+        self.calls: LruTable[str, CallState] = LruTable(max_calls)
+        self.done: list[Flow] = []
+        self.end_ts = 0.0
+        self.timing = timing
+
+    def knows(self, call_id: str) -> bool:
+        return self.calls.get(call_id) is not None
+
+    def feed(self, msg: SipMsg) -> FlowDraft | None:
+        self.end_ts = max(self.end_ts, msg.ts)
+        call = self.calls.get(msg.call_id)
+        if call is None:
+            if not (msg.is_request and msg.method == "INVITE"):
+                return None
+            draft = FlowDraft("invite", msg.call_id, msg.call_id, first_ts=msg.ts)
+            draft.aor = msg.to.uri.aor
+            call = CallState(draft=draft)
+            for key, old in self.calls.put(msg.call_id, call):
+                self._finish(key, old, evicted=True)
+        draft = call.draft
+        draft.add_frames(msg.frames)
+        draft.last_ts = msg.ts
+        if msg.is_request:
+            self._request(call, msg)
+        else:
+            self._response(call, msg)
+        return draft
+
+    # -- requests ----------------------------------------------------------------------
+    def _request(self, call: CallState, msg: SipMsg) -> None:
+        src, dst = msg.rec.src, msg.rec.dst
+        if msg.method not in ("ACK", "CANCEL") and msg.cseq >= 0:
+            self._dialog_cseq(call, msg)
+        if msg.method == "INVITE":
+            self._invite(call, msg)
+        elif msg.method == "PRACK":
+            self._prack(call, msg, src, dst)
+        elif msg.method == "ACK":
+            self._ack(call, msg)
+        auth_value = msg.first("authorization") or msg.first("proxy-authorization")
+        if auth_value and self.passwords is not None:
+            dkey = (msg.cseq, msg.method)
+            if dkey not in call.digest_checked:
+                call.digest_checked.add(dkey)
+                result = verify(parse_auth(auth_value), msg.method, self.passwords, msg.body)
+                if result.ok is not None:
+                    call.draft.add(
+                        "sip.digest",
+                        Status.PASS if result.ok else Status.FAIL,
+                        f"{msg.method} {fmt_frames([msg.frame])}: {result.reason}",
+                        [msg.frame],
+                        REF_AUTH,
+                    )
+
+    def _dialog_cseq(self, call: CallState, msg: SipMsg) -> None:
+        tag = f"{msg.from_.tag}|{msg.to.tag}"
+        ident = (msg.branch, msg.cseq, msg.method)
+        if ident in call.seen_requests:
+            return
+        if len(call.seen_requests) < 256:
+            call.seen_requests.add(ident)
+        top = call.cseq_by_tag.get(tag)
+        if top is not None and msg.cseq < top and msg.to.tag:
+            call.draft.add(
+                "sip.dialog.cseq",
+                Status.WARN,
+                f"{msg.method} {fmt_frames([msg.frame])} has CSeq {msg.cseq}, lower than "
+                f"the {top} already used in this dialog: the peer may reject it with 500",
+                [msg.frame],
+                "RFC 3261 §12.2.1.1, §12.2.2",
+            )
+        if top is not None or len(call.cseq_by_tag) < 64:
+            call.cseq_by_tag[tag] = max(top or 0, msg.cseq)
+
+    def _invite(self, call: CallState, msg: SipMsg) -> None:
+        src, dst, branch = msg.rec.src, msg.rec.dst, msg.branch
+        for txn in call.txns:
+            if txn.branch == branch and _hop_match(txn.src, txn.dst, src, dst):
+                txn.retrans += 1
+                txn.frames.append(msg.frame)
+                return
+        offers = "100rel" in msg.options("supported") or "100rel" in msg.options("require")
+        call.txns.append(
+            InviteTxn(
+                cseq=msg.cseq,
+                branch=branch,
+                src=src,
+                dst=dst,
+                frames=[msg.frame],
+                ts=msg.ts,
+                offers_100rel=offers,
+                with_auth=msg.has("authorization") or msg.has("proxy-authorization"),
+            )
+        )
+        if len(call.txns) > MAX_TXNS:
+            call.txns.pop(0)
+
+    def _find_txn(self, call: CallState, msg: SipMsg) -> InviteTxn | None:
+        """The INVITE transaction a response belongs to (same branch, reversed hop)."""
+        src, dst = msg.rec.src, msg.rec.dst
+        best: InviteTxn | None = None
+        for txn in reversed(call.txns):
+            if txn.branch == msg.branch and txn.cseq == msg.cseq:
+                if _hop_match(txn.src, txn.dst, dst, src):
+                    return txn
+                best = best or txn
+        if best is not None:
+            return best
+        for txn in reversed(call.txns):
+            if txn.cseq == msg.cseq and _hop_match(txn.src, txn.dst, dst, src):
+                return txn
+        return None
+
+    def _prack(self, call: CallState, msg: SipMsg, src: str, dst: str) -> None:
+        draft = call.draft
+        pkey = (msg.branch, src, dst)
+        if pkey in call.pracks:
+            call.pracks[pkey].frames.append(msg.frame)  # retransmission
+            return
+        rack = " ".join(msg.first("rack").split())
+        call.pracks[pkey] = PrackTxn(msg.branch, src, dst, [msg.frame], msg.ts, rack)
+        if len(call.pracks) > 64:
+            call.pracks.pop(next(iter(call.pracks)))
+        call.prack_count += 1
+        if len(call.prack_cseqs) < 64:
+            call.prack_cseqs.add(msg.cseq)
+        f = [msg.frame]
+        parts = rack.split(" ")
+        rseq = int_or_none(parts[0]) if parts else None
+        rcseq = int_or_none(parts[1]) if len(parts) > 1 else None
+        rmethod = parts[2].upper() if len(parts) > 2 else ""
+        if rseq is None or rcseq is None or not rmethod or len(parts) != 3:
+            draft.add(
+                "sip.prack.rack",
+                Status.FAIL,
+                f"PRACK {fmt_frames(f)} has no valid RAck ({rack or 'missing'}): expected "
+                "'<RSeq> <INVITE CSeq> INVITE'",
+                f,
+                REF_RACK,
+            )
+            return
+        same_hop = [t for t in call.txns if _hop_match(t.src, t.dst, src, dst)]
+        candidates = same_hop or list(call.txns)
+        if not candidates:
+            return
+        tag = msg.to.tag
+        txn = None
+        for t in reversed(candidates):
+            dlg = t.early.get(tag)
+            if dlg is not None and rseq in dlg.reliable:
+                txn = t
+                break
+        if txn is None:
+            txn = candidates[-1]
+        dlg = txn.early.get(tag)
+        rel = dlg.reliable.get(rseq) if dlg is not None else None
+        problems = []
+        if rmethod != "INVITE":
+            problems.append(f"names method {rmethod}, not INVITE")
+        if rcseq != txn.cseq:
+            problems.append(
+                f"names CSeq {rcseq}, but the INVITE {fmt_frames(txn.frames[:1])} has CSeq {txn.cseq}"
+            )
+        if rel is None:
+            sent = sorted(r for d in txn.early.values() for r in d.reliable)
+            problems.append(
+                f"names RSeq {rseq}, which matches no reliable provisional response"
+                + (f" (sent: {', '.join(map(str, sent))})" if sent else " (none seen)")
+            )
+        frames = f + (rel.frames[:1] if rel else []) + txn.frames[:1]
+        if problems:
+            draft.add(
+                "sip.prack.rack",
+                Status.FAIL,
+                f"PRACK {fmt_frames(f)} RAck '{rack}' "
+                + "; ".join(problems)
+                + f" (expected '{rel.rseq if rel else rseq} {txn.cseq} INVITE')",
+                frames,
+                REF_RACK,
+            )
+        if rel is not None:
+            if rel.pracked and not problems:
+                draft.add(
+                    "sip.prack.duplicate",
+                    Status.WARN,
+                    f"PRACK {fmt_frames(f)} acknowledges RSeq {rseq} a second time "
+                    f"(first PRACK {fmt_frames(rel.prack_frames[:1])})",
+                    frames,
+                    REF_PRACK,
+                )
+            rel.pracked = True
+            rel.prack_frames.extend(f)
+
+    def _ack(self, call: CallState, msg: SipMsg) -> None:
+        if not call.txns:
+            return
+        cseqs = {t.cseq for t in call.txns}
+        if msg.cseq in cseqs:
+            return
+        f = [msg.frame]
+        latest = call.txns[-1]
+        prack_cseq = msg.cseq in call.prack_cseqs
+        draft = call.draft
+        draft.add(
+            "sip.prack.ack-cseq",
+            Status.FAIL,
+            f"ACK {fmt_frames(f)} carries CSeq {msg.cseq}, not the INVITE's CSeq "
+            f"{latest.cseq} ({fmt_frames(latest.frames[:1])})"
+            + (" but the PRACK's" if prack_cseq else ""),
+            f + latest.frames[:1],
+            "RFC 3261 §13.2.2.4, §17.1.1.3; RFC 3262 §4",
+        )
+
+    # -- responses ---------------------------------------------------------------------
+    def _response(self, call: CallState, msg: SipMsg) -> None:
+        if msg.method == "INVITE":
+            txn = self._find_txn(call, msg)
+            if txn is not None:
+                self._invite_response(call, txn, msg)
+        elif msg.method == "PRACK":
+            pkey = (msg.branch, msg.rec.dst, msg.rec.src)
+            prack = call.pracks.get(pkey)
+            if prack is None:
+                for p in call.pracks.values():
+                    if p.branch == msg.branch:
+                        prack = p
+                        break
+            if prack is None or msg.status < 200 or prack.answer:
+                return
+            prack.answer = msg.status
+            f = prack.frames[:1] + [msg.frame]
+            if msg.status == 481:
+                call.draft.add(
+                    "sip.prack.response",
+                    Status.FAIL,
+                    f"PRACK {fmt_frames(prack.frames[:1])} answered 481 {msg.reason} "
+                    f"({fmt_frames([msg.frame])}): the UAS found no reliable response "
+                    f"matching RAck '{prack.rack}'",
+                    f,
+                    REF_PRACK,
+                )
+            elif msg.status >= 300:
+                call.draft.add(
+                    "sip.prack.response",
+                    Status.FAIL,
+                    f"PRACK {fmt_frames(prack.frames[:1])} answered {msg.status} {msg.reason} "
+                    f"({fmt_frames([msg.frame])})",
+                    f,
+                    REF_PRACK,
+                )
+
+    def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
+        draft = call.draft
+        f = [msg.frame]
+        reliable = "100rel" in msg.options("require")
+        if msg.status < 200:
+            if not reliable:
+                return
+            if msg.status == 100:
+                draft.add(
+                    "sip.prack.rseq",
+                    Status.FAIL,
+                    f"100 Trying {fmt_frames(f)} is sent reliably (Require: 100rel): only "
+                    "101-199 may be",
+                    f,
+                    "RFC 3262 §3",
+                )
+                return
+            if not txn.offers_100rel:
+                draft.add(
+                    "sip.prack.unsupported",
+                    Status.FAIL,
+                    f"{msg.label} {fmt_frames(f)} requires 100rel, but the INVITE "
+                    f"{fmt_frames(txn.frames[:1])} offered neither Supported nor Require: 100rel",
+                    f + txn.frames[:1],
+                    "RFC 3262 §3",
+                )
+            rseq_text = msg.first("rseq")
+            rseq = int_or_none(rseq_text)
+            if rseq is None or not 1 <= rseq <= RSEQ_MAX:
+                draft.add(
+                    "sip.prack.rseq",
+                    Status.FAIL,
+                    f"reliable {msg.label} {fmt_frames(f)} has "
+                    + (f"RSeq {rseq_text!r}" if rseq_text else "no RSeq")
+                    + f", expected a number 1..{RSEQ_MAX}",
+                    f,
+                    "RFC 3262 §3, §7.1",
+                )
+                return
+            tag = msg.to.tag
+            dlg = txn.early.setdefault(tag, EarlyDialog(tag))
+            rel = dlg.reliable.get(rseq)
+            if rel is not None:  # retransmission of the same reliable 1xx
+                if rel.pracked:
+                    rel.retrans_after_prack.extend(f)
+                rel.frames.extend(f)
+                if len(rel.times) < 16:
+                    rel.times.append(msg.ts)
+                return
+            call.reliable_count += 1
+            if dlg.last_rseq is not None:
+                prev = dlg.reliable.get(dlg.last_rseq)
+                pf = prev.frames[:1] if prev else []
+                if rseq != dlg.last_rseq + 1:
+                    draft.add(
+                        "sip.prack.rseq",
+                        Status.FAIL,
+                        f"RSeq jumped from {dlg.last_rseq} {fmt_frames(pf)} to {rseq} "
+                        f"{fmt_frames(f)} in early dialog To-tag {tag or '(none)'}: each new "
+                        "reliable provisional response must add exactly 1",
+                        pf + f,
+                        "RFC 3262 §3",
+                    )
+                elif prev is not None and not prev.pracked:
+                    draft.add(
+                        "sip.prack.order",
+                        Status.WARN,
+                        f"reliable {msg.label} {fmt_frames(f)} sent before RSeq {prev.rseq} "
+                        f"{fmt_frames(pf)} was PRACKed",
+                        pf + f,
+                        "RFC 3262 §3",
+                    )
+            dlg.last_rseq = rseq
+            dlg.reliable[rseq] = Reliable(rseq, msg.status, list(f), [msg.ts])
+            if len(dlg.reliable) > 32:
+                dlg.reliable.pop(next(iter(dlg.reliable)))
+            if len(txn.early) > 16:
+                txn.early.pop(next(iter(txn.early)))
+            return
+        # final response
+        if msg.first("rseq"):
+            draft.add(
+                "sip.prack.final-rseq",
+                Status.FAIL,
+                f"final {msg.label} {fmt_frames(f)} carries RSeq {msg.first('rseq')}: only "
+                "reliable provisional responses do",
+                f,
+                "RFC 3262 §3; SIP Adventures: PRACK (the final 200 has no RSeq)",
+            )
+        if not txn.final and txn.with_auth and msg.status in (401, 403, 407):
+            draft.add(
+                "sip.invite.auth",
+                Status.WARN,
+                f"INVITE with credentials {fmt_frames(txn.frames[:1])} refused: {msg.label} "
+                f"{fmt_frames(f)}",
+                txn.frames[:1] + f,
+                REF_AUTH,
+            )
+        if not txn.final:
+            txn.final = msg.status
+            txn.final_reason = msg.reason
+            txn.final_frames = list(f)
+
+    # -- finishing ---------------------------------------------------------------------
+    def sweep(self, now: float, idle: float) -> None:
+        for key, call in self.calls.items():
+            if now - call.draft.last_ts > idle:
+                self.calls.pop(key)
+                self._finish(key, call, evicted=False)
+
+    def finish_all(self) -> list[Flow]:
+        for key, call in self.calls.drain():
+            self._finish(key, call, evicted=False)
+        return self.done
+
+    def _finish(self, key: str, call: CallState, *, evicted: bool) -> None:
+        draft = call.draft
+        for txn in call.txns:
+            for dlg in txn.early.values():
+                for rel in dlg.reliable.values():
+                    self._judge_reliable(draft, txn, rel, evicted)
+        for prack in call.pracks.values():
+            if not prack.answer:
+                waited = self.end_ts - prack.ts
+                sev = Status.FAIL if waited >= TIMER_F and not evicted else Status.WARN
+                draft.add(
+                    "sip.prack.response",
+                    sev,
+                    f"PRACK {fmt_frames(prack.frames[:1])} (RAck '{prack.rack}') got no final response"
+                    + ("" if sev is Status.FAIL else " before the capture/flow ended"),
+                    prack.frames[:1],
+                    REF_PRACK,
+                )
+        self.done.append(draft.build(self._summary(call)))
+
+    def _judge_reliable(
+        self, draft: FlowDraft, txn: InviteTxn, rel: Reliable, evicted: bool
+    ) -> None:
+        copies = len(rel.frames) - 1
+        if rel.retrans_after_prack:
+            draft.add(
+                "sip.prack.retransmit",
+                Status.WARN,
+                f"reliable {rel.status} RSeq {rel.rseq} was still retransmitted after its "
+                f"PRACK ({fmt_frames(rel.retrans_after_prack)})",
+                rel.retrans_after_prack,
+                "RFC 3262 §3 (retransmissions stop when the PRACK arrives)",
+            )
+        gaps = [b - a for a, b in zip(rel.times, rel.times[1:], strict=False)]
+        timing = ""
+        if copies and self.timing and gaps and all(0 <= g < 3600 for g in gaps):
+            timing = " at intervals " + ", ".join(f"{g:.2f} s" for g in gaps[:6])
+            for i, g in enumerate(gaps):
+                expected = min(T1 * 2**i, 4.0)
+                if g < expected / 2:
+                    draft.add(
+                        "sip.prack.retransmit",
+                        Status.WARN,
+                        f"reliable {rel.status} RSeq {rel.rseq} retransmitted after {g:.2f} s "
+                        f"({fmt_frames(rel.frames[i + 1 : i + 2])}); T1 back-off expects about {expected:.1f} s",
+                        rel.frames[i : i + 2],
+                        "RFC 3262 §3 (T1, doubling)",
+                    )
+                    break
+        if rel.pracked:
+            if copies:
+                draft.add(
+                    "sip.prack.retransmit",
+                    Status.PASS,
+                    f"reliable {rel.status} RSeq {rel.rseq} sent {copies + 1} times{timing} "
+                    f"until PRACKed {fmt_frames(rel.prack_frames[:1])}",
+                    rel.frames,
+                    REF_PRACK,
+                )
+            return
+        waited = self.end_ts - rel.times[0]
+        cut = evicted or waited < TIMER_F and not txn.final
+        draft.add(
+            "sip.prack.missing",
+            Status.WARN if cut else Status.FAIL,
+            f"reliable {rel.status} RSeq {rel.rseq} {fmt_frames(rel.frames[:1])} was never "
+            f"PRACKed"
+            + (f" (retransmitted {copies} times{timing})" if copies else "")
+            + (" before the capture/flow ended" if cut else ""),
+            rel.frames,
+            REF_PRACK,
+        )
+
+    def _summary(self, call: CallState) -> str:
+        if not call.txns:
+            return "INVITE"
+        first = call.txns[0]
+        finals = [t for t in call.txns if t.final]
+        final = finals[-1] if finals else None
+        parts = [f"INVITE {fmt_frames(first.frames[:1])}"]
+        if call.reliable_count:
+            parts.append(f"{call.reliable_count} reliable 1xx, {call.prack_count} PRACK")
+        elif any(t.offers_100rel for t in call.txns):
+            parts.append("100rel offered, not used")
+        else:
+            parts.append("no 100rel")
+        if final is not None:
+            parts.append(
+                f"final {final.final} {final.final_reason} {fmt_frames(final.final_frames)}".strip()
+            )
+        else:
+            parts.append("no final response seen")
+        if len({t.cseq for t in call.txns}) > 1:
+            parts.append(f"{len({t.cseq for t in call.txns})} INVITE transactions")
+        return "; ".join(parts)

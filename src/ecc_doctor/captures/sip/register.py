@@ -1,0 +1,553 @@
+"""REGISTER flows: challenge, authorized retry, 2xx, refreshes and de-registration.
+
+Rules (RFC 3261 §10.2 and §22; SIP Adventures "REGISTER"):
+
+* a challenge is 401 with WWW-Authenticate (or 407 with Proxy-Authenticate) naming realm and
+  nonce (algorithm defaults to MD5);
+* the retry carries (Proxy-)Authorization with that realm and nonce, the same Call-ID and
+  From-tag, and a higher CSeq (normally + 1);
+* the 2xx lists the bindings; the registrar may lower or raise the Expires asked for;
+* refreshes keep Call-ID, From-tag and Contact and increase CSeq;
+* de-registration is Expires: 0 (header or contact parameter, or ``Contact: *``), answered 2xx;
+* more simultaneous contacts per AOR than Aura allows (10) is flagged;
+* a nonce used twice with the same nonce-count is flagged (replay);
+* a flow that never completes, or ends in 403 (or another rejection) after a challenge, FAILs.
+
+One flow is one Call-ID + AOR (the To URI). Per AOR the contacts currently bound are tracked
+across flows, with a cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip.common import (
+    REF_AUTH,
+    REF_REGISTER,
+    TIMER_F,
+    FlowDraft,
+    LruTable,
+    fmt_frames,
+)
+from ecc_doctor.captures.sip.digest import verify
+from ecc_doctor.captures.sip.message import Challenge, SipMsg, int_or_none, parse_auth
+from ecc_doctor.models import Status
+
+DEFAULT_EXPIRES = 3600  # RFC 3261 §10.2.1.1: a registrar's default when none is asked for
+AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such registrations"
+
+
+@dataclass
+class Attempt:
+    """One REGISTER transaction (one CSeq) and what answered it."""
+
+    cseq: int
+    frames: list[int]
+    ts: float
+    auth: Challenge | None
+    from_tag: str
+    contacts: dict[str, int | None]  # contact URI -> requested expiry (None: not given)
+    star: bool
+    deregister: bool
+    final: int = 0
+    final_frames: list[int] = field(default_factory=list)
+    final_reason: str = ""
+    challenged: bool = False
+
+
+@dataclass
+class RegState:
+    draft: FlowDraft
+    from_tag: str = ""
+    contacts: frozenset[str] = frozenset()
+    attempts: dict[int, Attempt] = field(default_factory=dict)
+    last_cseq: int = -1
+    challenge: Challenge | None = None
+    challenge_frames: list[int] = field(default_factory=list)
+    challenge_cseq: int = -1
+    challenge_from_tag: str = ""
+    nonces: set[str] = field(default_factory=set)
+    # outcomes in order: ("ok" | "dereg" | "rejected" | "rechallenged", text, frames)
+    outcomes: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    registered: int = 0
+    deregistered: int = 0
+    granted: int | None = None
+
+    def current(self) -> Attempt | None:
+        return self.attempts.get(self.last_cseq)
+
+
+def _requested(msg: SipMsg) -> tuple[dict[str, int | None], bool, bool]:
+    header = msg.expires
+    contacts: dict[str, int | None] = {}
+    star = False
+    for c in msg.contacts:
+        if c.star:
+            star = True
+            continue
+        exp = int_or_none(c.params.get("expires")) if "expires" in c.params else None
+        contacts[_contact_key(c.uri.raw)] = exp if exp is not None else header
+    if star:
+        return contacts, True, True
+    dereg = bool(contacts) and all(v == 0 for v in contacts.values())
+    return contacts, False, dereg
+
+
+def _contact_key(uri: str) -> str:
+    return uri.strip().lower()
+
+
+class RegisterTracker:
+    """Feed REGISTER requests and responses; get Flows when they finish or are evicted."""
+
+    def __init__(
+        self,
+        *,
+        passwords: Mapping[str, str] | None = None,
+        max_flows: int = 20_000,
+        max_contacts: int = AURA_MAX_CONTACTS,
+    ) -> None:
+        self.passwords = passwords
+        self.max_contacts = max_contacts
+        self.flows: LruTable[str, RegState] = LruTable(max_flows)
+        self.by_call: LruTable[str, str] = LruTable(max_flows * 2)  # call-id -> flow key
+        self.nonce_use: LruTable[tuple[str, str, str], tuple[str, int, int]] = LruTable(50_000)
+        self.bindings: LruTable[str, dict[str, float]] = LruTable(max_flows)
+        self.done: list[Flow] = []
+        self.end_ts = 0.0
+
+    # -- feeding -----------------------------------------------------------------------
+    def feed(self, msg: SipMsg) -> FlowDraft | None:
+        """Handle one REGISTER request or response; returns the draft it belongs to."""
+        self.end_ts = max(self.end_ts, msg.ts)
+        if msg.is_request:
+            return self._request(msg)
+        return self._response(msg)
+
+    def _key(self, msg: SipMsg) -> str:
+        return f"{msg.call_id}|{msg.to.uri.aor}"
+
+    def _request(self, msg: SipMsg) -> FlowDraft:
+        key = self._key(msg)
+        state = self.flows.get(key)
+        if state is None:
+            draft = FlowDraft("register", key, msg.call_id, aor=msg.to.uri.aor, first_ts=msg.ts)
+            state = RegState(draft=draft)
+            for old_key, old in self.flows.put(key, state):
+                self._finish(old_key, old, evicted=True)
+            self.by_call.put(msg.call_id, key)
+        draft = state.draft
+        draft.add_frames(msg.frames)
+        draft.last_ts = msg.ts
+        if msg.cseq in state.attempts:
+            state.attempts[msg.cseq].frames.append(msg.frame)  # retransmission / next leg
+            return draft
+        contacts, star, dereg = _requested(msg)
+        auth_value = msg.first("authorization") or msg.first("proxy-authorization")
+        auth = parse_auth(auth_value) if auth_value else None
+        from_tag = msg.from_.tag
+        attempt = Attempt(
+            cseq=msg.cseq,
+            frames=[msg.frame],
+            ts=msg.ts,
+            auth=auth,
+            from_tag=from_tag,
+            contacts=contacts,
+            star=star,
+            deregister=dereg,
+        )
+        prev = state.current()
+        if prev is not None:
+            self._check_sequence(state, prev, attempt)
+        if auth is not None:
+            self._check_auth(state, msg, attempt, auth)
+        state.attempts[msg.cseq] = attempt
+        if len(state.attempts) > 8:
+            del state.attempts[min(state.attempts)]
+        state.last_cseq = max(state.last_cseq, msg.cseq)
+        if not state.from_tag:
+            state.from_tag = from_tag
+        if contacts and not dereg and not state.contacts:
+            state.contacts = frozenset(contacts)
+        return draft
+
+    def _check_sequence(self, state: RegState, prev: Attempt, attempt: Attempt) -> None:
+        draft = state.draft
+        frames = prev.frames[:1] + attempt.frames[:1]
+        if attempt.cseq <= prev.cseq:
+            draft.add(
+                "sip.register.cseq",
+                Status.FAIL,
+                f"REGISTER CSeq went from {prev.cseq} to {attempt.cseq} in the same Call-ID: "
+                "a registrar ignores a REGISTER whose CSeq does not increase",
+                frames,
+                "RFC 3261 §10.3 step 7",
+            )
+        if prev.final and 200 <= prev.final < 300 and not attempt.deregister:
+            # a refresh of an existing binding
+            if state.from_tag and attempt.from_tag and attempt.from_tag != state.from_tag:
+                draft.add(
+                    "sip.register.refresh",
+                    Status.WARN,
+                    f"refresh {fmt_frames(attempt.frames[:1])} changed the From-tag "
+                    f"({state.from_tag} -> {attempt.from_tag})",
+                    frames,
+                    REF_REGISTER,
+                )
+            if (
+                state.contacts
+                and attempt.contacts
+                and frozenset(attempt.contacts) != state.contacts
+            ):
+                draft.add(
+                    "sip.register.refresh",
+                    Status.WARN,
+                    f"refresh {fmt_frames(attempt.frames[:1])} changed the Contact: the "
+                    "registrar sees a new binding, not a refresh",
+                    frames,
+                    REF_REGISTER,
+                )
+
+    def _check_auth(self, state: RegState, msg: SipMsg, attempt: Attempt, auth: Challenge) -> None:
+        draft = state.draft
+        nonce, realm = auth.get("nonce"), auth.get("realm")
+        ch = state.challenge
+        if ch is not None:
+            cframes = state.challenge_frames[:1] + attempt.frames[:1]
+            if nonce != ch.get("nonce"):
+                older = nonce in state.nonces
+                draft.add(
+                    "sip.register.nonce",
+                    Status.WARN,
+                    f"REGISTER {fmt_frames(attempt.frames[:1])} answers the challenge "
+                    f"{fmt_frames(state.challenge_frames[:1])} with "
+                    + ("an older nonce" if older else "a nonce the challenge did not give")
+                    + f" ({nonce!r} instead of {ch.get('nonce')!r})",
+                    cframes,
+                    REF_AUTH,
+                )
+            if realm != ch.get("realm"):
+                draft.add(
+                    "sip.register.realm",
+                    Status.WARN,
+                    f"Authorization realm {realm!r} differs from the challenge's {ch.get('realm')!r}",
+                    cframes,
+                    REF_AUTH,
+                )
+            if state.challenge_cseq >= 0 and attempt.cseq == state.challenge_cseq + 1:
+                pass
+            elif state.challenge_cseq >= 0 and attempt.cseq <= state.challenge_cseq:
+                draft.add(
+                    "sip.register.retry",
+                    Status.FAIL,
+                    f"the authorized REGISTER {fmt_frames(attempt.frames[:1])} has CSeq "
+                    f"{attempt.cseq}, not higher than the challenged {state.challenge_cseq}",
+                    cframes,
+                    "RFC 3261 §22.2",
+                )
+            if state.challenge_from_tag and attempt.from_tag != state.challenge_from_tag:
+                draft.add(
+                    "sip.register.retry",
+                    Status.WARN,
+                    f"the authorized REGISTER {fmt_frames(attempt.frames[:1])} changed the "
+                    f"From-tag ({state.challenge_from_tag} -> {attempt.from_tag})",
+                    cframes,
+                    "RFC 3261 §8.1.3.5",
+                )
+        # nonce replay: the same nonce and nonce-count in two different requests
+        nkey = (realm, nonce, auth.get("nc"))
+        seen = self.nonce_use.get(nkey)
+        me = (msg.call_id, attempt.cseq, attempt.frames[0])
+        if seen is None:
+            self.nonce_use.put(nkey, me)
+        elif seen[:2] != me[:2]:
+            draft.add(
+                "sip.register.nonce-replay",
+                Status.WARN,
+                f"nonce {nonce!r} (nc {auth.get('nc') or 'none'}) was already used in f{seen[2]}: "
+                "a nonce is good for one request (replay, or the registrar issued it twice)",
+                [seen[2], attempt.frames[0]],
+                REF_AUTH,
+            )
+        if self.passwords is not None:
+            result = verify(auth, "REGISTER", self.passwords, msg.body)
+            if result.ok is False:
+                draft.add("sip.digest", Status.FAIL, result.reason, attempt.frames[:1], REF_AUTH)
+            elif result.ok:
+                draft.add("sip.digest", Status.PASS, result.reason, attempt.frames[:1], REF_AUTH)
+
+    def _response(self, msg: SipMsg) -> FlowDraft | None:
+        key = self._key(msg)
+        state = self.flows.get(key)
+        if state is None:
+            return None  # the capture began after the request
+        draft = state.draft
+        draft.add_frames(msg.frames)
+        draft.last_ts = msg.ts
+        attempt = state.attempts.get(msg.cseq)
+        if attempt is None or msg.status < 200:
+            return draft
+        if attempt.final:
+            attempt.final_frames.append(msg.frame)  # the same answer on another leg
+            return draft
+        attempt.final = msg.status
+        attempt.final_frames = [msg.frame]
+        attempt.final_reason = msg.reason
+        frames = attempt.frames[:1] + [msg.frame]
+        if msg.status in (401, 407):
+            self._challenge(state, msg, attempt)
+        elif 200 <= msg.status < 300:
+            self._success(state, msg, attempt)
+        else:
+            after = " after the challenge" if attempt.auth is not None else ""
+            what = "de-registration" if attempt.deregister else "REGISTER"
+            why = ""
+            if msg.status == 403 and attempt.auth is not None:
+                why = ": wrong password or unknown user"
+            elif msg.status == 423:
+                why = f": interval too brief (Min-Expires {msg.first('min-expires') or '?'})"
+            state.outcomes.append(
+                (
+                    "rejected",
+                    f"{what} rejected with {msg.status} {msg.reason}{after}{why} "
+                    f"({fmt_frames(frames)})",
+                    frames,
+                )
+            )
+        return draft
+
+    def _challenge(self, state: RegState, msg: SipMsg, attempt: Attempt) -> None:
+        draft = state.draft
+        header = "www-authenticate" if msg.status == 401 else "proxy-authenticate"
+        value = msg.first(header)
+        frames = attempt.frames[:1] + [msg.frame]
+        if not value:
+            draft.add(
+                "sip.register.challenge",
+                Status.FAIL,
+                f"{msg.status} {fmt_frames([msg.frame])} has no {header.title()} header: "
+                "the client cannot answer the challenge",
+                frames,
+                REF_AUTH,
+            )
+            state.outcomes.append(
+                ("rejected", f"{msg.status} without a challenge ({fmt_frames(frames)})", frames)
+            )
+            return
+        ch = parse_auth(value)
+        missing = [p for p in ("realm", "nonce") if not ch.get(p)]
+        if missing or ch.scheme.lower() != "digest":
+            draft.add(
+                "sip.register.challenge",
+                Status.FAIL,
+                f"challenge {fmt_frames([msg.frame])} is not a usable Digest challenge "
+                f"(scheme {ch.scheme!r}, missing {', '.join(missing) or 'nothing'})",
+                frames,
+                REF_AUTH,
+            )
+        stale = ch.get("stale").lower() == "true"
+        if attempt.auth is not None:
+            attempt.challenged = not stale
+            if stale:
+                draft.add(
+                    "sip.register.stale",
+                    Status.PASS,
+                    f"nonce was stale ({fmt_frames([msg.frame])}, stale=true): the client "
+                    "must retry with the new nonce, same password",
+                    frames,
+                    REF_AUTH,
+                )
+            else:
+                state.outcomes.append(
+                    (
+                        "rechallenged",
+                        f"credentials refused: {msg.status} {msg.reason} to the authorized "
+                        + ("de-registration" if attempt.deregister else "REGISTER")
+                        + f" ({fmt_frames(frames)}, stale=false)",
+                        frames,
+                    )
+                )
+        state.challenge = ch
+        state.challenge_frames = [msg.frame]
+        state.challenge_cseq = attempt.cseq
+        state.challenge_from_tag = attempt.from_tag
+        if ch.get("nonce"):
+            state.nonces.add(ch.get("nonce"))
+            if len(state.nonces) > 64:
+                state.nonces.pop()
+
+    def _success(self, state: RegState, msg: SipMsg, attempt: Attempt) -> None:
+        draft = state.draft
+        frames = attempt.frames[:1] + [msg.frame]
+        header = msg.expires
+        granted_by: dict[str, int | None] = {}
+        active: list[str] = []
+        for c in msg.contacts:
+            if c.star:
+                continue
+            exp = int_or_none(c.params.get("expires")) if "expires" in c.params else header
+            k = _contact_key(c.uri.raw)
+            granted_by[k] = exp
+            if exp is None or exp > 0:
+                active.append(k)
+        if attempt.deregister:
+            state.deregistered += 1
+            state.outcomes.append(("dereg", f"de-registered ({fmt_frames(frames)})", frames))
+            draft.add(
+                "sip.register.deregister",
+                Status.PASS,
+                f"de-registration (Expires: 0) answered {msg.status} {msg.reason} "
+                f"({fmt_frames(frames)})",
+                frames,
+                REF_REGISTER,
+            )
+            state.granted = 0
+            binds = self.bindings.get(draft.aor)
+            if binds is not None:
+                for k in attempt.contacts if not attempt.star else list(binds):
+                    binds.pop(k, None)
+            return
+        state.registered += 1
+        granted: int | None = None
+        for k, asked in attempt.contacts.items():
+            got = granted_by.get(k, header)
+            if got is None:
+                continue
+            granted = got
+            asked_eff = asked if asked is not None else None
+            if asked_eff is not None and got != asked_eff:
+                verb = "lowered" if got < asked_eff else "raised"
+                draft.add(
+                    "sip.register.expires",
+                    Status.PASS,
+                    f"registrar {verb} Expires from {asked_eff} to {got} s ({fmt_frames(frames)})",
+                    frames,
+                    "SIP Adventures: REGISTER (the registrar may raise or lower Expires)",
+                )
+        if granted is None and header is not None:
+            granted = header
+        state.granted = granted
+        what = f"registered, expires {granted} s" if granted is not None else "registered"
+        state.outcomes.append(("ok", f"{what} ({fmt_frames(frames)})", frames))
+        # simultaneous contacts for the AOR (this 2xx lists them; other Call-IDs add theirs)
+        binds = self.bindings.get(draft.aor)
+        if binds is None:
+            binds = {}
+            self.bindings.put(draft.aor, binds)
+        for k in active:
+            ttl = granted_by.get(k) or granted or DEFAULT_EXPIRES
+            binds[k] = msg.ts + ttl
+        for k in [k for k, until in binds.items() if until < msg.ts]:
+            del binds[k]
+        while len(binds) > 4 * self.max_contacts:
+            binds.pop(next(iter(binds)))
+        count = max(len(active), len(binds))
+        if count > self.max_contacts:
+            draft.add(
+                "sip.register.contacts",
+                Status.WARN,
+                f"{count} contacts registered at once for {draft.aor} "
+                f"({fmt_frames([msg.frame])}); Aura allows at most {self.max_contacts} per user",
+                [msg.frame],
+                "SIP Adventures: REGISTER (Aura: up to ten registrations per user); "
+                "SM Max. Simultaneous Devices",
+            )
+
+    # -- finishing ---------------------------------------------------------------------
+    def sweep(self, now: float, idle: float) -> None:
+        """Finish flows that saw nothing for *idle* seconds."""
+        for key, state in self.flows.items():
+            if now - state.draft.last_ts > idle:
+                self.flows.pop(key)
+                self._finish(key, state, evicted=False)
+
+    def finish_all(self) -> list[Flow]:
+        for key, state in self.flows.drain():
+            self._finish(key, state, evicted=False)
+        return self.done
+
+    def _finish(self, key: str, state: RegState, *, evicted: bool) -> None:
+        draft = state.draft
+        cur = state.current()
+        pending = cur is not None and not cur.final
+        if pending and cur is not None:
+            waited = self.end_ts - cur.ts
+            if evicted:
+                draft.add(
+                    "sip.register.incomplete",
+                    Status.WARN,
+                    f"REGISTER CSeq {cur.cseq} ({fmt_frames(cur.frames[:1])}) had no final "
+                    "response when the flow left the table (too many flows at once)",
+                    cur.frames[:1],
+                    REF_REGISTER,
+                )
+            else:
+                sev = Status.FAIL if waited >= TIMER_F else Status.WARN
+                note = (
+                    "no final response"
+                    if sev is Status.FAIL
+                    else f"the capture ended {waited:.1f} s later, before a final response"
+                )
+                state.outcomes.append(
+                    (
+                        "noanswer" if sev is Status.FAIL else "cut",
+                        f"REGISTER CSeq {cur.cseq} ({fmt_frames(cur.frames[:1])}): {note}",
+                        cur.frames[:1],
+                    )
+                )
+        elif cur is not None and cur.final in (401, 407) and not cur.challenged and not evicted:
+            waited = self.end_ts - (cur.ts if cur else 0.0)
+            sev_txt = "noanswer" if waited >= TIMER_F else "cut"
+            state.outcomes.append(
+                (
+                    sev_txt,
+                    f"challenged ({fmt_frames(cur.final_frames[:1])}) but no REGISTER with "
+                    "credentials followed"
+                    + ("" if sev_txt == "noanswer" else " before the capture ended"),
+                    cur.final_frames[:1],
+                )
+            )
+        summary = self._verdict(state)
+        self.done.append(draft.build(summary))
+
+    def _verdict(self, state: RegState) -> str:
+        draft = state.draft
+        outcomes = state.outcomes
+        last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
+        for i, (kind, text, frames) in enumerate(outcomes):
+            if kind in ("ok", "dereg"):
+                continue
+            final = i > last_good
+            if kind == "cut":
+                draft.add("sip.register.incomplete", Status.WARN, text, frames, REF_REGISTER)
+            elif kind == "noanswer":
+                draft.add(
+                    "sip.register.incomplete",
+                    Status.FAIL if final else Status.WARN,
+                    text + ("" if final else " (a later attempt succeeded)"),
+                    frames,
+                    REF_REGISTER,
+                )
+            else:
+                draft.add(
+                    "sip.register.rejected",
+                    Status.FAIL if final else Status.WARN,
+                    text + ("" if final else " (a later attempt succeeded)"),
+                    frames,
+                    REF_AUTH,
+                )
+        if not outcomes:
+            return "REGISTER seen, no outcome yet"
+        kind, text, _ = outcomes[-1]
+        parts = []
+        if state.registered:
+            parts.append(f"{state.registered} registration(s) accepted")
+        if state.deregistered:
+            parts.append(f"{state.deregistered} de-registration(s)")
+        failures = sum(1 for o in outcomes if o[0] not in ("ok", "dereg"))
+        if failures:
+            parts.append(f"{failures} refused/unanswered")
+        head = text if kind not in ("ok", "dereg") else f"last: {text}"
+        return f"{head}; " + ", ".join(parts) if parts else head
