@@ -123,7 +123,7 @@ class AesEmulator:
         self.password, password_ref = env.secret("aes-cti")
         oam_password, oam_ref = env.secret("aes-oam")
         self._tls = TcpService(self._serve_tls, ssl_context=env.ca.server_context("aes-dmcc"))
-        self._site = OamSite("cust", oam_password, self._rows)
+        self._site = OamSite("cust", oam_password, self.session_rows)
         self._oam = TcpService(self._site.handle, ssl_context=env.ca.server_context("aes-oam"))
         plain = await self._plain.up()
         tls = await self._tls.up()
@@ -199,7 +199,7 @@ class AesEmulator:
             float("inf"), None, devices=2,
         )  # fmt: skip
 
-    def _rows(self) -> list[Row]:
+    def session_rows(self) -> list[Row]:
         self._sweep()
         resident = [self.resident] if self.resident else []
         return [s.row() for s in [*resident, *self.sessions.values()]]

@@ -154,14 +154,23 @@ def _cert_problem(exc: BaseException) -> ssl.SSLCertVerificationError | None:
 
 
 def _os_problem(exc: BaseException) -> OSError | None:
-    current: BaseException | None = exc
-    for _ in range(10):
-        if current is None:
-            return None
+    """The most telling socket error behind *exc* (one with an errno, also inside groups)."""
+    found: OSError | None = None
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo and len(seen) < 50:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
         if isinstance(current, OSError):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
+            if current.errno is not None:
+                return current
+            found = found or current
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return found
 
 
 class OamClient:
