@@ -1,0 +1,106 @@
+"""``ecc-doctor sat``: read CM SAT output (screens or OSSI) that an engineer saved or pasted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ecc_doctor.errors import EccDoctorError, ProtocolError
+from ecc_doctor.probes import sat_ossi
+from ecc_doctor.probes.sat_screens import Screen, parse_text
+
+MAX_INPUT = 5 * 1024 * 1024
+
+
+def _fail(message: str) -> None:
+    click.echo(f"ecc-doctor sat parse: error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _read(source: str) -> str:
+    if source == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT + 1)
+    else:
+        with Path(source).open("rb") as fh:
+            data = fh.read(MAX_INPUT + 1)
+    if len(data) > MAX_INPUT:
+        raise ProtocolError(
+            f"input is larger than {MAX_INPUT // 1024 // 1024} MiB: not a SAT screen"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
+def _fields(config_path: Path | None) -> dict[str, dict[str, str]] | None:
+    if config_path is None:
+        return None
+    from ecc_doctor.config import load
+
+    cfg = load(config_path)
+    return sat_ossi.field_map(cfg.cm.ossi_fields if cfg.cm else None)
+
+
+def _as_json(screen: Screen) -> dict[str, Any]:
+    return {
+        "command": screen.command,
+        "tables": [{"title": t.title, "records": t.records()} for t in screen.tables()],
+    }
+
+
+def _print_tables(screen: Screen) -> None:
+    # piped output (reports, tests) is not cut at 80 columns; a terminal keeps its width
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    for t in screen.tables():
+        table = RichTable(title=f"{screen.command}: {t.title}", title_justify="left")
+        for column in t.columns:
+            table.add_column(column, overflow="fold")  # values wrap, never cut
+        for row in t.rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+@click.group("sat")
+def sat() -> None:
+    """Communication Manager SAT: read saved screens and OSSI output."""
+
+
+@sat.command("parse")
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="a table per screen section, or JSON records",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="site file whose [cm.ossi_fields] map this CM's OSSI field IDs",
+)
+def parse(source: str, fmt: str, config_path: Path | None) -> None:
+    """Recognise and parse SAT output: status aesvcs cti-link, display cti-link N,
+    display system-parameters customer-options / features, display ip-services.
+
+    Reads screen text (VT220 escapes, page marks and prompts are fine) or OSSI
+    c/f/d/n/e/t output from FILE or standard input. Passwords are never shown.
+    """
+    try:
+        screen = parse_text(_read(source), _fields(config_path))
+    except EccDoctorError as exc:
+        _fail(exc.message)
+        return
+    except OSError as exc:
+        _fail(f"{source}: {exc.strerror or exc}")
+        return
+    if fmt == "json":
+        click.echo(json.dumps(_as_json(screen), indent=2))
+    else:
+        _print_tables(screen)
