@@ -95,14 +95,18 @@ class FileSummary:
 
 def path_problem(path: str) -> str | None:
     """Why *path* is not a usable field path, or None."""
-    element_path = path.rsplit("@", 1)[0].rstrip("/") if "@" in path else path
-    if path.count("@") > 1 or (path.startswith("@") and len(path) == 1):
-        return "expected 'path', 'path/@attr' or '@attr'"
+    element_path, _, attr = path.partition("@")
+    if "@" in path and (not attr or "@" in attr or "/" in attr):
+        return "an attribute comes last, as 'path/@attr' or '@attr'"
+    element_path = element_path.rstrip("/")
     if element_path:
         try:
             ET.Element("r").findall(element_path)
         except (SyntaxError, KeyError, TypeError) as exc:
-            return f"not an ElementTree path ({exc})"
+            reason = " ".join(str(exc).split()) if isinstance(exc, SyntaxError) else ""
+            return reason or "invalid ElementTree path"
+    elif not attr:
+        return "empty path"
     return None
 
 

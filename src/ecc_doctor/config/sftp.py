@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ecc_doctor.config.schema import setting
+from ecc_doctor.imarchive import path_problem
 from ecc_doctor.secrets import Secret
 
 MiB = 1024 * 1024
@@ -138,6 +139,12 @@ class SftpConfig:
         for key in ("sender_paths", "recipient_paths", "body_paths", "timestamp_paths"):
             if not getattr(self, key):
                 return f"{key}: expected at least one path, got []"
+            for path in getattr(self, key):
+                if path_problem(path):
+                    return (
+                        f"{key}: expected an ElementTree path, 'path/@attr' or '@attr', "
+                        f"got {path!r} ({path_problem(path)})"
+                    )
         if not self.record_element or "/" in self.record_element:
             return f"record_element: expected an element name, got {self.record_element!r}"
         if self.marker_enabled:
