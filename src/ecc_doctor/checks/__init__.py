@@ -23,6 +23,8 @@ from ecc_doctor.checks import (
     cm_ucid,
     presence_archive,
     reachability,
+    sip_prack,
+    sip_register,
 )
 from ecc_doctor.errors import ConfigError
 
@@ -42,6 +44,8 @@ CHECKS: dict[str, ModuleType] = {
     aes_dmcc_session.ID: aes_dmcc_session,
     aes_dmcc_summary.ID: aes_dmcc_summary,
     presence_archive.ID: presence_archive,
+    sip_register.ID: sip_register,
+    sip_prack.ID: sip_prack,
 }
 
 ENTRY_POINT_GROUP = "ecc_doctor.checks"

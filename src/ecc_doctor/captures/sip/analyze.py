@@ -170,7 +170,7 @@ class _Analyzer:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
             if draft is not None:
                 draft.add("sip.parse", Status.WARN, text, msg.frames[-1:], "RFC 3261 §7, §20, §25")
-            else:
+            elif self.inv is not None or msg.method == "REGISTER":
                 self.note("sip.parse", Status.WARN, text, msg.frames[-1:])
         self.since_sweep += 1
         if self.since_sweep >= 2_000:

@@ -1,0 +1,99 @@
+"""The body shared by the sip.register and sip.prack checks: analyze [sip] captures."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
+from ecc_doctor.captures.sip.digest import load_passwords
+from ecc_doctor.captures.sip.report import finding_line, flows_table
+from ecc_doctor.config.sip import SipConfig
+from ecc_doctor.context import CheckContext
+from ecc_doctor.errors import CaptureError
+from ecc_doctor.models import Evidence, Result, Status
+
+
+def _analyze(cfg: SipConfig, rule: str, base: Path | None) -> list[tuple[Path, SipAnalysis]]:
+    passwords = load_passwords(_resolve(cfg.password_file, base)) if cfg.password_file else None
+    out = []
+    for capture in cfg.captures:
+        path = _resolve(capture, base)
+        if not path.is_file():
+            raise CaptureError(f"[sip] captures: {path}: no such file")
+        out.append(
+            (
+                path,
+                analyze_file(
+                    path,
+                    engine=cfg.engine,
+                    rules=(rule,),
+                    ports=tuple(cfg.ports),
+                    passwords=passwords,
+                    max_contacts=cfg.max_contacts,
+                ),
+            )
+        )
+    return out
+
+
+def _resolve(path: Path, base: Path | None) -> Path:
+    """Relative paths are relative to the site file's folder."""
+    if path.is_absolute() or base is None:
+        return path
+    return base / path
+
+
+async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
+    cfg: SipConfig = ctx.section("sip")
+    if not cfg.captures:
+        return ctx.result(Status.SKIP, "no captures configured ([sip] captures is empty)")
+    source = Path(ctx.config.source)
+    base = source.parent if source.is_file() else None
+    # CPU-bound: keep the event loop free for the other checks
+    analyses = await asyncio.to_thread(_analyze, cfg, rule, base)
+    flows: list[Flow] = [f for _, a in analyses for f in a.flows if f.kind == kind]
+    if rule == "prack":
+        used = [
+            f
+            for f in flows
+            if "reliable 1xx" in f.summary
+            or any(x.rule.startswith("sip.prack") for x in f.findings)
+        ]
+    else:
+        used = flows
+    names = ", ".join(p.name for p, _ in analyses)
+    messages = sum(a.messages for _, a in analyses)
+    metrics = {
+        "messages": float(messages),
+        "flows": float(len(flows)),
+        "failing": float(sum(1 for f in flows if f.status in (Status.FAIL, Status.ERROR))),
+    }
+    if not used:
+        what = "REGISTER flows" if rule == "register" else "reliable provisional responses (100rel)"
+        return ctx.result(
+            Status.SKIP, f"no {what} in {names} ({messages} SIP messages)", metrics=metrics
+        )
+    status = Status.worst([f.status for f in used])
+    bad = [f for f in used if f.status == status and status is not Status.PASS]
+    details = []
+    for f in used:
+        for finding in f.findings:
+            if finding.severity not in (Status.PASS, Status.SKIP):
+                details.append(f"{f.aor or f.call_id}: {finding_line(finding)}")
+    notes = [n for _, a in analyses for n in a.notes if n.severity is not Status.PASS]
+    evidence = [flows_table(used, f"{noun} flows")]
+    if notes:
+        evidence.append(Evidence.text("capture notes", [finding_line(n) for n in notes[:50]]))
+    if bad:
+        first = bad[0]
+        worst = next((x for x in first.findings if x.severity == status), None)
+        reason = worst.message if worst else first.summary
+        summary = (
+            f"{len(bad)} of {len(used)} {noun} flows {status.value}: "
+            f"{first.aor or first.call_id}: {reason}"
+        )
+    else:
+        summary = f"{len(used)} {noun} flows correct in {names}"
+    return ctx.result(status, summary, details=details[:200], metrics=metrics, evidence=evidence)
