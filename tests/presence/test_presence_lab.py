@@ -10,12 +10,12 @@ from typing import Any
 
 import asyncssh
 import pytest
+from tests.presence.conftest import run_presence, tree_digest
 
 from ecc_doctor.lab import Lab
 from ecc_doctor.lab.sftp import MARKER, SftpEmulator, archive_xml
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import Secret
-from tests.presence.conftest import run_presence, tree_digest
 
 
 @pytest.fixture
