@@ -1,0 +1,199 @@
+"""Read the gateway's own text: ``show mgc list`` output and ``set mgc list``/``set reset-times``.
+
+Accepted lines (a CLI prompt such as ``G450-001(super)#`` in front is ignored)::
+
+    clear mgc list
+    set mgc list 10.0.0.10,10.0.0.11,10.0.1.10
+    set reset-times transition-point 2      (1-4)
+    set reset-times primary-search 10       (1-60 minutes)
+    set reset-times total-search 15         (1-60 minutes)
+    PRIMARY MGC HOST, Primary Search Time : 1 min(s)     (show mgc list, PROTOCOLS.md §6)
+    10.150.9.10          -- Not Available --
+    sls disabled | sls enabled
+
+``show recovery`` is not documented publicly; lines like ``Transition Point : 2`` or
+``Total Search Time : 30 min(s)`` are read as well. Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecc_doctor.captures.mgc.params import UNCERTAIN, Controller, MgcParams
+from ecc_doctor.config.mgc import MAX_CONTROLLERS, is_address
+from ecc_doctor.errors import ConfigError
+
+MAX_TEXT_BYTES = 1_000_000
+
+_PROMPT = re.compile(r"^[\w.-]+(?:\([\w-]+\))?[#>]\s*")
+_SET_LIST = re.compile(r"^set\s+mgc\s+list\b\s*(.*)$", re.I)
+_CLEAR = re.compile(r"^clear\s+mgc\s+list\b", re.I)
+_RESET = re.compile(r"^set\s+reset-times\s+(\S+)\s*(\S*)\s*$", re.I)
+_SHOW_PRIMARY = re.compile(r"PRIMARY\s+MGC\s+HOST.*?Primary\s+Search\s+Time\s*:\s*(\S+)", re.I)
+_SECONDARY = re.compile(r"^SECONDARY\s+MGC\s+HOST", re.I)
+_SLS = re.compile(r"^sls\s+(enabled|disabled)\b", re.I)
+_LOOSE = re.compile(
+    r"^(transition[ -]point|primary[ -]search(?:\s+time)?|total[ -]search(?:\s+time)?)\s*[:=]\s*(\S+)",
+    re.I,
+)
+_NOT_AVAILABLE = "-- Not Available --"
+
+_TIMERS = {
+    "transition-point": ("transition_point", 1, MAX_CONTROLLERS),
+    "primary-search": ("primary_search_min", 1, 60),
+    "total-search": ("total_search_min", 1, 60),
+}
+
+
+@dataclass
+class GatewayText:
+    """What a gateway text set; ``lines`` maps each key to the line number that set it."""
+
+    source: str
+    addresses: list[str] | None = None
+    values: dict[str, int] = field(default_factory=dict)
+    sls: bool | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    in_show_table: bool = False
+
+    def where(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f"{self.source}:{line}" if line else self.source
+
+
+def read_gateway_text(path: Path) -> GatewayText:
+    """Parse a gateway text file; ConfigError names the file (and line)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_TEXT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read gateway text: {exc.strerror}") from exc
+    if len(raw) > MAX_TEXT_BYTES:
+        raise ConfigError(f"{path}: gateway text larger than {MAX_TEXT_BYTES} bytes")
+    return parse_gateway_text(raw.decode("utf-8", "replace"), source=str(path))
+
+
+def parse_gateway_text(text: str, *, source: str = "<gateway text>") -> GatewayText:
+    """Parse ``show mgc list`` output and/or ``set ...`` commands."""
+    out = GatewayText(source)
+    for number, line in enumerate(text.splitlines(), start=1):
+        _parse_line(out, number, _PROMPT.sub("", line.strip()))
+    if out.addresses is None and not out.values and out.sls is None:
+        raise ConfigError(
+            f"{source}: no MGC list found (expected 'show mgc list' output or 'set mgc list ...')"
+        )
+    return out
+
+
+def _parse_line(out: GatewayText, number: int, line: str) -> None:
+    where = f"{out.source}:{number}"
+    if not line or line.startswith(("!", "#", "---")):
+        return
+    if _CLEAR.match(line):
+        out.addresses, out.lines["controllers"] = [], number
+    elif m := _SET_LIST.match(line):
+        out.addresses, out.lines["controllers"] = _address_list(m.group(1), where, line), number
+    elif m := _RESET.match(line):
+        _set_value(out, number, m.group(1).lower(), m.group(2), line)
+    elif m := _SHOW_PRIMARY.search(line):
+        out.addresses, out.in_show_table = [], True
+        out.lines["controllers"] = number
+        _set_value(out, number, "primary-search", m.group(1), line)
+    elif _SECONDARY.match(line):
+        out.in_show_table = True
+    elif m := _SLS.match(line):
+        out.sls, out.in_show_table = m.group(1).lower() == "enabled", False
+        out.lines["sls"] = number
+    elif m := _LOOSE.match(line):
+        key = m.group(1).lower().replace(" ", "-").removesuffix("-time")
+        _set_value(out, number, key, m.group(2), line)
+    elif out.in_show_table:
+        _table_row(out, number, line, where)
+
+
+def _address_list(text: str, where: str, line: str) -> list[str]:
+    items = [i for i in re.split(r"[,\s]+", text.strip()) if i]
+    if not items:
+        raise ConfigError(f"{where}: {line!r}: expected at least one controller address")
+    if len(items) > MAX_CONTROLLERS:
+        raise ConfigError(
+            f"{where}: {line!r}: {len(items)} controllers, a gateway's MGC list holds at most "
+            f"{MAX_CONTROLLERS} (the G450's 5th slot is SLS)"
+        )
+    for item in items:
+        if not is_address(item):
+            raise ConfigError(f"{where}: {line!r}: {item!r} is not an IPv4/IPv6 address")
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{where}: {line!r}: the same address is listed twice")
+    return items
+
+
+def _set_value(out: GatewayText, number: int, name: str, value: str, line: str) -> None:
+    where = f"{out.source}:{number}"
+    if name not in _TIMERS:
+        known = ", ".join(_TIMERS)
+        raise ConfigError(f"{where}: {line!r}: unknown reset-time {name!r} (known: {known})")
+    key, lo, hi = _TIMERS[name]
+    if not value.isdigit() or not lo <= int(value) <= hi:
+        unit = "" if key == "transition_point" else " minutes"
+        raise ConfigError(
+            f"{where}: {line!r}: expected {name} from {lo} to {hi}{unit}, got {value!r}"
+        )
+    out.values[key] = int(value)
+    out.lines[key] = number
+
+
+def _table_row(out: GatewayText, number: int, line: str, where: str) -> None:
+    if line.lower().startswith("ipv4 address"):
+        return
+    v4 = line[:20].strip()
+    v6 = line[20:].strip()
+    address = v4 if v4 and v4 != _NOT_AVAILABLE else v6
+    if not address or address == _NOT_AVAILABLE:
+        return
+    if not is_address(address):
+        out.in_show_table = False  # the table ended; this is some other output
+        return
+    current = out.addresses if out.addresses is not None else []
+    if len(current) >= MAX_CONTROLLERS:
+        raise ConfigError(f"{where}: more than {MAX_CONTROLLERS} controllers in 'show mgc list'")
+    out.addresses = [*current, address]
+
+
+def apply_gateway_text(base: MgcParams | None, text: GatewayText) -> MgcParams:
+    """Layer *text* over *base* (an [mgc] section) or over the defaults; validate with lines."""
+    params = base or MgcParams(controllers=(), origin=text.source, assumed=tuple(UNCERTAIN))
+    changes: dict[str, object] = dict(text.values)
+    if text.addresses is not None:
+        names = {c.address: c.name for c in params.controllers}
+        changes["controllers"] = tuple(
+            Controller(i + 1, a, names.get(a, "")) for i, a in enumerate(text.addresses)
+        )
+    if text.sls is not None:
+        changes["sls"] = text.sls
+    origin = text.source if base is None else f"{base.origin} + {text.source}"
+    assumed = tuple(k for k in params.assumed if k not in text.values)
+    merged = dataclasses.replace(params, origin=origin, assumed=assumed, **changes)  # type: ignore[arg-type]
+    _check_merged(merged, text)
+    return merged
+
+
+def _check_merged(p: MgcParams, text: GatewayText) -> None:
+    n = len(p.controllers)
+    if n == 0:
+        raise ConfigError(f"{text.where('controllers')}: the MGC list is empty (set mgc list ...)")
+    if p.transition_point > n:
+        raise ConfigError(
+            f"{text.where('transition_point')}: transition-point {p.transition_point} is beyond "
+            f"the MGC list ({n} entr{'y' if n == 1 else 'ies'}); expected 1 to {n}"
+        )
+    if p.total_search_min < p.primary_search_min:
+        key = "total_search_min" if "total_search_min" in text.lines else "primary_search_min"
+        raise ConfigError(
+            f"{text.where(key)}: total-search ({p.total_search_min} min) is shorter than "
+            f"primary-search ({p.primary_search_min} min); expected total >= primary"
+        )
+    p.check(text.source)

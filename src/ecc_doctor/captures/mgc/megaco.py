@@ -1,0 +1,81 @@
+"""Just enough text MEGACO (H.248.1 Annex B) to see ServiceChange registrations and replies.
+
+Over TCP, messages are framed with TPKT (H.248.4: version 3, reserved 0, 16-bit length that
+counts the 4-byte header); over UDP (port 2944) a datagram holds one message. Long and short
+tokens are both accepted (``Transaction``/``T``, ``Reply``/``P``, ``ServiceChange``/``SC``,
+``Error``/``ER``, ``Method``/``MT``). Binary H.248 (ASN.1) and TLS payloads are not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_MESSAGE = 65535
+
+_HEADER = re.compile(rb"^\s*(?:MEGACO|!)/(\d+)\s+(\S+)", re.I)
+_TRANSACTION = re.compile(r"\b(?:Transaction|T)\s*=\s*(\d+)", re.I)
+_REPLY = re.compile(r"\b(?:Reply|P)\s*=\s*(\d+)", re.I)
+_PENDING = re.compile(r"\b(?:TransactionPending|PN)\s*=\s*(\d+)", re.I)
+_SERVICE_CHANGE = re.compile(r"\b(?:ServiceChange|SC)\s*=", re.I)
+_METHOD = re.compile(r"\b(?:Method|MT)\s*=\s*([A-Za-z]+)", re.I)
+_ERROR = re.compile(r"\b(?:Error|ER)\s*=\s*(\d+)", re.I)
+
+
+@dataclass(frozen=True)
+class MegacoMessage:
+    """One text MEGACO message: a transaction request, a reply or a pending notice."""
+
+    kind: str  # "request", "reply", "pending"
+    transaction_id: int
+    mid: str
+    service_change: bool
+    method: str = ""
+    error: str = ""
+
+
+def split_tpkt(data: bytes) -> list[bytes]:
+    """The TPKT packets in *data* (whole ones only); [] when it is not TPKT."""
+    out = []
+    pos = 0
+    while pos + 4 <= len(data) and data[pos] == 3 and data[pos + 1] == 0:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 5 or pos + length > len(data):
+            break
+        out.append(data[pos + 4 : pos + length])
+        pos += length
+    return out
+
+
+def parse_payload(data: bytes) -> list[MegacoMessage]:
+    """Text MEGACO messages in a TCP segment (TPKT-framed or bare) or a UDP datagram."""
+    bodies = split_tpkt(data) or [data]
+    out = []
+    for body in bodies:
+        msg = parse_message(body[:MAX_MESSAGE])
+        if msg is not None:
+            out.append(msg)
+    return out
+
+
+def parse_message(body: bytes) -> MegacoMessage | None:
+    """One message, or None when *body* is not text MEGACO."""
+    header = _HEADER.match(body)
+    if header is None:
+        return None
+    mid = header.group(2).decode("ascii", "replace")
+    text = body[header.end() :].decode("ascii", "replace")
+    for kind, pattern in (("reply", _REPLY), ("pending", _PENDING), ("request", _TRANSACTION)):
+        m = pattern.search(text)
+        if m:
+            method = _METHOD.search(text)
+            error = _ERROR.search(text)
+            return MegacoMessage(
+                kind=kind,
+                transaction_id=int(m.group(1)),
+                mid=mid,
+                service_change=bool(_SERVICE_CHANGE.search(text)),
+                method=method.group(1) if method else "",
+                error=error.group(1) if error else "",
+            )
+    return None

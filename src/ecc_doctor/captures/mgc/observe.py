@@ -1,0 +1,287 @@
+"""Stream Frame records into per-gateway observations: sessions, registration attempts, losses.
+
+An *attempt* is a TCP SYN from the gateway to a controller on an H.248 port (retransmitted
+SYNs of the same connection are the same attempt), or a text-MEGACO ServiceChange request over
+UDP (retransmissions with the same transaction id are the same attempt). An attempt
+*registers* when the controller answers the ServiceChange with a Reply that carries no Error;
+for TLS or binary H.248 (nothing readable) a completed handshake followed by payload from the
+controller counts. Memory is bounded: attempts, connections and gateways are capped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ecc_doctor.captures.mgc.megaco import parse_payload
+from ecc_doctor.captures.records import ACK, FIN, RST, SYN, TCP, UDP, CaptureNote, Frame
+
+MAX_ATTEMPTS = 5000
+MAX_CONNECTIONS = 512
+MAX_GATEWAYS = 64
+MAX_NOTES = 20
+MAX_ODD_PORT_FRAMES = 50
+
+ConnKey = tuple[str, int, str, int, int]  # gateway, gateway port, controller, port, proto
+
+
+@dataclass
+class Conn:
+    """One gateway-controller connection (TCP) or UDP association."""
+
+    controller: str
+    port: int
+    proto: int
+    first_frame: int
+    first_ts: float
+    syn_ack: int = 0
+    last_rx_frame: int = 0
+    last_rx_ts: float = 0.0
+    close_frame: int = 0
+    close_ts: float = 0.0
+    close_kind: str = ""
+    controller_payload: bool = False
+    megaco_seen: bool = False
+
+
+@dataclass
+class Attempt:
+    """One registration attempt by the gateway."""
+
+    frame: int
+    ts: float
+    controller: str
+    port: int
+    proto: int
+    conn: Conn
+    retransmissions: list[int] = field(default_factory=list)
+    service_change: int = 0
+    transaction_id: int | None = None
+    reply: int = 0
+    reply_ts: float = 0.0
+    error: str = ""
+    refused: int = 0
+
+    @property
+    def registered(self) -> bool:
+        if self.error:
+            return False
+        if self.reply:
+            return True
+        c = self.conn
+        return self.proto == TCP and bool(c.syn_ack) and c.controller_payload and not c.megaco_seen
+
+    @property
+    def registered_at(self) -> tuple[int, float]:
+        """(frame, time) of the answer that completed the registration."""
+        if self.reply:
+            return self.reply, self.reply_ts
+        return self.conn.last_rx_frame or self.frame, self.conn.last_rx_ts or self.ts
+
+
+@dataclass
+class GatewayObs:
+    """Everything seen of one gateway."""
+
+    address: str
+    inferred: bool
+    first_ts: float
+    attempts: list[Attempt] = field(default_factory=list)
+    dropped_attempts: int = 0
+    sessions: list[Conn] = field(default_factory=list)  # connections not opened by a seen SYN
+    odd_ports: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    conns: dict[ConnKey, Conn] = field(default_factory=dict)
+    by_conn: dict[ConnKey, Attempt] = field(default_factory=dict)
+    by_tid: dict[tuple[str, int], Attempt] = field(default_factory=dict)
+
+
+@dataclass
+class Observation:
+    """The result of one pass over a capture."""
+
+    gateways: dict[str, GatewayObs] = field(default_factory=dict)
+    notes: list[CaptureNote] = field(default_factory=list)
+    frames: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    skipped_gateways: int = 0
+
+
+class Observer:
+    """Feed records with :meth:`feed`; read :attr:`obs` at the end."""
+
+    def __init__(
+        self, ports: tuple[int, ...], controllers: tuple[str, ...] = (), gateway: str = ""
+    ) -> None:
+        self.ports = frozenset(ports)
+        self.controllers = frozenset(controllers)
+        self.gateway = gateway
+        self.obs = Observation()
+
+    def feed(self, record: Frame | CaptureNote) -> None:
+        if isinstance(record, CaptureNote):
+            if len(self.obs.notes) < MAX_NOTES:
+                self.obs.notes.append(record)
+            return
+        obs = self.obs
+        obs.frames += 1
+        if obs.frames == 1:
+            obs.first_ts = record.ts
+        obs.last_ts = max(obs.last_ts, record.ts)
+        side = self._orient(record)
+        if side is None:
+            return
+        gw_addr, outbound = side
+        gw = self._gateway(gw_addr, record.ts)
+        if gw is None:
+            return
+        if outbound:
+            self._outbound(gw, record)
+        else:
+            self._inbound(gw, record)
+
+    def _orient(self, f: Frame) -> tuple[str, bool] | None:
+        """(gateway address, frame goes gateway -> controller) or None when not ours."""
+        if self.gateway:
+            if f.src == self.gateway and self._controller_side(f.dst, f.dport):
+                return f.src, True
+            if f.dst == self.gateway and self._controller_side(f.src, f.sport):
+                return f.dst, False
+            return None
+        if f.dport in self.ports and (not self.controllers or f.dst in self.controllers):
+            if f.proto == UDP and f.sport in self.ports and not self._is_request(f):
+                return f.dst, False  # both ends on 2944: only requests come from the gateway
+            return f.src, True
+        if f.sport in self.ports and (not self.controllers or f.src in self.controllers):
+            return f.dst, False
+        if f.dst in self.controllers and f.proto == TCP and f.tcp_flags & (SYN | ACK) == SYN:
+            return f.src, True  # a SYN to a controller on some other port
+        return None
+
+    def _controller_side(self, address: str, port: int) -> bool:
+        # a known gateway: any H.248 peer counts (so attempts outside the list are seen), and
+        # listed controllers on any port (so odd ports are reported)
+        return address in self.controllers or port in self.ports
+
+    @staticmethod
+    def _is_request(f: Frame) -> bool:
+        return any(m.kind == "request" for m in parse_payload(f.payload))
+
+    def _gateway(self, address: str, ts: float) -> GatewayObs | None:
+        gw = self.obs.gateways.get(address)
+        if gw is None:
+            if len(self.obs.gateways) >= MAX_GATEWAYS:
+                self.obs.skipped_gateways += 1
+                return None
+            gw = GatewayObs(address, inferred=not self.gateway, first_ts=ts)
+            self.obs.gateways[address] = gw
+        return gw
+
+    def _conn(self, gw: GatewayObs, key: ConnKey, f: Frame, *, create: bool) -> Conn | None:
+        conn = gw.conns.get(key)
+        if conn is None and create:
+            if len(gw.conns) >= MAX_CONNECTIONS:
+                gw.conns.pop(next(iter(gw.conns)))
+            conn = Conn(key[2], key[3], key[4], f.frame, f.ts)
+            gw.conns[key] = conn
+        return conn
+
+    def _outbound(self, gw: GatewayObs, f: Frame) -> None:
+        if f.dport not in self.ports:
+            if f.proto == TCP and f.tcp_flags & (SYN | ACK) == SYN:
+                frames = gw.odd_ports.setdefault((f.dst, f.dport), [])
+                if len(frames) < MAX_ODD_PORT_FRAMES:
+                    frames.append(f.frame)
+            return
+        key: ConnKey = (gw.address, f.sport, f.dst, f.dport, f.proto)
+        if f.proto == TCP:
+            self._tcp_out(gw, key, f)
+        else:
+            self._udp_out(gw, key, f)
+
+    def _tcp_out(self, gw: GatewayObs, key: ConnKey, f: Frame) -> None:
+        if f.tcp_flags & (SYN | ACK) == SYN:
+            existing = gw.by_conn.get(key)
+            if existing is not None and not existing.conn.close_frame:
+                existing.retransmissions.append(f.frame)
+                return
+            gw.conns.pop(key, None)
+            conn = self._conn(gw, key, f, create=True)
+            assert conn is not None
+            self._new_attempt(gw, key, Attempt(f.frame, f.ts, f.dst, f.dport, TCP, conn))
+            return
+        conn = self._conn(gw, key, f, create=True)
+        assert conn is not None
+        if key not in gw.by_conn and conn not in gw.sessions and len(gw.sessions) < MAX_CONNECTIONS:
+            gw.sessions.append(conn)  # established before the capture (or its SYN was lost)
+        if f.tcp_flags & (RST | FIN) and not conn.close_frame:
+            conn.close_frame, conn.close_ts = f.frame, f.ts
+            conn.close_kind = "RST" if f.tcp_flags & RST else "FIN"
+        self._megaco_out(gw, key, conn, f)
+
+    def _udp_out(self, gw: GatewayObs, key: ConnKey, f: Frame) -> None:
+        conn = self._conn(gw, key, f, create=True)
+        assert conn is not None
+        self._megaco_out(gw, key, conn, f)
+
+    def _megaco_out(self, gw: GatewayObs, key: ConnKey, conn: Conn, f: Frame) -> None:
+        for msg in parse_payload(f.payload):
+            conn.megaco_seen = True
+            if msg.kind != "request" or not msg.service_change:
+                continue
+            tid_key = (f.dst, msg.transaction_id)
+            attempt = gw.by_conn.get(key) if f.proto == TCP else gw.by_tid.get(tid_key)
+            if f.proto == UDP and attempt is not None:
+                attempt.retransmissions.append(f.frame)
+                continue
+            if attempt is None:
+                attempt = Attempt(f.frame, f.ts, f.dst, f.dport, f.proto, conn)
+                self._new_attempt(gw, key, attempt)
+            if not attempt.service_change:
+                attempt.service_change = f.frame
+                attempt.transaction_id = msg.transaction_id
+            gw.by_tid[tid_key] = attempt
+
+    def _new_attempt(self, gw: GatewayObs, key: ConnKey, attempt: Attempt) -> None:
+        if len(gw.attempts) >= MAX_ATTEMPTS:
+            gw.dropped_attempts += 1
+            return
+        gw.attempts.append(attempt)
+        if attempt.proto == TCP:
+            gw.by_conn[key] = attempt
+        if len(gw.by_conn) > MAX_CONNECTIONS:
+            gw.by_conn.pop(next(iter(gw.by_conn)))
+        if len(gw.by_tid) > MAX_CONNECTIONS:
+            gw.by_tid.pop(next(iter(gw.by_tid)))
+
+    def _inbound(self, gw: GatewayObs, f: Frame) -> None:
+        if f.sport not in self.ports:
+            return
+        key: ConnKey = (gw.address, f.dport, f.src, f.sport, f.proto)
+        conn = gw.conns.get(key)
+        if conn is None:
+            conn = self._conn(gw, key, f, create=True)
+            assert conn is not None
+            if f.proto == TCP and len(gw.sessions) < MAX_CONNECTIONS:
+                gw.sessions.append(conn)
+        conn.last_rx_frame, conn.last_rx_ts = f.frame, f.ts
+        attempt = gw.by_conn.get(key) if f.proto == TCP else None
+        if f.proto == TCP:
+            self._tcp_in(conn, attempt, f)
+        for msg in parse_payload(f.payload):
+            conn.megaco_seen = True
+            target = attempt or gw.by_tid.get((f.src, msg.transaction_id))
+            if target is not None and msg.kind == "reply" and not target.reply:
+                target.reply, target.reply_ts, target.error = f.frame, f.ts, msg.error
+
+    @staticmethod
+    def _tcp_in(conn: Conn, attempt: Attempt | None, f: Frame) -> None:
+        flags = f.tcp_flags
+        if flags & SYN and flags & ACK and not conn.syn_ack:
+            conn.syn_ack = f.frame
+        if flags & (RST | FIN) and not conn.close_frame:
+            conn.close_frame, conn.close_ts = f.frame, f.ts
+            conn.close_kind = "RST" if flags & RST else "FIN"
+            if attempt is not None and flags & RST and not conn.syn_ack:
+                attempt.refused = f.frame
+        if f.payload:
+            conn.controller_payload = True

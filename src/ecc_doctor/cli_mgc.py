@@ -1,0 +1,173 @@
+"""``ecc-doctor mgc``: the expected H.248 failover timeline, and a capture's verdict."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ecc_doctor.errors import EccDoctorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$")
+
+
+def _one_line_errors(fn: F) -> F:
+    """Our errors become one line on stderr and exit code 2 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EccDoctorError as exc:
+            click.echo(f"ecc-doctor mgc: error: {exc.message}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            click.echo(f"ecc-doctor mgc: error: {exc.filename or ''}: {exc.strerror}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_loss_at(text: str | None) -> tuple[float, datetime | None]:
+    """``--loss-at``: seconds (a capture offset), ``HH:MM[:SS]`` or an ISO date-time."""
+    from ecc_doctor.errors import ConfigError
+
+    if text is None:
+        return 0.0, None
+    try:
+        return float(text), None
+    except ValueError:
+        pass
+    if m := _CLOCK.match(text):
+        h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
+        if h < 24 and mi < 60 and s < 60:
+            base = datetime(2000, 1, 1) + timedelta(hours=h, minutes=mi, seconds=s)
+            return 0.0, base
+    try:
+        return 0.0, datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--loss-at: expected seconds, HH:MM[:SS] or an ISO date-time, got {text!r}"
+        ) from None
+
+
+@click.group("mgc")
+def mgc() -> None:
+    """H.248 media gateway failover: the MGC-list search and its captures."""
+
+
+@mgc.command("timeline")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="site file with [mgc]"
+)
+@click.option(
+    "--gateway-text",
+    type=click.Path(path_type=Path),
+    help="the gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' commands",
+)
+@click.option("--loss-at", help="when the link was lost: seconds, HH:MM[:SS] or ISO date-time")
+@click.option(
+    "--detection",
+    type=click.Choice(["tcp", "silent"]),
+    default="tcp",
+    show_default=True,
+    help="tcp: socket failure, recovery starts at once; silent: link loss detected in 40-60 s",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--svg", "svg_path", type=click.Path(path_type=Path), help="also write the timeline as SVG"
+)
+@_one_line_errors
+def timeline_cmd(
+    config_path: Path | None,
+    gateway_text: Path | None,
+    loss_at: str | None,
+    detection: str,
+    fmt: str,
+    svg_path: Path | None,
+) -> None:
+    """Print the registration attempts a gateway makes after losing its controller."""
+    from ecc_doctor.captures.mgc import build_timeline
+    from ecc_doctor.captures.mgc.render import print_timeline, timeline_json
+    from ecc_doctor.captures.mgc.svg import render_svg
+
+    params = _params(config_path, gateway_text)
+    shift, clock = parse_loss_at(loss_at)
+    timeline = build_timeline(params, detection=detection)
+    if svg_path is not None:
+        svg_path.write_text(render_svg(timeline), encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(timeline_json(timeline, shift, clock, loss_at), indent=2))
+    else:
+        print_timeline(timeline, shift, clock)
+        if svg_path is not None:
+            click.echo(f"SVG written to {svg_path}")
+
+
+@mgc.command("analyze")
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="site file with [mgc]"
+)
+@click.option("--gateway-text", type=click.Path(path_type=Path), help="the gateway's MGC-list text")
+@click.option(
+    "--engine", type=click.Choice(["scapy", "tshark"]), default="scapy", show_default=True
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--svg", "svg_path", type=click.Path(path_type=Path), help="write expected vs seen as SVG"
+)
+@_one_line_errors
+def analyze_cmd(
+    capture: Path,
+    config_path: Path | None,
+    gateway_text: Path | None,
+    engine: str,
+    fmt: str,
+    svg_path: Path | None,
+) -> None:
+    """Judge a capture of a gateway's failover against the expected timeline (exit 1 on FAIL)."""
+    from ecc_doctor.captures.mgc.analyze import analyze_report
+    from ecc_doctor.captures.mgc.render import print_flows
+    from ecc_doctor.models import Status
+
+    reports = analyze_report(
+        capture, engine=engine, config_path=config_path, gateway_text=gateway_text
+    )
+    flows = [r.flow for r in reports]
+    if svg_path is not None:
+        drawn = next((r.svg() for r in reports if r.timeline is not None), "")
+        if drawn:
+            svg_path.write_text(drawn, encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps([f.to_dict() for f in flows], indent=2))
+    else:
+        print_flows(flows)
+    worst = Status.worst([f.status for f in flows])
+    sys.exit(1 if worst in (Status.FAIL, Status.ERROR) else 0)
+
+
+def _params(config_path: Path | None, gateway_text: Path | None) -> Any:
+    from ecc_doctor.captures.mgc import load_params
+    from ecc_doctor.config import env_override_path
+    from ecc_doctor.errors import ConfigError
+
+    if config_path is None and gateway_text is None:
+        default = env_override_path()
+        if not default.exists():
+            raise ConfigError("give --config FILE (with an [mgc] section) or --gateway-text FILE")
+        config_path = default
+    return load_params(config_path, gateway_text)
