@@ -11,6 +11,7 @@ byte comparisons, before any record is built.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -18,9 +19,14 @@ from ecc_doctor.captures.decode import Decoder, Want
 from ecc_doctor.captures.pcapfile import Progress, open_capture
 from ecc_doctor.captures.records import TCP, CaptureNote, Frame, FrameRecord, SipRecord
 from ecc_doctor.captures.sipassembler import SipAssembler
-from ecc_doctor.captures.sipframing import looks_like_sip
+from ecc_doctor.captures.sipframing import SIP_FIRST_BYTES, looks_like_sip
 
 __all__ = ["Decoder", "PcapEngine", "SipAssembler"]
+
+# link types whose header has a fixed size and ends with the ethertype: offset of the IP header
+# (Ethernet without VLAN tag, Linux SLL); others take the general decoder
+_FIXED_LINKS = {1: 14, 113: 16}
+_PORTS = struct.Struct("!HH").unpack_from
 
 
 class PcapEngine:
@@ -74,12 +80,33 @@ class PcapEngine:
         decode = decoder.decode
         feed = assembler.feed
         frame_no = 0
+        port_set = frozenset(ports)
+        first = SIP_FIRST_BYTES
+        unpack_ports = _PORTS
         for rec in open_capture(path, self.progress):
             if type(rec) is not tuple:
                 yield rec  # type: ignore[misc]
                 continue
             frame_no += 1
-            frame = decode(rec[0], rec[1], rec[2], frame_no, want)
+            linktype, data, ts, _ = rec
+            # Fast path (RTP): plain IPv4 + UDP on a fixed-size link header, not a fragment,
+            # not a SIP port and no capital letter where a SIP start line would begin.
+            link = _FIXED_LINKS.get(linktype)
+            if (
+                link is not None
+                and len(data) > link + 28
+                and (
+                    data[link] == 0x45
+                    and data[link + 9] == 17
+                    and data[link - 2 : link] == b"\x08\x00"
+                    and not data[link + 6] & 0x3F
+                    and not data[link + 7]
+                )
+            ):
+                sport, dport = unpack_ports(data, link + 20)
+                if sport not in port_set and dport not in port_set and data[link + 28] not in first:
+                    continue
+            frame = decode(linktype, data, ts, frame_no, want)
             if decoder.notes:
                 yield from decoder.pop_notes()
             if frame is not None and type(frame) is Frame:

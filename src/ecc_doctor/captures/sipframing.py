@@ -19,7 +19,8 @@ _START = re.compile(
 )
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_LENGTH = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-_FIRST_BYTES = frozenset(range(ord("A"), ord("Z") + 1))
+SIP_FIRST_BYTES = frozenset(range(ord("A"), ord("Z") + 1))  # where a start line can begin
+_FIRST_BYTES = SIP_FIRST_BYTES
 _LINE_END = re.compile(rb"\n")
 
 NEED_MORE = -1
