@@ -24,6 +24,7 @@ from ecc_doctor.errors import ConfigError
 from ecc_doctor.lab.base import Emulator, LabEnv
 from ecc_doctor.lab.aes import AesEmulator
 from ecc_doctor.lab.cm_sat import CmSatEmulator
+from ecc_doctor.lab.ecc import EccEmulator
 from ecc_doctor.lab.sftp import SftpEmulator
 from ecc_doctor.lab.sm_edge import SmEdgeEmulator
 
@@ -33,6 +34,7 @@ EMULATORS: list[Callable[[], Emulator]] = [
     CmSatEmulator,
     AesEmulator,
     SftpEmulator,
+    EccEmulator,
 ]
 
 NETWORK_FLAP = "network-flap"

@@ -1,0 +1,64 @@
+"""ecc.api: the ECC REST API answers, auth works, an event subscription can be made and removed."""
+
+from __future__ import annotations
+
+import time
+
+from ecc_doctor.context import CheckContext
+from ecc_doctor.models import Result, Status
+from ecc_doctor.probes.ecc_events import event_session
+from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, session
+
+ID = "ecc.api"
+TITLE = "ECC REST API answers, authenticates us and accepts an event subscription"
+SOURCE = "ECC app note 9.3 / Breeze HTTP security"
+NEEDS: tuple[str, ...] = ("ecc",)
+
+
+def _auth_mode(ctx: CheckContext) -> str:
+    cfg = ctx.section("ecc")
+    parts = []
+    if cfg.client_cert:
+        parts.append("client certificate")
+    if cfg.token is not None:
+        parts.append("Bearer token")
+    return " + ".join(parts) or "no credentials (whitelist)"
+
+
+async def check(ctx: CheckContext) -> Result:
+    cfg = ctx.section("ecc")
+    timeout = max(ctx.connect_timeout, 1.0)
+    t0 = time.monotonic()
+    async with session(cfg, ctx.transcript("ECC REST"), timeout=timeout) as rest:
+        what = await _touch(rest, cfg.extension_a)
+    request_ms = (time.monotonic() - t0) * 1000
+    t1 = time.monotonic()
+    rest_log, event_log = ctx.transcript("ECC REST (subscription)"), ctx.transcript("ECC events")
+    async with event_session(cfg, rest_log, event_log, timeout=timeout) as (_rest, receiver, sub):
+        sub_id = sub.id
+        validated = receiver.validations
+    subscribe_ms = (time.monotonic() - t1) * 1000
+    summary = (
+        f"ECC at {cfg.base_url} answers ({what}, {request_ms:.0f} ms) with "
+        f"{_auth_mode(ctx)}; event subscription created, validated and deleted"
+    )
+    details = [
+        f"callback URL given to the Eventing Connector: {receiver.url}",
+        f"subscription id: {sub_id} (validation POSTs received: {validated})",
+    ]
+    metrics = {"ecc.request_ms": round(request_ms, 3), "ecc.subscribe_ms": round(subscribe_ms, 3)}
+    return ctx.result(Status.PASS, summary, details=details, metrics=metrics)
+
+
+async def _touch(rest: EccRest, extension: str) -> str:
+    """One harmless request: the connections of extension A, or the API root."""
+    if extension:
+        conns = await rest.connections_of(extension)
+        return f"{len(conns)} connection(s) at {extension}"
+    try:
+        await rest.request("GET", rest.ecc_url(""), expect_json=False)
+    except EccHttpError as exc:
+        if exc.status in (404, 405):
+            return f"API root answers HTTP {exc.status}"
+        raise
+    return "API root answers"

@@ -1,0 +1,121 @@
+"""ecc.trunk-established: an outbound call over the PRI trunk is reported ACTIVE when answered.
+
+The app note's one observation (section 2.2): for an outbound call from a deskphone over a PRI
+T1 trunk, ECC gets no EstablishedEvent from AES when the external user answers, so ECC never
+says ACTIVE and the client cannot control or monitor the call. This check dials
+``ecc.trunk_number`` (a number that answers automatically) from ``ecc.extension_a``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed
+from ecc_doctor.context import CheckContext
+from ecc_doctor.errors import CheckError, ProbeError
+from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.probes.ecc_events import event_session, shielded
+
+ID = "ecc.trunk-established"
+TITLE = "An outbound trunk call is reported ACTIVE (EstablishedEvent) when the far end answers"
+SOURCE = "ECC app note 2.2 observation"
+NEEDS: tuple[str, ...] = ("ecc",)
+
+UP_STATES = {"ACTIVE", "CONNECTED", "ESTABLISHED", "ANSWERED"}
+KNOWN_ISSUE = (
+    "the known AES/ECC behaviour for outbound PRI trunk calls recorded in the ECC app note 2.2: "
+    "AES sends ECC no EstablishedEvent when the external party answers, so ECC never reports "
+    "the call ACTIVE and the client cannot control or monitor it"
+)
+
+
+async def check(ctx: CheckContext) -> Result:
+    cfg = ctx.section("ecc")
+    if not cfg.trunk_number:
+        return ctx.result(
+            Status.SKIP,
+            "set ecc.trunk_number (an external number that answers automatically) to test outbound trunk calls",
+        )
+    if not cfg.extension_a:
+        return ctx.result(
+            Status.SKIP, "set ecc.extension_a (the station that dials the trunk number)"
+        )
+    timeout = max(ctx.connect_timeout, 1.0)
+    rest_log, event_log = ctx.transcript("ECC REST"), ctx.transcript("ECC events")
+    async with event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub):
+        steps = CallSteps(cfg, rest, receiver, sub)
+        try:
+            return await _scenario(ctx, steps)
+        finally:
+            await shielded(steps.cleanup(), 5.0)
+
+
+async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
+    cfg, rest = steps.cfg, steps.rest
+    a, n = cfg.extension_a, cfg.trunk_number
+
+    async def make_call() -> None:
+        steps.call_id = (await rest.make_call(a, n)).call_id
+
+    steps.start()
+    steps.state = cfg.event_alerting  # ALERTING before the answer is expected, not judged
+    expected = {cfg.event_active, *cfg.event_ended}
+    try:
+        event = await steps.run(
+            "answered", f"Make Call {a}->{n}", make_call, expected, timeout=cfg.trunk_answer_timeout
+        )
+    except StepFailed as failed:
+        if failed.timed_out:
+            return await _no_active(ctx, steps)
+        return ctx.result(Status.FAIL, failed.summary, metrics=steps.latencies())
+    if event.type != cfg.event_active:
+        raise CheckError(
+            f"the trunk call {a}->{n} ended ({event.type}) before it was answered: check that ecc.trunk_number answers automatically"
+        )
+    latency = steps.steps[-1].latency_ms or 0.0
+    summary = f"outbound trunk call {a}->{n} reported ACTIVE {latency:.0f} ms after Make Call (EstablishedEvent reaches ECC)"
+    return ctx.result(Status.PASS, summary, metrics=steps.latencies())
+
+
+async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
+    cfg = steps.cfg
+    a, n = cfg.extension_a, cfg.trunk_number
+    try:
+        call = await steps.rest.get_call(steps.call_id)
+    except ProbeError as exc:
+        raise CheckError(
+            f"no ACTIVE event for the trunk call {a}->{n} within {cfg.trunk_answer_timeout:g} s, and its state cannot be read ({exc.message}): cannot tell whether the far end answered"
+        ) from exc
+    state = _far_end_state(call, n)
+    seen = (
+        f"the far end answered (GET call: {state})"
+        if state in UP_STATES
+        else f"the call is still up after {cfg.trunk_answer_timeout:g} s (GET call: {state or 'no state'})"
+    )
+    last = steps.last.describe() if steps.last else "none"
+    summary = (
+        f"outbound call {a}->{n} over the trunk: {seen} but ECC sent no ACTIVE event: {KNOWN_ISSUE}"
+    )
+    details = [
+        f"last event seen for the call: {last}",
+        "App note 2.2: 'the Engagement Call Control snap-in does not get an EstablishedEvent from the AES when the external user answers the call'; it was under investigation by Avaya development.",
+        "Effect: ECC clients (e.g. the Aura Alliance client) show the call as still ringing and cannot hold, transfer or monitor it.",
+        "Compare station-to-station calls (ecc.event-roundtrip) and ask Avaya support for the AES/ECC fix for your releases.",
+    ]
+    table = Evidence.table(
+        "call state (GET call)",
+        ("key", "value"),
+        sorted((k, str(v)[:120]) for k, v in call.items()),
+    )
+    return ctx.result(
+        Status.FAIL, summary, details=details, metrics=steps.latencies(), evidence=[table]
+    )
+
+
+def _far_end_state(call: dict[str, Any], number: str) -> str:
+    conns = call.get("connections")
+    if isinstance(conns, list):
+        for conn in conns:
+            if isinstance(conn, dict) and str(conn.get("address", "")) == number:
+                return str(conn.get("state", "")).upper()
+    return str(call.get("state", "")).upper()

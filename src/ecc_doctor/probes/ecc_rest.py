@@ -1,0 +1,360 @@
+"""ECC REST probe: Engagement Call Control and Eventing Connector calls over HTTPS (httpx).
+
+Wire facts: PROTOCOLS.md section 1. Action names, the connection path and the Drop Call
+method are configurable ([ecc] keys) because they are inferred, not documented publicly.
+Every request and answer goes to the transcript with the Bearer token redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ecc_doctor.config.ecc import EccConfig
+from ecc_doctor.errors import AuthError, ConnectError, ProbeError, ProbeTimeout, ProtocolError
+from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.transcript import Transcript
+
+MAX_BODY_SHOWN = 600
+
+
+class EccHttpError(ProtocolError):
+    """ECC answered with an HTTP error status; ``status`` and ``body_message`` tell which."""
+
+    def __init__(self, message: str, status: int, body_message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body_message = body_message
+
+
+class EccAuthError(AuthError):
+    """401/403 from the Breeze HTTP front end, with the likely cause spelled out."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class EccUnavailable(ConnectError):
+    """5xx: the front end answers, the ECC or Eventing Connector snap-in does not."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call ECC created: its id and status URL (``callID`` or ``callId`` on the wire)."""
+
+    call_id: str
+    status_url: str
+    raw: dict[str, Any]
+
+
+def call_id_of(data: dict[str, Any]) -> str:
+    """The call id of a response or event, accepting ``callID``, ``callId`` and ``id``."""
+    for key in ("callID", "callId", "callid", "id"):
+        value = data.get(key)
+        if isinstance(value, (str, int)) and str(value):
+            return str(value)
+    return ""
+
+
+def _body_message(data: Any, text: str) -> str:
+    if isinstance(data, dict):
+        for key in ("message", "errorMessage", "error_description", "error", "detail"):
+            if isinstance(data.get(key), str) and data[key]:
+                return str(data[key])
+    return " ".join(text.split())[:200]
+
+
+def _auth_reason(status: int, cfg: EccConfig) -> str:
+    causes = []
+    if cfg.token is None:
+        causes.append(
+            "no Bearer token configured (ecc.token) and ECC may use the Breeze Authorization Service"
+        )
+    else:
+        causes.append("the Bearer token (ecc.token) was refused or has expired")
+    if cfg.client_cert is None:
+        causes.append(
+            "Breeze HTTP Security may require a client certificate (ecc.client_cert/client_key)"
+        )
+    causes.append(
+        "this host may not be on the Breeze HTTP Security whitelist (System Manager > Avaya Breeze > Configuration > HTTP Security)"
+    )
+    word = "401 Unauthorized" if status == 401 else f"{status} Forbidden"
+    return f"{word}: " + "; or ".join(causes)
+
+
+class EccRest:
+    """One HTTPS session to the Breeze cluster; use as ``async with EccRest(cfg, t) as ecc``."""
+
+    def __init__(self, cfg: EccConfig, transcript: Transcript, *, timeout: float = 10.0) -> None:
+        self.cfg = cfg
+        self.transcript = transcript
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        try:
+            ctx = ssl.create_default_context(
+                cafile=str(self.cfg.ca_file) if self.cfg.ca_file else None
+            )
+            if self.cfg.client_cert and self.cfg.client_key:
+                ctx.load_cert_chain(str(self.cfg.client_cert), str(self.cfg.client_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(f"cannot load TLS files for [ecc]: {exc}") from exc
+        return ctx
+
+    async def __aenter__(self) -> EccRest:
+        await self.open()
+        return self
+
+    async def open(self) -> None:
+        """Create the HTTPS client (TLS files and the token are read here)."""
+        headers = {"Accept": "application/json"}
+        if self.cfg.token is not None:
+            headers["Authorization"] = f"Bearer {self.cfg.token.reveal()}"
+        self._client = httpx.AsyncClient(
+            base_url=self.cfg.base_url.rstrip("/"),
+            verify=self._ssl_context(),
+            headers=headers,
+            timeout=self.timeout,
+            follow_redirects=False,
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- paths ------------------------------------------------------------------------------
+    def ecc_url(self, rel: str) -> str:
+        return "/" + self.cfg.ecc_path.strip("/") + "/" + rel.lstrip("/")
+
+    def eventing_url(self, rel: str) -> str:
+        return "/" + self.cfg.eventing_path.strip("/") + "/" + rel.lstrip("/")
+
+    # -- the wire ---------------------------------------------------------------------------
+    @contextmanager
+    def _mapped(self, method: str, path: str) -> Iterator[None]:
+        where = f"{method} {self.cfg.base_url.rstrip('/')}{path}"
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise ProbeTimeout(f"{where}: no answer within {self.timeout:g} s") from exc
+        except httpx.ConnectError as exc:
+            raise ConnectError(f"{where}: {_connect_reason(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise ConnectError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError(f"{where}: {exc}") from exc
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, expect_json: bool = True
+    ) -> Any:
+        """Send one request; return the decoded JSON (None for an empty body).
+
+        HTTP errors become EccAuthError / EccUnavailable / EccHttpError, a non-JSON answer a
+        ProtocolError, transport problems ConnectError / ProbeTimeout.
+        """
+        if self._client is None:
+            raise RuntimeError("EccRest used outside 'async with'")
+        shown = "" if body is None else " " + json.dumps(body)
+        self.transcript.sent(f"{method} {path}{shown}")
+        with self._mapped(method, path):
+            resp = await self._client.request(method, path, json=body)
+            text = (await resp.aread()).decode("utf-8", "replace")
+        self.transcript.received(f"{resp.status_code} {resp.reason_phrase} {text[:MAX_BODY_SHOWN]}")
+        data = self._decode(method, path, resp, text, expect_json)
+        self._raise_for_status(method, path, resp.status_code, data, text)
+        return data
+
+    def _decode(
+        self, method: str, path: str, resp: httpx.Response, text: str, expect_json: bool
+    ) -> Any:
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            if resp.status_code >= 400 or not expect_json:
+                return None
+            kind = resp.headers.get("content-type", "no content type").split(";")[0]
+            snippet = " ".join(text.split())[:80]
+            raise ProtocolError(
+                f"{method} {path}: answered {resp.status_code} with {kind}, not JSON "
+                f"(a login page or proxy? check ecc.base_url and ecc.ecc_path): {snippet!r}"
+            ) from None
+
+    def _raise_for_status(self, method: str, path: str, status: int, data: Any, text: str) -> None:
+        if status < 400:
+            return
+        message = _body_message(data, text)
+        tail = f" ({message})" if message else ""
+        if status in (401, 403):
+            raise EccAuthError(f"{method} {path}: {_auth_reason(status, self.cfg)}{tail}", status)
+        if status >= 500:
+            raise EccUnavailable(
+                f"{method} {path}: HTTP {status}: the Breeze front end answers but the service "
+                f"does not (snap-in restarting or stopped?){tail}",
+                status,
+            )
+        raise EccHttpError(f"{method} {path}: HTTP {status}{tail}", status, message)
+
+    # -- ECC operations ---------------------------------------------------------------------
+    async def make_call(self, from_: str, to: str) -> Call:
+        """Make Call {from, to} -> Call (callID/callId and statusUrl)."""
+        data = await self.request("POST", self.ecc_url("calls"), {"from": from_, "to": to})
+        if not isinstance(data, dict) or not call_id_of(data):
+            raise ProtocolError(f"Make Call {from_}->{to}: the answer has no callID: {data!r:.120}")
+        return Call(call_id_of(data), str(data.get("statusUrl", "")), data)
+
+    async def get_call(self, call_id: str) -> dict[str, Any]:
+        data = await self.request("GET", self.ecc_url(f"calls/{quote(call_id, safe='')}"))
+        return data if isinstance(data, dict) else {}
+
+    async def connections_of(self, address: str) -> list[dict[str, Any]]:
+        """Get Connections By Address: the address's connections (``connections[]``)."""
+        path = self.ecc_url(f"addresses/{quote(address, safe='')}/connections")
+        data = await self.request("GET", path)
+        items = data.get("connections") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise ProtocolError(f"GET {path}: expected a 'connections' list, got {data!r:.120}")
+        return [c for c in items if isinstance(c, dict)]
+
+    async def connection_id(self, address: str, call_id: str) -> str:
+        """The id of *address*'s connection in *call_id* ('' if ECC lists none)."""
+        for conn in await self.connections_of(address):
+            if call_id_of({k: v for k, v in conn.items() if k != "id"}) == call_id:
+                return str(conn.get("id") or conn.get("connectionId") or "")
+        return ""
+
+    async def action(self, call_id: str, connection_id: str, action: str) -> Any:
+        """POST a connection action (answer, hold, retrieve, drop) as configured."""
+        rel = self.cfg.action_path.format(
+            callId=quote(call_id, safe=""), connectionId=quote(connection_id, safe="")
+        )
+        path = f"{self.ecc_url(rel)}?action={quote(action)}"
+        return await self.request("POST", path, json.loads(self.cfg.action_body), expect_json=False)
+
+    async def answer(self, call_id: str, connection_id: str) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_answer)
+
+    async def hold(self, call_id: str, connection_id: str) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_hold)
+
+    async def retrieve(self, call_id: str, connection_id: str) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_retrieve)
+
+    async def drop_connection(self, call_id: str, connection_id: str) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_drop)
+
+    async def drop_call(self, call_id: str) -> Any:
+        path = self.ecc_url(f"calls/{quote(call_id, safe='')}")
+        return await self.request(self.cfg.drop_call_method, path, expect_json=False)
+
+    # -- Eventing Connector -----------------------------------------------------------------
+    async def subscribe(self, callback_url: str) -> str:
+        """Create a subscription; returns its subscriptionId."""
+        body = {
+            "family": self.cfg.event_family,
+            "eventTypes": list(self.cfg.event_types),
+            "callbackUrl": callback_url,
+            "callbackContentType": self.cfg.callback_content_type,
+        }
+        try:
+            data = await self.request("POST", self.eventing_url("subscriptions"), body)
+        except EccHttpError as exc:
+            if exc.status != 400:
+                raise
+            raise ConnectError(
+                f"the Eventing Connector refused the subscription (HTTP 400: "
+                f"{exc.body_message or 'no reason given'}): it could not validate the callback "
+                f"{callback_url}; Breeze must reach that URL (ecc.callback_host/callback_url, "
+                "firewall, and the callback certificate if https)"
+            ) from exc
+        sub_id = data.get("subscriptionId") if isinstance(data, dict) else None
+        if not isinstance(sub_id, str) or not sub_id:
+            raise ProtocolError(f"subscription answer has no subscriptionId: {data!r:.120}")
+        return sub_id
+
+    def _subscription_path(self, sub_id: str) -> str:
+        return self.eventing_url(self.cfg.subscription_path.format(id=quote(sub_id, safe="")))
+
+    async def subscription_exists(self, sub_id: str) -> bool:
+        """Query one subscription: False on 404 (the connector forgot it, e.g. restart)."""
+        try:
+            await self.request("GET", self._subscription_path(sub_id), expect_json=False)
+        except EccHttpError as exc:
+            if exc.status in (404, 410):
+                return False
+            raise
+        return True
+
+    async def unsubscribe(self, sub_id: str) -> bool:
+        """Delete a subscription; False when it was already gone."""
+        try:
+            await self.request("DELETE", self._subscription_path(sub_id), expect_json=False)
+        except EccHttpError as exc:
+            if exc.status in (404, 410):
+                return False
+            raise
+        return True
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"TLS certificate verification failed ({cause.verify_message or cause.reason}); "
+                "check ecc.ca_file"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return (
+                f"TLS handshake failed ({cause.reason or cause}); if Breeze HTTP Security "
+                "challenges for a client certificate, set ecc.client_cert and ecc.client_key"
+            )
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return describe_os_error(cause)
+        cause = cause.__cause__ or cause.__context__
+    return text or "connection failed"
+
+
+@asynccontextmanager
+async def session(
+    cfg: EccConfig, transcript: Transcript, *, timeout: float = 10.0
+) -> AsyncIterator[EccRest]:
+    """``async with session(cfg, t) as ecc:`` — an :class:`EccRest`, closed on every exit."""
+    rest = EccRest(cfg, transcript, timeout=timeout)
+    try:
+        await rest.open()
+        yield rest
+    finally:
+        await rest.aclose()
+
+
+__all__ = [
+    "Call",
+    "EccAuthError",
+    "EccHttpError",
+    "EccRest",
+    "EccUnavailable",
+    "ProbeError",
+    "call_id_of",
+    "session",
+]
