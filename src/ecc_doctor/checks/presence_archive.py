@@ -255,6 +255,8 @@ async def _inspect(ctx: CheckContext, session: SftpSession, cfg: SftpConfig) -> 
     try:
         listing = await session.list_dir(cfg.path, cfg.max_list_entries)
     except RemotePathError as exc:
+        if exc.reason == "broken-link":
+            return ctx.result(Status.FAIL, f"archive directory {exc.message}")
         if exc.reason != "missing":
             raise
         return ctx.result(

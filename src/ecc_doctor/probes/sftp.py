@@ -35,8 +35,8 @@ DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
 class RemotePathError(ProbeError):
-    """The server refused an operation on a path; ``reason`` is ``missing``, ``denied`` or
-    ``other``."""
+    """The server refused an operation on a path; ``reason`` is ``missing``,
+    ``broken-link`` (a symlink that does not resolve), ``denied`` or ``other``."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -150,10 +150,27 @@ class SftpSession:
                         break
                     entries.append(_entry(raw, name.attrs))
         except asyncssh.SFTPError as exc:
-            raise self._path_error(exc, "listing", path) from exc
+            error = self._path_error(exc, "listing", path)
+            if error.reason == "missing" and await self._is_link(path):
+                raise RemotePathError(
+                    f"{path} on {self._where} is a symbolic link that does not resolve "
+                    "(dangling, or a loop)",
+                    "broken-link",
+                ) from exc
+            raise error from exc
         more = f", stopped at the limit of {limit}" if bounded else ""
         self._t.received(f"{len(entries)} entries{more}")
         return Listing(path, tuple(entries), bounded, limit)
+
+    async def _is_link(self, path: str) -> bool:
+        self._t.sent(f"LSTAT {path}")
+        try:
+            attrs = await self._sftp.lstat(path.encode())
+        except asyncssh.SFTPError as exc:
+            self._t.received(f"error: {exc.reason}")
+            return False
+        self._t.received(_kind(attrs))
+        return _kind(attrs) == "symlink"
 
     async def download(self, path: str, entry: RemoteEntry, max_bytes: int) -> Path:
         """Copy a regular file into the private workdir; FileTooLarge past *max_bytes*."""
