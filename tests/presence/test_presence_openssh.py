@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +14,10 @@ from typing import Any
 
 import psutil
 import pytest
+from tests.presence.conftest import Sshd, run_presence, tree_digest
 
 from ecc_doctor.lab.sftp import archive_xml
 from ecc_doctor.models import Result, Status
-from tests.presence.conftest import Sshd, run_presence, tree_digest
 
 pytestmark = pytest.mark.peer
 HOUR = 3600.0
