@@ -203,18 +203,19 @@ def _summary(episode: Episode, findings: list[Finding], status: Status, p: MgcPa
     bad = [f for f in findings if f.severity in (Status.FAIL, Status.ERROR)]
     if bad:
         more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-        return bad[0].message.split("; ")[0] + more
+        return bad[0].message + more
     n = len(episode.attempts)
     reg = episode.registered
     if reg is not None:
         c = p.by_address(reg.controller)
         who = c.label if c else reg.controller
         at = fmt_offset(reg.registered_at[1] - episode.start)
-        return f"registered to {who} {at} after recovery started ({n} attempts), as the MGC list expects"
+        return f"registered to {who} {at} after recovery started ({n} attempts), as expected"
     warn = [f for f in findings if f.severity is Status.WARN]
     if warn:
         return warn[0].message
-    return f"{n} attempts follow the MGC list; no controller answered"
+    reset = [f for f in findings if f.rule == "mgc.reset"]
+    return reset[0].message if reset else f"{n} attempts follow the MGC list"
 
 
 def _no_traffic(

@@ -51,6 +51,10 @@ def _f(
     return Finding(rule, severity, message, tuple(frames[:MAX_FRAMES]), REF)
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _who(p: MgcParams, address: str) -> str:
     c = p.by_address(address)
     if c is None:
@@ -170,7 +174,7 @@ def unknown_targets(ep: Episode, p: MgcParams) -> list[Finding]:
             Status.FAIL,
             f"frame {a.frame} at {fmt_offset(ep.offset(a))}: "
             f"registration attempt to {a.controller}, which is not in the MGC list "
-            f"({len(bad)} such attempts)",
+            f"({_n(len(bad), 'such attempt')})",
             [b.frame for b in bad],
         )
     ]
@@ -198,7 +202,7 @@ def early_crossing(ep: Episode, p: MgcParams) -> list[Finding]:
             f"frame {a.frame} at {fmt_offset(ep.offset(a))} "
             f"tried {_who(p, a.controller)} before primary-search expired at "
             f"{fmt_offset(p.primary_search_s)} (±{p.tolerance_s:g} s): the transition point "
-            f"{p.transition_point} was crossed too early ({len(bad)} such attempts)",
+            f"{p.transition_point} was crossed too early ({_n(len(bad), 'such attempt')})",
             [b.frame for b in bad],
         )
     ]
@@ -340,7 +344,7 @@ def odd_ports(gw: GatewayObs, p: MgcParams) -> list[Finding]:
             "mgc.unexpected-port",
             Status.WARN,
             f"gateway {gw.address} opened TCP to {address} on "
-            f"port {port} ({len(frames)} SYNs), not an H.248 port ({ports}); set [mgc] port if "
+            f"port {port} ({_n(len(frames), 'SYN')}), not an H.248 port ({ports}); set [mgc] port if "
             "this site uses another",
             frames,
         )
