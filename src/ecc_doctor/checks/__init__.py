@@ -24,6 +24,7 @@ from ecc_doctor.checks import (
     ecc_api,
     ecc_roundtrip,
     ecc_trunk,
+    mgc_failover,
     presence_archive,
     reachability,
     sip_prack,
@@ -52,6 +53,7 @@ CHECKS: dict[str, ModuleType] = {
     presence_archive.ID: presence_archive,
     sip_register.ID: sip_register,
     sip_prack.ID: sip_prack,
+    mgc_failover.ID: mgc_failover,
 }
 
 ENTRY_POINT_GROUP = "ecc_doctor.checks"
