@@ -8,9 +8,10 @@ termtypes (513, vt220, ...) get 80x24 VT220 screens laid out like the app note's
 3332, UCID node 01, AESVCS on procr 8765; the link counters start at 15/15 and grow while the
 link is established.
 
-Faults: ``cti-link-down`` (state ``down``, counters frozen), ``cm-auth-fail`` (every login
-refused), ``sat-hang`` (login accepted, no Terminal Type prompt ever), ``ossi-garbled``
-(OSSI answers with broken records).
+Faults: ``cti-link-down`` (state ``down``, counters frozen), ``cti-link-stuck`` (still
+``established`` but the counters stop), ``cm-auth-fail`` (every login refused), ``sat-hang``
+(login accepted, no Terminal Type prompt ever), ``ossi-garbled`` (OSSI answers with broken
+records).
 """
 
 from __future__ import annotations
@@ -59,13 +60,13 @@ class _Server(asyncssh.SSHServer):
         return True
 
     def password_auth_supported(self) -> bool:
-        return True
+        return "password" in self._emu.auth
 
     def validate_password(self, username: str, password: str) -> bool:
         return self._emu.login_ok(username, password)
 
     def kbdint_auth_supported(self) -> bool:
-        return True
+        return "keyboard-interactive" in self._emu.auth
 
     def get_kbdint_challenge(
         self, username: str, lang: str, submethods: str
@@ -105,9 +106,17 @@ class CmSatEmulator:
     """The lab's Communication Manager SAT (SSH, ephemeral port on 127.0.0.1)."""
 
     name = "cm"
-    faults: tuple[str, ...] = ("cti-link-down", "cm-auth-fail", "sat-hang", "ossi-garbled")
+    faults: tuple[str, ...] = (
+        "cti-link-down",
+        "cti-link-stuck",
+        "cm-auth-fail",
+        "sat-hang",
+        "ossi-garbled",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, auth: tuple[str, ...] = ("keyboard-interactive", "password")) -> None:
+        #: SSH auth methods offered (tests narrow this to one)
+        self.auth = auth
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0}
@@ -170,9 +179,8 @@ class CmSatEmulator:
     async def set_fault(self, fault: str, active: bool) -> None:
         if fault not in self.faults:
             raise KeyError(fault)
-        if fault == "cti-link-down" and active != ("cti-link-down" in self.active):
-            # freeze or restart the counters where they are
-            self._count_base, self._count_since = float(self._count()), time.monotonic()
+        # freeze or restart the counters where they are
+        self._count_base, self._count_since = float(self._count()), time.monotonic()
         if active:
             self.active.add(fault)
         else:
@@ -193,7 +201,7 @@ class CmSatEmulator:
         return ok
 
     def _count(self) -> int:
-        if "cti-link-down" in self.active:
+        if self.active & {"cti-link-down", "cti-link-stuck"}:
             return int(self._count_base)
         return int(self._count_base + (time.monotonic() - self._count_since) * COUNTER_RATE)
 

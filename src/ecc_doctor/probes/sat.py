@@ -260,6 +260,18 @@ class SatSession:
         with contextlib.suppress(ConnectError):  # CM may simply hang up
             await self._expect({"proceed": re.compile(r"Proceed With Logoff")}, "logoff prompt")
             self._send("y")
+            await self._until_closed()
+
+    async def _until_closed(self) -> None:
+        """Let CM end the session after logoff (bounded; whatever it still says is kept)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.prompt_timeout
+        with contextlib.suppress(ConnectError, ProbeTimeout, ProtocolError):
+            while True:
+                await self._read_more("the end of the session", deadline, self.prompt_timeout)
+        if self._buf.strip():
+            self.transcript.received(self._buf)
+        self._buf = ""
 
 
 @contextlib.contextmanager

@@ -1,0 +1,149 @@
+"""The CM checks against the lab site: PASS as configured, FAIL/WARN/ERROR under faults."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+
+from ecc_doctor.checks import all_checks, select
+from ecc_doctor.lab import Lab
+from ecc_doctor.lab.cm_sat import CmSatEmulator
+from ecc_doctor.models import Result, Status
+from ecc_doctor.runner import run_checks
+
+pytestmark = pytest.mark.anyio
+
+CM_CHECKS = ["cm.cti-link", "cm.license", "cm.cti-link-admin", "cm.ucid", "cm.ip-services"]
+
+
+def cm_of(lab: Lab) -> CmSatEmulator:
+    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
+
+
+async def run(lab: Lab, *ids: str, **cm_changes: object) -> list[Result]:
+    config = lab.config
+    if cm_changes:
+        config = dataclasses.replace(config, cm=dataclasses.replace(config.cm, **cm_changes))  # type: ignore[arg-type]
+    return await run_checks(select(list(ids), all_checks()), config)
+
+
+def secrets_absent(lab: Lab, results: list[Result]) -> None:
+    text = json.dumps([r.to_dict() for r in results])
+    emu = cm_of(lab)
+    assert emu.password not in text
+    assert emu.aes_password not in text
+
+
+async def sessions_closed(lab: Lab) -> int:
+    emu = cm_of(lab)
+    for _ in range(100):
+        if emu.status()["open_sessions"] == 0:
+            break
+        await asyncio.sleep(0.02)
+    return int(emu.status()["open_sessions"])
+
+
+async def test_every_cm_check_passes_on_the_lab(lab: Lab) -> None:
+    results = await run(lab, "cm")
+    assert [r.check_id for r in results] == CM_CHECKS
+    by_id = {r.check_id: r for r in results}
+    assert {r.check_id: r.status for r in results} == dict.fromkeys(CM_CHECKS, Status.PASS)
+    assert by_id["cm.cti-link"].summary == "CTI link 1 established"
+    assert by_id["cm.cti-link"].metrics["link1.msgs_sent"] >= 15
+    assert by_id["cm.cti-link"].source == "ECC app note 9.1"
+    assert by_id["cm.license"].summary == "CM license: Computer Telephony Adjunct Links = y"
+    assert by_id["cm.cti-link-admin"].summary == "CTI link 1 administered as ADJ-IP"
+    assert by_id["cm.ucid"].summary == "UCID created (node ID 01) and sent to ASAI"
+    assert "AESVCS enabled on procr 8765" in by_id["cm.ip-services"].summary
+    for r in results:
+        kinds = {e.kind for e in r.evidence}
+        assert {"table", "transcript"} <= kinds, r.check_id
+    secrets_absent(lab, results)
+    assert cm_of(lab).status()["logoffs"] == 5  # one SAT session per check, logged off
+    assert await sessions_closed(lab) == 0
+
+
+async def test_cti_link_down_fails_naming_link_and_state(lab: Lab) -> None:
+    await lab.fault("cti-link-down")
+    (result,) = await run(lab, "cm.cti-link")
+    assert result.status is Status.FAIL
+    assert result.summary == "CTI link 1 to aes70 is down (expected established)"
+    secrets_absent(lab, [result])
+    await lab.heal("cti-link-down")
+    (healed,) = await run(lab, "cm.cti-link")
+    assert healed.status is Status.PASS
+    assert await sessions_closed(lab) == 0
+
+
+async def test_counters_moving_and_stuck_with_a_second_sample(lab: Lab) -> None:
+    (moving,) = await run(lab, "cm.cti-link", cti_link_sample_s=0.6)
+    assert moving.status is Status.PASS
+    assert moving.summary == "CTI link 1 established, messages flowing"
+    tables = [e for e in moving.evidence if e.kind == "table"]
+    assert len(tables) == 2
+    await lab.fault("cti-link-stuck")
+    (stuck,) = await run(lab, "cm.cti-link", cti_link_sample_s=0.6)
+    assert stuck.status is Status.WARN
+    assert "message counters did not move in 0.6 s" in stuck.summary
+    assert "link 1 (sent" in stuck.summary
+
+
+async def test_configured_link_not_listed_fails_naming_it(lab: Lab) -> None:
+    results = await run(lab, "cm.cti-link", "cm.cti-link-admin", cti_links=[1, 2])
+    by_id = {r.check_id: r for r in results}
+    assert by_id["cm.cti-link"].status is Status.FAIL
+    assert by_id["cm.cti-link"].summary == "CTI link 2 is not listed by 'status aesvcs cti-link'"
+    assert by_id["cm.cti-link-admin"].status is Status.FAIL
+    assert by_id["cm.cti-link-admin"].summary == (
+        "CTI link 2 is not administered (CM: Identifier not assigned)"
+    )
+
+
+async def test_expectations_that_differ_fail(lab: Lab) -> None:
+    results = await run(
+        lab,
+        "cm.cti-link",
+        "cm.cti-link-admin",
+        "cm.ip-services",
+        expected_extension="4444",
+        aesvcs_port=9999,
+        aes_server_name="aes71",
+    )
+    by_id = {r.check_id: r.summary for r in results if r.status is Status.FAIL}
+    assert by_id["cm.cti-link"] == "CTI link 1 is served by aes70 (expected aes71)"
+    assert by_id["cm.cti-link-admin"] == "CTI link 1 has Extension 3332 (expected 4444)"
+    assert by_id["cm.ip-services"] == (
+        "AESVCS is on procr 8765 enabled y (expected procr 9999, enabled y); "
+        "no AE Services Server 'aes71' in ip-services (AE Services Administration page)"
+    )
+
+
+async def test_refused_login_is_error_for_every_cm_check(lab: Lab) -> None:
+    await lab.fault("cm-auth-fail")
+    results = await run(lab, "cm")
+    assert {r.status for r in results} == {Status.ERROR}
+    for r in results:
+        assert r.summary.startswith("CM refused the login for user 'ecc-doctor' at 127.0.0.1:")
+    secrets_absent(lab, results)
+    assert await sessions_closed(lab) == 0
+
+
+async def test_hung_sat_is_error_within_the_prompt_timeout(lab: Lab) -> None:
+    await lab.fault("sat-hang")
+    (result,) = await run(lab, "cm.license", prompt_timeout=0.5)
+    assert result.status is Status.ERROR
+    assert "no 'Terminal Type (...): [513]' prompt within 0.5 s" in result.summary
+    assert await sessions_closed(lab) == 0
+
+
+async def test_network_flap_is_error_then_recovers(lab: Lab) -> None:
+    await lab.fault("network-flap")
+    (down,) = await run(lab, "cm.ucid")
+    assert down.status is Status.ERROR
+    assert "connection refused" in down.summary
+    await lab.heal("network-flap")
+    (up,) = await run(lab, "cm.ucid")
+    assert up.status is Status.PASS
