@@ -195,7 +195,8 @@ def _report(
     summary = _summary(episode, findings, status, p)
     flow = Flow(KIND, key, status, summary, tuple(findings), frames=frames)
     origin = episode.loss.ts if episode.loss and episode.loss.kind == "tcp" else episode.start
-    observed = tuple((a.ts - origin, a.controller, True) for a in episode.attempts)
+    bad = {n for f in findings if f.severity is Status.FAIL for n in f.frames}
+    observed = tuple((a.ts - origin, a.controller, a.frame not in bad) for a in episode.attempts)
     return EpisodeReport(flow, build_timeline(p), observed)
 
 

@@ -230,6 +230,7 @@ def _legend(height: float, observed: bool) -> list[str]:
     ]
     if observed:
         items.append(("tri", "#16a34a", "seen in capture"))
+        items.append(("tri", "#dc2626", "seen, breaks a rule"))
     out = []
     xi = 24.0
     for kind, color, text in items:
