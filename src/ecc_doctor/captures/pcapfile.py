@@ -81,8 +81,8 @@ def open_capture(path: Path, progress: Progress | None = None) -> Iterator[Recor
         elif head == PCAPNG_SHB:
             yield from _pcapng_records(reader, path)
         else:
-            shown = head.hex() if head else "empty file"
-            raise CaptureError(f"{path}: not a pcap or pcapng file (magic {shown})")
+            shown = f"magic {head.hex()}" if head else "the file is empty"
+            raise CaptureError(f"{path}: not a pcap or pcapng file ({shown})")
         if progress is not None:
             progress(total, total)
     finally:

@@ -197,7 +197,9 @@ class TcpStream:
             q.popleft()
         self.base = end
         del self.buf[:length]
-        return tuple(frames)
+        # arrival order: the last frame is the one that completed the message (out-of-order
+        # segments are listed by frame number, not by stream position)
+        return tuple(sorted(set(frames)))
 
     def _junk(self, why: str, out: Out) -> None:
         frames = tuple(f for _, f in self.frames)
