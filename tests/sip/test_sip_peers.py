@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import require_tool
 
 from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
 from ecc_doctor.models import Status
-from tests.conftest import require_tool
 
 HERE = Path(__file__).resolve().parent
 SCEN = HERE.parent / "fixtures" / "sip" / "scenarios"
