@@ -155,8 +155,8 @@ class EccRest:
             yield
         except httpx.TimeoutException as exc:
             raise ProbeTimeout(f"{where}: no answer within {self.timeout:g} s") from exc
-        except httpx.ConnectError as exc:
-            raise ConnectError(f"{where}: {_connect_reason(exc)}") from exc
+        except httpx.TransportError as exc:
+            raise ConnectError(f"{where}: {_connect_reason(exc, self.cfg)}") from exc
         except httpx.HTTPError as exc:
             raise ConnectError(f"{where}: {type(exc).__name__}: {exc}") from exc
         except (OSError, ssl.SSLError) as exc:
@@ -315,24 +315,36 @@ class EccRest:
         return True
 
 
-def _connect_reason(exc: httpx.ConnectError) -> str:
-    text = str(exc)
+def _connect_reason(exc: httpx.TransportError, cfg: EccConfig) -> str:
+    reason = _cause_reason(exc)
+    cut_off = isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError))
+    if cut_off and reason is None:
+        reason = "the server closed the connection without an answer"
+    handshake = reason is not None and reason.startswith("TLS handshake failed")
+    if (cut_off or handshake) and cfg.client_cert is None:
+        reason = (
+            f"{reason}; if Breeze HTTP Security challenges for a client certificate, set "
+            "ecc.client_cert and ecc.client_key"
+        )
+    return reason or str(exc) or f"connection failed ({type(exc).__name__})"
+
+
+def _cause_reason(exc: BaseException) -> str | None:
     cause: BaseException | None = exc
-    while cause is not None:
+    for _ in range(10):  # bounded walk down the cause chain
+        if cause is None:
+            break
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (
                 f"TLS certificate verification failed ({cause.verify_message or cause.reason}); "
                 "check ecc.ca_file"
             )
         if isinstance(cause, ssl.SSLError):
-            return (
-                f"TLS handshake failed ({cause.reason or cause}); if Breeze HTTP Security "
-                "challenges for a client certificate, set ecc.client_cert and ecc.client_key"
-            )
+            return f"TLS handshake failed ({cause.reason or cause})"
         if isinstance(cause, OSError) and cause.errno is not None:
             return describe_os_error(cause)
         cause = cause.__cause__ or cause.__context__
-    return text or "connection failed"
+    return None
 
 
 @asynccontextmanager

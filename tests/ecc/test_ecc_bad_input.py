@@ -1,0 +1,138 @@
+"""Bad input and broken plumbing: each a clear one-line ERROR/FAIL, no traceback, no call left up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ecc_doctor.checks import ecc_api, ecc_roundtrip
+from ecc_doctor.lab import Lab
+from ecc_doctor.lab.pki import LabCA
+from ecc_doctor.models import Status
+
+from .conftest import no_traceback, run_one, with_ecc
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def ok_server() -> AsyncIterator[int]:
+    """A plain HTTP server answering 200 to anything: a callback URL that is not ours."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.read(65536), 2)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_callback_port_in_use_is_error(ecc_lab: Lab) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, callback_port=port))
+    assert result.status is Status.ERROR
+    assert result.summary == (
+        f"cannot open the ECC event callback on 127.0.0.1:{port}: port already in use by another program"
+    )
+
+
+async def test_callback_never_validated_is_error(ecc_lab: Lab, ok_server: int) -> None:
+    config = with_ecc(
+        ecc_lab.config,
+        callback_url=f"http://127.0.0.1:{ok_server}/elsewhere",
+        validation_timeout=0.3,
+    )
+    result = await run_one(ecc_roundtrip, config)
+    assert result.status is Status.ERROR
+    assert "validation POST never reached ecc-doctor" in result.summary
+    assert "ecc.callback_url" in result.summary
+    no_traceback(result)
+
+
+async def test_unreachable_callback_is_error(ecc_lab: Lab) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: refused
+        config = with_ecc(ecc_lab.config, callback_url=f"http://127.0.0.1:{port}/x")
+        result = await run_one(ecc_api, config)
+    assert result.status is Status.ERROR
+    assert (
+        "refused the subscription (HTTP 400: callbackUrl invalid or unreachable)" in result.summary
+    )
+    assert "Breeze must reach that URL" in result.summary
+
+
+async def test_callback_certificate_not_trusted_by_breeze_is_error(
+    ecc_lab: Lab, tmp_path: Path
+) -> None:
+    cert, key = LabCA(tmp_path, name="rogue CA").issue("callback")
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, callback_cert=cert, callback_key=key))
+    assert result.status is Status.ERROR
+    assert "could not validate the callback https://127.0.0.1:" in result.summary
+
+
+async def test_wrong_ca_is_error(ecc_lab: Lab, tmp_path: Path) -> None:
+    other = LabCA(tmp_path, name="other CA")
+    result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, ca_file=other.ca_file))
+    assert result.status is Status.ERROR
+    assert "TLS certificate verification failed" in result.summary
+    assert "check ecc.ca_file" in result.summary
+
+
+async def test_missing_client_certificate_is_error(ecc_lab: Lab) -> None:
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, client_cert=None, client_key=None))
+    assert result.status is Status.ERROR
+    assert result.summary.startswith("GET https://127.0.0.1:")
+    assert "set ecc.client_cert and ecc.client_key" in result.summary
+    no_traceback(result)
+
+
+async def test_missing_token_is_explained(ecc_lab: Lab) -> None:
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, token=None))
+    assert result.status is Status.ERROR
+    assert "401 Unauthorized: no Bearer token configured (ecc.token)" in result.summary
+    assert "(Unauthorized: Bearer token missing or invalid)" in result.summary
+
+
+async def test_token_never_shown(ecc_lab: Lab) -> None:
+    await ecc_lab.fault("ecc-auth")
+    result = await run_one(ecc_roundtrip, ecc_lab.config)
+    token = ecc_lab.config.ecc.token.reveal()
+    text = repr(result.to_dict())
+    assert token not in text
+    assert "Bearer ********" not in text or token not in text
+
+
+async def test_non_json_answer_is_error(ecc_lab: Lab) -> None:
+    result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, ecc_path="/portal/"))
+    assert result.status is Status.ERROR
+    assert "answered 200 with text/html, not JSON" in result.summary
+    no_traceback(result)
+
+
+async def test_runner_timeout_still_drops_the_call(ecc_lab: Lab) -> None:
+    """The runner cancels the check mid-call; cleanup drops the call and the subscription."""
+    await ecc_lab.fault("ecc-slow-events")
+    result = await run_one(ecc_roundtrip, ecc_lab.config, timeout_override=0.6)
+    assert result.status is Status.ERROR
+    assert result.summary.startswith("timed out after 0.6 s")
+    # the ecc_lab fixture asserts: no active call, no subscription
+
+
+async def test_unknown_extension_is_error_not_traceback(ecc_lab: Lab) -> None:
+    result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, extension_b="4999"))
+    assert result.status is Status.ERROR
+    assert "HTTP 400 ('to' 4999 cannot be reached)" in result.summary
