@@ -95,6 +95,9 @@ def analyze_frames_report(
     obs = observer.obs
     with_attempts = [g for g in obs.gateways.values() if g.attempts or g.odd_ports]
     if not with_attempts:
+        steady = [g for g in obs.gateways.values() if g.sessions]
+        if steady:
+            return [_no_failover(g, params or _inferred_params(g)) for g in steady]
         return [_no_traffic(obs, params, ports)]
     reports = []
     for gw in with_attempts:
@@ -248,4 +251,16 @@ def _no_attempts(gw: GatewayObs, p: MgcParams, list_known: bool) -> EpisodeRepor
     odd = [f for f in findings if f.rule == "mgc.unexpected-port"]
     summary = msg + (f"; {odd[0].message}" if odd else "")
     flow = Flow(KIND, gw.address, Status.ERROR, summary, tuple(findings))
+    return EpisodeReport(flow, build_timeline(p))
+
+
+def _no_failover(gw: GatewayObs, p: MgcParams) -> EpisodeReport:
+    last = max(gw.sessions, key=lambda c: c.last_rx_ts)
+    msg = (
+        f"no failover in the capture: gateway {gw.address} keeps its H.248 link to "
+        f"{last.controller} (last answer frame {last.last_rx_frame or last.first_frame}); "
+        "nothing to judge"
+    )
+    finding = Finding("mgc.no-failover", Status.WARN, msg, (last.last_rx_frame,), REFERENCE)
+    flow = Flow(KIND, gw.address, Status.WARN, msg, (finding,))
     return EpisodeReport(flow, build_timeline(p))

@@ -10,6 +10,7 @@ controller counts. Memory is bounded: attempts, connections and gateways are cap
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from ecc_doctor.captures.mgc.megaco import parse_payload
@@ -41,6 +42,7 @@ class Conn:
     close_kind: str = ""
     controller_payload: bool = False
     megaco_seen: bool = False
+    session: bool = False  # established before the capture (or its SYN was not seen)
 
 
 @dataclass
@@ -87,7 +89,7 @@ class GatewayObs:
     first_ts: float
     attempts: list[Attempt] = field(default_factory=list)
     dropped_attempts: int = 0
-    sessions: list[Conn] = field(default_factory=list)  # connections not opened by a seen SYN
+    sessions: deque[Conn] = field(default_factory=lambda: deque(maxlen=MAX_CONNECTIONS))
     odd_ports: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     conns: dict[ConnKey, Conn] = field(default_factory=dict)
     by_conn: dict[ConnKey, Attempt] = field(default_factory=dict)
@@ -211,8 +213,8 @@ class Observer:
             return
         conn = self._conn(gw, key, f, create=True)
         assert conn is not None
-        if key not in gw.by_conn and conn not in gw.sessions and len(gw.sessions) < MAX_CONNECTIONS:
-            gw.sessions.append(conn)  # established before the capture (or its SYN was lost)
+        if key not in gw.by_conn:
+            _mark_session(gw, conn)
         if f.tcp_flags & (RST | FIN) and not conn.close_frame:
             conn.close_frame, conn.close_ts = f.frame, f.ts
             conn.close_kind = "RST" if f.tcp_flags & RST else "FIN"
@@ -261,8 +263,8 @@ class Observer:
         if conn is None:
             conn = self._conn(gw, key, f, create=True)
             assert conn is not None
-            if f.proto == TCP and len(gw.sessions) < MAX_CONNECTIONS:
-                gw.sessions.append(conn)
+            if f.proto == TCP:
+                _mark_session(gw, conn)
         conn.last_rx_frame, conn.last_rx_ts = f.frame, f.ts
         attempt = gw.by_conn.get(key) if f.proto == TCP else None
         if f.proto == TCP:
@@ -285,3 +287,10 @@ class Observer:
                 attempt.refused = f.frame
         if f.payload:
             conn.controller_payload = True
+
+
+def _mark_session(gw: GatewayObs, conn: Conn) -> None:
+    """Remember *conn* as a link set up before the capture (the newest are kept)."""
+    if not conn.session:
+        conn.session = True
+        gw.sessions.append(conn)
