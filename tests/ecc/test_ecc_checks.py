@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ecc_doctor.checks import ecc_api, ecc_roundtrip, ecc_trunk
+from ecc_doctor.checks import ecc_api, ecc_roundtrip, ecc_trunk, spec_of
 from ecc_doctor.lab import Lab
 from ecc_doctor.models import Status
+from ecc_doctor.runner import run_checks
 
 from .conftest import no_traceback, run_one, with_ecc
 
@@ -157,3 +158,18 @@ async def test_unreadable_events_fail_naming_the_step(ecc_lab: Lab) -> None:
 async def test_lab_lists_its_ecc_faults(ecc_lab: Lab) -> None:
     for fault in ("ecc-restart", "ecc-no-established-on-trunk", "ecc-slow-events", "ecc-auth"):
         assert fault in ecc_lab.faults
+
+
+async def test_trunk_check_does_not_blame_the_app_note_when_no_event_arrives(ecc_lab: Lab) -> None:
+    await ecc_lab.fault("ecc-garbage-events")
+    result = await run_one(ecc_trunk, ecc_lab.config)
+    assert result.status is Status.ERROR, result.summary
+    assert "no event at all arrived for the trunk call" in result.summary
+    assert "unreadable" in result.summary
+
+
+async def test_ecc_checks_run_concurrently_like_check_all(ecc_lab: Lab) -> None:
+    """They share station 3301: the test calls take turns instead of colliding."""
+    specs = [spec_of(m) for m in (ecc_api, ecc_roundtrip, ecc_trunk)]
+    results = await run_checks(specs, ecc_lab.config)
+    assert [r.status for r in results] == [Status.PASS] * 3, [r.summary for r in results]

@@ -37,6 +37,7 @@ async def check(ctx: CheckContext) -> Result:
     async with event_session(cfg, rest_log, event_log, timeout=timeout) as (_rest, receiver, sub):
         sub_id = sub.id
         validated = receiver.validations
+        await sub.delete()  # here, not in the teardown, so that a refusal is reported
     subscribe_ms = (time.monotonic() - t1) * 1000
     summary = (
         f"ECC at {cfg.base_url} answers ({what}, {request_ms:.0f} ms) with "

@@ -7,7 +7,7 @@ ACTIVE; Hold; HELD; Retrieve; ACTIVE; Drop; the call ends. Each step's latency i
 
 from __future__ import annotations
 
-from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed
+from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed, stations
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import ProtocolError
 from ecc_doctor.models import Evidence, Result, Status
@@ -30,7 +30,10 @@ async def check(ctx: CheckContext) -> Result:
         )
     timeout = max(ctx.connect_timeout, 1.0)
     rest_log, event_log = ctx.transcript("ECC REST"), ctx.transcript("ECC events")
-    async with event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub):
+    async with (
+        stations(cfg.extension_a, cfg.extension_b),
+        event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub),
+    ):
         steps = CallSteps(cfg, rest, receiver, sub)
         try:
             failure = await _drive(steps)

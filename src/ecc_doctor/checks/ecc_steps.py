@@ -7,8 +7,11 @@ arrived before the request that should cause it is a :class:`StepFailed` (the ch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +19,20 @@ from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.errors import ProbeError
 from ecc_doctor.probes.ecc_events import EventReceiver, EventRecord, Subscription
 from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest
+
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.asynccontextmanager
+async def stations(*numbers: str) -> AsyncIterator[None]:
+    """Hold the stations a test call uses: concurrent ECC checks never ring the same phone."""
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    async with contextlib.AsyncExitStack() as stack:
+        for number in sorted(set(numbers)):  # one global order: no deadlock
+            await stack.enter_async_context(locks.setdefault(number, asyncio.Lock()))
+        yield
 
 
 class StepFailed(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed
+from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed, stations
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import CheckError, ProbeError
 from ecc_doctor.models import Evidence, Result, Status
@@ -42,7 +42,10 @@ async def check(ctx: CheckContext) -> Result:
         )
     timeout = max(ctx.connect_timeout, 1.0)
     rest_log, event_log = ctx.transcript("ECC REST"), ctx.transcript("ECC events")
-    async with event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub):
+    async with (
+        stations(cfg.extension_a),
+        event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub),
+    ):
         steps = CallSteps(cfg, rest, receiver, sub)
         try:
             return await _scenario(ctx, steps)
@@ -78,8 +81,15 @@ async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
 
 
 async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
-    cfg = steps.cfg
+    cfg, rx = steps.cfg, steps.receiver
     a, n = cfg.extension_a, cfg.trunk_number
+    if steps.last is None:
+        raise CheckError(
+            f"no event at all arrived for the trunk call {a}->{n} within "
+            f"{cfg.trunk_answer_timeout:g} s ({rx.deliveries} deliveries, {rx.unreadable} "
+            "unreadable): event delivery itself is broken (see ecc.event-roundtrip), so the "
+            "app note 2.2 observation cannot be judged"
+        )
     try:
         call = await steps.rest.get_call(steps.call_id)
     except ProbeError as exc:

@@ -314,7 +314,8 @@ class Subscription:
         try:
             await asyncio.wait_for(self.receiver.validated.wait(), self.validation_timeout)
         except TimeoutError:
-            await self.delete()
+            with contextlib.suppress(ProbeError):
+                await self.delete()
             raise ConnectError(
                 f"the Eventing Connector accepted the subscription but its validation POST "
                 f"never reached ecc-doctor at {self.receiver.url} within "

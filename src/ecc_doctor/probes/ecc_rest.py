@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from ecc_doctor.config.ecc import EccConfig
-from ecc_doctor.errors import AuthError, ConnectError, ProbeError, ProbeTimeout, ProtocolError
+from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
@@ -301,6 +301,8 @@ class EccRest:
         except EccHttpError as exc:
             if exc.status in (404, 410):
                 return False
+            if exc.status in (405, 501):  # no query operation here: cannot tell, assume it lives
+                return True
             raise
         return True
 
@@ -366,7 +368,6 @@ __all__ = [
     "EccHttpError",
     "EccRest",
     "EccUnavailable",
-    "ProbeError",
     "call_id_of",
     "session",
 ]
