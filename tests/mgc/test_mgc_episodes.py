@@ -114,3 +114,21 @@ def test_observer_state_stays_bounded() -> None:
     assert len(gw.conns) <= observe.MAX_CONNECTIONS
     assert len(gw.sessions) <= observe.MAX_CONNECTIONS
     assert obs.obs.frames == 6 * observe.MAX_CONNECTIONS
+
+
+def test_servicechange_split_over_two_tcp_segments() -> None:
+    body = b"MEGACO/1 [10.9.0.5]:2944\nTransaction = 9 { Context = - { ServiceChange = ROOT {} } }"
+    sc = bytes([3, 0]) + (len(body) + 4).to_bytes(2, "big") + body
+    answer = b"MEGACO/1 [10.1.0.1]:2944\nReply = 9 { Context = - { ServiceChange = ROOT {} } }"
+    rp = bytes([3, 0]) + (len(answer) + 4).to_bytes(2, "big") + answer
+    f = Frames()
+    f.add(0.0, GW, PE, 50001, 2945, SYN)
+    f.add(0.01, PE, GW, 2945, 50001, SYN | ACK)
+    f.add(0.02, GW, PE, 50001, 2945, PSH | ACK, sc[:30])
+    f.add(0.03, GW, PE, 50001, 2945, PSH | ACK, sc[30:])
+    f.add(0.04, PE, GW, 2945, 50001, PSH | ACK, rp[:3])
+    f.add(0.05, PE, GW, 2945, 50001, PSH | ACK, rp[3:])
+    params = MgcParams.of([PE], gateway=GW)
+    (flow,) = analyze_frames(f.items, params)
+    registered = next(x for x in flow.findings if x.rule == "mgc.registered")
+    assert registered.frames == (1, 6)

@@ -47,6 +47,32 @@ def split_tpkt(data: bytes) -> list[bytes]:
     return out
 
 
+def parse_stream(data: bytes) -> tuple[list[MegacoMessage], bytes]:
+    """Messages in TCP bytes, and the start of a TPKT packet still incomplete (to keep).
+
+    Bytes that are not TPKT are read as one bare text message (nothing is kept).
+    """
+    if len(data) < 4 and b"\x03\x00".startswith(data[:2]):
+        return [], data  # the start of a TPKT header
+    if len(data) < 4 or data[0] != 3 or data[1] != 0:
+        msg = parse_message(data[:MAX_MESSAGE])
+        return ([msg] if msg else []), b""
+    out: list[MegacoMessage] = []
+    pos = 0
+    while pos + 4 <= len(data) and data[pos] == 3 and data[pos + 1] == 0:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 5:
+            return out, b""
+        if pos + length > len(data):
+            return out, data[pos:]
+        msg = parse_message(data[pos + 4 : pos + length])
+        if msg is not None:
+            out.append(msg)
+        pos += length
+    rest = data[pos:]
+    return out, rest if 0 < len(rest) < 4 and rest[0] == 3 else b""
+
+
 def parse_payload(data: bytes) -> list[MegacoMessage]:
     """Text MEGACO messages in a TCP segment (TPKT-framed or bare) or a UDP datagram."""
     bodies = split_tpkt(data) or [data]

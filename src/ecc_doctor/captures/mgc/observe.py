@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ecc_doctor.captures.mgc.megaco import parse_payload
+from ecc_doctor.captures.mgc.megaco import MegacoMessage, parse_payload, parse_stream
 from ecc_doctor.captures.records import ACK, FIN, RST, SYN, TCP, UDP, CaptureNote, Frame
 
 MAX_ATTEMPTS = 5000
@@ -21,6 +21,7 @@ MAX_CONNECTIONS = 512
 MAX_GATEWAYS = 64
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
+MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
 
 ConnKey = tuple[str, int, str, int, int]  # gateway, gateway port, controller, port, proto
 
@@ -43,6 +44,7 @@ class Conn:
     controller_payload: bool = False
     megaco_seen: bool = False
     session: bool = False  # established before the capture (or its SYN was not seen)
+    pending: dict[bool, bytes] = field(default_factory=dict)  # outbound? -> partial TPKT
 
 
 @dataclass
@@ -226,7 +228,7 @@ class Observer:
         self._megaco_out(gw, key, conn, f)
 
     def _megaco_out(self, gw: GatewayObs, key: ConnKey, conn: Conn, f: Frame) -> None:
-        for msg in parse_payload(f.payload):
+        for msg in _messages(conn, True, f):
             conn.megaco_seen = True
             if msg.kind != "request" or not msg.service_change:
                 continue
@@ -269,7 +271,7 @@ class Observer:
         attempt = gw.by_conn.get(key) if f.proto == TCP else None
         if f.proto == TCP:
             self._tcp_in(conn, attempt, f)
-        for msg in parse_payload(f.payload):
+        for msg in _messages(conn, False, f):
             conn.megaco_seen = True
             target = attempt or gw.by_tid.get((f.src, msg.transaction_id))
             if target is not None and msg.kind == "reply" and not target.reply:
@@ -294,3 +296,16 @@ def _mark_session(gw: GatewayObs, conn: Conn) -> None:
     if not conn.session:
         conn.session = True
         gw.sessions.append(conn)
+
+
+def _messages(conn: Conn, outbound: bool, f: Frame) -> list[MegacoMessage]:
+    """MEGACO messages in this frame; over TCP a TPKT packet may span segments."""
+    if f.proto != TCP:
+        return parse_payload(f.payload)
+    if not f.payload:
+        return []
+    data = conn.pending.pop(outbound, b"") + f.payload
+    messages, rest = parse_stream(data)
+    if rest and len(rest) <= MAX_PENDING:
+        conn.pending[outbound] = rest
+    return messages
