@@ -132,3 +132,14 @@ def test_servicechange_split_over_two_tcp_segments() -> None:
     (flow,) = analyze_frames(f.items, params)
     registered = next(x for x in flow.findings if x.rule == "mgc.registered")
     assert registered.frames == (1, 6)
+
+
+def test_capture_starting_mid_search_follows_the_cycle() -> None:
+    clan = "10.1.0.2"
+    params = MgcParams.of([PE, clan, ESS], transition_point=2, gateway=GW)
+    f = Frames()
+    for i, target in enumerate([clan, PE, clan]):
+        f.attempt(10.0 * i, target)
+    f.attempt(30.0, PE, answer=True)
+    (flow,) = analyze_frames(f.items, params)
+    assert flow.status is Status.PASS, flow.findings

@@ -122,8 +122,9 @@ def loss(ep: Episode, p: MgcParams) -> list[Finding]:
             _f(
                 "mgc.loss",
                 Status.PASS,
-                f"no earlier session in the capture: recovery taken to "
-                f"start at the first attempt (frame {first.frame})",
+                f"no earlier session in the capture: recovery taken to start at the first "
+                f"attempt (frame {first.frame}); if the capture began during the search, the "
+                "timer checks are early",
                 [first.frame],
             )
         ]
@@ -214,6 +215,9 @@ def order(ep: Episode, p: MgcParams) -> list[Finding]:
     above = [c.address for c in p.above]
     out: list[Finding] = []
     nxt = 0
+    if ep.loss is None and primary and primary[0].controller in above:
+        # the capture may begin during the search: follow the cycle from where it is
+        nxt = above.index(primary[0].controller)
     for a in primary:
         if a.controller not in above:
             continue
