@@ -125,3 +125,10 @@ def test_analyze_not_a_capture_is_exit_2(tmp_path: Path) -> None:
     junk.write_bytes(b"not a capture at all")
     code, _, err = run("analyze", str(junk), "--gateway-text", str(MGC / "article.txt"))
     assert code == 2 and err.count("\n") == 1
+
+
+def test_brackets_in_text_are_not_eaten_as_markup() -> None:
+    code, out, _ = run("timeline", "--config", str(MGC / "site.toml"))
+    assert code == 0 and "site.toml [mgc])" in out
+    code, out, _ = run("analyze", str(MGC / "odd_port.pcap"), "--config", str(MGC / "site.toml"))
+    assert code == 1 and "set [mgc]" in out.replace("\n", " ")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ecc_doctor.captures.flows import Flow
@@ -55,7 +56,7 @@ def print_timeline(
     p = timeline.params
     with_at = clock is not None or shift != 0.0
     table = Table(
-        title=f"Expected MGC search ({p.origin})",
+        title=escape(f"Expected MGC search ({p.origin})"),
         caption=(
             f"transition point {p.transition_point} · primary-search {p.primary_search_min} min · "
             f"total-search {p.total_search_min} min · every {p.retry_interval_s:g} s"
@@ -80,12 +81,14 @@ def print_timeline(
         )
     for offset, _, cells, style in sorted(rows, key=lambda r: (r[0], r[1])):
         at = [_at(offset, shift, clock)] if with_at else []
-        table.add_row(cells[0], fmt_offset(offset), *at, *cells[1:], style=style or None)
+        table.add_row(
+            cells[0], fmt_offset(offset), *at, *map(escape, cells[1:]), style=style or None
+        )
     console.print(table)
     for note in timeline.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {escape(note)}")
     for key in p.assumed:
-        console.print(f"[dim]assumed: {key} = {getattr(p, key)} ({UNCERTAIN[key]})[/dim]")
+        console.print(f"[dim]assumed: {key} = {getattr(p, key)} ({escape(UNCERTAIN[key])})[/dim]")
 
 
 def print_flows(flows: Sequence[Flow], console: Console | None = None) -> None:
@@ -93,7 +96,9 @@ def print_flows(flows: Sequence[Flow], console: Console | None = None) -> None:
     console = console or Console()
     for flow in flows:
         style = _STATUS_STYLE.get(flow.status, "")
-        console.print(f"[{style}]{flow.status.value}[/{style}] gateway {flow.key}: {flow.summary}")
+        console.print(
+            f"[{style}]{flow.status.value}[/{style}] gateway {flow.key}: {escape(flow.summary)}"
+        )
         table = Table(show_header=True, box=None, pad_edge=False)
         table.add_column("severity")
         table.add_column("rule")
@@ -102,5 +107,5 @@ def print_flows(flows: Sequence[Flow], console: Console | None = None) -> None:
         for f in flow.findings:
             frames = ", ".join(str(n) for n in f.frames[:8]) + (" ..." if len(f.frames) > 8 else "")
             fs = _STATUS_STYLE.get(f.severity, "")
-            table.add_row(f"[{fs}]{f.severity.value}[/{fs}]", f.rule, frames, f.message)
+            table.add_row(f"[{fs}]{f.severity.value}[/{fs}]", f.rule, frames, escape(f.message))
         console.print(table)
