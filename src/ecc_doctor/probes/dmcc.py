@@ -22,7 +22,6 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from types import TracebackType
-from xml.sax.saxutils import escape
 
 from ecc_doctor.config.aes import AesConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeError, ProbeTimeout, ProtocolError
@@ -35,30 +34,19 @@ from ecc_doctor.probes.dmcc_frame import (
     parse_xml,
     read_frame,
 )
+from ecc_doctor.probes.dmcc_messages import (
+    PROTOCOL_VERSIONS,
+    compact,
+    release_of,
+    reset_request,
+    resolve_version,
+    start_request,
+    start_shown,
+    stop_request,
+)
 from ecc_doctor.probes.tcp import describe_os_error
-from ecc_doctor.secrets import MASK
 from ecc_doctor.transcript import Transcript
 
-NS_APPL = "http://www.ecma-international.org/standards/ecma-354/appl_session"
-NS_ACX = "http://www.avaya.com/csta"
-_CSTA = "http://www.ecma-international.org/standards/ecma-323/csta"
-
-#: AES release -> protocolVersion string (PROTOCOLS.md 2.3; 8.0.1 is [CODE-1]).
-PROTOCOL_VERSIONS: dict[str, str] = {
-    "3.0": "3.0",
-    "3.1": f"{_CSTA}/ed2/priv1",
-    "4.0": f"{_CSTA}/ed3/priv1",
-    "4.1": f"{_CSTA}/ed3/priv2",
-    "4.2": f"{_CSTA}/ed3/priv3",
-    "5.2": f"{_CSTA}/ed3/priv4",
-    "6.1": f"{_CSTA}/ed3/priv5",
-    "6.2": f"{_CSTA}/ed3/priv6",
-    "6.3": f"{_CSTA}/ed3/priv7",
-    "6.3.1": f"{_CSTA}/ed3/priv8",
-    "6.3.3": f"{_CSTA}/ed3/priv9",
-    "7.0.0": f"{_CSTA}/ed3/privA",
-    "8.0.1": f"{_CSTA}/ed3/privC",
-}
 #: NegResponse definedErrors (ECMA-354 schema, [CODE] Ratcow) that mean "AES is out of capacity":
 #: a DMCC license pool that is used up most likely shows as one of these [INFERRED].
 CAPACITY_ERRORS = frozenset({"maxNumberSessions", "serverResourcesBusy"})
@@ -66,17 +54,8 @@ _STOP_TIMEOUT = 5.0
 _MAX_STALE = 64
 
 
-def resolve_version(name: str) -> str:
-    """An AES release (``7.0.0``) or a full protocolVersion URI -> the URI."""
-    return PROTOCOL_VERSIONS.get(name.strip(), name.strip())
-
-
-def release_of(version: str) -> str:
-    """The AES release that uses *version*, or the version itself."""
-    for release, uri in PROTOCOL_VERSIONS.items():
-        if uri == version:
-            return release
-    return version
+def _is_int(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 10
 
 
 class SessionRefused(ProbeError):
@@ -100,39 +79,6 @@ class SessionInfo:
     protocol_version: str
     duration_s: int
     open_s: float
-
-
-def start_request(cfg: AesConfig, password: str) -> str:
-    """The StartApplicationSession body (PROTOCOLS.md 2.4)."""
-    versions = "".join(
-        f"<protocolVersion>{escape(resolve_version(v))}</protocolVersion>"
-        for v in cfg.protocol_versions
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<StartApplicationSession xmlns="{NS_APPL}" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        f'xmlns:acx="{NS_ACX}"><applicationInfo>'
-        f"<applicationID>{escape(cfg.application_id)}</applicationID>"
-        '<applicationSpecificInfo><acx:SessionLoginInfo xsi:type="acx:SessionLoginInfo">'
-        f"<acx:userName>{escape(cfg.username)}</acx:userName>"
-        f"<acx:password>{escape(password)}</acx:password>"
-        f"<acx:sessionCleanupDelay>{cfg.cleanup_delay_s}</acx:sessionCleanupDelay>"
-        "</acx:SessionLoginInfo></applicationSpecificInfo></applicationInfo>"
-        f"<requestedProtocolVersions>{versions}</requestedProtocolVersions>"
-        f"<requestedSessionDuration>{cfg.session_duration_s}</requestedSessionDuration>"
-        "</StartApplicationSession>"
-    )
-
-
-def _appl(root: str, inner: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{NS_APPL}">{inner}</{root}>'
-
-
-def _masked(body: str, password: str) -> str:
-    return body.replace(
-        f"<acx:password>{escape(password)}</acx:password>", f"<acx:password>{MASK}</acx:password>"
-    )
 
 
 def tls_context(cfg: AesConfig) -> ssl.SSLContext:
@@ -242,7 +188,7 @@ class DmccSession:
 
     def _dispatch(self, invoke_id: int, body: bytes) -> None:
         text = body.decode("utf-8", "replace")
-        self.transcript.received(f"[{invoke_id:04d}] {text}")
+        self.transcript.received(f"[{invoke_id:04d}] {compact(text)}")
         waiter = self._pending.get(invoke_id)
         try:
             root = parse_xml(body)
@@ -302,7 +248,7 @@ class DmccSession:
         waiter: asyncio.Future[ET.Element] = asyncio.get_running_loop().create_future()
         self._pending[invoke_id] = waiter
         try:
-            self.transcript.sent(f"[{invoke_id:04d}] {shown or body}")
+            self.transcript.sent(f"[{invoke_id:04d}] {shown or compact(body)}")
             async with asyncio.timeout(limit):
                 self._writer.write(encode_frame(invoke_id, body.encode("utf-8")))
                 await self._writer.drain()
@@ -343,8 +289,13 @@ class DmccSession:
     async def _start(self) -> None:
         password = self.cfg.password.reveal()
         body = start_request(self.cfg, password)
+        self.transcript.note(
+            f"StartApplicationSession as {self.cfg.username} (applicationID "
+            f"{self.cfg.application_id}), offering {', '.join(self.cfg.protocol_versions)}; "
+            f"duration {self.cfg.session_duration_s} s, cleanup delay {self.cfg.cleanup_delay_s} s"
+        )
         t0 = time.perf_counter()
-        root = await self.request(body, shown=_masked(body, password))
+        root = await self.request(body, shown=start_shown(self.cfg))
         elapsed = time.perf_counter() - t0
         name = local_name(root.tag)
         if name == "StartApplicationSessionNegResponse":
@@ -354,7 +305,7 @@ class DmccSession:
         session_id = child_text(root, "sessionID")
         version = child_text(root, "actualProtocolVersion")
         duration = child_text(root, "actualSessionDuration")
-        if not session_id or not duration.isdigit():
+        if not session_id or not _is_int(duration):
             raise ProtocolError(
                 f"{self.where}: StartApplicationSessionPosResponse lacks sessionID or "
                 f"actualSessionDuration"
@@ -388,18 +339,12 @@ class DmccSession:
     async def reset_timer(self) -> int:
         """ResetApplicationSessionTimer (the keepalive); returns the granted duration."""
         info = self._require_info()
-        root = await self.request(
-            _appl(
-                "ResetApplicationSessionTimer",
-                f"<sessionID>{escape(info.session_id)}</sessionID>"
-                f"<requestedSessionDuration>{self.cfg.session_duration_s}</requestedSessionDuration>",
-            )
-        )
+        root = await self.request(reset_request(info.session_id, self.cfg.session_duration_s))
         if local_name(root.tag) != "ResetApplicationSessionTimerPosResponse":
             reason = child_text(root, "errorCode/definedError") or local_name(root.tag)
             raise ProtocolError(f"{self.where}: session keepalive refused ({reason})")
         granted = child_text(root, "actualSessionDuration")
-        return int(granted) if granted.isdigit() else info.duration_s
+        return int(granted) if _is_int(granted) else info.duration_s
 
     def _require_info(self) -> SessionInfo:
         if self.info is None:
@@ -437,11 +382,7 @@ class DmccSession:
                 f"drops the session after its cleanup delay ({self.cfg.cleanup_delay_s} s)"
             )
             return
-        body = _appl(
-            "StopApplicationSession",
-            f"<sessionID>{escape(info.session_id)}</sessionID>"
-            "<sessionEndReason><definedEndReason>normal</definedEndReason></sessionEndReason>",
-        )
+        body = stop_request(info.session_id)
         try:
             root = await self.request(body, timeout=min(self.io_timeout, _STOP_TIMEOUT))
         except ProbeError as exc:
@@ -456,3 +397,15 @@ class DmccSession:
         else:
             self.stop_problem = f"StopApplicationSession answered with <{local_name(root.tag)}>"
             self.transcript.note(self.stop_problem)
+
+
+__all__ = [
+    "CAPACITY_ERRORS",
+    "PROTOCOL_VERSIONS",
+    "DmccSession",
+    "SessionInfo",
+    "SessionRefused",
+    "release_of",
+    "resolve_version",
+    "tls_context",
+]
