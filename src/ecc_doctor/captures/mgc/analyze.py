@@ -16,7 +16,7 @@ from pathlib import Path
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.mgc.observe import Attempt, Conn, GatewayObs, Observation, Observer
 from ecc_doctor.captures.mgc.params import Controller, MgcParams, load_params
-from ecc_doctor.captures.mgc.rules import Episode, Loss, identity, judge, odd_ports
+from ecc_doctor.captures.mgc.rules import INFERRED, Episode, Loss, identity, judge, odd_ports
 from ecc_doctor.captures.mgc.svg import render_svg
 from ecc_doctor.captures.mgc.timeline import Timeline, build_timeline, fmt_offset
 from ecc_doctor.captures.records import CaptureNote, Frame
@@ -113,9 +113,7 @@ def analyze_frames_report(
 def _inferred_params(gw: GatewayObs) -> MgcParams:
     seen = list(dict.fromkeys(a.controller for a in gw.attempts))[:4] or ["0.0.0.0"]
     entries = tuple(Controller(i + 1, a) for i, a in enumerate(seen))
-    return MgcParams(
-        controllers=entries, transition_point=len(entries), origin="inferred from the capture"
-    )
+    return MgcParams(controllers=entries, transition_point=len(entries), origin=INFERRED)
 
 
 def _episodes(gw: GatewayObs, p: MgcParams) -> list[Episode]:
@@ -214,7 +212,9 @@ def _summary(episode: Episode, findings: list[Finding], status: Status, p: MgcPa
         c = p.by_address(reg.controller)
         who = c.label if c else reg.controller
         at = fmt_offset(reg.registered_at[1] - episode.start)
-        return f"registered to {who} {at} after recovery started ({n} attempts), as expected"
+        text = f"registered to {who} {at} after recovery started ({n} attempts)"
+        warn = [f for f in findings if f.severity is Status.WARN]
+        return f"{text}; {warn[0].message}" if warn else f"{text}, as expected"
     warn = [f for f in findings if f.severity is Status.WARN]
     if warn:
         return warn[0].message

@@ -14,6 +14,7 @@ from ecc_doctor.captures.mgc.params import MgcParams
 from ecc_doctor.captures.mgc.timeline import build_timeline, fmt_offset
 from ecc_doctor.models import Finding, Status
 
+INFERRED = "inferred from the capture"
 REF = "SIP Adventures: media gateway survivability; PROTOCOLS.md §6"
 MAX_FRAMES = 50
 
@@ -59,6 +60,8 @@ def _who(p: MgcParams, address: str) -> str:
     c = p.by_address(address)
     if c is None:
         return f"{address} (not in the MGC list)"
+    if p.origin == INFERRED:
+        return address
     side = "above" if c.entry <= p.transition_point else "below"
     return f"{c.label} (entry {c.entry}, {side} TP)"
 
