@@ -1,6 +1,6 @@
 """Stream raw records out of pcap and pcapng files with plain struct parsing.
 
-Records are ``(linktype, data, ts, origlen)`` tuples (the frame number is the running count),
+Records are ``(frame, linktype, data, ts, origlen)`` tuples,
 read from fixed-size chunks so memory stays flat however big the file is. A damaged file
 ends with a :class:`CaptureNote` (``capture.truncated``, ``capture.corrupt``) instead of an
 exception; a file that is not a capture at all raises :class:`CaptureError`.
@@ -16,8 +16,11 @@ from typing import BinaryIO
 from ecc_doctor.captures.records import CaptureNote
 from ecc_doctor.errors import CaptureError
 
-Record = tuple[int, bytes, float, int]
+Record = tuple[int, int, bytes, float, int]  # frame number, linktype, data, ts, original length
 Progress = Callable[[int, int], None]
+# (SIP ports, bytes a SIP start line can begin with): frames that are plain IPv4/UDP on other
+# ports whose payload cannot start a SIP message are skipped before they are even copied
+Skip = tuple[frozenset[int], frozenset[int]]
 
 CHUNK = 1 << 22  # 4 MiB reads
 MAX_RECORD = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
@@ -65,8 +68,30 @@ class ChunkReader:
         return self.base + self.pos
 
 
-def open_capture(path: Path, progress: Progress | None = None) -> Iterator[Record | CaptureNote]:
-    """Records of the pcap or pcapng file at *path*, in file order."""
+# link types with a fixed-size header ending in the ethertype: offset of the network header
+FIXED_LINKS = {1: 14, 113: 16}
+_PORTS = struct.Struct("!HH").unpack_from
+
+
+def _rtp_like(buf: bytes, ip: int, end: int, skip: Skip) -> bool:
+    """True for an unfragmented IPv4/UDP packet (no options) that cannot carry SIP."""
+    return (
+        end > ip + 28
+        and buf[ip] == 0x45
+        and buf[ip + 9] == 17
+        and buf[ip - 2] == 8
+        and buf[ip - 1] == 0
+        and not buf[ip + 6] & 0x3F
+        and not buf[ip + 7]
+        and buf[ip + 28] not in skip[1]
+        and not skip[0].intersection(_PORTS(buf, ip + 20))
+    )
+
+
+def open_capture(
+    path: Path, progress: Progress | None = None, skip: Skip | None = None
+) -> Iterator[Record | CaptureNote]:
+    """Records of the pcap or pcapng file at *path*, in file order (see ``Skip``)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
     except OSError as exc:
@@ -77,9 +102,9 @@ def open_capture(path: Path, progress: Progress | None = None) -> Iterator[Recor
         fh.seek(0)
         reader = ChunkReader(fh, total, progress)
         if head in PCAP_MAGICS:
-            yield from _pcap_records(reader, path)
+            yield from _pcap_records(reader, path, skip)
         elif head == PCAPNG_SHB:
-            yield from _pcapng_records(reader, path)
+            yield from _pcapng_records(reader, path, skip)
         else:
             shown = f"magic {head.hex()}" if head else "the file is empty"
             raise CaptureError(f"{path}: not a pcap or pcapng file ({shown})")
@@ -89,12 +114,15 @@ def open_capture(path: Path, progress: Progress | None = None) -> Iterator[Recor
         fh.close()
 
 
-def _pcap_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote]:
+def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Record | CaptureNote]:
     if not r.need(24):
         raise CaptureError(f"{path}: pcap file header is truncated ({len(r.buf)} of 24 bytes)")
     endian, scale = PCAP_MAGICS[r.buf[:4]]
     linktype = struct.unpack_from(endian + "I", r.buf, 20)[0] & 0x0FFFFFFF
     unpack = struct.Struct(endian + "IIII").unpack_from
+    link = FIXED_LINKS.get(linktype, -1) if skip is not None else -1
+    sip_ports, first = skip if skip is not None else (frozenset(), frozenset())
+    ports_of = _PORTS
     frame = 0
     buf, pos, n = r.buf, 24, len(r.buf)
     while True:
@@ -122,9 +150,26 @@ def _pcap_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote]:
                 return
             buf, pos, n = r.buf, r.pos, len(r.buf)
             end = pos + 16 + caplen
+        if link >= 0:
+            # inlined _rtp_like: this line runs for every packet of the file
+            ip = pos + 16 + link
+            if (
+                end > ip + 28
+                and buf[ip] == 0x45
+                and buf[ip + 9] == 17
+                and buf[ip - 2] == 8
+                and buf[ip - 1] == 0
+                and not buf[ip + 6] & 0x3F
+                and not buf[ip + 7]
+                and buf[ip + 28] not in first
+            ):
+                sport, dport = ports_of(buf, ip + 20)
+                if sport not in sip_ports and dport not in sip_ports:
+                    pos = end
+                    continue
         data = buf[pos + 16 : end]
         pos = end
-        yield (linktype, data, sec + frac * scale, origlen)
+        yield (frame, linktype, data, sec + frac * scale, origlen)
 
 
 def _truncated(frame: int, what: str) -> CaptureNote:
@@ -145,7 +190,9 @@ class _Iface:
         self.snaplen = snaplen
 
 
-def _pcapng_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote]:
+def _pcapng_records(
+    r: ChunkReader, path: Path, skip: Skip | None
+) -> Iterator[Record | CaptureNote]:
     endian = "<"
     ifaces: list[_Iface] = []
     frame = 0
@@ -193,6 +240,10 @@ def _pcapng_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote
         if btype == BT_EPB:
             frame += 1
             iface_id, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", buf, pos + 8)
+            if skip is not None and iface_id < len(ifaces) and caplen <= blen - 32:
+                link = FIXED_LINKS.get(ifaces[iface_id].linktype, -1)
+                if link >= 0 and _rtp_like(buf, pos + 28 + link, pos + 28 + caplen, skip):
+                    continue
             rec = _packet(
                 ifaces, iface_id, hi, lo, buf, pos + 28, caplen, origlen, blen - 32, frame
             )
@@ -205,7 +256,7 @@ def _pcapng_records(r: ChunkReader, path: Path) -> Iterator[Record | CaptureNote
             if iface is None:
                 rec = _no_iface(frame, 0)
             else:
-                rec = (iface.linktype, buf[pos + 12 : pos + 12 + caplen], 0.0, origlen)
+                rec = (frame, iface.linktype, buf[pos + 12 : pos + 12 + caplen], 0.0, origlen)
         elif btype == BT_PB:
             frame += 1
             iface_id, _drops, hi, lo, caplen, origlen = struct.unpack_from(
@@ -243,7 +294,7 @@ def _packet(
         )
     iface = ifaces[iface_id]
     ts = ((hi << 32) | lo) / iface.per_second + iface.offset
-    return (iface.linktype, buf[start : start + caplen], ts, origlen)
+    return (frame, iface.linktype, buf[start : start + caplen], ts, origlen)
 
 
 def _no_iface(frame: int, iface_id: int) -> CaptureNote:

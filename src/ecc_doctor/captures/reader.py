@@ -11,7 +11,6 @@ byte comparisons, before any record is built.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -22,11 +21,6 @@ from ecc_doctor.captures.sipassembler import SipAssembler
 from ecc_doctor.captures.sipframing import SIP_FIRST_BYTES, looks_like_sip
 
 __all__ = ["Decoder", "PcapEngine", "SipAssembler"]
-
-# link types whose header has a fixed size and ends with the ethertype: offset of the IP header
-# (Ethernet without VLAN tag, Linux SLL); others take the general decoder
-_FIXED_LINKS = {1: 14, 113: 16}
-_PORTS = struct.Struct("!HH").unpack_from
 
 
 class PcapEngine:
@@ -43,14 +37,12 @@ class PcapEngine:
     def frames(self, path: Path) -> Iterator[FrameRecord]:
         """Every TCP/UDP packet (IPv4/IPv6, fragments reassembled), in file order."""
         decoder = Decoder()
-        frame_no = 0
         cut = 0
         for rec in open_capture(path, self.progress):
             if type(rec) is not tuple:
                 yield rec  # type: ignore[misc]
                 continue
-            frame_no += 1
-            linktype, data, ts, origlen = rec
+            frame_no, linktype, data, ts, origlen = rec
             out = decoder.decode(linktype, data, ts, frame_no)
             if decoder.notes:
                 yield from decoder.pop_notes()
@@ -79,34 +71,13 @@ class PcapEngine:
         want = sip_filter(assembler, ports)
         decode = decoder.decode
         feed = assembler.feed
-        frame_no = 0
-        port_set = frozenset(ports)
-        first = SIP_FIRST_BYTES
-        unpack_ports = _PORTS
-        for rec in open_capture(path, self.progress):
+        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied
+        skip = (frozenset(ports), SIP_FIRST_BYTES)
+        for rec in open_capture(path, self.progress, skip):
             if type(rec) is not tuple:
                 yield rec  # type: ignore[misc]
                 continue
-            frame_no += 1
-            linktype, data, ts, _ = rec
-            # Fast path (RTP): plain IPv4 + UDP on a fixed-size link header, not a fragment,
-            # not a SIP port and no capital letter where a SIP start line would begin.
-            link = _FIXED_LINKS.get(linktype)
-            if (
-                link is not None
-                and len(data) > link + 28
-                and (
-                    data[link] == 0x45
-                    and data[link + 9] == 17
-                    and data[link - 2 : link] == b"\x08\x00"
-                    and not data[link + 6] & 0x3F
-                    and not data[link + 7]
-                )
-            ):
-                sport, dport = unpack_ports(data, link + 20)
-                if sport not in port_set and dport not in port_set and data[link + 28] not in first:
-                    continue
-            frame = decode(linktype, data, ts, frame_no, want)
+            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
             if decoder.notes:
                 yield from decoder.pop_notes()
             if frame is not None and type(frame) is Frame:

@@ -68,7 +68,15 @@ def content_length(header: bytes | bytearray) -> int | None:
 
 def header_end(data: bytes | bytearray, start: int = 0) -> int:
     """Offset just past the empty line ending the header block, or NEED_MORE."""
-    found = _HEADER_END.search(data, max(start, 0))
+    start = max(start, 0)
+    crlf = data.find(b"\r\n\r\n", start)
+    if (
+        crlf >= 0
+        and data.find(b"\n\n", start, crlf + 2) < 0
+        and data.find(b"\n\r\n", start, crlf + 2) < 0
+    ):
+        return crlf + 4
+    found = _HEADER_END.search(data, start)  # bare LF line ends
     return found.end() if found else NEED_MORE
 
 
