@@ -127,3 +127,20 @@ async def test_summary_on_a_wrong_page_is_an_error_naming_the_path(aes_lab: Lab)
 async def test_checks_skip_without_an_aes_section() -> None:
     results = await run(SiteConfig(), "aes")
     assert {r.status for r in results.values()} == {Status.SKIP}
+
+
+async def test_check_cut_off_by_its_time_limit_leaves_no_session(aes_lab: Lab) -> None:
+    from ecc_doctor.runner import run_checks
+
+    specs = select(["aes.dmcc-session"], all_checks())
+    statuses = set()
+    for step in range(1, 40):
+        limit = step * 0.0003  # cut off while connecting, starting, in the keepalive, stopping
+        (result,) = await run_checks(specs, aes_lab.config, timeout_override=limit)
+        statuses.add(result.status)
+        if result.status is Status.ERROR:
+            assert result.summary.startswith("timed out after"), result.summary
+        else:
+            assert result.status is Status.PASS, result.summary
+        assert aes_lab.status()["aes"]["open_sessions"] == 0, f"session left after {limit} s"
+    assert Status.ERROR in statuses

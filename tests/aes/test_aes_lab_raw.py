@@ -152,3 +152,28 @@ async def test_dropped_session_ends_after_a_zero_cleanup_delay(aes_lab: Lab) -> 
             break
         await asyncio.sleep(0.02)
     assert aes_lab.status()["aes"]["open_sessions"] == 0
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET http://[ HTTP/1.1\r\n\r\n",
+        b"POST /aesvcs/login.xhtml HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n",
+    ],
+)
+async def test_console_answers_garbage_with_400(aes_lab: Lab, request_bytes: bytes) -> None:
+    url = aes_lab.config.aes.oam_url
+    port = int(url.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(aes_lab.config.aes.ca_file))
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname="127.0.0.1"
+    )
+    writer.write(request_bytes)
+    await writer.drain()
+    async with asyncio.timeout(5):
+        answer = await reader.read(65536)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert aes_lab.status()["aes"]["dmcc_tls_port"] > 0

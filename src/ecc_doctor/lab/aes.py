@@ -112,6 +112,7 @@ class AesEmulator:
         self.protocol_errors = 0
         self.password = ""
         self._conn_ids = 0
+        self.tls_port = 0
         self._plain = TcpService(self._serve_plain)
         self._tls: TcpService | None = None
         self._oam: TcpService | None = None
@@ -185,6 +186,7 @@ class AesEmulator:
         self._sweep()
         return {
             "open_sessions": len(self.sessions),
+            "dmcc_tls_port": self.tls_port,
             "ecc_session": self.resident is not None,
             "connections": sum(s.connections for s in (self._plain, self._tls) if s),
             "protocol_errors": self.protocol_errors,
@@ -234,7 +236,11 @@ class AesEmulator:
                 if frame is None:
                     return
                 invoke_id, root = frame
-                body = self._answer(root, conn, far_end, encrypted)
+                try:
+                    body = self._answer(root, conn, far_end, encrypted)
+                except Exception:  # a request we cannot make sense of: drop the link
+                    self.protocol_errors += 1
+                    return
                 writer.write(_HEADER.pack(0, 8 + len(body), invoke_id) + body)
                 await writer.drain()
         finally:

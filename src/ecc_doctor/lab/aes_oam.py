@@ -64,7 +64,10 @@ class OamSite:
             writer.write(_response(400, "<html><body>Bad Request</body></html>"))
             await writer.drain()
             return
-        status, page, extra = self.route(method, target, headers.get("cookie", ""), body)
+        try:
+            status, page, extra = self.route(method, target, headers.get("cookie", ""), body)
+        except ValueError:  # an unparsable URL or form: what a servlet container calls 400
+            status, page, extra = 400, "<html><body>Bad Request</body></html>", []
         writer.write(_response(status, page, extra))
         await writer.drain()
 

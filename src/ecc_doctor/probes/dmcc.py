@@ -201,15 +201,14 @@ class DmccSession:
             self.events[local_name(root.tag)] += 1  # unsolicited: routed by root, ignored
             return
         if waiter is not None:
-            if not waiter.done():
+            if waiter.cancelled():  # its requester was cancelled a moment ago
+                self._abandoned_answer(invoke_id, root)
+            elif not waiter.done():
                 waiter.set_result(root)
             return
         if invoke_id in self._stale:
             self._stale.discard(invoke_id)
-            if local_name(root.tag) == "StartApplicationSessionPosResponse":
-                self._orphan = child_text(root, "sessionID")
-                self._orphan_seen.set()
-            self.transcript.note(f"late answer to abandoned request {invoke_id:04d} ignored")
+            self._abandoned_answer(invoke_id, root)
             return
         problem = ProtocolError(
             f"{self.where}: response with invoke ID {invoke_id:04d} matches no request "
@@ -219,6 +218,20 @@ class DmccSession:
             if not other.done():
                 other.set_exception(problem)
         self.transcript.note(problem.message)
+
+    def _abandoned_answer(self, invoke_id: int, root: ET.Element) -> None:
+        """An answer to a request we gave up on: remember a session AES granted anyway."""
+        if local_name(root.tag) == "StartApplicationSessionPosResponse":
+            self._orphan = child_text(root, "sessionID")
+            self._orphan_seen.set()
+        self.transcript.note(f"late answer to abandoned request {invoke_id:04d} ignored")
+
+    def _give_up(self, invoke_id: int, waiter: asyncio.Future[ET.Element]) -> None:
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            # the answer arrived in the same instant as the timeout or cancellation
+            self._abandoned_answer(invoke_id, waiter.result())
+        else:
+            self._remember_stale(invoke_id)
 
     def _die(self, exc: ProbeError) -> None:
         self._dead = exc
@@ -254,10 +267,10 @@ class DmccSession:
                 await self._writer.drain()
                 return await waiter
         except TimeoutError as exc:
-            self._remember_stale(invoke_id)
+            self._give_up(invoke_id, waiter)
             raise ProbeTimeout(f"{self.where}: no answer within {limit:g} s") from exc
         except asyncio.CancelledError:
-            self._remember_stale(invoke_id)
+            self._give_up(invoke_id, waiter)
             raise
         except OSError as exc:
             raise ConnectError(f"{self.where}: {describe_os_error(exc)}") from exc
