@@ -1,0 +1,319 @@
+"""Benchmark: ecc-doctor analyze vs tshark/pyshark on one large SIP+RTP capture.
+
+Builds the capture from real SIP traffic (SIPp UAC and UAS with 100rel/PRACK on loopback,
+captured by tcpdump), interleaves synthetic RTP frames (G.711-like, 20 ms packets on
+500 media streams) until the file reaches the target packet count and size, then measures on
+that same file, each tool in its own process (peak RSS from ``wait4``):
+
+- ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules), packets/s
+  and peak RSS; also the reader alone (``PcapEngine.sip``);
+- ``tshark -r FILE -Y sip``;
+- pyshark on a slice (it is far slower, so the whole file would take too long);
+- memory flatness: ecc-doctor analyze on the first 1/4, 1/2 and the whole file.
+
+Needs root (tcpdump on lo), sipp, tcpdump, tshark/editcap; pyshark is optional.
+Usage: ``sudo .venv/bin/python benchmarks/bench_analyze.py [--seconds 10] [--keep DIR]``.
+Results go to stdout as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+UAS_PORT, UAC_PORT = 5060, 5062
+PORTS = (UAS_PORT, UAC_PORT)
+PACKETS_PER_SECOND = 87_000  # defaults: 10 s -> about 870k packets
+BYTES_PER_SECOND = 37_500_000  # and about 375 MB
+MAC_A, MAC_B = bytes.fromhex("00005e005301"), bytes.fromhex("00005e005302")
+
+
+# --- building the capture ---------------------------------------------------------------
+
+
+def need(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        sys.exit(f"bench_analyze: {tool} is not installed")
+    return found
+
+
+def capture_sip(out: Path, seconds: float, rate: int) -> None:
+    """Real SIP: SIPp UAC -> UAS with 100rel over UDP on 127.0.0.1, captured by tcpdump."""
+    sipp, tcpdump = need("sipp"), need("tcpdump")
+    calls = max(int(seconds * rate), 1)
+    dump = subprocess.Popen(
+        [tcpdump, "-i", "lo", "--immediate-mode", "-U", "-w", str(out), "-s", "0",
+         f"udp port {UAS_PORT} or udp port {UAC_PORT}"],
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_listening(dump)
+        uas = subprocess.Popen(
+            [sipp, "-sf", str(HERE / "sipp_uas_100rel.xml"), "-i", "127.0.0.1",
+             "-p", str(UAS_PORT), "-nostdin"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(0.5)
+            subprocess.run(
+                [sipp, "-sf", str(HERE / "sipp_uac_100rel.xml"), f"127.0.0.1:{UAS_PORT}",
+                 "-i", "127.0.0.1", "-p", str(UAC_PORT), "-r", str(rate), "-m", str(calls),
+                 "-l", str(rate * 4), "-nostdin", "-timeout", f"{int(seconds * 3 + 30)}s"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+            )  # fmt: skip
+            time.sleep(1.0)  # the last 200 OK (BYE)
+        finally:
+            uas.terminate()
+            uas.wait(timeout=10)
+    finally:
+        dump.send_signal(signal.SIGTERM)
+        dump.wait(timeout=10)
+
+
+def _wait_listening(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode(errors="replace")
+    if "listening" not in line:
+        proc.kill()
+        sys.exit(f"bench_analyze: tcpdump did not start: {line.strip()} (root needed)")
+
+
+def _ip_checksum(header: bytes) -> int:
+    total = sum(struct.unpack("!10H", header))
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class RtpFlows:
+    """Pre-built Ethernet/IPv4/UDP/RTP headers for 500 media streams."""
+
+    def __init__(self, payload: int, flows: int = 500) -> None:
+        self.payload = bytes([0xFF]) * payload
+        self.heads: list[bytes] = []
+        self.state = [[i * 7, i * 160] for i in range(flows)]
+        ulen = 8 + 12 + payload
+        for i in range(flows):
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xB8, 20 + ulen, 0, 0x4000, 64, 17, 0,
+                             bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))  # fmt: skip
+            ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+            udp = struct.pack("!HHHH", 20000 + 2 * i, 30000 + 2 * i, ulen, 0)
+            self.heads.append(MAC_B + MAC_A + b"\x08\x00" + ip + udp)
+        self.next = 0
+
+    def frame(self) -> bytes:
+        i = self.next
+        self.next = (i + 1) % len(self.heads)
+        seq_ts = self.state[i]
+        seq_ts[0] = (seq_ts[0] + 1) & 0xFFFF
+        seq_ts[1] = (seq_ts[1] + 160) & 0xFFFFFFFF
+        rtp = struct.pack("!BBHII", 0x80, 0, seq_ts[0], seq_ts[1], 0x1000 + i)
+        return self.heads[i] + rtp + self.payload
+
+
+def mix_rtp(sip_file: Path, out: Path, packets: int, size: int) -> tuple[int, int, int]:
+    """Interleave RTP frames into the SIP capture; returns (sip, rtp, bytes)."""
+    records = list(_pcap_records(sip_file))
+    sip_bytes = sum(len(d) + 16 for _, d in records)
+    rtp_count = max(packets - len(records), 0)
+    per_rtp = (size - sip_bytes - 24) / rtp_count if rtp_count else 0
+    flows = RtpFlows(payload=max(int(per_rtp) - 16 - 42 - 12, 20))
+    written = 0
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        budget = 0.0
+        per_sip = rtp_count / max(len(records), 1)
+        for n, (ts, data) in enumerate(records):
+            fh.write(struct.pack("<IIII", int(ts), int(ts % 1 * 1e6), len(data), len(data)) + data)
+            nxt = records[n + 1][0] if n + 1 < len(records) else ts + 0.001
+            budget += per_sip
+            k = int(budget)
+            budget -= k
+            for j in range(k):
+                t = ts + (nxt - ts) * (j + 1) / (k + 1)
+                frame = flows.frame()
+                fh.write(struct.pack("<IIII", int(t), int(t % 1 * 1e6), len(frame), len(frame)))
+                fh.write(frame)
+                written += 1
+    return len(records), written, out.stat().st_size
+
+
+def _pcap_records(path: Path) -> list[tuple[float, bytes]]:
+    data = path.read_bytes()
+    endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    scale = 1e-6
+    if data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        scale = 1e-9
+    pos, out = 24, []
+    while pos + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack_from(endian + "IIII", data, pos)
+        out.append((sec + frac * scale, data[pos + 16 : pos + 16 + caplen]))
+        pos += 16 + caplen
+    return out
+
+
+# --- measuring --------------------------------------------------------------------------
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+mode, path = sys.argv[1], sys.argv[2]
+ports = (5060, 5062)
+t = time.perf_counter()
+if mode == "analyze":
+    from ecc_doctor.captures.sip.analyze import analyze_file
+    result = analyze_file(path, engine="scapy", rules=("register", "prack"), ports=ports)
+    info = {"messages": result.to_dict().get("messages"), "status": str(result.status)}
+elif mode == "reader":
+    from ecc_doctor.captures.reader import PcapEngine
+    info = {"records": sum(1 for _ in PcapEngine().sip(Path(path), ports))}
+elif mode == "pyshark":
+    import pyshark
+    cap = pyshark.FileCapture(path, display_filter="sip", keep_packets=False)
+    info = {"sip": sum(1 for _ in cap)}
+    cap.close()
+print(json.dumps({"seconds": time.perf_counter() - t, **info}))
+"""
+
+
+def run_measured(args: list[str]) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of a child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} {args[1:3]} failed with {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
+
+
+def python_child(mode: str, path: Path) -> tuple[float, float, dict[str, object], float]:
+    """(seconds of work, peak RSS MiB, info, CPU seconds incl. interpreter start)."""
+    _, rss, out, cpu = run_measured([sys.executable, "-c", CHILD, mode, str(path)])
+    info = json.loads(out.strip().splitlines()[-1])
+    return float(info.pop("seconds")), rss, info, cpu
+
+
+def count_packets(path: Path) -> int:
+    return len(_pcap_records(path)) if path.stat().st_size < 50_000_000 else _count_fast(path)
+
+
+def _count_fast(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        fh.read(24)
+        while True:
+            head = fh.read(16)
+            if len(head) < 16:
+                return n
+            fh.seek(struct.unpack("<IIII", head)[2], 1)
+            n += 1
+
+
+def slice_capture(src: Path, dst: Path, packets: int) -> None:
+    subprocess.run([need("editcap"), "-r", str(src), str(dst), f"1-{packets}"], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="seconds of SIPp traffic (default 10)"
+    )
+    parser.add_argument("--rate", type=int, default=1000, help="calls per second (default 1000)")
+    parser.add_argument("--input", type=Path, help="measure this capture instead of building one")
+    parser.add_argument("--keep", type=Path, help="keep the built capture in this directory")
+    parser.add_argument("--pyshark-slice", type=int, default=20000, help="packets for pyshark")
+    opts = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ecc-bench-"))
+    os.chmod(work, 0o777)  # tcpdump drops privileges before writing
+    try:
+        path = opts.input or build(work, opts)
+        report(path, work, opts)
+        if opts.keep and not opts.input:
+            opts.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, opts.keep / path.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def build(work: Path, opts: argparse.Namespace) -> Path:
+    sip_file, mixed = work / "sip.pcap", work / "sip-rtp.pcap"
+    t = time.perf_counter()
+    capture_sip(sip_file, opts.seconds, opts.rate)
+    packets = int(PACKETS_PER_SECOND * opts.seconds)
+    sip, rtp, size = mix_rtp(sip_file, mixed, packets, int(BYTES_PER_SECOND * opts.seconds))
+    print(
+        f"built {mixed.name}: {sip} SIP + {rtp} RTP frames, {size / 1e6:.0f} MB "
+        f"in {time.perf_counter() - t:.0f} s ({opts.rate} calls/s for {opts.seconds:g} s)",
+        file=sys.stderr,
+    )
+    return mixed
+
+
+def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
+    total = count_packets(path)
+    size = path.stat().st_size / 1e6
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def rate(n: int, seconds: float) -> str:
+        return f"{n / seconds:,.0f}"
+
+    sec, rss, info, cpu = python_child("analyze", path)
+    analyze_rss = rss
+    rows.append(("ecc-doctor analyze (register+prack rules)", rate(total, sec), rate(total, cpu), f"{rss:.0f}", f"{sec:.1f} s, {info.get('messages')} SIP messages"))  # fmt: skip
+    sec, rss, info, cpu = python_child("reader", path)
+    reader_rss = rss
+    rows.append(("ecc-doctor reader only (PcapEngine.sip)", rate(total, sec), rate(total, cpu), f"{rss:.0f}", f"{sec:.1f} s, {info.get('records')} records"))  # fmt: skip
+
+    tshark = need("tshark")
+    wall, rss, out, cpu = run_measured([tshark, "-n", "-r", str(path), "-Y", "sip"])
+    rows.append(("tshark -r FILE -Y sip", rate(total, wall), rate(total, cpu), f"{rss:.0f}", f"{wall:.1f} s wall incl. start-up, {out.count(chr(10))} SIP packets"))  # fmt: skip
+
+    try:
+        import pyshark  # noqa: F401
+
+        piece = work / "slice.pcap"
+        n = min(opts.pyshark_slice, total)
+        slice_capture(path, piece, n)
+        sec, rss, info, cpu = python_child("pyshark", piece)
+        rows.append((f"pyshark FileCapture(display_filter='sip'), first {n:,} packets", rate(n, sec), "(tshark child)", f"{rss:.0f}", f"{sec:.1f} s, {info.get('sip')} SIP packets; RSS without its tshark child"))  # fmt: skip
+    except ImportError:
+        rows.append(("pyshark", "not installed", "", "", ""))
+
+    flat: list[str] = []
+    for label, part in (("1/4", 4), ("1/2", 2)):
+        piece = work / f"part{part}.pcap"
+        slice_capture(path, piece, total // part)
+        a_rss = python_child("analyze", piece)[1]
+        r_rss = python_child("reader", piece)[1]
+        flat.append(f"| {label} | {total // part:,} | {a_rss:.0f} | {r_rss:.0f} |")
+        piece.unlink()
+    flat.append(f"| full | {total:,} | {analyze_rss:.0f} | {reader_rss:.0f} |")
+
+    print(f"\nCapture: {total:,} packets, {size:.0f} MB ({path.name}); Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")  # fmt: skip
+    print("| tool | packets/s (wall) | packets/s (CPU time) | peak RSS (MiB) | notes |")
+    print("|---|---:|---:|---:|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print("\nMemory flatness (peak RSS in MiB on the first part of the same file):\n")
+    print("| part | packets | ecc-doctor analyze | reader only |")
+    print("|---|---:|---:|---:|")
+    print("\n".join(flat))
+
+
+if __name__ == "__main__":
+    main()
