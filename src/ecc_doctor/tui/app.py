@@ -21,6 +21,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 from textual.worker import get_current_worker
@@ -41,6 +42,7 @@ from ecc_doctor.tui.ladder_screen import LadderScreen
 from ecc_doctor.tui.messages import (
     CaptureAnalyzed,
     CaptureFailed,
+    CheckDone,
     CheckFinished,
     CheckStarted,
     Exported,
@@ -148,6 +150,7 @@ class DashboardApp(App[None]):
         self.selected_check: str | None = None
         self.runs_started = 0
         self.runs_completed = 0
+        self.finished_runs: set[int] = set()
         self.last_run_at: datetime | None = None
         self.state = ""
         self.capture_state = ""
@@ -238,6 +241,8 @@ class DashboardApp(App[None]):
             except Exception as exc:  # the runner turns check errors into ERROR already
                 msg = f"internal error running {spec.id}: {type(exc).__name__}: {exc}"
                 self.post_message(CheckFinished(spec.id, Result(spec.id, Status.ERROR, msg)))
+            finally:
+                self.post_message(CheckDone(spec.id))
 
         await asyncio.gather(*(one(s) for s in specs))
         self.post_message(RunFinished(run, tuple(s.id for s in specs)))
@@ -248,7 +253,7 @@ class DashboardApp(App[None]):
     def on_check_started(self, message: CheckStarted) -> None:
         for check_id in self._rows_of(message.spec_id):
             self.history.mark_running(check_id)
-        self.refresh_views()
+        self.refresh_views(message.spec_id)
 
     def on_check_finished(self, message: CheckFinished) -> None:
         result = message.result
@@ -263,16 +268,20 @@ class DashboardApp(App[None]):
             ):
                 del self.history.checks[message.spec_id]
         self.history.record(result, self.clock())
-        self.refresh_views()
+        self.refresh_views(result.check_id)
+        self._signal()
+
+    def on_check_done(self, message: CheckDone) -> None:
+        self.running.discard(message.spec_id)
+        for check_id in self._rows_of(message.spec_id):
+            if check_id in self.history.checks:
+                self.history.mark_running(check_id, False)
+        self.refresh_views(message.spec_id)
         self._signal()
 
     def on_run_finished(self, message: RunFinished) -> None:
-        for spec_id in message.spec_ids:
-            self.running.discard(spec_id)
-            for check_id in self._rows_of(spec_id):
-                if check_id in self.history.checks:
-                    self.history.mark_running(check_id, False)
-        self.runs_completed = max(self.runs_completed, message.run)
+        self.finished_runs.add(message.run)
+        self.runs_completed = len(self.finished_runs)
         self.last_run_at = self.clock()
         self.refresh_views()
         self._signal()
@@ -288,9 +297,12 @@ class DashboardApp(App[None]):
                 await self._changed.wait()
 
     async def wait_run(self, run: int | None = None, timeout: float = 30.0) -> None:
-        """Wait until run number *run* (default: the latest started) has finished."""
-        target = self.runs_started if run is None else run
-        await self.wait_for(lambda: self.runs_completed >= target, timeout)
+        """Wait until run number *run* has finished (default: every run started so far)."""
+        if run is None:
+            target = self.runs_started
+            await self.wait_for(lambda: self.runs_completed >= target, timeout)
+        else:
+            await self.wait_for(lambda: run in self.finished_runs, timeout)
 
     # ---- views ----------------------------------------------------------------------------
 
@@ -321,17 +333,24 @@ class DashboardApp(App[None]):
         spec = next((s for s in self.specs if s.id == check_id), None)
         return spec.title if spec else ""
 
-    def refresh_views(self) -> None:
-        """Redraw header, table, detail and timeline from the history (cheap: few rows)."""
+    def refresh_views(self, changed: str | None = None) -> None:
+        """Redraw from the history: table and header always; the detail pane when *changed*
+        (a check id) is the selected check or None; the timeline when it is visible."""
         if not self._mounted_views:
             return
-        table = self.query_one(ChecksTable)
-        table.show(self.visible_rows())
-        if table.selected_id is not None:
-            self.selected_check = table.selected_id
-        self._show_header()
-        self._show_detail()
-        self._show_timeline()
+        try:
+            table = self.query_one(ChecksTable)
+            table.show(self.visible_rows())
+            if table.selected_id is not None and table.selected_id != self.selected_check:
+                self.selected_check = table.selected_id
+                changed = None
+            self._show_header()
+            if changed is None or changed == self.selected_check:
+                self._show_detail()
+            if self.query_one(TabbedContent).active == "timeline":
+                self._show_timeline()
+        except NoMatches:  # shutting down: the widgets are gone
+            return
 
     def _show_header(self) -> None:
         if self.config is not None:
@@ -367,9 +386,13 @@ class DashboardApp(App[None]):
         )
 
     def _refresh_times(self) -> None:
-        self._show_header()
-        self._show_detail()
-        self._show_timeline()
+        """Redraw what shows durations ("3 min") and the header."""
+        self.refresh_views()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.active == "timeline":
+            self._show_timeline()
 
     @on(DataTable.RowHighlighted, "#checks-table")
     def _check_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -42,6 +42,7 @@ class ChecksTable(DataTable[Text | str]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.tz = tz
         self._keys: list[str] = []
+        self._shown: dict[str, list[Text | str]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -86,22 +87,27 @@ class ChecksTable(DataTable[Text | str]):
         ]
 
     def show(self, rows: Sequence[CheckHistory]) -> None:
-        """Show exactly *rows* (in order), updating cells in place when the rows are the same."""
+        """Show exactly *rows* (in order), updating only changed cells when the rows are the same."""
         keys = [h.check_id for h in rows]
         if keys == self._keys:
-            for h in rows:
-                for (col, _, _), value in zip(COLUMNS, self._cells(h), strict=True):
-                    try:
-                        self.update_cell(h.check_id, col, value, update_width=col == "summary")
-                    except (CellDoesNotExist, RowDoesNotExist):
-                        self._keys = []
-                        break
-            if self._keys:
+            try:
+                for h in rows:
+                    cells = self._cells(h)
+                    before = self._shown.get(h.check_id, [])
+                    for i, ((col, _, _), value) in enumerate(zip(COLUMNS, cells, strict=True)):
+                        if i >= len(before) or before[i] != value:
+                            self.update_cell(h.check_id, col, value)
+                    self._shown[h.check_id] = cells
                 return
+            except (CellDoesNotExist, RowDoesNotExist):
+                pass
         selected = self.selected_id
         self.clear()
         self._keys = keys
+        self._shown = {}
         for h in rows:
-            self.add_row(*self._cells(h), key=h.check_id)
+            cells = self._cells(h)
+            self._shown[h.check_id] = cells
+            self.add_row(*cells, key=h.check_id)
         if selected in keys:
             self.move_cursor(row=keys.index(selected), animate=False)

@@ -30,6 +30,13 @@ class CheckFinished(Message):
 
 
 @dataclass
+class CheckDone(Message):
+    """A check (by its registry id) has returned all its results (it may run again now)."""
+
+    spec_id: str
+
+
+@dataclass
 class RunFinished(Message):
     """A run (every check asked for) has finished; ``run`` counts runs in this session."""
 
