@@ -500,3 +500,40 @@ def test_tshark_agrees_on_synthetic_edge_cases(tmp_path: Path) -> None:
     theirs = [(m.frames, m.data, m.transport) for m in messages(list(TsharkEngine().sip(path)))]
     assert len(ours) == 6
     assert ours == theirs
+
+
+def test_corrupted_captures_end_in_notes_or_capture_error(tmp_path: Path) -> None:
+    """Random byte damage (seeded): records, notes or CaptureError, never another exception."""
+    import random
+
+    from tests.conftest import FIXTURES
+
+    rng = random.Random(6)
+    tcp_file = write_pcap(
+        tmp_path / "tcp.pcap",
+        [
+            tcp4(999, flags="S"),
+            tcp4(1000, INVITE[:120]),
+            tcp4(1120, INVITE[120:]),
+            tcp4(1000 + len(INVITE), BYE),
+        ],
+    )
+    sources = [
+        tcp_file.read_bytes(),
+        (FIXTURES / "captures" / "sipnab-sip-auth-failure.pcapng").read_bytes(),
+    ]
+    damaged = tmp_path / "damaged.pcap"
+    outcomes = set()
+    for _ in range(60):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.choice([1, 10, 100])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        damaged.write_bytes(bytes(data))
+        try:
+            records = list(PcapEngine().sip(damaged)) + list(PcapEngine().frames(damaged))
+            outcomes.add("read" if not notes(records) else "notes")
+        except CaptureError:
+            outcomes.add("error")
+    assert outcomes == {"read", "notes", "error"}
