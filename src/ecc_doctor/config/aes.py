@@ -25,14 +25,18 @@ class AesConfig:
     ca_file: Path | None = setting(
         None, doc="CA bundle that signed the AES certificate (default: system CAs)"
     )
-    oam_url: str = setting("", doc="AES management console base URL, e.g. https://aes.example:443")
+    oam_url: str = setting(
+        "",
+        doc="AES management console base URL (empty: aes.dmcc-summary is skipped)",
+        example="https://10.0.0.11",
+    )
     application_id: str = setting(
         "ecc-doctor", doc="applicationID sent in StartApplicationSession (shown on the OAM)"
     )
     protocol_versions: list[str] = setting(
         factory=lambda: list(DEFAULT_PROTOCOL_VERSIONS),
         doc="DMCC protocol versions offered, preferred first: AES releases (7.0.0, 6.3.3, ...) "
-        "or full ecma-323 URIs",
+        "or full ecma-323 URIs; AES picks one [INFERRED]",
     )
     session_duration_s: int = setting(
         180, doc="requestedSessionDuration of the DMCC session (s)", min=10, max=86400
@@ -62,7 +66,10 @@ class AesConfig:
         "", doc="CTI user the ECC service logs in with, on the Session Summary (default: username)"
     )
     expected_far_end: str = setting(
-        "", doc="Far-end Identifier of the ECC service's DMCC session (empty: any)"
+        "",
+        doc="Far-end Identifier (address, optionally :port) of the ECC service's DMCC session "
+        "on the Session Summary (empty: any session of ecc_user)",
+        example="10.0.0.40",
     )
 
     def validate(self) -> str | None:
