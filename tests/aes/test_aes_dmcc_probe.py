@@ -298,3 +298,42 @@ async def test_late_grant_after_a_timeout_is_stopped(peer) -> None:  # type: ign
         async with DmccSession(cfg, Transcript("dmcc"), io_timeout=0.1):
             pass
     assert stopped.is_set()
+
+
+@pytest.mark.anyio
+async def test_tls_certificate_for_another_name_is_a_connect_error(tmp_path: Path) -> None:
+    ca = LabCA(tmp_path)
+    server = await asyncio.start_server(
+        lambda r, w: w.close(), "127.0.0.1", 0, ssl=ca.server_context("x", ("aes.example",))
+    )
+    cfg = AesConfig(
+        host="127.0.0.1",
+        username="u",
+        password=Secret("pw-123"),
+        dmcc_port=server.sockets[0].getsockname()[1],
+        dmcc_tls=True,
+        ca_file=ca.ca_file,
+    )
+    try:
+        with pytest.raises(ConnectError, match="certificate not trusted: IP address mismatch"):
+            async with DmccSession(cfg, Transcript("dmcc")):
+                pass
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.anyio
+async def test_bytes_beyond_the_announced_length_break_the_link_not_the_probe(peer) -> None:  # type: ignore[no-untyped-def]
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        invoke_id, _ = await read_request(reader)
+        writer.write(frame(invoke_id, POS) + b"XXXXXXXXXXXX")
+        await asyncio.sleep(5)
+
+    cfg = await peer(script)
+    transcript = Transcript("dmcc")
+    async with DmccSession(cfg, transcript, io_timeout=2) as session:
+        assert session.info is not None
+        with pytest.raises(ProtocolError, match="version 0x5858"):
+            await session.reset_timer()
+    assert "connection broken" in session.stop_problem
