@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ecc_doctor.config import from_mapping
@@ -174,3 +176,15 @@ def test_ossi_text_is_recognised_and_parsed() -> None:
 def test_ossi_without_command_line_is_rejected() -> None:
     with pytest.raises(ProtocolError, match="without a 'c' line"):
         parse_text("f0001ff00\nd1\nt\n")
+
+
+def test_documented_field_id_table_matches_the_code() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "CM-SAT.md").read_text(encoding="utf-8")
+    rows = {
+        tuple(cell.strip() for cell in line.strip("|").split("|"))
+        for line in doc.splitlines()
+        if line.startswith("| ") and line.count("|") == 4
+    }
+    for command, labels in OSSI_FIELDS.items():
+        for label, fid in labels.items():
+            assert (command, label, fid) in rows

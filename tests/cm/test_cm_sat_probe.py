@@ -98,6 +98,23 @@ async def test_each_auth_method_logs_in(tmp_path: Path, method: str) -> None:
         await only.emu.stop()
 
 
+@pytest.mark.parametrize("good", [True, False])
+async def test_inband_login_prompts_are_answered_once(tmp_path: Path, good: bool) -> None:
+    inband = await start_cm(tmp_path, inband_login=True)
+    try:
+        if good:
+            async with open_sat(inband.cfg, Transcript("s"), connect_timeout=5) as sat:
+                assert (await sat.cti_status()).link(1) is not None
+        else:
+            inband.emu.password = "changed-on-cm"
+            with pytest.raises(AuthError, match="asked for the password again"):
+                async with open_sat(inband.cfg, Transcript("s"), connect_timeout=5):
+                    pass
+    finally:
+        assert await no_open_sessions(inband.emu) == 0
+        await inband.emu.stop()
+
+
 async def test_wrong_password_is_auth_error(cm: Cm, tmp_path: Path) -> None:
     _, ref = cm.env.secret("wrong", "not-the-password")
     cfg = dataclasses.replace(cm.cfg, password=type(cm.cfg.password)(ref))

@@ -57,7 +57,7 @@ class _Server(asyncssh.SSHServer):
             self._emu.connections.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
-        return True
+        return not self._emu.inband_login  # in-band login: the SAT asks, not SSH
 
     def password_auth_supported(self) -> bool:
         return "password" in self._emu.auth
@@ -114,9 +114,15 @@ class CmSatEmulator:
         "ossi-garbled",
     )
 
-    def __init__(self, auth: tuple[str, ...] = ("keyboard-interactive", "password")) -> None:
+    def __init__(
+        self,
+        auth: tuple[str, ...] = ("keyboard-interactive", "password"),
+        inband_login: bool = False,
+    ) -> None:
         #: SSH auth methods offered (tests narrow this to one)
         self.auth = auth
+        #: ask login and password again inside the session (an ``sat`` behind a shell does)
+        self.inband_login = inband_login
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0}
@@ -213,6 +219,8 @@ class CmSatEmulator:
                 await asyncio.sleep(IDLE_S)
                 return
             lines = _Lines(process)
+            if self.inband_login and not await self._inband(process, lines):
+                return
             process.stdout.write(TERMTYPE_PROMPT)
             termtype = await lines.readline()
             if termtype is None:
@@ -226,6 +234,19 @@ class CmSatEmulator:
             pass  # the client went away or idled out
         finally:
             process.exit(0)
+
+    async def _inband(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> bool:
+        process.stdout.write("Login: ")
+        user = await lines.readline()
+        for _ in range(2):
+            process.stdout.write("Password: ")
+            given = await lines.readline()
+            if given is None:
+                return False
+            if self.login_ok(user or "", given):
+                return True
+            process.stdout.write("\r\nLogin incorrect\r\n")
+        return False
 
     async def _ossi_loop(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> None:
         process.stdout.write("t\n")

@@ -172,19 +172,24 @@ class SatSession:
     async def login(self, username: str, password: str, termtype: str) -> None:
         """From a fresh SAT channel to the OSSI ready line ``t``."""
         what = "'Terminal Type (...): [513]' prompt"
-        for _ in range(4):  # at most login, password, then the Terminal Type prompt
+        answered: set[str] = set()
+        while True:  # some SATs log in again in-band: each prompt is answered once
             got = await self._expect(_INBAND, what)
             if got == "termtype":
                 break
             if got == "pin":
                 raise AuthError(f"CM {self.where} asks for a PIN: this login cannot use SAT")
+            if got in answered:
+                raise AuthError(
+                    f"CM refused the login for user '{username}' at {self.where} "
+                    f"(asked for the {got} again)"
+                )
+            answered.add(got)
             if got == "login":
                 self._send(username)
             else:
                 self.transcript.sent("(password)")
                 self.process.stdin.write(password + "\n")
-        else:
-            raise ProtocolError(f"CM {self.where} repeated its login prompts: login refused")
         self._send(termtype)
         await self._expect({"ready": _READY}, f"OSSI ready line 't' after termtype {termtype}")
 
