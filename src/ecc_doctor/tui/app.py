@@ -542,7 +542,7 @@ class DashboardApp(App[None]):
             self.post_message(CaptureFailed(str(path), f"the SIP analyzer is not available: {exc}"))
             return
         try:
-            analysis = analyze_file(path)
+            analysis = analyze_file(path, ports=self._sip_ports())
         except EccDoctorError as exc:
             self.post_message(CaptureFailed(str(path), exc.message))
             return
@@ -637,17 +637,26 @@ class DashboardApp(App[None]):
         width = max(self.size.width - 4, 40)
         try:
             ladder = build_ladder(self.sip_analysis, flow.call_id)
-            text = render_text(ladder, width)
+            lines = render_text(ladder, width)
+            text = lines if isinstance(lines, str) else "\n".join(lines)
         except EccDoctorError as exc:
             self.notify(exc.message, severity="error")
             return
         self.push_screen(LadderScreen(f"ladder: {flow.kind} {flow.call_id}", text))
 
     def _mgc_capture(self) -> Path | None:
+        """[mgc] capture (relative to the site file), else --capture; None without [mgc]."""
         mgc = self.config.mgc if self.config is not None else None
         if mgc is None:
             return None
-        return mgc.capture or self.capture
+        if mgc.capture is None:
+            return self.capture
+        path = Path(mgc.capture)
+        if not path.is_absolute() and self.config is not None:
+            beside = Path(self.config.source).parent / path
+            if Path(self.config.source).is_file() and beside.exists():
+                return beside
+        return path
 
     def _show_mgc(self) -> None:
         from ecc_doctor.tui import mgc_view
@@ -665,16 +674,17 @@ class DashboardApp(App[None]):
     def _read_mgc(self, path: Path) -> None:
         from ecc_doctor.tui import mgc_view
 
-        source = self.config.source if self.config is not None else ""
-        config_path = Path(source) if source and Path(source).is_file() else None
         try:
             analyze_file = _lazy("ecc_doctor.captures.mgc.analyze", "analyze_file")
+            from_config = _lazy("ecc_doctor.captures.mgc.params", "from_config")
         except ImportError as exc:
             msg = f"the MGC capture analyzer is not available in this build: {exc}"
             self.post_message(MgcAnalyzed(Text(msg, style="red")))
             return
         try:
-            flows = analyze_file(path, config_path=config_path)
+            assert self.config is not None and self.config.mgc is not None
+            params = from_config(self.config.mgc, f"{self.config.source} [mgc]")
+            flows = analyze_file(path, params=params)
         except EccDoctorError as exc:
             self.post_message(MgcAnalyzed(Text(f"{path}: {exc.message}", style="bold red")))
             return

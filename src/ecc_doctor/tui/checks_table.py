@@ -9,13 +9,13 @@ from datetime import tzinfo
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from ecc_doctor.tui.fit_table import ColumnSpec, FitTable
 from ecc_doctor.tui.history import CheckHistory
 from ecc_doctor.tui.style import latency_text, since_text, status_text
 
-COLUMNS = (
+COLUMNS: tuple[ColumnSpec, ...] = (
     ("status", "Status", 7),
     ("check", "Check", 22),
     ("since", "Since", 8),
@@ -24,12 +24,10 @@ COLUMNS = (
 )
 
 
-class ChecksTable(DataTable[Text | str]):
+class ChecksTable(FitTable):
     """Rows keyed by check id. ``enter`` asks to re-run the selected check."""
 
-    DEFAULT_CSS = """
-    ChecksTable { overflow-x: hidden; }
-    """
+    COLUMNS = COLUMNS
     BINDINGS = [Binding("enter", "rerun_selected", "Re-run selected", show=True)]
 
     @dataclass
@@ -43,26 +41,6 @@ class ChecksTable(DataTable[Text | str]):
         self.tz = tz
         self._keys: list[str] = []
         self._shown: dict[str, list[Text | str]] = {}
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width or 20)
-        self._fit_summary()
-
-    def on_resize(self) -> None:
-        self._fit_summary()
-
-    def _fit_summary(self) -> None:
-        """Give the summary column the rest of the width (no horizontal scrolling)."""
-        fixed = sum(w for _, _, w in COLUMNS if w) + 2 * self.cell_padding * len(COLUMNS)
-        width = max(self.scrollable_content_region.width - fixed, 12)
-        column = self.columns.get(ColumnKey("summary"))
-        if column is None or column.width == width:
-            return
-        column.width = width
-        column.auto_width = False
-        self._require_update_dimensions = True
-        self.refresh()
 
     @property
     def selected_id(self) -> str | None:

@@ -67,7 +67,7 @@ def timeline_view(timeline: Any) -> RenderableType:
     parts.append(Text("Attempts", style="bold"))
     groups: list[tuple[str, int, list[Any]]] = []
     for a in timeline.attempts:
-        key = (a.phase, a.round)
+        key = (a.phase, min(a.round, 2))  # later survivable rounds repeat the whole list
         if groups and (groups[-1][0], groups[-1][1]) == key:
             groups[-1][2].append(a)
         else:
@@ -77,7 +77,11 @@ def timeline_view(timeline: Any) -> RenderableType:
         for a in attempts:
             if a.controller.short not in names:
                 names.append(a.controller.short)
-        label = phase if not rnd else f"{phase} round {rnd}"
+        label = (
+            phase
+            if not rnd
+            else ("survivable, first pass" if rnd == 1 else "survivable, whole list in turn")
+        )
         parts.append(
             Text(
                 f"  {offset(attempts[0].offset_s)}–{offset(attempts[-1].offset_s)} {label}: "

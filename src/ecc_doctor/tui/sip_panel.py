@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.models import Finding
+from ecc_doctor.tui.fit_table import FitTable
 from ecc_doctor.tui.style import STATUS_STYLE, status_text
 
 
@@ -54,9 +55,20 @@ def flow_findings(flow: Flow | None, extra: Sequence[Finding] = ()) -> Renderabl
 
 
 def capture_findings(analysis: Any) -> list[Finding]:
-    """Capture-wide findings of a SipAnalysis (its ``findings``/``notes``, if it has any)."""
-    found = getattr(analysis, "findings", None) or ()
+    """Capture-wide findings of a SipAnalysis (its ``notes``)."""
+    found = getattr(analysis, "notes", None) or ()
     return [f for f in found if isinstance(f, Finding)]
+
+
+class FlowsTable(FitTable):
+    """One row per analyzed flow (REGISTER or INVITE dialog)."""
+
+    COLUMNS = (
+        ("status", "Status", 7),
+        ("kind", "Kind", 8),
+        ("flow", "Flow", 28),
+        ("summary", "Summary", None),
+    )
 
 
 class SipPanel(Vertical):
@@ -78,17 +90,9 @@ class SipPanel(Vertical):
             Text("No capture: start with --capture FILE or --iface IF.", style="dim"),
             id="sip-status",
         )
-        table: DataTable[Text | str] = DataTable(id="sip-flows", cursor_type="row")
-        yield table
+        yield FlowsTable(id="sip-flows", cursor_type="row")
         with VerticalScroll(id="sip-findings"):
             yield Static(id="sip-findings-body")
-
-    def on_mount(self) -> None:
-        table = self.query_one("#sip-flows", DataTable)
-        table.add_column("Status", key="status", width=7)
-        table.add_column("Kind", key="kind", width=8)
-        table.add_column("Flow", key="flow", width=28)
-        table.add_column("Summary", key="summary")
 
     def set_status(self, text: Text | str) -> None:
         self.query_one("#sip-status", Static).update(text)
