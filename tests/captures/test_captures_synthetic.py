@@ -537,3 +537,33 @@ def test_corrupted_captures_end_in_notes_or_capture_error(tmp_path: Path) -> Non
         except CaptureError:
             outcomes.add("error")
     assert outcomes == {"read", "notes", "error"}
+
+
+def test_snaplen_cut_tcp_segment_drops_the_message_and_resynchronises(tmp_path: Path) -> None:
+    frames = [tcp4(1000, INVITE), tcp4(1000 + len(INVITE), OK)]
+    path = write_pcap(tmp_path / "cut.pcap", frames, snaplen=len(OK) + 54 + 10)
+    records = sip_records(path)
+    assert [m.data for m in messages(records)] == [OK]
+    assert [(n.rule, n.frames) for n in notes(records)] == [("capture.snaplen", (1,))]
+
+
+def test_udp_junk_notes_are_capped(tmp_path: Path) -> None:
+    frames = [udp4(b"junk %d" % i, ip_id=i + 1) for i in range(30)]
+    got = notes(sip_records(write_pcap(tmp_path / "junk.pcap", frames)))
+    assert len(got) == sipassembler.MAX_JUNK_NOTES + 1
+    assert "30 UDP datagrams on SIP ports were not SIP messages" in got[-1].message
+
+
+def test_bytes_held_for_all_connections_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sipassembler, "MAX_PENDING", 100_000)
+    asm = SipAssembler()
+    out = []
+    for n in range(2048):  # 2048 connections, each holding a partial 1 KB header
+        head = b"INVITE sip:x SIP/2.0\r\nX: " + b"a" * 1000
+        out += asm.feed(
+            Frame(n + 1, T0, A4, B4, 6, 10000 + n, 5060, head, PSH | ACK, 1, 1, len(head))
+        )
+    assert sum(s.pending for s in asm.streams.values()) <= 100_000 + 1024 * 1030
+    assert any(
+        "KiB are held for all connections" in n.message for n in out if isinstance(n, CaptureNote)
+    )

@@ -23,6 +23,8 @@ from ecc_doctor.captures.sipframing import (
 from ecc_doctor.captures.tcpstream import TcpStream
 
 MAX_STREAMS = 4096
+MAX_PENDING = 64 << 20  # bytes held for all TCP connections together
+MAX_JUNK_NOTES = 20  # UDP junk on SIP ports: notes for the first ones, then a count
 DUPLICATE_WINDOW = 1.0  # seconds
 MAX_RECENT = 4096
 _KEEPALIVE_BYTES = frozenset(b"\r\n\x00 ")
@@ -43,6 +45,8 @@ class SipAssembler:
         self.ports = frozenset(ports)
         self.streams: OrderedDict[StreamKey, TcpStream] = OrderedDict()
         self.duplicates = DuplicateFilter()
+        self._tcp_frames = 0
+        self.udp_junk = 0
         # (sport, dport) of tracked TCP directions: the engine's pre-filter lets their
         # segments through even when they do not start with a SIP start line
         self.port_pairs: dict[tuple[int, int], int] = {}
@@ -63,7 +67,9 @@ class SipAssembler:
         payload = frame.payload
         if not looks_like_sip(payload):
             if (frame.sport in self.ports or frame.dport in self.ports) and not _keepalive(payload):
-                return [self._junk(frame)]
+                self.udp_junk += 1
+                if self.udp_junk <= MAX_JUNK_NOTES:
+                    return [self._junk(frame)]
             return []
         frames = frame.fragments or (frame.frame,)
         message = SipMessage(
@@ -99,14 +105,31 @@ class SipAssembler:
         else:
             self.streams.move_to_end(key)
             stream.check_gap(frame.ts, out)
-        if frame.payload:
-            if len(frame.payload) < frame.payload_len:
-                out.append(self._snaplen(frame, (frame.frame,)))
+        if len(frame.payload) < frame.payload_len:
+            # the rest of the segment is missing: drop the partial message, resynchronise
+            out.append(self._snaplen(frame, (*(f for _, f in stream.frames), frame.frame)))
+            stream.lose()
+        elif frame.payload:
             out += stream.segment(frame.seq, frame.payload, frame.frame, frame.ts)
+        self._tcp_frames += 1
+        if not self._tcp_frames & 0x3FF:
+            out += self._budget()
         if frame.tcp_flags & (FIN | RST):
             why = "the connection is reset" if frame.tcp_flags & RST else "the connection is closed"
             if not stream.ooo:
                 out += self._close(key, why)
+        return out
+
+    def _budget(self) -> Out:
+        """Keep the bytes held for all connections under MAX_PENDING (oldest dropped first)."""
+        out: Out = []
+        held = sum(s.pending for s in self.streams.values())
+        while held > MAX_PENDING and self.streams:
+            key = next(iter(self.streams))
+            held -= self.streams[key].pending
+            out += self._close(
+                key, f"more than {MAX_PENDING // 1024:,} KiB are held for all connections"
+            )
         return out
 
     def _open(self, key: StreamKey) -> TcpStream:
@@ -130,6 +153,14 @@ class SipAssembler:
         out: Out = []
         for key in list(self.streams):
             out += self._close(key, "the capture ends")
+        if self.udp_junk > MAX_JUNK_NOTES:
+            out.append(
+                CaptureNote(
+                    "sip.framing",
+                    f"{self.udp_junk} UDP datagrams on SIP ports were not SIP messages "
+                    f"(only the first {MAX_JUNK_NOTES} are listed)",
+                )
+            )
         return out
 
     def _snaplen(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote:

@@ -147,6 +147,13 @@ class TcpStream:
         for seq, (payload, frame) in held:
             out.extend(self.segment(seq, payload, frame, self.last_ts))
 
+    def lose(self) -> None:
+        """A segment was cut short by the snapshot length: drop what is buffered and wait for
+        the next segment that starts a SIP message."""
+        self._reset()
+        self.ooo.clear()
+        self.ooo_bytes = 0
+
     def _reset(self) -> None:
         self.base += len(self.buf)
         self.buf.clear()
