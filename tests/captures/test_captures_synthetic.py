@@ -567,3 +567,15 @@ def test_bytes_held_for_all_connections_are_bounded(monkeypatch: pytest.MonkeyPa
     assert any(
         "KiB are held for all connections" in n.message for n in out if isinstance(n, CaptureNote)
     )
+
+
+def test_ipv6_extension_headers_before_udp_and_tcp(tmp_path: Path) -> None:
+    from scapy.layers.inet6 import IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
+
+    ext = IPv6(src=A6, dst=B6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
+    frames = [
+        eth(ext / UDP(sport=5060, dport=5060) / Raw(OK)),
+        eth(ext / TCP(sport=40000, dport=5061, seq=5, flags="PA") / Raw(BYE)),
+    ]
+    got = messages(sip_records(write_pcap(tmp_path / "ext.pcap", frames)))
+    assert [(m.data, m.transport, m.src) for m in got] == [(OK, "UDP", A6), (BYE, "TCP", A6)]
