@@ -13,7 +13,8 @@ from rich.table import Table as RichTable
 
 from ecc_doctor.errors import EccDoctorError, ProtocolError
 from ecc_doctor.probes import sat_ossi
-from ecc_doctor.probes.sat_screens import Screen, parse_text
+from ecc_doctor.probes.sat_records import Screen
+from ecc_doctor.probes.sat_screens import parse_text
 
 MAX_INPUT = 5 * 1024 * 1024
 

@@ -17,13 +17,8 @@ from ecc_doctor.probes.sat_ossi import (
     parse_ossi,
     secret_ids,
 )
-from ecc_doctor.probes.sat_screens import (
-    CtiLinkStatus,
-    FieldScreen,
-    IpServices,
-    from_ossi,
-    parse_text,
-)
+from ecc_doctor.probes.sat_records import CtiLinkStatus, FieldScreen, IpServices, from_ossi
+from ecc_doctor.probes.sat_screens import parse_text
 
 STATUS_TWO_LINKS = [
     "cstatus aesvcs cti-link",

@@ -16,7 +16,8 @@ from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolErr
 from ecc_doctor.lab.base import LabEnv
 from ecc_doctor.lab.cm_sat import TERMTYPE_PROMPT, USERNAME, CmSatEmulator
 from ecc_doctor.probes.sat import CommandRejected, open_sat
-from ecc_doctor.probes.sat_screens import CtiLinkStatus, IpServices, parse_screen
+from ecc_doctor.probes.sat_records import CtiLinkStatus, IpServices
+from ecc_doctor.probes.sat_screens import parse_screen
 from ecc_doctor.transcript import Transcript
 
 pytestmark = pytest.mark.anyio

@@ -6,11 +6,8 @@ import pytest
 from tests.conftest import FIXTURES, SEEDS, require_shared
 
 from ecc_doctor.errors import ProtocolError
+from ecc_doctor.probes.sat_records import CtiLinkRow, CtiLinkStatus, FieldScreen, IpServices
 from ecc_doctor.probes.sat_screens import (
-    CtiLinkRow,
-    CtiLinkStatus,
-    FieldScreen,
-    IpServices,
     command_of,
     label_values,
     parse_screen,

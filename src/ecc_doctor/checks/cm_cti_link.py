@@ -8,7 +8,7 @@ from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sat import open_sat
-from ecc_doctor.probes.sat_screens import CtiLinkStatus
+from ecc_doctor.probes.sat_records import CtiLinkStatus
 
 ID = "cm.cti-link"
 TITLE = "CTI links to AES are established (status aesvcs cti-link)"

@@ -6,7 +6,7 @@ from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sat import CommandRejected, SatSession, open_sat
-from ecc_doctor.probes.sat_screens import FieldScreen
+from ecc_doctor.probes.sat_records import FieldScreen
 
 ID = "cm.cti-link-admin"
 TITLE = "CTI links are administered as ADJ-IP (display cti-link)"

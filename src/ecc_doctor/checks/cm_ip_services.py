@@ -6,7 +6,7 @@ from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sat import open_sat
-from ecc_doctor.probes.sat_screens import IpServices
+from ecc_doctor.probes.sat_records import IpServices
 
 ID = "cm.ip-services"
 TITLE = "AESVCS is enabled and the AE Services server is in use (ip-services)"

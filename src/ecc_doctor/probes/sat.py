@@ -26,7 +26,7 @@ import asyncssh
 
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
-from ecc_doctor.probes import sat_ossi, sat_screens
+from ecc_doctor.probes import sat_ossi, sat_records, sat_screens
 from ecc_doctor.probes.sat_ossi import OssiResponse
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
@@ -228,7 +228,7 @@ class SatSession:
             self.transcript.received(line)
         return response
 
-    async def query(self, command: str) -> sat_screens.Screen:
+    async def query(self, command: str) -> sat_records.Screen:
         """Run *command* and map its OSSI records onto the typed screen records."""
         canonical = sat_screens.command_of(command)
         if canonical is None:
@@ -236,25 +236,25 @@ class SatSession:
         response = await self.ossi(command)
         if response.error:
             raise CommandRejected(command, response.error)
-        return sat_screens.from_ossi(canonical, response, self.fields)
+        return sat_records.from_ossi(canonical, response, self.fields)
 
-    async def cti_status(self) -> sat_screens.CtiLinkStatus:
+    async def cti_status(self) -> sat_records.CtiLinkStatus:
         """``status aesvcs cti-link``."""
         screen = await self.query(sat_ossi.STATUS_CTI)
-        assert isinstance(screen, sat_screens.CtiLinkStatus)
+        assert isinstance(screen, sat_records.CtiLinkStatus)
         return screen
 
-    async def form(self, command: str) -> sat_screens.FieldScreen:
+    async def form(self, command: str) -> sat_records.FieldScreen:
         """A form screen (customer-options, features, ``display cti-link N``)."""
         screen = await self.query(command)
-        if not isinstance(screen, sat_screens.FieldScreen):
+        if not isinstance(screen, sat_records.FieldScreen):
             raise ProtocolError(f"'{command}' is not a form screen")
         return screen
 
-    async def ip_services(self) -> sat_screens.IpServices:
+    async def ip_services(self) -> sat_records.IpServices:
         """``display ip-services``."""
         screen = await self.query(sat_ossi.IP_SERVICES)
-        assert isinstance(screen, sat_screens.IpServices)
+        assert isinstance(screen, sat_records.IpServices)
         return screen
 
     async def logoff(self) -> None:

@@ -1,6 +1,7 @@
-"""Parsers of CM SAT screens (VT220 output or text pasted by an engineer) and of OSSI records.
+"""Parsers of CM SAT screens (VT220 output or text pasted by an engineer).
 
-Both give the same typed records, so a check does not care how the data was read:
+They give the same typed records (:mod:`ecc_doctor.probes.sat_records`) as OSSI output does,
+so a check does not care how the data was read:
 
 * ``status aesvcs cti-link`` -> :class:`CtiLinkStatus` (rows of :class:`CtiLinkRow`)
 * ``display system-parameters customer-options`` / ``display system-parameters features`` /
@@ -16,170 +17,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from ecc_doctor.errors import ProtocolError
 from ecc_doctor.probes import sat_ossi
-from ecc_doctor.probes.sat_ossi import (
-    CTI_LINK,
-    CUSTOMER_OPTIONS,
-    FEATURES,
-    IP_SERVICES,
-    STATUS_CTI,
-    OssiResponse,
+from ecc_doctor.probes.sat_ossi import CTI_LINK, CUSTOMER_OPTIONS, FEATURES, IP_SERVICES, STATUS_CTI
+from ecc_doctor.probes.sat_records import (
+    AesServer,
+    CtiLinkRow,
+    CtiLinkStatus,
+    FieldScreen,
+    IpService,
+    IpServices,
+    Screen,
+    from_ossi,
 )
 from ecc_doctor.probes.vt220 import render
 
 COMMANDS = (STATUS_CTI, CUSTOMER_OPTIONS, CTI_LINK, FEATURES, IP_SERVICES)
-STATUS_COLUMNS = (
-    "CTI Link",
-    "Version",
-    "Mnt Busy",
-    "AE Services Server",
-    "Service State",
-    "Msgs Sent",
-    "Msgs Rcvd",
-)
-SERVICE_COLUMNS = (
-    "Service Type",
-    "Enabled",
-    "Local Node",
-    "Local Port",
-    "Remote Node",
-    "Remote Port",
-)
-AES_COLUMNS = ("Server ID", "AE Services Server", "Enabled", "Status")
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table for display: title, column names, rows of strings."""
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-    def records(self) -> list[dict[str, str]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-
-@dataclass(frozen=True)
-class CtiLinkRow:
-    """One row of ``status aesvcs cti-link``."""
-
-    link: int
-    version: str
-    mnt_busy: str
-    aes_server: str
-    state: str
-    msgs_sent: int
-    msgs_rcvd: int
-
-    def cells(self) -> tuple[str, ...]:
-        return (
-            str(self.link),
-            self.version,
-            self.mnt_busy,
-            self.aes_server,
-            self.state,
-            str(self.msgs_sent),
-            str(self.msgs_rcvd),
-        )
-
-
-@dataclass(frozen=True)
-class CtiLinkStatus:
-    """``status aesvcs cti-link``: one row per administered AE Services CTI link."""
-
-    rows: tuple[CtiLinkRow, ...]
-    command: str = STATUS_CTI
-
-    def link(self, number: int) -> CtiLinkRow | None:
-        return next((r for r in self.rows if r.link == number), None)
-
-    def tables(self) -> list[Table]:
-        return [
-            Table(
-                "AE SERVICES CTI LINK STATUS", STATUS_COLUMNS, tuple(r.cells() for r in self.rows)
-            )
-        ]
-
-
-def _norm(label: str) -> str:
-    return " ".join(label.lower().split())
-
-
-@dataclass(frozen=True)
-class FieldScreen:
-    """A form screen: labels and their values (customer-options, features, cti-link)."""
-
-    command: str
-    fields: Mapping[str, str] = field(default_factory=dict)
-
-    def get(self, label: str) -> str | None:
-        """The value of *label* (case and spacing ignored), or None if the screen lacks it."""
-        wanted = _norm(label)
-        return next((v for k, v in self.fields.items() if _norm(k) == wanted), None)
-
-    def tables(self) -> list[Table]:
-        return [Table(self.command, ("Field", "Value"), tuple(self.fields.items()))]
-
-
-@dataclass(frozen=True)
-class IpService:
-    """One row of the IP SERVICES page."""
-
-    service_type: str
-    enabled: str
-    local_node: str
-    local_port: str
-    remote_node: str = ""
-    remote_port: str = ""
-
-    def cells(self) -> tuple[str, ...]:
-        return (
-            self.service_type,
-            self.enabled,
-            self.local_node,
-            self.local_port,
-            self.remote_node,
-            self.remote_port,
-        )
-
-
-@dataclass(frozen=True)
-class AesServer:
-    """One row of the AE Services Administration page (the password is never kept)."""
-
-    server_id: str
-    name: str
-    enabled: str
-    status: str
-
-    def cells(self) -> tuple[str, ...]:
-        return (self.server_id, self.name, self.enabled, self.status)
-
-
-@dataclass(frozen=True)
-class IpServices:
-    """``display ip-services``: service rows and AE Services servers."""
-
-    services: tuple[IpService, ...]
-    aes_servers: tuple[AesServer, ...]
-    command: str = IP_SERVICES
-
-    def tables(self) -> list[Table]:
-        return [
-            Table("IP SERVICES", SERVICE_COLUMNS, tuple(s.cells() for s in self.services)),
-            Table(
-                "AE Services Administration",
-                AES_COLUMNS,
-                tuple(a.cells() for a in self.aes_servers),
-            ),
-        ]
-
-
-Screen = CtiLinkStatus | FieldScreen | IpServices
 
 # --- cleaning -------------------------------------------------------------------------------
 
@@ -402,80 +256,6 @@ def parse_screen(text: str, command: str | None = None) -> Screen:
     if command == IP_SERVICES:
         return parse_ip_services(lines)
     return parse_fields(command, lines)
-
-
-# --- OSSI records -> the same types ----------------------------------------------------------
-
-
-def _labelled(record: Mapping[str, str], ids: Mapping[str, str]) -> dict[str, str]:
-    by_id = {fid.lower(): label for label, fid in ids.items()}
-    return {by_id[k]: v for k, v in record.items() if k in by_id}
-
-
-def _need(command: str, rec: Mapping[str, str], label: str, ids: Mapping[str, str]) -> str:
-    if label not in rec:
-        raise ProtocolError(
-            f"{command}: OSSI record lacks field {ids.get(label, '?')} ({label}); "
-            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
-        )
-    return rec[label]
-
-
-def _int(command: str, label: str, value: str) -> int:
-    if not value.strip().isdigit():
-        raise ProtocolError(f"{command}: {label} is not a number: {value[:20]!r}")
-    return int(value)
-
-
-def from_ossi(
-    command: str, response: OssiResponse, fields: Mapping[str, Mapping[str, str]] | None = None
-) -> Screen:
-    """Map OSSI records (field ID -> value) onto the typed records, via the field-ID table."""
-    ids = (fields or sat_ossi.field_map()).get(command, {})
-    recs = [_labelled(r, ids) for r in response.records]
-    if command == STATUS_CTI:
-        rows = []
-        for r in recs:
-            link = _int(command, "CTI Link", _need(command, r, "CTI Link", ids))
-            state = _need(command, r, "Service State", ids)
-            sent = _int(command, "Msgs Sent", r.get("Msgs Sent") or "0")
-            rcvd = _int(command, "Msgs Rcvd", r.get("Msgs Rcvd") or "0")
-            rows.append(
-                CtiLinkRow(
-                    link,
-                    r.get("Version", ""),
-                    r.get("Mnt Busy", ""),
-                    r.get("AE Services Server", ""),
-                    state,
-                    sent,
-                    rcvd,
-                )  # fmt: skip
-            )
-        return CtiLinkStatus(tuple(rows))
-    if command == IP_SERVICES:
-        services, servers = [], []
-        for r in recs:
-            if "Service Type" in r:
-                services.append(IpService(*(r.get(c, "") for c in SERVICE_COLUMNS)))
-            elif "AE Services Server" in r and r["AE Services Server"]:
-                servers.append(
-                    AesServer(
-                        r.get("Server ID", ""),
-                        r["AE Services Server"],
-                        r.get("Server Enabled", ""),
-                        r.get("Status", ""),
-                    )  # fmt: skip
-                )
-        return IpServices(tuple(services), tuple(servers))
-    merged: dict[str, str] = {}
-    for r in recs:
-        merged.update({k: v for k, v in r.items() if k not in sat_ossi.SECRET_LABELS})
-    if not merged:
-        raise ProtocolError(
-            f"{command}: no known OSSI field IDs in the output; "
-            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
-        )
-    return FieldScreen(command, merged)
 
 
 def parse_text(text: str, fields: Mapping[str, Mapping[str, str]] | None = None) -> Screen:

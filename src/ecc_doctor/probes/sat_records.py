@@ -1,0 +1,241 @@
+"""Typed records of CM SAT output, shared by the screen parser and the OSSI mapping.
+
+``status aesvcs cti-link`` -> :class:`CtiLinkStatus`; form screens (customer-options,
+features, ``display cti-link N``) -> :class:`FieldScreen`; ``display ip-services`` ->
+:class:`IpServices` (the password column is never kept). :func:`from_ossi` maps OSSI records
+(field ID -> value) onto them through the field-ID table of :mod:`ecc_doctor.probes.sat_ossi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ecc_doctor.errors import ProtocolError
+from ecc_doctor.probes import sat_ossi
+from ecc_doctor.probes.sat_ossi import IP_SERVICES, STATUS_CTI, OssiResponse
+
+STATUS_COLUMNS = (
+    "CTI Link",
+    "Version",
+    "Mnt Busy",
+    "AE Services Server",
+    "Service State",
+    "Msgs Sent",
+    "Msgs Rcvd",
+)
+SERVICE_COLUMNS = (
+    "Service Type",
+    "Enabled",
+    "Local Node",
+    "Local Port",
+    "Remote Node",
+    "Remote Port",
+)
+AES_COLUMNS = ("Server ID", "AE Services Server", "Enabled", "Status")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table for display: title, column names, rows of strings."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def records(self) -> list[dict[str, str]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class CtiLinkRow:
+    """One row of ``status aesvcs cti-link``."""
+
+    link: int
+    version: str
+    mnt_busy: str
+    aes_server: str
+    state: str
+    msgs_sent: int
+    msgs_rcvd: int
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            str(self.link),
+            self.version,
+            self.mnt_busy,
+            self.aes_server,
+            self.state,
+            str(self.msgs_sent),
+            str(self.msgs_rcvd),
+        )
+
+
+@dataclass(frozen=True)
+class CtiLinkStatus:
+    """``status aesvcs cti-link``: one row per administered AE Services CTI link."""
+
+    rows: tuple[CtiLinkRow, ...]
+    command: str = STATUS_CTI
+
+    def link(self, number: int) -> CtiLinkRow | None:
+        return next((r for r in self.rows if r.link == number), None)
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                "AE SERVICES CTI LINK STATUS", STATUS_COLUMNS, tuple(r.cells() for r in self.rows)
+            )
+        ]
+
+
+def _norm(label: str) -> str:
+    return " ".join(label.lower().split())
+
+
+@dataclass(frozen=True)
+class FieldScreen:
+    """A form screen: labels and their values (customer-options, features, cti-link)."""
+
+    command: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, label: str) -> str | None:
+        """The value of *label* (case and spacing ignored), or None if the screen lacks it."""
+        wanted = _norm(label)
+        return next((v for k, v in self.fields.items() if _norm(k) == wanted), None)
+
+    def tables(self) -> list[Table]:
+        return [Table(self.command, ("Field", "Value"), tuple(self.fields.items()))]
+
+
+@dataclass(frozen=True)
+class IpService:
+    """One row of the IP SERVICES page."""
+
+    service_type: str
+    enabled: str
+    local_node: str
+    local_port: str
+    remote_node: str = ""
+    remote_port: str = ""
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.service_type,
+            self.enabled,
+            self.local_node,
+            self.local_port,
+            self.remote_node,
+            self.remote_port,
+        )
+
+
+@dataclass(frozen=True)
+class AesServer:
+    """One row of the AE Services Administration page (the password is never kept)."""
+
+    server_id: str
+    name: str
+    enabled: str
+    status: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.server_id, self.name, self.enabled, self.status)
+
+
+@dataclass(frozen=True)
+class IpServices:
+    """``display ip-services``: service rows and AE Services servers."""
+
+    services: tuple[IpService, ...]
+    aes_servers: tuple[AesServer, ...]
+    command: str = IP_SERVICES
+
+    def tables(self) -> list[Table]:
+        return [
+            Table("IP SERVICES", SERVICE_COLUMNS, tuple(s.cells() for s in self.services)),
+            Table(
+                "AE Services Administration",
+                AES_COLUMNS,
+                tuple(a.cells() for a in self.aes_servers),
+            ),
+        ]
+
+
+Screen = CtiLinkStatus | FieldScreen | IpServices
+
+
+# --- OSSI records -> the same types ----------------------------------------------------------
+
+
+def _labelled(record: Mapping[str, str], ids: Mapping[str, str]) -> dict[str, str]:
+    by_id = {fid.lower(): label for label, fid in ids.items()}
+    return {by_id[k]: v for k, v in record.items() if k in by_id}
+
+
+def _need(command: str, rec: Mapping[str, str], label: str, ids: Mapping[str, str]) -> str:
+    if label not in rec:
+        raise ProtocolError(
+            f"{command}: OSSI record lacks field {ids.get(label, '?')} ({label}); "
+            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+        )
+    return rec[label]
+
+
+def _int(command: str, label: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise ProtocolError(f"{command}: {label} is not a number: {value[:20]!r}")
+    return int(value)
+
+
+def _status_row(r: Mapping[str, str], ids: Mapping[str, str]) -> CtiLinkRow:
+    cmd = STATUS_CTI
+    return CtiLinkRow(
+        link=_int(cmd, "CTI Link", _need(cmd, r, "CTI Link", ids)),
+        version=r.get("Version", ""),
+        mnt_busy=r.get("Mnt Busy", ""),
+        aes_server=r.get("AE Services Server", ""),
+        state=_need(cmd, r, "Service State", ids),
+        msgs_sent=_int(cmd, "Msgs Sent", r.get("Msgs Sent") or "0"),
+        msgs_rcvd=_int(cmd, "Msgs Rcvd", r.get("Msgs Rcvd") or "0"),
+    )
+
+
+def _ip_services(recs: list[dict[str, str]]) -> IpServices:
+    # each record is a service row (Service Type) or an AE Services server row
+    services = [
+        IpService(*(r.get(c, "") for c in SERVICE_COLUMNS)) for r in recs if "Service Type" in r
+    ]
+    servers = [
+        AesServer(
+            server_id=r.get("Server ID", ""),
+            name=r["AE Services Server"],
+            enabled=r.get("Server Enabled", ""),
+            status=r.get("Status", ""),
+        )
+        for r in recs
+        if "Service Type" not in r and r.get("AE Services Server")
+    ]
+    return IpServices(tuple(services), tuple(servers))
+
+
+def from_ossi(
+    command: str, response: OssiResponse, fields: Mapping[str, Mapping[str, str]] | None = None
+) -> Screen:
+    """Map OSSI records (field ID -> value) onto the typed records, via the field-ID table."""
+    ids = (fields or sat_ossi.field_map()).get(command, {})
+    recs = [_labelled(r, ids) for r in response.records]
+    if command == STATUS_CTI:
+        return CtiLinkStatus(tuple(_status_row(r, ids) for r in recs))
+    if command == IP_SERVICES:
+        return _ip_services(recs)
+    merged: dict[str, str] = {}
+    for r in recs:
+        merged.update({k: v for k, v in r.items() if k not in sat_ossi.SECRET_LABELS})
+    if not merged:
+        raise ProtocolError(
+            f"{command}: no known OSSI field IDs in the output; "
+            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+        )
+    return FieldScreen(command, merged)
