@@ -48,6 +48,16 @@ def test_status_aesvcs_cti_link_app_note_91() -> None:
     assert parsed.link(2) is None
 
 
+def test_status_row_with_blank_cells_is_read_by_column() -> None:
+    text = screen("status_aesvcs_cti_link.txt").replace(
+        "1     7        no    aes70            established   15       15",
+        "2              no    aes71            down          0        3",
+    )
+    parsed = parse_screen(text)
+    assert isinstance(parsed, CtiLinkStatus)
+    assert parsed.rows == (CtiLinkRow(2, "", "no", "aes71", "down", 0, 3),)
+
+
 def test_customer_options_app_note_51() -> None:
     parsed = parse_screen(screen("customer_options_p4.txt"))
     assert isinstance(parsed, FieldScreen)

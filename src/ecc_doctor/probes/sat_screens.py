@@ -136,6 +136,34 @@ def recognise(text: str) -> str:
 _STATUS_ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s*$")
 
 
+def _column_starts(header: str) -> list[int] | None:
+    """Where the seven columns start, from the first header line (CTI, Version, Mnt, ...)."""
+    starts = [m.start() for m in re.finditer(r"(?<!\S)\S", header)]
+    words = header.split()
+    if words[:3] == ["CTI", "Version", "Mnt"] and "AE" in words:
+        ae = words.index("AE")
+        keep = [0, 1, 2, ae, ae + 2, ae + 3, ae + 4]  # "AE Services" is two words
+        if keep[-1] < len(starts):
+            return [starts[i] for i in keep]
+    return None
+
+
+def _status_row(line: str, starts: list[int] | None) -> CtiLinkRow:
+    m = _STATUS_ROW.match(line)
+    if m:
+        g = m.groups()
+        return CtiLinkRow(int(g[0]), g[1], g[2], g[3], g[4], int(g[5]), int(g[6]))
+    if starts:  # a blank cell (e.g. no version while the link is down): cut by column
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], len(line)], strict=True)]
+        link, sent, rcvd, state = cells[0], cells[5], cells[6], cells[4]
+        if link.isdigit() and sent.isdigit() and rcvd.isdigit() and state and " " not in state:
+            return CtiLinkRow(int(link), cells[1], cells[2], cells[3], state, int(sent), int(rcvd))
+    raise ProtocolError(
+        f"status aesvcs cti-link: cannot read row {line.strip()[:60]!r} (expected "
+        "link, version, mnt busy, server, state, sent, rcvd)"
+    )
+
+
 def parse_cti_status(lines: Sequence[str]) -> CtiLinkStatus:
     """Rows of ``status aesvcs cti-link`` (the header must be present)."""
     header = next((i for i, ln in enumerate(lines) if re.search(r"\bLink\b.*\bBusy\b", ln)), None)
@@ -143,18 +171,8 @@ def parse_cti_status(lines: Sequence[str]) -> CtiLinkStatus:
         raise ProtocolError(
             "status aesvcs cti-link: column header 'CTI Link / Version / Mnt Busy ...' not found"
         )
-    rows = []
-    for line in lines[header + 1 :]:
-        if command_of(line):
-            continue
-        m = _STATUS_ROW.match(line)
-        if not m:
-            raise ProtocolError(
-                f"status aesvcs cti-link: cannot read row {line.strip()[:60]!r} (expected "
-                "link, version, mnt busy, server, state, sent, rcvd)"
-            )
-        g = m.groups()
-        rows.append(CtiLinkRow(int(g[0]), g[1], g[2], g[3], g[4], int(g[5]), int(g[6])))
+    starts = _column_starts(lines[header - 1]) if header else None
+    rows = [_status_row(ln, starts) for ln in lines[header + 1 :] if not command_of(ln)]
     return CtiLinkStatus(tuple(rows))
 
 
