@@ -73,3 +73,12 @@ def test_missing_tshark_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ConfigError, match="apt install tshark"):
         TsharkEngine()
+
+
+@pytest.mark.peer
+def test_frames_filtered_by_port_agree() -> None:
+    require_tool("tshark")
+    path = require_shared(PUBLIC_CAPTURES / "heplify-FAX-Call-t38-CA-TDM-SIP-FB-1.pcap")
+    ours = list(PcapEngine().frames(path, ports=(2944,)))
+    assert len(ours) == 130  # the MEGACO messages
+    assert ours == list(TsharkEngine().frames(path, ports=(2944,)))

@@ -34,16 +34,21 @@ class PcapEngine:
     def __init__(self, progress: Progress | None = None) -> None:
         self.progress = progress
 
-    def frames(self, path: Path) -> Iterator[FrameRecord]:
-        """Every TCP/UDP packet (IPv4/IPv6, fragments reassembled), in file order."""
+    def frames(self, path: Path, ports: Iterable[int] | None = None) -> Iterator[FrameRecord]:
+        """Every TCP/UDP packet (IPv4/IPv6, fragments reassembled), in file order.
+
+        With *ports* (an extension of the Engine protocol), only packets from or to one of
+        them are built, e.g. ``ports=(2944, 2945)`` for H.248: everything else is skipped cheaply.
+        """
         decoder = Decoder()
+        want = port_filter(ports) if ports is not None else None
         cut = 0
         for rec in open_capture(path, self.progress):
             if type(rec) is not tuple:
                 yield rec  # type: ignore[misc]
                 continue
             frame_no, linktype, data, ts, origlen = rec
-            out = decoder.decode(linktype, data, ts, frame_no)
+            out = decoder.decode(linktype, data, ts, frame_no, want)
             if decoder.notes:
                 yield from decoder.pop_notes()
             if out is None:
@@ -97,6 +102,16 @@ def sip_filter(assembler: SipAssembler, ports: Iterable[int]) -> Want:
         if proto == TCP and (sport, dport) in pairs:
             return True
         return looks_like_sip(data, start)
+
+    return want
+
+
+def port_filter(ports: Iterable[int]) -> Want:
+    """The pre-filter of ``frames(path, ports=...)``: a packet from or to one of *ports*."""
+    port_set = frozenset(ports)
+
+    def want(proto: int, sport: int, dport: int, data: bytes, start: int) -> bool:
+        return sport in port_set or dport in port_set
 
     return want
 

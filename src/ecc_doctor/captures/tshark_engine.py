@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +82,14 @@ class TsharkEngine:
                 note = dups.check(message[0], message[1])
                 yield message[0] if note is None else note
 
-    def frames(self, path: Path) -> Iterator[FrameRecord]:
-        """Every TCP/UDP packet as tshark sees it (IP fragments reassembled)."""
-        args = [
-            self.program,
-            "-n",
-            "-r",
-            str(path),
-            "-Y",
-            "(udp or tcp) and not icmp and not icmpv6",
-        ]
+    def frames(self, path: Path, ports: Iterable[int] | None = None) -> Iterator[FrameRecord]:
+        """Every TCP/UDP packet as tshark sees it (IP fragments reassembled); *ports* as in
+        ``PcapEngine.frames``."""
+        wanted = "(udp or tcp) and not icmp and not icmpv6"
+        if ports is not None:
+            listed = " ".join(str(p) for p in sorted(set(ports))) or "0"
+            wanted += f" and (udp.port in {{{listed}}} or tcp.port in {{{listed}}})"
+        args = [self.program, "-n", "-r", str(path), "-Y", wanted]
         args += ["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t"]
         for field in _FIELDS:
             args += ["-e", field]
