@@ -60,9 +60,8 @@ class CmConfig:
     )
     ossi_fields: dict[str, dict[str, str]] = setting(
         factory=dict,
-        doc="OSSI field IDs of this CM, per command and label, overriding ecc-doctor's "
-        "assumed table (ecc_doctor/probes/sat_ossi.py OSSI_FIELDS)",
-        example={"status aesvcs cti-link": {"Service State": "0005ff00"}},
+        doc='this CM\'s OSSI field IDs, as [cm.ossi_fields."<command>"] "<label>" = "<8 hex>"; '
+        "overrides ecc-doctor's assumed table (docs/CM-SAT.md)",
     )
 
     def validate(self) -> str | None:
