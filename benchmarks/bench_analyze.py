@@ -8,6 +8,7 @@ that same file, each tool in its own process (peak RSS from ``wait4``):
 - ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules), packets/s
   and peak RSS; also the reader alone (``PcapEngine.sip``);
 - ``tshark -r FILE -Y sip``;
+  (peak RSS is each process's own VmHWM; CPU time from RUSAGE_CHILDREN)
 - pyshark on a slice (it is far slower, so the whole file would take too long);
 - memory flatness: ecc-doctor analyze on the first 1/4, 1/2 and the whole file.
 
@@ -21,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -183,28 +186,56 @@ elif mode == "pyshark":
     cap = pyshark.FileCapture(path, display_filter="sip", keep_packets=False)
     info = {"sip": sum(1 for _ in cap)}
     cap.close()
-print(json.dumps({"seconds": time.perf_counter() - t, **info}))
+seconds = time.perf_counter() - t
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(json.dumps({"seconds": seconds, "hwm_kib": hwm, **info}))
 """
 
 
 def run_measured(args: list[str]) -> tuple[float, float, str, float]:
-    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of a child process."""
+    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of a child process.
+
+    The peak is the child's own VmHWM, polled from /proc while it runs: ``ru_maxrss`` from
+    ``wait4`` would include the parent's size, which Linux carries over fork+exec.
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _hwm_kib(proc.pid))
+        time.sleep(0.05)
+    reader.join()
     wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - _CHILD_CPU[0]
+    _CHILD_CPU[0] = usage.ru_utime + usage.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"{args[0]} {args[1:3]} failed with {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
+    return wall, peak / 1024, b"".join(chunks).decode(), cpu
+
+
+_CHILD_CPU = [0.0]
+
+
+def _hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def python_child(mode: str, path: Path) -> tuple[float, float, dict[str, object], float]:
     """(seconds of work, peak RSS MiB, info, CPU seconds incl. interpreter start)."""
     _, rss, out, cpu = run_measured([sys.executable, "-c", CHILD, mode, str(path)])
     info = json.loads(out.strip().splitlines()[-1])
+    rss = max(rss, int(info.pop("hwm_kib")) / 1024)
     return float(info.pop("seconds")), rss, info, cpu
 
 

@@ -579,3 +579,16 @@ def test_ipv6_extension_headers_before_udp_and_tcp(tmp_path: Path) -> None:
     ]
     got = messages(sip_records(write_pcap(tmp_path / "ext.pcap", frames)))
     assert [(m.data, m.transport, m.src) for m in got] == [(OK, "UDP", A6), (BYE, "TCP", A6)]
+
+
+def test_tls_on_5061_is_ignored_and_a_junk_only_connection_is_reported(tmp_path: Path) -> None:
+    frames = [
+        tcp4(1, b"\x16\x03\x01\x02\x00" + b"\x01" * 200, dport=5061),
+        tcp4(1, b"\x00\x01\x02 not sip at all", sport=40001),
+        tcp4(22, b"more junk", sport=40001),
+    ]
+    records = sip_records(write_pcap(tmp_path / "tls.pcap", frames))
+    assert messages(records) == []
+    (note,) = notes(records)
+    assert note.rule == "sip.framing" and note.frames == (2, 3)
+    assert "none starting a SIP message" in note.message

@@ -90,10 +90,9 @@ class SipAssembler:
         if stream is None:
             if not frame.payload or frame.tcp_flags & SYN:
                 return out
-            if not (
-                frame.sport in self.ports
-                or frame.dport in self.ports
-                or looks_like_sip(frame.payload)
+            if not looks_like_sip(frame.payload) and (
+                _tls(frame.payload)
+                or (frame.sport not in self.ports and frame.dport not in self.ports)
             ):
                 return out
             stream = self._open(key)
@@ -210,6 +209,11 @@ class DuplicateFilter:
             )
         recent[key] = (message.frame, message.ts)
         return None
+
+
+def _tls(payload: bytes) -> bool:
+    """A TLS record (SIP over TLS on 5061 cannot be read; it is not junk either)."""
+    return len(payload) >= 3 and 0x14 <= payload[0] <= 0x17 and payload[1] == 3
 
 
 def _keepalive(payload: bytes) -> bool:

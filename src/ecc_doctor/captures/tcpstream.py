@@ -33,7 +33,7 @@ class TcpStream:
 
     __slots__ = (
         "src", "sport", "dst", "dport", "next_seq", "buf", "base", "frames", "ooo",
-        "ooo_bytes", "ooo_since", "search_from", "expected", "junk_reported", "last_ts",
+        "ooo_bytes", "ooo_since", "search_from", "expected", "junk_reported", "last_ts", "synced",
     )  # fmt: skip
 
     def __init__(self, src: str, sport: int, dst: str, dport: int) -> None:
@@ -49,6 +49,7 @@ class TcpStream:
         self.expected = 0
         self.junk_reported = False
         self.last_ts = 0.0
+        self.synced = False  # ever found a SIP start line
 
     @property
     def pending(self) -> int:
@@ -64,6 +65,7 @@ class TcpStream:
                 self._hold(seq, payload, frame, ts, out)
                 return out
             self.next_seq = seq
+            self.synced = True
         delta = _after(seq, self.next_seq)
         if delta < 0:  # retransmission, in whole or in part
             if len(payload) <= -delta:
@@ -226,6 +228,16 @@ class TcpStream:
         out: Out = []
         if self.ooo and self.next_seq is not None:
             self.skip_gap(why, out)
+        if self.ooo and not self.synced and not self.junk_reported:
+            frames = tuple(sorted(f for _, f in self.ooo.values()))
+            out.append(
+                CaptureNote(
+                    "sip.framing",
+                    f"{self._name()}: {self.ooo_bytes} bytes on a SIP port, none starting a SIP "
+                    "message; skipped",
+                    frames,
+                )
+            )
         if self.buf:
             frames = tuple(f for _, f in self.frames)
             out.append(
