@@ -82,3 +82,17 @@ def test_frames_filtered_by_port_agree() -> None:
     ours = list(PcapEngine().frames(path, ports=(2944,)))
     assert len(ours) == 130  # the MEGACO messages
     assert ours == list(TsharkEngine().frames(path, ports=(2944,)))
+
+
+@pytest.mark.peer
+def test_tshark_engine_on_a_truncated_file(tmp_path: Path) -> None:
+    require_tool("tshark")
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((FIXTURES / "captures" / "zeek-sip-wireshark.pcap").read_bytes()[:-100])
+    theirs = list(TsharkEngine().sip(cut))
+    ours = list(PcapEngine().sip(cut))
+    assert [r.frames for r in theirs if isinstance(r, SipMessage)] == [
+        r.frames for r in ours if isinstance(r, SipMessage)
+    ]
+    assert [r.rule for r in theirs if isinstance(r, CaptureNote)] == ["capture.truncated"]
+    assert [r.rule for r in ours if isinstance(r, CaptureNote)] == ["capture.truncated"]

@@ -299,6 +299,8 @@ def _transport(
         if len(data) < off + 14:
             return None
         sport, dport, seq, ack, doff, flags = _tcp(data, off)
+        if doff < 0x50:  # a TCP header is at least 5 words
+            return None
         start = off + (doff >> 4) * 4
         if want is not None and not want(TCP, sport, dport, data, start):
             return None

@@ -75,6 +75,9 @@ class TsharkEngine:
         args += ["--disable-protocol", "sdp", "-Y", "sip", "-T", "ek", "-x"]
         dups = DuplicateFilter()
         for line in self._run(args, path):
+            if line is _CUT_SHORT:
+                yield _truncated()
+                continue
             if not line.startswith(b'{"timestamp"'):
                 continue
             layers = json.loads(line)["layers"]
@@ -96,6 +99,9 @@ class TsharkEngine:
         # no SIP/TCP PDU reassembly here: every segment's own payload is wanted
         args += ["-o", "tcp.desegment_tcp_streams:FALSE"]
         for line in self._run(args, path):
+            if line is _CUT_SHORT:
+                yield _truncated()
+                continue
             frame = _frame(line.rstrip(b"\r\n").decode("ascii", "replace").split("\t"))
             if frame is not None:
                 yield frame
@@ -113,6 +119,7 @@ class TsharkEngine:
                 lines = [ln for ln in err.splitlines() if ln and "Running as user" not in ln]
                 problem = lines[-1] if lines else f"exit code {proc.returncode}"
                 if "appears to have been cut short" in err:
+                    yield _CUT_SHORT
                     return
                 raise CaptureError(f"{path}: tshark cannot read it: {problem}")
         finally:
@@ -121,6 +128,16 @@ class TsharkEngine:
                 proc.wait()
             proc.stdout.close()
             proc.stderr.close()
+
+
+_CUT_SHORT = b"\0cut short"
+
+
+def _truncated() -> CaptureNote:
+    return CaptureNote(
+        "capture.truncated",
+        "the file ends inside a frame (tshark: cut short in the middle of a packet)",
+    )
 
 
 def _one(value: Any) -> Any:
