@@ -592,3 +592,36 @@ def test_tls_on_5061_is_ignored_and_a_junk_only_connection_is_reported(tmp_path:
     (note,) = notes(records)
     assert note.rule == "sip.framing" and note.frames == (2, 3)
     assert "none starting a SIP message" in note.message
+
+
+@pytest.mark.parametrize("form", ["ethernet", "sll", "sll2", "pcapng"])
+def test_rtp_is_skipped_and_frame_numbers_stay_right(tmp_path: Path, form: str) -> None:
+    def ip_udp(payload: bytes, sport: int, dport: int, ip_id: int) -> bytes:
+        return bytes(IP(src=A4, dst=B4, id=ip_id) / UDP(sport=sport, dport=dport) / Raw(payload))
+
+    rtp = b"\x80\x00" + bytes(170)
+    packets = [
+        ip_udp(rtp, 20000, 30000, 1),
+        ip_udp(rtp, 20000, 30000, 2),
+        ip_udp(OK, 5060, 5060, 3),
+        ip_udp(b"Z" + bytes(40), 20000, 30000, 4),  # a capital letter, but no start line
+        ip_udp(BYE, 7000, 7002, 5),
+    ]
+    sll = struct.pack("!HHH8sH", 0, 1, 6, bytes(8), 0x0800)
+    if form == "pcapng":
+        path = tmp_path / "r.pcapng"
+        blocks = [
+            epb("<", 0, i, bytes(Ether(src=MAC_A, dst=MAC_B)) + p) for i, p in enumerate(packets)
+        ]
+        path.write_bytes(shb("<") + idb("<", 1) + b"".join(blocks))
+    else:
+        link = {"ethernet": 1, "sll": 113, "sll2": 276}[form]
+        wrap = {
+            1: lambda p: bytes(Ether(src=MAC_A, dst=MAC_B, type=0x0800)) + p,
+            113: lambda p: sll + p,
+            276: sll2,
+        }[link]
+        path = write_pcap(tmp_path / "r.pcap", [wrap(p) for p in packets], linktype=link)
+    records = sip_records(path)
+    assert notes(records) == []
+    assert [(m.frame, m.data) for m in messages(records)] == [(3, OK), (5, BYE)]

@@ -69,18 +69,19 @@ class ChunkReader:
 
 
 # link types with a fixed-size header ending in the ethertype: offset of the network header
-FIXED_LINKS = {1: 14, 113: 16}
+# and where the ethertype sits relative to it (Ethernet, Linux SLL, Linux SLL2)
+FIXED_LINKS = {1: (14, -2), 113: (16, -2), 276: (20, -20)}
 _PORTS = struct.Struct("!HH").unpack_from
 
 
-def _rtp_like(buf: bytes, ip: int, end: int, skip: Skip) -> bool:
+def _rtp_like(buf: bytes, ip: int, et: int, end: int, skip: Skip) -> bool:
     """True for an unfragmented IPv4/UDP packet (no options) that cannot carry SIP."""
     return (
         end > ip + 28
         and buf[ip] == 0x45
         and buf[ip + 9] == 17
-        and buf[ip - 2] == 8
-        and buf[ip - 1] == 0
+        and buf[ip + et] == 8
+        and buf[ip + et + 1] == 0
         and not buf[ip + 6] & 0x3F
         and not buf[ip + 7]
         and buf[ip + 28] not in skip[1]
@@ -120,7 +121,7 @@ def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Rec
     endian, scale = PCAP_MAGICS[r.buf[:4]]
     linktype = struct.unpack_from(endian + "I", r.buf, 20)[0] & 0x0FFFFFFF
     unpack = struct.Struct(endian + "IIII").unpack_from
-    link = FIXED_LINKS.get(linktype, -1) if skip is not None else -1
+    link, et = FIXED_LINKS.get(linktype, (-1, 0)) if skip is not None else (-1, 0)
     sip_ports, first = skip if skip is not None else (frozenset(), frozenset())
     ports_of = _PORTS
     frame = 0
@@ -157,8 +158,8 @@ def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Rec
                 end > ip + 28
                 and buf[ip] == 0x45
                 and buf[ip + 9] == 17
-                and buf[ip - 2] == 8
-                and buf[ip - 1] == 0
+                and buf[ip + et] == 8
+                and buf[ip + et + 1] == 0
                 and not buf[ip + 6] & 0x3F
                 and not buf[ip + 7]
                 and buf[ip + 28] not in first
@@ -241,8 +242,8 @@ def _pcapng_records(
             frame += 1
             iface_id, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", buf, pos + 8)
             if skip is not None and iface_id < len(ifaces) and caplen <= blen - 32:
-                link = FIXED_LINKS.get(ifaces[iface_id].linktype, -1)
-                if link >= 0 and _rtp_like(buf, pos + 28 + link, pos + 28 + caplen, skip):
+                link, et = FIXED_LINKS.get(ifaces[iface_id].linktype, (-1, 0))
+                if link >= 0 and _rtp_like(buf, pos + 28 + link, et, pos + 28 + caplen, skip):
                     continue
             rec = _packet(
                 ifaces, iface_id, hi, lo, buf, pos + 28, caplen, origlen, blen - 32, frame
