@@ -611,7 +611,8 @@ def test_rtp_is_skipped_and_frame_numbers_stay_right(tmp_path: Path, form: str) 
     if form == "pcapng":
         path = tmp_path / "r.pcapng"
         blocks = [
-            epb("<", 0, i, bytes(Ether(src=MAC_A, dst=MAC_B)) + p) for i, p in enumerate(packets)
+            epb("<", 0, i, bytes(Ether(src=MAC_A, dst=MAC_B, type=0x0800)) + p)
+            for i, p in enumerate(packets)
         ]
         path.write_bytes(shb("<") + idb("<", 1) + b"".join(blocks))
     else:
