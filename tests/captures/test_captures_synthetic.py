@@ -626,3 +626,10 @@ def test_rtp_is_skipped_and_frame_numbers_stay_right(tmp_path: Path, form: str) 
     records = sip_records(path)
     assert notes(records) == []
     assert [(m.frame, m.data) for m in messages(records)] == [(3, OK), (5, BYE)]
+
+
+def test_start_line_split_after_a_few_bytes(tmp_path: Path) -> None:
+    frames = [tcp4(1000, INVITE[:10]), tcp4(1010, INVITE[10:30]), tcp4(1030, INVITE[30:])]
+    records = sip_records(write_pcap(tmp_path / "tiny.pcap", frames))
+    assert notes(records) == []
+    assert [(m.data, m.frames) for m in messages(records)] == [(INVITE, (1, 2, 3))]

@@ -13,7 +13,12 @@ from __future__ import annotations
 from collections import deque
 
 from ecc_doctor.captures.records import CaptureNote, SipMessage
-from ecc_doctor.captures.sipframing import NEED_MORE, FramingError, frame_stream, looks_like_sip
+from ecc_doctor.captures.sipframing import (
+    NEED_MORE,
+    FramingError,
+    could_become_sip,
+    frame_stream,
+)
 
 MAX_OOO_BYTES = 256 * 1024
 MAX_OOO_SEGMENTS = 256
@@ -61,7 +66,7 @@ class TcpStream:
         self.last_ts = ts
         out: Out = []
         if self.next_seq is None:
-            if not looks_like_sip(payload):
+            if not could_become_sip(payload):  # also a start line cut after a few bytes
                 self._hold(seq, payload, frame, ts, out)
                 return out
             self.next_seq = seq
