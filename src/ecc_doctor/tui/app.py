@@ -34,7 +34,7 @@ from ecc_doctor.runner import RunEvent, run_checks
 from ecc_doctor.tui import detail_pane, timeline_panel
 from ecc_doctor.tui.checks_table import ChecksTable
 from ecc_doctor.tui.detail_pane import DetailPane
-from ecc_doctor.tui.header_bar import HeaderBar, header_text
+from ecc_doctor.tui.header_bar import HeaderBar
 from ecc_doctor.tui.help_screen import HelpScreen
 from ecc_doctor.tui.history import BAD, CheckHistory, SessionHistory, clock_time
 from ecc_doctor.tui.lab_screen import LabScreen
@@ -42,6 +42,7 @@ from ecc_doctor.tui.ladder_screen import LadderScreen
 from ecc_doctor.tui.messages import (
     CaptureAnalyzed,
     CaptureFailed,
+    CaptureStarted,
     CheckDone,
     CheckFinished,
     CheckStarted,
@@ -161,6 +162,13 @@ class DashboardApp(App[None]):
         self._mounted_views = False
         for at, result in recorded:
             self.history.record(result, at)
+            self.last_run_at = at if self.last_run_at is None else max(self.last_run_at, at)
+
+    def say(
+        self, message: str, *, severity: Any = "information", timeout: float | None = None
+    ) -> None:
+        """A notification shown as plain text (messages may hold "[sip]" and the like)."""
+        self.notify(message, severity=severity, timeout=timeout, markup=False)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -217,7 +225,7 @@ class DashboardApp(App[None]):
         """Start a run of *specs* (those not running already); False if nothing started."""
         if self.config is None:
             if self.lab is not None and not self.lab_ready:
-                self.notify("the lab is still starting", timeout=3)
+                self.say("the lab is still starting", timeout=3)
             return False
         todo = [s for s in specs if s.id not in self.running]
         if not todo:
@@ -367,11 +375,10 @@ class DashboardApp(App[None]):
             state = f"ran {clock_time(self.last_run_at, self.tz)}"
             if self.interval > 0:
                 state += f", every {self.interval:g} s"
-        if filters:
-            state = " ".join(filters) + (f" · {state}" if state else "")
         running = sum(1 for h in self.history.checks.values() if h.running)
-        text = header_text(site, is_lab, self.history.counts(), running, state)
-        self.query_one(HeaderBar).update(text)
+        self.query_one(HeaderBar).show(
+            site, is_lab, self.history.counts(), running, state, " ".join(filters)
+        )
 
     def _show_detail(self) -> None:
         check_id = self.selected_check
@@ -406,9 +413,9 @@ class DashboardApp(App[None]):
             None,
         )
         if spec is None:
-            self.notify(f"{message.check_id} is not a registered check", severity="warning")
+            self.say(f"{message.check_id} is not a registered check", severity="warning")
         elif not self.start_run([spec]):
-            self.notify(f"{spec.id} is running already", timeout=2)
+            self.say(f"{spec.id} is running already", timeout=2)
 
     # ---- filter and search ----------------------------------------------------------------
 
@@ -478,22 +485,22 @@ class DashboardApp(App[None]):
         self.state = ""
         self._show_mgc()
         if self.lab_faults:
-            self.notify("lab faults active: " + ", ".join(self.lab_faults), timeout=5)
+            self.say("lab faults active: " + ", ".join(self.lab_faults), timeout=5)
         if self.run_on_start:
             self.action_rerun_all()
         self.refresh_views()
 
     def on_lab_failed(self, message: LabFailed) -> None:
         self.state = message.error
-        self.notify(message.error, severity="error", timeout=10)
+        self.say(message.error, severity="error", timeout=10)
         self.refresh_views()
 
     def action_lab_control(self) -> None:
         if self.lab is None:
-            self.notify("lab control needs `ecc-doctor dashboard --lab`", severity="warning")
+            self.say("lab control needs `ecc-doctor dashboard --lab`", severity="warning")
             return
         if not self.lab_ready:
-            self.notify("the lab is still starting", timeout=3)
+            self.say("the lab is still starting", timeout=3)
             return
 
         def chosen(fault: str | None) -> None:
@@ -525,7 +532,7 @@ class DashboardApp(App[None]):
 
     def on_lab_fault_changed(self, message: LabFaultChanged) -> None:
         verb = "injected" if message.active else "healed"
-        self.notify(f"lab fault {message.fault} {verb}; re-running checks", timeout=4)
+        self.say(f"lab fault {message.fault} {verb}; re-running checks", timeout=4)
         self.action_rerun_all()
 
     # ---- captures -------------------------------------------------------------------------
@@ -569,6 +576,7 @@ class DashboardApp(App[None]):
         except LiveCaptureError as exc:
             self.post_message(CaptureFailed(iface, str(exc)))
             return
+        self.post_message(CaptureStarted(iface, bpf))
         try:
             last = 0.0
             posted = -1
@@ -601,15 +609,23 @@ class DashboardApp(App[None]):
                 f"{len(flows)} flows, {findings} findings"
             )
         else:
-            self.capture_state = f"{message.source}: {len(flows)} flows, {findings} findings"
+            name = Path(message.source).name
+            self.capture_state = f"{name}: {len(flows)} flows, {findings} findings"
         self.query_one(SipPanel).show_analysis(message.analysis)
+        self._show_capture_state()
+        self._signal()
+
+    def on_capture_started(self, message: CaptureStarted) -> None:
+        self.capture_state = (
+            f"live on {message.source}: listening, no SIP yet (filter {message.bpf})"
+        )
         self._show_capture_state()
         self._signal()
 
     def on_capture_failed(self, message: CaptureFailed) -> None:
         self.capture_state = f"✗ {message.error}"
         self._show_capture_state()
-        self.notify(message.error, severity="error", timeout=10)
+        self.say(message.error, severity="error", timeout=10)
         self._signal()
 
     def _show_capture_state(self) -> None:
@@ -622,7 +638,7 @@ class DashboardApp(App[None]):
         flow = panel.selected
         if flow is None or not flow.call_id or self.sip_analysis is None:
             self.action_tab("sip")
-            self.notify(
+            self.say(
                 "select a SIP dialog first (SIP tab; start with --capture FILE or --iface IF)",
                 severity="warning",
                 timeout=4,
@@ -632,7 +648,7 @@ class DashboardApp(App[None]):
             build_ladder = _lazy("ecc_doctor.captures.sip.ladder", "build_ladder")
             render_text = _lazy("ecc_doctor.captures.sip.ladder", "render_text")
         except ImportError as exc:
-            self.notify(f"the ladder view is not available: {exc}", severity="error")
+            self.say(f"the ladder view is not available: {exc}", severity="error")
             return
         width = max(self.size.width - 4, 40)
         try:
@@ -640,7 +656,7 @@ class DashboardApp(App[None]):
             lines = render_text(ladder, width)
             text = lines if isinstance(lines, str) else "\n".join(lines)
         except EccDoctorError as exc:
-            self.notify(exc.message, severity="error")
+            self.say(exc.message, severity="error")
             return
         self.push_screen(LadderScreen(f"ladder: {flow.kind} {flow.call_id}", text))
 
@@ -710,7 +726,7 @@ class DashboardApp(App[None]):
 
         results = self.history.results()
         if not results:
-            self.notify("nothing to export yet: no results", severity="warning")
+            self.say("nothing to export yet: no results", severity="warning")
             return
         site = self.config.site.name if self.config is not None else ""
         try:
@@ -731,9 +747,9 @@ class DashboardApp(App[None]):
 
     def on_exported(self, message: Exported) -> None:
         if message.error:
-            self.notify(f"export failed: {message.error}", severity="error", timeout=8)
+            self.say(f"export failed: {message.error}", severity="error", timeout=8)
         else:
-            self.notify(f"saved {message.what}: {message.path}", timeout=6)
+            self.say(f"saved {message.what}: {message.path}", timeout=6)
         self._signal()
 
     # ---- command palette ------------------------------------------------------------------

@@ -56,12 +56,13 @@ class ChecksTable(FitTable):
     def _cells(self, h: CheckHistory) -> list[Text | str]:
         last = h.last
         summary = last.summary if last else ("running…" if h.running else "not run yet")
+        # plain Text, never str: DataTable would read "[sip]" in a summary as markup
         return [
             status_text(h.status, h.running),
-            h.check_id,
-            since_text(h.since, self.tz),
-            latency_text(last.duration_s if last else None),
-            summary,
+            Text(h.check_id),
+            Text(since_text(h.since, self.tz)),
+            Text(latency_text(last.duration_s if last else None)),
+            Text(summary),
         ]
 
     def show(self, rows: Sequence[CheckHistory]) -> None:

@@ -22,9 +22,12 @@ MAX_EVIDENCE_LINES = 400
 def _evidence(ev: Evidence) -> list[RenderableType]:
     head = Text(f"── {ev.title} ({ev.kind})", style="bold")
     if ev.kind == "table":
-        table = Table(*ev.columns, box=None, padding=(0, 1), show_edge=False, expand=False)
+        # Text, never str: remote screens contain "[...]" that Rich would read as markup
+        table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
+        for column in ev.columns:
+            table.add_column(Text(column, style="bold"))
         for row in ev.rows[:MAX_EVIDENCE_LINES]:
-            table.add_row(*row)
+            table.add_row(*(Text(c) for c in row))
         return [head, table]
     lines = list(ev.lines[:MAX_EVIDENCE_LINES])
     if len(ev.lines) > MAX_EVIDENCE_LINES:
@@ -64,7 +67,7 @@ def describe(
     if last.metrics:
         metrics = Table("metric", "value", box=None, padding=(0, 1), show_edge=False)
         for name, value in sorted(last.metrics.items()):
-            metrics.add_row(name, f"{value:g}")
+            metrics.add_row(Text(name), Text(f"{value:g}"))
         parts.append(metrics)
     if h.outages:
         parts.append(Text("── outages this session", style="bold"))

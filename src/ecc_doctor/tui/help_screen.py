@@ -13,7 +13,7 @@ from ecc_doctor.models import Status
 from ecc_doctor.tui.style import STATUS_STYLE
 
 KEYS = (
-    ("r", "re-run every check now (also runs every --interval seconds)"),
+    ("r", "re-run every check now (they also re-run every --interval s)"),
     ("enter", "re-run the selected check"),
     ("f", "show failing checks only (WARN/FAIL/ERROR) / show all"),
     ("/", "search checks by id, title or summary (esc clears)"),

@@ -49,6 +49,8 @@ class LiveCapture:
 
     def open(self) -> None:
         try:
+            import scapy.arch  # noqa: F401 - sets conf.L2listen for this platform
+            import scapy.layers.l2  # noqa: F401 - link types of the listening socket
             from scapy.config import conf
         except ImportError as exc:  # pragma: no cover - scapy is a dependency
             raise LiveCaptureError(f"live capture needs scapy: {exc}") from exc

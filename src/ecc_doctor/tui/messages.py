@@ -79,6 +79,14 @@ class CaptureAnalyzed(Message):
 
 
 @dataclass
+class CaptureStarted(Message):
+    """Live capture is listening on ``source`` (an interface) with ``bpf``."""
+
+    source: str
+    bpf: str
+
+
+@dataclass
 class CaptureFailed(Message):
     """The capture could not be read / live capture could not start (one line)."""
 

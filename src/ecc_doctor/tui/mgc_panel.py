@@ -19,5 +19,10 @@ class MgcPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text(NO_MGC, style="dim"), id="mgc-body")
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.content: RenderableType = Text(NO_MGC, style="dim")
+
     def show(self, content: RenderableType) -> None:
+        self.content = content
         self.query_one("#mgc-body", Static).update(content)

@@ -58,11 +58,11 @@ def timeline_view(timeline: Any) -> RenderableType:
     ctl = Table("entry", "controller", "side", box=None, padding=(0, 1), show_edge=False)
     for c in p.entries:
         side = "above TP" if c.entry <= p.transition_point else "below TP"
-        ctl.add_row(str(c.entry), c.label, side)
+        ctl.add_row(Text(str(c.entry)), Text(c.label), Text(side))
     parts.append(ctl)
     ev = Table("at", "event", box=None, padding=(0, 1), show_edge=False)
     for e in timeline.events:
-        ev.add_row(offset(e.offset_s), e.label)
+        ev.add_row(Text(offset(e.offset_s)), Text(e.label))
     parts.append(ev)
     parts.append(Text("Attempts", style="bold"))
     groups: list[tuple[str, int, list[Any]]] = []

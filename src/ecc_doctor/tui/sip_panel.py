@@ -84,6 +84,7 @@ class SipPanel(Vertical):
         super().__init__(id=id)
         self.flows: list[Flow] = []
         self.analysis: Any = None
+        self.findings_content: RenderableType = Text("")
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -113,7 +114,13 @@ class SipPanel(Vertical):
         self.flows = list(getattr(analysis, "flows", ()) or ())
         table.clear()
         for i, flow in enumerate(self.flows):
-            table.add_row(status_text(flow.status), flow.kind, flow.key, flow.summary, key=str(i))
+            table.add_row(  # Text, never str: a Call-ID "[...]" is not markup
+                status_text(flow.status),
+                Text(flow.kind),
+                Text(flow.key),
+                Text(flow.summary),
+                key=str(i),
+            )
         if before is not None:
             for i, flow in enumerate(self.flows):
                 if (flow.kind, flow.key) == (before.kind, before.key):
@@ -122,8 +129,8 @@ class SipPanel(Vertical):
         self._show_findings()
 
     def _show_findings(self) -> None:
-        body = self.query_one("#sip-findings-body", Static)
-        body.update(flow_findings(self.selected, capture_findings(self.analysis)))
+        self.findings_content = flow_findings(self.selected, capture_findings(self.analysis))
+        self.query_one("#sip-findings-body", Static).update(self.findings_content)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

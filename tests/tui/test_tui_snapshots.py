@@ -1,0 +1,85 @@
+"""Snapshot tests of the dashboard's looks, from recorded results (tests/tui/snapshot_app.py).
+
+Update only after looking at the report: `make test-snapshot-update` (pytest
+--snapshot-update tests/tui/test_tui_snapshots.py) and check snapshot_report.html.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from ecc_doctor.tui.app import DashboardApp
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "fixtures"
+
+
+def _snapshot_app_module() -> Any:
+    # tests are imported with --import-mode=importlib: load the helper module by path
+    spec = importlib.util.spec_from_file_location("tui_snapshot_app", HERE / "snapshot_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_app = _snapshot_app_module().build_app
+LADDER_CAPTURE = FIXTURES / "sip" / "prack-bad-rack-tcp.pcap"
+
+
+async def select_check(pilot: Any, check_id: str) -> None:
+    app: DashboardApp = pilot.app
+    for _ in range([h.check_id for h in app.visible_rows()].index(check_id)):
+        await pilot.press("down")
+    await pilot.pause()
+
+
+def test_main_screen_80x24(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=(80, 24))
+
+
+def test_main_screen_120x40(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=(120, 40))
+
+
+def test_detail_pane_of_a_failing_check(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await select_check(pilot, "cm.cti-link")
+
+    assert snap_compare(build_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_failing_only_filter(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=(80, 24), press=["f"])
+
+
+def test_timeline_tab(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=(80, 24), press=["2"])
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    assert snap_compare(build_app(), terminal_size=(80, 24), press=["question_mark"])
+
+
+def test_ladder_of_a_capture_dialog(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        app: DashboardApp = pilot.app
+        await app.wait_for(lambda: app.sip_analysis is not None)
+        await pilot.press("3", "l")
+        await pilot.pause()
+
+    app = build_app(capture=LADDER_CAPTURE)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_sip_panel_with_a_capture(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        app: DashboardApp = pilot.app
+        await app.wait_for(lambda: app.sip_analysis is not None)
+        await pilot.press("3")
+        await pilot.pause()
+
+    app = build_app(capture=LADDER_CAPTURE)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
