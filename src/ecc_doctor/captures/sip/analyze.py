@@ -81,6 +81,11 @@ class SipAnalysis:
     def status(self) -> Status:
         return Status.worst([f.status for f in self.flows] + [n.severity for n in self.notes])
 
+    @property
+    def findings(self) -> list[Finding]:
+        """Capture-wide findings (the notes): same list, the name the dashboard looks for."""
+        return self.notes
+
     def flows_of(self, kind: str) -> list[Flow]:
         return [f for f in self.flows if f.kind == kind]
 
@@ -173,7 +178,7 @@ class _Analyzer:
             elif self.inv is not None or msg.method == "REGISTER":
                 self.note("sip.parse", Status.WARN, text, msg.frames[-1:])
         self.since_sweep += 1
-        if self.since_sweep >= 2_000:
+        if self.since_sweep >= 1_000:
             self.since_sweep = 0
             if self.ts_ok:
                 if self.reg is not None:
@@ -288,7 +293,7 @@ def analyze_records(
     rules: Sequence[str] = RULES,
     passwords: Mapping[str, str] | None = None,
     max_contacts: int = AURA_MAX_CONTACTS,
-    max_calls: int = 20_000,
+    max_calls: int = 10_000,
     progress: Progress | None = None,
 ) -> SipAnalysis:
     """Analyze SIP records (from any engine) with the named *rules*.

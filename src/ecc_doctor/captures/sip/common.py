@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -52,11 +52,37 @@ class LruTable(Generic[K, V]):
     def pop(self, key: K) -> V | None:
         return self._data.pop(key, None)
 
+    def oldest(self) -> tuple[K, V] | None:
+        """The least recently used entry (not moved)."""
+        for item in self._data.items():
+            return item
+        return None
+
+    def touch(self, key: K) -> None:
+        self._data.move_to_end(key)
+
     def items(self) -> Iterator[tuple[K, V]]:
         return iter(list(self._data.items()))
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def sweep(self, done: Callable[[V], bool | None], finish: Callable[[K, V], None]) -> None:
+        """Walk from the least recently used entry: ``done(v)`` True finishes it, False keeps
+        it (moved to the back), None stops the walk (everything after is more recent)."""
+        for _ in range(len(self._data)):
+            item = self.oldest()
+            if item is None:
+                return
+            key, value = item
+            verdict = done(value)
+            if verdict is None:
+                return
+            if verdict:
+                del self._data[key]
+                finish(key, value)
+            else:
+                self._data.move_to_end(key)
 
     def drain(self) -> list[tuple[K, V]]:
         out = list(self._data.items())
@@ -64,7 +90,7 @@ class LruTable(Generic[K, V]):
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class FlowDraft:
     """A flow being built: frames and findings so far (bounded)."""
 

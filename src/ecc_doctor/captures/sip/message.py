@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ecc_doctor.captures.records import SipMessage
 
@@ -73,6 +74,8 @@ _TOKEN_VALUE = re.compile(r"\s*([^=\s,;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^,;\s
 
 def split_list(value: str, sep: str = ",") -> list[str]:
     """Split at *sep* outside quotes and angle brackets (bounded to MAX_VALUES items)."""
+    if '"' not in value and "<" not in value:  # the common case: no quoting at all
+        return [v for v in (p.strip() for p in value.split(sep, MAX_VALUES)) if v][:MAX_VALUES]
     out: list[str] = []
     buf: list[str] = []
     quoted = False
@@ -277,7 +280,7 @@ def parse_auth(value: str) -> Challenge:
     return Challenge(scheme=scheme.strip(), params=params)
 
 
-@dataclass(slots=True)
+@dataclass
 class SipMsg:
     """One parsed SIP message; ``rec`` is the record it came from (frames, time, addresses)."""
 
@@ -310,19 +313,19 @@ class SipMsg:
         """Option tags of Supported/Require (lower-cased)."""
         return {v.strip().lower() for v in self.all(name) if v.strip()}
 
-    @property
+    @cached_property
     def call_id(self) -> str:
         return self.first("call-id").strip()
 
-    @property
+    @cached_property
     def from_(self) -> NameAddr:
         return parse_name_addr(self.first("from"))
 
-    @property
+    @cached_property
     def to(self) -> NameAddr:
         return parse_name_addr(self.first("to"))
 
-    @property
+    @cached_property
     def top_via(self) -> Via | None:
         value = self.first("via")
         return parse_via(value) if value else None
@@ -332,7 +335,7 @@ class SipMsg:
         via = self.top_via
         return via.branch if via else ""
 
-    @property
+    @cached_property
     def contacts(self) -> list[NameAddr]:
         return [parse_name_addr(v) for v in self.all("contact")]
 
@@ -487,7 +490,7 @@ def _check(msg: SipMsg) -> None:
             problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
     for name in ("from", "to"):
         if msg.has(name):
-            addr = parse_name_addr(msg.first(name))
+            addr = msg.from_ if name == "from" else msg.to
             if "tag" in addr.dup_params:
                 problems.append(
                     f"{name.title()} carries more than one tag parameter: {addr.raw[:120]!r}"

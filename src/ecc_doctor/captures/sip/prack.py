@@ -38,10 +38,12 @@ from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
 RSEQ_MAX = 2**31 - 1
+#: A confirmed call (2xx) quiet this long is finished: only its BYE could still come.
+CONFIRMED_IDLE = 300.0
 MAX_TXNS = 16
 
 
-@dataclass
+@dataclass(slots=True)
 class Reliable:
     """One reliable provisional response (all copies with the same RSeq)."""
 
@@ -54,14 +56,14 @@ class Reliable:
     retrans_after_prack: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class EarlyDialog:
     to_tag: str
     last_rseq: int | None = None
     reliable: dict[int, Reliable] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class InviteTxn:
     cseq: int
     branch: str
@@ -78,7 +80,7 @@ class InviteTxn:
     with_auth: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class PrackTxn:
     branch: str
     src: str
@@ -89,7 +91,7 @@ class PrackTxn:
     answer: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class CallState:
     draft: FlowDraft
     txns: list[InviteTxn] = field(default_factory=list)
@@ -100,6 +102,7 @@ class CallState:
     prack_count: int = 0
     digest_checked: set[tuple[int, str]] = field(default_factory=set)
     prack_cseqs: set[int] = field(default_factory=set)
+    ended: bool = False  # BYE answered, or every INVITE got a non-2xx final response
 
 
 def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
@@ -332,6 +335,8 @@ class InviteTracker:
 
     # -- responses ---------------------------------------------------------------------
     def _response(self, call: CallState, msg: SipMsg) -> None:
+        if msg.method == "BYE" and msg.status >= 200:
+            call.ended = True
         if msg.method == "INVITE":
             txn = self._find_txn(call, msg)
             if txn is not None:
@@ -470,13 +475,23 @@ class InviteTracker:
             txn.final = msg.status
             txn.final_reason = msg.reason
             txn.final_frames = list(f)
+            if all(t.final >= 300 for t in call.txns):
+                call.ended = True
 
     # -- finishing ---------------------------------------------------------------------
     def sweep(self, now: float, idle: float) -> None:
-        for key, call in self.calls.items():
-            if now - call.draft.last_ts > idle:
-                self.calls.pop(key)
-                self._finish(key, call, evicted=False)
+        """Finish calls idle for *idle* seconds, ended ones idle for 64*T1, confirmed ones
+        (2xx) idle for 300 s. Walks from the least recently active call and stops early."""
+
+        def done(call: CallState) -> bool | None:
+            quiet = now - call.draft.last_ts
+            if quiet <= TIMER_F:
+                return None
+            if quiet > idle or call.ended:
+                return True
+            return quiet > CONFIRMED_IDLE and any(200 <= t.final < 300 for t in call.txns)
+
+        self.calls.sweep(done, lambda key, call: self._finish(key, call, evicted=False))
 
     def finish_all(self) -> list[Flow]:
         for key, call in self.calls.drain():

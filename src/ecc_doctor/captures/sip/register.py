@@ -39,7 +39,7 @@ DEFAULT_EXPIRES = 3600  # RFC 3261 §10.2.1.1: a registrar's default when none i
 AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such registrations"
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One REGISTER transaction (one CSeq) and what answered it."""
 
@@ -57,7 +57,7 @@ class Attempt:
     challenged: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class RegState:
     draft: FlowDraft
     from_tag: str = ""
@@ -457,11 +457,12 @@ class RegisterTracker:
 
     # -- finishing ---------------------------------------------------------------------
     def sweep(self, now: float, idle: float) -> None:
-        """Finish flows that saw nothing for *idle* seconds."""
-        for key, state in self.flows.items():
-            if now - state.draft.last_ts > idle:
-                self.flows.pop(key)
-                self._finish(key, state, evicted=False)
+        """Finish flows that saw nothing for *idle* seconds (oldest first, stops early)."""
+
+        def done(state: RegState) -> bool | None:
+            return True if now - state.draft.last_ts > idle else None
+
+        self.flows.sweep(done, lambda key, state: self._finish(key, state, evicted=False))
 
     def finish_all(self) -> list[Flow]:
         for key, state in self.flows.drain():
