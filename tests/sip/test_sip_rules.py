@@ -527,3 +527,18 @@ def test_capture_notes_and_junk_become_notes() -> None:
     rules = {n.rule for n in a.notes}
     assert rules == {"capture.truncated", "sip.parse"} and a.unparsed == 1
     assert a.status is Status.WARN
+
+
+def test_new_call_id_for_an_existing_binding_is_noted() -> None:
+    w = Wire()
+    for call in ("boot1", "boot2"):
+        w.send(UA, REG, register(1, call=call))
+        w.send(
+            REG,
+            UA,
+            reply("200 OK", 1, call=call, extra="Contact: <sip:alice@10.0.0.1:5060>;expires=600"),
+        )
+    a = w.run()
+    (note,) = findings(a, "sip.register.call-id")
+    assert note.severity is Status.PASS and "another Call-ID (boot1)" in note.message
+    assert not findings(a, "sip.register.contacts")

@@ -114,7 +114,7 @@ class RegisterTracker:
         self.flows: LruTable[str, RegState] = LruTable(max_flows)
         self.by_call: LruTable[str, str] = LruTable(max_flows * 2)  # call-id -> flow key
         self.nonce_use: LruTable[tuple[str, str, str], tuple[str, int, int]] = LruTable(50_000)
-        self.bindings: LruTable[str, dict[str, float]] = LruTable(max_flows)
+        self.bindings: LruTable[str, dict[str, tuple[float, str]]] = LruTable(max_flows)
         self.done: list[Flow] = []
         self.end_ts = 0.0
 
@@ -438,8 +438,24 @@ class RegisterTracker:
             self.bindings.put(draft.aor, binds)
         for k in active:
             ttl = granted_by.get(k) or granted or DEFAULT_EXPIRES
-            binds[k] = msg.ts + ttl
-        for k in [k for k, until in binds.items() if until < msg.ts]:
+            old = binds.get(k)
+            if (
+                old is not None
+                and old[1] != draft.call_id
+                and old[0] >= msg.ts
+                and k in attempt.contacts
+            ):
+                draft.add(
+                    "sip.register.call-id",
+                    Status.PASS,
+                    f"contact {k} was registered under another Call-ID ({old[1]}) and is now "
+                    f"refreshed with a new one ({fmt_frames(frames)}): fine after a reboot, "
+                    "otherwise a UA should keep its Call-ID",
+                    frames,
+                    "RFC 3261 §10.2.4",
+                )
+            binds[k] = (msg.ts + ttl, draft.call_id)
+        for k in [k for k, (until, _) in binds.items() if until < msg.ts]:
             del binds[k]
         while len(binds) > 4 * self.max_contacts:
             binds.pop(next(iter(binds)))
