@@ -174,7 +174,8 @@ class _Analyzer:
         if msg.problems:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
             if draft is not None:
-                draft.add("sip.parse", Status.WARN, text, msg.frames[-1:], "RFC 3261 §7, §20, §25")
+                for problem in msg.problems[:4]:
+                    draft.problem(problem, msg.frame)
             elif self.inv is not None or msg.method == "REGISTER":
                 self.note("sip.parse", Status.WARN, text, msg.frames[-1:])
         self.since_sweep += 1

@@ -24,6 +24,7 @@ MAX_FLOW_FINDINGS = 64
 REF_REGISTER = "RFC 3261 §10.2, §22; SIP Adventures: REGISTER"
 REF_AUTH = "RFC 3261 §22.2-22.4; SIP Adventures: REGISTER"
 REF_PRACK = "RFC 3262 §3-4; SIP Adventures: PRACK"
+REF_PARSE = "RFC 3261 §7, §20, §25"
 REF_RACK = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
 
 
@@ -103,6 +104,17 @@ class FlowDraft:
     dropped_findings: int = 0
     first_ts: float = 0.0
     last_ts: float = 0.0
+    problems: dict[str, list[int]] = field(default_factory=dict)  # malformation -> frames
+
+    def problem(self, text: str, frame: int) -> None:
+        """A malformation seen in a message (the same one in many messages is one finding)."""
+        frames = self.problems.get(text)
+        if frames is None:
+            if len(self.problems) >= 16:
+                return
+            frames = self.problems[text] = []
+        if len(frames) < 32 and frame not in frames:
+            frames.append(frame)
 
     def add_frames(self, frames: tuple[int, ...]) -> None:
         for f in frames:
@@ -133,6 +145,19 @@ class FlowDraft:
 
     def build(self, summary: str, extra: list[Finding] | None = None) -> Flow:
         findings = list(self.findings) + list(extra or [])
+        for text, frames in self.problems.items():
+            where = fmt_frames(frames)
+            findings.append(
+                Finding(
+                    rule="sip.parse",
+                    severity=Status.WARN,
+                    message=f"{text} ({where})"
+                    if len(frames) < 2
+                    else f"{text} (in {len(frames)} messages)",
+                    frames=tuple(frames),
+                    reference=REF_PARSE,
+                )
+            )
         if self.dropped_findings:
             findings.append(
                 Finding(

@@ -83,7 +83,10 @@ def build_ladder(source: SipAnalysis | Iterable[SipMessage | CaptureNote], call_
             if finding.severity in (Status.PASS, Status.SKIP):
                 continue
             hit = [f for f in finding.frames if f in frames_here]
-            if hit:
+            if hit and finding.rule == "sip.parse":
+                for f in hit:  # a malformation names every message that has it
+                    marks.setdefault(f, []).append(finding)
+            elif hit:
                 # mark the message the finding is about: its last frame named
                 marks.setdefault(max(hit), []).append(finding)
     by_frame: dict[int, list[Finding]] = {}
@@ -147,11 +150,14 @@ def render_text(ladder: Ladder, width: int = 100) -> list[str]:
             worst = Status.worst([f.severity for f in found])
             line += f"  <! {worst.value} {found[0].rule}"
         lines.append(line)
-    notes = [
-        f"  f{frame}: {f.severity.value} {f.rule}: {f.message}"
-        for frame, fs in sorted(ladder.marks.items())
-        for f in fs
-    ]
+    notes: list[str] = []
+    seen: list[Finding] = []
+    for _, fs in sorted(ladder.marks.items()):
+        for f in fs:
+            if f not in seen:
+                seen.append(f)
+                where = ",".join(str(n) for n in f.frames[:8])
+                notes.append(f"  f{where}: {f.severity.value} {f.rule}: {f.message}")
     if notes:
         lines.append("")
         lines.append("findings:")
