@@ -450,10 +450,34 @@ def test_retransmissions_counted_and_missing_prack() -> None:
     w.send(B, A, reliable("183 Session Progress", 1))
     w.send(B, A, reliable("183 Session Progress", 1), dt=0.5)
     w.send(B, A, reliable("183 Session Progress", 1), dt=1.0)
-    w.send(B, A, resp("500 Server Error"), dt=40)  # gave up: never PRACKed
-    (f,) = findings(w.run(), "sip.prack.missing")
+    w.send(A, B, invite().replace("call-1", "later"), dt=40)  # the capture goes on
+    a = w.run()
+    (f,) = findings(a, "sip.prack.missing")
     assert f.severity is Status.FAIL and f.frames == (2, 3, 4)
     assert "retransmitted 2 times at intervals 0.50 s, 1.00 s" in f.message
+    assert "the UAS should have rejected the INVITE (5xx)" in f.message
+
+
+def test_missing_prack_before_final_response() -> None:
+    w = Wire()
+    w.send(A, B, invite())
+    w.send(B, A, reliable("183 Session Progress", 1))
+    w.send(B, A, resp("500 Server Error"), dt=32)  # the UAS gave up: allowed
+    (f,) = findings(w.run(), "sip.prack.missing")
+    assert f.severity is Status.WARN and "before the final 500 f3" in f.message
+    w = Wire()
+    w.send(A, B, invite())
+    sdp = "Content-Type: application/sdp\nRequire: 100rel\nRSeq: 1"
+    w.send(
+        B,
+        A,
+        resp("183 Session Progress", extra=sdp).replace(
+            "Content-Length: 0", "Content-Length: 4\n\nv=0\n"
+        ),
+    )
+    w.send(B, A, resp("200 OK"))
+    (f,) = findings(w.run(), "sip.prack.missing")
+    assert f.severity is Status.FAIL and "it carried SDP" in f.message
 
 
 def test_too_fast_retransmission_warns_but_garbage_timestamps_do_not() -> None:

@@ -51,6 +51,7 @@ class Reliable:
     status: int
     frames: list[int]
     times: list[float]
+    sdp: bool = False
     pracked: bool = False
     prack_frames: list[int] = field(default_factory=list)
     retrans_after_prack: list[int] = field(default_factory=list)
@@ -446,7 +447,8 @@ class InviteTracker:
                         "RFC 3262 §3",
                     )
             dlg.last_rseq = rseq
-            dlg.reliable[rseq] = Reliable(rseq, msg.status, list(f), [msg.ts])
+            sdp = "sdp" in msg.first("content-type").lower() and bool(msg.body.strip())
+            dlg.reliable[rseq] = Reliable(rseq, msg.status, list(f), [msg.ts], sdp=sdp)
             if len(dlg.reliable) > 32:
                 dlg.reliable.pop(next(iter(dlg.reliable)))
             if len(txn.early) > 16:
@@ -559,14 +561,34 @@ class InviteTracker:
                 )
             return
         waited = self.end_ts - rel.times[0]
-        cut = evicted or waited < TIMER_F and not txn.final
+        retrans = f" (retransmitted {copies} times{timing})" if copies else ""
+        what = (
+            f"reliable {rel.status} RSeq {rel.rseq} {fmt_frames(rel.frames[:1])} was never PRACKed"
+        )
+        if txn.final:
+            # RFC 3262 §3: a final response may come first, unless it is a 2xx and the
+            # unacknowledged reliable response carried a session description
+            bad = 200 <= txn.final < 300 and rel.sdp
+            draft.add(
+                "sip.prack.missing",
+                Status.FAIL if bad else Status.WARN,
+                f"{what}{retrans} before the final {txn.final} {fmt_frames(txn.final_frames)}"
+                + (": it carried SDP, so the 2xx had to wait for its PRACK" if bad else ""),
+                rel.frames + txn.final_frames,
+                REF_PRACK,
+            )
+            return
+        cut = evicted or waited < TIMER_F
         draft.add(
             "sip.prack.missing",
             Status.WARN if cut else Status.FAIL,
-            f"reliable {rel.status} RSeq {rel.rseq} {fmt_frames(rel.frames[:1])} was never "
-            f"PRACKed"
-            + (f" (retransmitted {copies} times{timing})" if copies else "")
-            + (" before the capture/flow ended" if cut else ""),
+            what
+            + retrans
+            + (
+                " before the capture/flow ended"
+                if cut
+                else f"; after 64*T1 = {TIMER_F:.0f} s the UAS should have rejected the INVITE (5xx)"
+            ),
             rel.frames,
             REF_PRACK,
         )
