@@ -21,7 +21,10 @@ from ecc_doctor.checks import all_checks
 from ecc_doctor.lab import Lab
 from ecc_doctor.runner import run_checks
 
-OUT = Path(__file__).resolve().parents[1] / "fixtures" / "tui" / "results.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+OUT = FIXTURES / "tui" / "results.json"
+SIP_CAPTURE = FIXTURES / "sip" / "prack-bad-rack-tcp.pcap"
+LADDER_WIDTH = 96
 T0 = datetime(2026, 11, 21, 10, 40, 5, tzinfo=UTC)
 STEP = timedelta(seconds=30)
 #: run index -> (fault, inject?)
@@ -54,9 +57,27 @@ async def record() -> dict[str, Any]:
             if last_index[r["id"]] != i:
                 r["evidence"] = []
     return {
+        "sip": record_sip(),
         "site": "Example Site (recorded from the lab)",
         "checks": [{"id": s.id, "title": s.title, "source": s.source} for s in specs],
         "runs": runs,
+    }
+
+
+def record_sip() -> dict[str, Any]:
+    """The SIP analysis of a committed capture and the text ladder of its first dialog."""
+    from ecc_doctor.captures.sip.analyze import analyze_file
+    from ecc_doctor.captures.sip.ladder import build_ladder, render_text
+
+    analysis = analyze_file(SIP_CAPTURE)
+    call_id = analysis.flows[0].call_id
+    lines = render_text(build_ladder(analysis, call_id), LADDER_WIDTH)
+    flows = [{**f.to_dict(), "aor": f.aor} for f in analysis.flows]
+    return {
+        "source": SIP_CAPTURE.name,
+        "flows": flows,
+        "notes": [n.to_dict() for n in analysis.notes],
+        "ladder": {"call_id": call_id, "kind": analysis.flows[0].kind, "lines": list(lines)},
     }
 
 

@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip.analyze import SipAnalysis
 from ecc_doctor.checks import CheckSpec
 from ecc_doctor.config import from_mapping
 from ecc_doctor.context import CheckContext
-from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.models import Evidence, Finding, Result, Status
 from ecc_doctor.tui.app import DashboardApp
+from ecc_doctor.tui.ladder_screen import LadderScreen
+from ecc_doctor.tui.messages import CaptureAnalyzed
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tui" / "results.json"
 NOW = datetime(2026, 11, 21, 10, 48, 20, tzinfo=UTC)
@@ -64,10 +68,55 @@ def recorded() -> tuple[str, list[CheckSpec], list[tuple[datetime, Result]]]:
     return str(data["site"]), specs, seen
 
 
-def build_app(capture: Path | None = None) -> DashboardApp:
+def finding_from_dict(data: dict[str, Any]) -> Finding:
+    return Finding(
+        rule=data["rule"],
+        severity=Status(data["severity"]),
+        message=data["message"],
+        frames=tuple(data.get("frames", ())),
+        reference=data.get("reference", ""),
+    )
+
+
+def flow_from_dict(data: dict[str, Any]) -> Flow:
+    return Flow(
+        kind=data["kind"],
+        key=data["key"],
+        status=Status(data["status"]),
+        summary=data["summary"],
+        findings=tuple(finding_from_dict(f) for f in data.get("findings", ())),
+        call_id=data.get("call_id", ""),
+        aor=data.get("aor", ""),
+        frames=tuple(data.get("frames", ())),
+    )
+
+
+def recorded_sip() -> tuple[str, SipAnalysis, LadderScreen]:
+    """The recorded SIP analysis (flows, notes) and a ladder screen of its first dialog."""
+    sip = json.loads(FIXTURE.read_text("utf-8"))["sip"]
+    analysis = SipAnalysis(
+        flows=[flow_from_dict(f) for f in sip["flows"]],
+        notes=[finding_from_dict(n) for n in sip["notes"]],
+    )
+    ladder = sip["ladder"]
+    screen = LadderScreen(
+        f"ladder: {ladder['kind']} {ladder['call_id']}", "\n".join(ladder["lines"])
+    )
+    return sip["source"], analysis, screen
+
+
+class SnapshotApp(DashboardApp):
+    """The dashboard with the recorded SIP analysis shown as if a capture had been read."""
+
+    def on_mount(self) -> None:
+        source, analysis, _ = recorded_sip()
+        self.post_message(CaptureAnalyzed(source, analysis))
+
+
+def build_app() -> DashboardApp:
     site, specs, seen = recorded()
     config = from_mapping({"site": {"name": site}}, source="<recorded>", is_lab=True)
-    return DashboardApp(
+    return SnapshotApp(
         config,
         specs=specs,
         interval=0,
@@ -75,7 +124,6 @@ def build_app(capture: Path | None = None) -> DashboardApp:
         recorded=seen,
         clock=lambda: NOW,
         tz=UTC,
-        capture=capture,
     )
 
 

@@ -73,6 +73,17 @@ async def inject_from_lab_screen(app: DashboardApp, pilot: Any, fault: str) -> N
     assert fault in app.lab.active
 
 
+async def heal_from_command_palette_entry(app: DashboardApp, fault: str) -> None:
+    """Heal *fault* through its command palette entry ("Lab: heal NAME") and wait for the
+    re-run the app starts by itself."""
+    (command,) = [c for c in app.get_system_commands(app.screen) if c.title == f"Lab: heal {fault}"]
+    before = app.runs_started
+    command.callback()
+    await app.wait_for(lambda: app.runs_started > before)
+    await app.wait_run()
+    assert app.lab is not None and fault not in app.lab.active
+
+
 async def test_issue_faults_turn_rows_fail_or_error_then_heal_in_one_session() -> None:
     """Each fault of the issue, one after the other, in ONE dashboard session (no restart)."""
     lab = Lab()
@@ -102,8 +113,11 @@ async def test_issue_faults_turn_rows_fail_or_error_then_heal_in_one_session() -
                 assert cell(app, check_id).split()[1] in ("FAIL", "ERROR")
                 assert app.history.checks[check_id].open_outage is not None
 
-            await lab.heal(fault)
-            await press_and_wait_run(app, pilot)
+            if fault == "network-flap":
+                await heal_from_command_palette_entry(app, fault)
+            else:
+                await lab.heal(fault)
+                await press_and_wait_run(app, pilot)
             assert statuses(app) == healthy, f"not all rows recovered after healing {fault}"
             for check_id in turned:
                 assert app.history.checks[check_id].outages[-1].end is not None
@@ -113,8 +127,23 @@ async def test_issue_faults_turn_rows_fail_or_error_then_heal_in_one_session() -
         text = rendered(app.query_one(TimelinePanel))
         assert "net.reachability FAIL since" in text
         assert text.count("recovered") >= len(faults)
+        assert lab.config.cm is not None
+        cm_port = lab.config.cm.port
+    # quitting the dashboard stopped the lab it started
+    with pytest.raises(OSError):
+        _, writer = await asyncio.open_connection("127.0.0.1", cm_port)
+        writer.close()
     if missing:
         pytest.skip(f"lab faults not built yet (not tested): {', '.join(missing)}")
+
+
+async def test_lab_fault_option_injects_at_start() -> None:
+    app = DashboardApp(lab=Lab(), lab_faults=["cti-link-down"], interval=0)
+    async with app.run_test(size=SIZE):
+        await app.wait_for(lambda: app.lab_ready and app.runs_completed >= 1)
+        assert app.lab is not None and app.lab.active == {"cti-link-down"}
+        assert cell(app, "cm.cti-link") == "✗ FAIL"
+        assert cell(app, "net.reachability") == "✓ PASS"
 
 
 async def test_slow_check_does_not_freeze_keys() -> None:

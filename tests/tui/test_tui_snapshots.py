@@ -13,7 +13,6 @@ from typing import Any
 from ecc_doctor.tui.app import DashboardApp
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE.parent / "fixtures"
 
 
 def _snapshot_app_module() -> Any:
@@ -25,8 +24,8 @@ def _snapshot_app_module() -> Any:
     return module
 
 
-build_app = _snapshot_app_module().build_app
-LADDER_CAPTURE = FIXTURES / "sip" / "prack-bad-rack-tcp.pcap"
+snapshot_app = _snapshot_app_module()
+build_app = snapshot_app.build_app
 
 
 async def select_check(pilot: Any, check_id: str) -> None:
@@ -63,23 +62,21 @@ def test_help_screen(snap_compare: Any) -> None:
     assert snap_compare(build_app(), terminal_size=(80, 24), press=["question_mark"])
 
 
-def test_ladder_of_a_capture_dialog(snap_compare: Any) -> None:
+def test_ladder_of_a_dialog(snap_compare: Any) -> None:
     async def run_before(pilot: Any) -> None:
-        app: DashboardApp = pilot.app
-        await app.wait_for(lambda: app.sip_analysis is not None)
-        await pilot.press("3", "l")
+        _, _, ladder = snapshot_app.recorded_sip()
+        await pilot.press("3")
+        await pilot.app.push_screen(ladder)
         await pilot.pause()
 
-    app = build_app(capture=LADDER_CAPTURE)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(build_app(), terminal_size=(100, 30), run_before=run_before)
 
 
-def test_sip_panel_with_a_capture(snap_compare: Any) -> None:
+def test_sip_panel(snap_compare: Any) -> None:
     async def run_before(pilot: Any) -> None:
         app: DashboardApp = pilot.app
         await app.wait_for(lambda: app.sip_analysis is not None)
         await pilot.press("3")
         await pilot.pause()
 
-    app = build_app(capture=LADDER_CAPTURE)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(build_app(), terminal_size=(80, 24), run_before=run_before)

@@ -64,7 +64,6 @@ Clock = Callable[[], datetime]
 #: BPF filter of the live capture: SIP on its ports, plus every IP fragment (a fragmented
 #: SIP/UDP datagram's later fragments carry no port).
 LIVE_BPF = "((udp or tcp) and (port {ports})) or (ip[6:2] & 0x3fff != 0) or (ip6[6] == 44)"
-TABS = ("checks", "timeline", "sip", "mgc")
 
 
 def _utc_now() -> datetime:
@@ -215,7 +214,8 @@ class DashboardApp(App[None]):
     # ---- check runs -----------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.action_rerun_all()
+        if self.config is not None:  # quietly wait while the lab is starting
+            self.start_run(self.specs)
 
     def action_rerun_all(self) -> None:
         """Re-run every check that is not running already."""
@@ -697,9 +697,11 @@ class DashboardApp(App[None]):
             msg = f"the MGC capture analyzer is not available in this build: {exc}"
             self.post_message(MgcAnalyzed(Text(msg, style="red")))
             return
+        config = self.config
+        if config is None or config.mgc is None:
+            return
         try:
-            assert self.config is not None and self.config.mgc is not None
-            params = from_config(self.config.mgc, f"{self.config.source} [mgc]")
+            params = from_config(config.mgc, f"{config.source} [mgc]")
             flows = analyze_file(path, params=params)
         except EccDoctorError as exc:
             self.post_message(MgcAnalyzed(Text(f"{path}: {exc.message}", style="bold red")))
