@@ -256,3 +256,46 @@ async def test_lab_control_without_lab_says_so() -> None:
         assert not isinstance(app.screen, LabScreen)
         await pilot.press("l")  # no capture: a notice, no crash
         assert app.query_one(TabbedContent).active == "sip"
+
+
+async def test_a_check_with_several_results_gets_one_row_each() -> None:
+    async def per_link(ctx: CheckContext) -> list[Result]:
+        return [
+            ctx.result(Status.PASS, "link 1 up", check_id="test.links:1"),
+            ctx.result(Status.FAIL, "link 2 down", check_id="test.links:2"),
+        ]
+
+    spec = CheckSpec("test.links", "Every link is up", "test", (), per_link)
+    config = from_mapping({"site": {"name": "s"}}, source="<test>")
+    app = DashboardApp(config, specs=[spec], interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_run(1)
+        assert [h.check_id for h in app.visible_rows()] == ["test.links:1", "test.links:2"]
+        assert cell(app, "test.links:2") == "✗ FAIL"
+        await pilot.press("down")
+        # enter on a sub-row re-runs the check that produced it
+        await press_and_wait_run(app, pilot, "enter")
+        assert app.history.checks["test.links:2"].runs == 2
+
+
+async def test_mouse_selects_rows_and_tabs() -> None:
+    calls: list[str] = []
+
+    def spec(name: str) -> CheckSpec:
+        async def fn(ctx: CheckContext) -> Result:
+            calls.append(name)
+            return ctx.result(Status.PASS, f"{name} fine")
+
+        return CheckSpec(f"test.{name}", f"check {name}", "test", (), fn)
+
+    config = from_mapping({"site": {"name": "s"}}, source="<test>")
+    app = DashboardApp(config, specs=[spec("a"), spec("b"), spec("c")], interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_run(1)
+        # row 0 is the header line: y=3 is the third check
+        assert await pilot.click(ChecksTable, offset=(10, 3))
+        assert app.query_one(ChecksTable).selected_id == "test.c"
+        assert app.selected_check == "test.c"
+        assert await pilot.click("#tabs ContentTab#--content-tab-timeline")
+        assert app.query_one(TabbedContent).active == "timeline"
+        assert sorted(calls) == ["a", "b", "c"]  # clicking never re-runs a check

@@ -188,6 +188,8 @@ class DashboardApp(App[None]):
 
     def on_mount(self) -> None:
         self._mounted_views = True
+        for warning in self.config.warnings if self.config is not None else ():
+            self.say(warning, severity="warning", timeout=15)
         self.query_one(ChecksTable).focus()
         self.refresh_views()
         if self.lab is not None:
@@ -476,6 +478,11 @@ class DashboardApp(App[None]):
         except (EccDoctorError, OSError) as exc:
             self.post_message(LabFailed(f"the lab did not start: {exc}"))
             return
+        except Exception as exc:  # a bug in an emulator must not take the dashboard down
+            self.post_message(
+                LabFailed(f"the lab did not start: internal error: {type(exc).__name__}: {exc}")
+            )
+            return
         self.post_message(LabReady())
 
     def on_lab_ready(self, message: LabReady) -> None:
@@ -491,7 +498,8 @@ class DashboardApp(App[None]):
         self.refresh_views()
 
     def on_lab_failed(self, message: LabFailed) -> None:
-        self.state = message.error
+        if message.starting:
+            self.state = message.error
         self.say(message.error, severity="error", timeout=10)
         self.refresh_views()
 
@@ -525,8 +533,9 @@ class DashboardApp(App[None]):
                 await self.lab.fault(fault)
             else:
                 await self.lab.heal(fault)
-        except (EccDoctorError, OSError, KeyError) as exc:
-            self.post_message(LabFailed(f"lab fault {fault}: {exc}"))
+        except Exception as exc:  # shown in one line; the dashboard keeps running
+            msg = f"lab fault {fault}: {type(exc).__name__}: {exc}"
+            self.post_message(LabFailed(msg, starting=False))
             return
         self.post_message(LabFaultChanged(fault, active))
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from ecc_doctor.models import Evidence, Result
 from ecc_doctor.tui.history import CheckHistory, clock_time, format_duration
-from ecc_doctor.tui.style import latency_text, status_text
+from ecc_doctor.tui.style import latency_text, status_text, strip_text
 
 #: Evidence lines shown per item (transcripts are bounded already; this keeps the pane light).
 MAX_EVIDENCE_LINES = 400
@@ -59,6 +59,10 @@ def describe(
             f"  · took {latency_text(last.duration_s)}  · {h.runs} runs"
         )
     parts.append(line)
+    strip = Text("history ", style="dim")
+    strip.append_text(strip_text(h.strip(min(len(h.samples) + h.running, 60))))
+    strip.append("  (oldest → newest)", style="dim")
+    parts.append(strip)
     parts.append(Text(last.summary))
     if last.source:
         parts.append(Text(f"verifies: {last.source}", style="dim"))

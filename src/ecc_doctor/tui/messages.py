@@ -51,9 +51,10 @@ class LabReady(Message):
 
 @dataclass
 class LabFailed(Message):
-    """The in-process lab could not start or a fault could not be toggled."""
+    """The in-process lab could not start (``starting``) or a fault could not be toggled."""
 
     error: str
+    starting: bool = True
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 
 from ecc_doctor.models import Status
-from ecc_doctor.tui.history import clock_time
+from ecc_doctor.tui.history import RUNNING_MARK, clock_time
 
 STATUS_STYLE: dict[Status, str] = {
     Status.PASS: "bold green",
@@ -51,4 +51,16 @@ def counts_text(counts: dict[Status, int]) -> Text:
         if i:
             text.append("  ")
         text.append(f"{status.symbol} {counts.get(status, 0)} {status.value}", STATUS_STYLE[status])
+    return text
+
+
+_BY_SYMBOL = {s.symbol: STATUS_STYLE[s] for s in Status}
+
+
+def strip_text(marks: str) -> Text:
+    """A timeline strip (``✓✓✗E…``) with each mark in its status colour."""
+    text = Text()
+    for mark in marks:
+        style = _BY_SYMBOL.get(mark, RUNNING_STYLE if mark == RUNNING_MARK else "dim")
+        text.append(mark, style)
     return text

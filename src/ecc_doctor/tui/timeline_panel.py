@@ -11,20 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ecc_doctor.models import Status
 from ecc_doctor.tui.history import RUNNING_MARK, SessionHistory, clock_time
-from ecc_doctor.tui.style import RUNNING_STYLE, STATUS_STYLE
+from ecc_doctor.tui.style import STATUS_STYLE, strip_text
 
 MAX_CHANGES = 30
-_BY_SYMBOL = {s.symbol: STATUS_STYLE[s] for s in Status}
-
-
-def _strip(marks: str) -> Text:
-    text = Text()
-    for mark in marks:
-        style = _BY_SYMBOL.get(mark, RUNNING_STYLE if mark == RUNNING_MARK else "dim")
-        text.append(mark, style)
-    return text
 
 
 def describe(history: SessionHistory, now: datetime, tz: tzinfo | None, width: int) -> Group:
@@ -46,7 +36,7 @@ def describe(history: SessionHistory, now: datetime, tz: tzinfo | None, width: i
     )
     for check_id, h in history.checks.items():
         line = Text(f"  {check_id[:name_w]:<{name_w}} ")
-        line.append_text(_strip(h.strip(strip_w)))
+        line.append_text(strip_text(h.strip(strip_w)))
         parts.append(line)
     parts.append(Text("Status changes (newest first)", style="bold"))
     changes = history.changes()[:MAX_CHANGES]
