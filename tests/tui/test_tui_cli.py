@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pty
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +75,49 @@ def test_start_up_does_not_import_scapy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_dashboard_lab_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None:
+    """End to end through the CLI in a pseudo-terminal: the lab's checks show, 'q' quits."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    tmp = tmp_path / "tmp"  # the lab's private directory goes here, and must be gone after
+    tmp.mkdir()
+    env = {**os.environ, "TERM": "xterm-256color", "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecc_doctor", "dashboard", "--lab"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_some(timeout: float) -> None:
+        nonlocal seen
+        ready, _, _ = select.select([master], [], [], timeout)
+        if ready:
+            with contextlib.suppress(OSError):
+                seen += os.read(master, 65536)
+
+    try:
+        deadline = time.monotonic() + 60
+        while b"PASS" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            read_some(0.5)
+        assert b"PASS" in seen, seen[-2000:]
+        assert b"net.reachability" in seen
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
+        os.write(master, b"q")
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            read_some(0.2)
+        assert proc.returncode == 0, seen[-2000:]
+        assert not [p for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
