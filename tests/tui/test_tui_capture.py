@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console, RenderableType
+from tests.conftest import PUBLIC_CAPTURES, require_shared
 from textual.widgets import TabbedContent
 
 from ecc_doctor.captures.sip.analyze import analyze_file
@@ -151,3 +152,17 @@ async def test_dashboard_live_capture_shows_flows_as_they_arrive() -> None:
             )
             assert app.capture_state.startswith("live on lo:"), app.capture_state
             assert any(f.call_id == "live-reg@127.0.0.1" for f in app.query_one(SipPanel).flows)
+
+
+@pytest.mark.parametrize("name", ["sngrep-ipv6frag.pcap", "heplify-sip_ipv4_tcp_fragmented.pcap"])
+async def test_public_captures_with_fragments_show_flows_and_ladders(name: str) -> None:
+    capture = require_shared(PUBLIC_CAPTURES / name)  # copyleft: read in place, never copied
+    expected = analyze_file(capture)
+    app = DashboardApp(plain_config(), specs=[], interval=0, capture=capture)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for(lambda: app.sip_analysis is not None)
+        flows = app.query_one(SipPanel).flows
+        assert [f.key for f in flows] == [f.key for f in expected.flows]
+        await pilot.press("3", "l")
+        assert isinstance(app.screen, LadderScreen)
+        assert flows[0].call_id in app.screen.ladder_title

@@ -42,6 +42,7 @@ from ecc_doctor.tui.ladder_screen import LadderScreen
 from ecc_doctor.tui.messages import (
     CaptureAnalyzed,
     CaptureFailed,
+    CaptureProgress,
     CaptureStarted,
     CheckDone,
     CheckFinished,
@@ -201,7 +202,7 @@ class DashboardApp(App[None]):
             self.set_interval(self.interval, self._tick, name="rerun")
         self.set_interval(5, self._refresh_times, name="clock")
         if self.capture is not None:
-            self.capture_state = f"reading {self.capture}…"
+            self.capture_state = f"reading {self.capture.name}…"
             self._read_capture(self.capture)
         elif self.iface is not None:
             self.capture_state = f"starting live capture on {self.iface}…"
@@ -558,7 +559,15 @@ class DashboardApp(App[None]):
             self.post_message(CaptureFailed(str(path), f"the SIP analyzer is not available: {exc}"))
             return
         try:
-            analysis = analyze_file(path, ports=self._sip_ports())
+            last = [0.0]
+
+            def progress(done: int, total: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.5:
+                    last[0] = now
+                    self.post_message(CaptureProgress(str(path), done, total))
+
+            analysis = analyze_file(path, ports=self._sip_ports(), progress=progress)
         except EccDoctorError as exc:
             self.post_message(CaptureFailed(str(path), exc.message))
             return
@@ -620,9 +629,18 @@ class DashboardApp(App[None]):
         else:
             name = Path(message.source).name
             self.capture_state = f"{name}: {len(flows)} flows, {findings} findings"
+        hidden = getattr(message.analysis, "flows_not_listed", 0)
+        if hidden:
+            self.capture_state += f" ({hidden} more flows not listed)"
         self.query_one(SipPanel).show_analysis(message.analysis)
         self._show_capture_state()
         self._signal()
+
+    def on_capture_progress(self, message: CaptureProgress) -> None:
+        if self.sip_analysis is None and message.total > 0:
+            share = min(100, message.done * 100 // message.total)
+            self.capture_state = f"reading {Path(message.source).name}… {share}%"
+            self._show_capture_state()
 
     def on_capture_started(self, message: CaptureStarted) -> None:
         self.capture_state = (

@@ -80,6 +80,15 @@ class CaptureAnalyzed(Message):
 
 
 @dataclass
+class CaptureProgress(Message):
+    """Reading a capture file: ``done`` of ``total`` bytes."""
+
+    source: str
+    done: int
+    total: int
+
+
+@dataclass
 class CaptureStarted(Message):
     """Live capture is listening on ``source`` (an interface) with ``bpf``."""
 
