@@ -162,3 +162,26 @@ def test_gateway_text_overrides_the_site_file_and_keeps_names(tmp_path: Path) ->
     assert [c.short for c in params.controllers] == ["CLAN", "PE"]
     assert params.total_search_min == 20
     assert params.primary_search_min == 10
+
+
+def test_section_with_only_gateway_text_beside_the_site_file(tmp_path: Path) -> None:
+    from ecc_doctor import config as site
+    from ecc_doctor.captures.mgc import build_timeline
+    from ecc_doctor.captures.mgc.params import from_config
+
+    (tmp_path / "gw.txt").write_text((MGC / "article.txt").read_text())
+    path = tmp_path / "site.toml"
+    path.write_text('[mgc]\ngateway_text = "gw.txt"\n')
+    cfg = site.load(path)
+    assert cfg.mgc is not None
+    params = from_config(cfg.mgc, f"{path} [mgc]")  # as the dashboard calls it
+    assert (len(params.controllers), params.transition_point) == (4, 2)
+    assert build_timeline(params).total_expiry_s == 900.0
+    assert load_params(path).controllers == params.controllers
+
+
+def test_empty_list_cannot_make_a_timeline() -> None:
+    from ecc_doctor.captures.mgc import MgcParams, build_timeline
+
+    with pytest.raises(ConfigError, match="the MGC list is empty"):
+        build_timeline(MgcParams(controllers=()))

@@ -18,13 +18,10 @@ NEEDS: tuple[str, ...] = ("mgc",)
 
 def _analyze(cfg: MgcConfig, source: str) -> list[Flow]:
     from ecc_doctor.captures.mgc.analyze import analyze_file
-    from ecc_doctor.captures.mgc.gateway_text import apply_gateway_text, read_gateway_text
     from ecc_doctor.captures.mgc.params import from_config
 
     assert cfg.capture is not None
     params = from_config(cfg, f"{source} [mgc]")
-    if cfg.gateway_text is not None:
-        params = apply_gateway_text(params, read_gateway_text(_near(cfg.gateway_text, source)))
     return analyze_file(_near(cfg.capture, source), engine=cfg.engine, params=params)
 
 

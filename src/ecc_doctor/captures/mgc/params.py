@@ -150,10 +150,38 @@ class MgcParams:
 
 
 def from_config(
-    cfg: MgcConfig, source: str = "[mgc]", explicit: frozenset[str] = frozenset()
+    cfg: MgcConfig,
+    source: str = "[mgc]",
+    explicit: frozenset[str] = frozenset(),
+    base_dir: Path | None = None,
 ) -> MgcParams:
-    """Params from a validated [mgc] section; *explicit* names the keys the file set."""
-    params = (
+    """Params from a validated [mgc] section, with its ``gateway_text`` applied.
+
+    *explicit* names the keys the file set (the others are listed as assumed); a relative
+    ``gateway_text`` is read beside the site file (*base_dir*, else the file in *source*).
+    """
+    params = _section_params(cfg, source).replace(
+        assumed=tuple(k for k in UNCERTAIN if k not in explicit)
+    )
+    if cfg.gateway_text is None:
+        return params
+    from ecc_doctor.captures.mgc.gateway_text import apply_gateway_text, read_gateway_text
+
+    text = read_gateway_text(_beside(cfg.gateway_text, source, base_dir))
+    return apply_gateway_text(params, text)
+
+
+def _beside(path: Path, source: str, base_dir: Path | None) -> Path:
+    if path.is_absolute():
+        return path
+    if base_dir is None:
+        site = Path(source.removesuffix(" [mgc]"))
+        base_dir = site.parent if site.is_file() else None
+    return base_dir / path if base_dir is not None else path
+
+
+def _section_params(cfg: MgcConfig, source: str) -> MgcParams:
+    return (
         MgcParams.of(
             cfg.controllers,
             transition_point=cfg.transition_point,
@@ -174,7 +202,6 @@ def from_config(
         if cfg.controllers
         else _no_list(cfg, source)
     )
-    return params.replace(assumed=tuple(k for k in UNCERTAIN if k not in explicit))
 
 
 def _no_list(cfg: MgcConfig, source: str) -> MgcParams:
@@ -207,20 +234,15 @@ def load_params(config_path: Path | None = None, gateway_text: Path | None = Non
 
     base: MgcParams | None = None
     if config_path is not None:
-        base, text_from_cfg = _from_site_file(config_path)
-        if gateway_text is None and text_from_cfg is not None:
-            gateway_text = text_from_cfg
+        base = _from_site_file(config_path)
     if gateway_text is None:
         if base is None:
             raise ConfigError("give a site file with an [mgc] section or the gateway's text")
-        if not base.controllers:
-            raise ConfigError(f"{base.origin}: controllers: expected 1 to 4 addresses, got none")
         return base
-    parsed = read_gateway_text(gateway_text)
-    return apply_gateway_text(base, parsed)
+    return apply_gateway_text(base, read_gateway_text(gateway_text))
 
 
-def _from_site_file(path: Path) -> tuple[MgcParams, Path | None]:
+def _from_site_file(path: Path) -> MgcParams:
     import tomllib
 
     from ecc_doctor import config as site
@@ -230,7 +252,4 @@ def _from_site_file(path: Path) -> tuple[MgcParams, Path | None]:
         raise ConfigError(f"{path}: no [mgc] section")
     raw = tomllib.loads(path.read_text(encoding="utf-8")).get("mgc", {})
     explicit = frozenset(k.replace("-", "_") for k in raw)
-    text = cfg.mgc.gateway_text
-    if text is not None and not text.is_absolute():
-        text = path.parent / text
-    return from_config(cfg.mgc, f"{path} [mgc]", explicit), text
+    return from_config(cfg.mgc, f"{path} [mgc]", explicit, base_dir=path.parent)

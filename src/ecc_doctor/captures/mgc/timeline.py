@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecc_doctor.captures.mgc.params import UNCERTAIN, Controller, MgcParams
+from ecc_doctor.errors import ConfigError
 
 #: Upper bound on generated attempts (60 min every second).
 MAX_ATTEMPTS = 3600
@@ -121,6 +122,8 @@ def build_timeline(params: MgcParams, *, detection: str = "tcp") -> Timeline:
     *detection* is ``tcp`` (a socket failure: recovery starts at the loss) or ``silent``
     (loss of the H.248 link: recovery starts when it is detected, at ``detection_max_s``).
     """
+    if not params.entries:
+        raise ConfigError(f"{params.origin}: the MGC list is empty: nothing to search")
     start = params.detection_max_s if detection == "silent" else 0.0
     step = params.retry_interval_s
     pst, tst = start + params.primary_search_s, start + params.total_search_s
