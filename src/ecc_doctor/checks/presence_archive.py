@@ -105,6 +105,13 @@ def _listing_notes(
             f"listing of {cfg.path} stopped after {listing.limit} entries (sftp.max_list_entries):"
             " the newest archive may not be among them",
         )
+    invalid = [e.name for e in listing.entries if e.kind == "invalid"]
+    if invalid:
+        v.add(
+            Status.WARN,
+            f"the server listed {len(invalid)} names that are not plain file names "
+            f"(e.g. {invalid[0]!r}): ignored",
+        )
     links = sum(1 for e in listing.entries if e.kind == "symlink")
     others = sum(1 for e in listing.entries if e.kind in ("dir", "other"))
     if links or others:

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -30,7 +30,9 @@ from ecc_doctor.errors import AuthError, ConfigError, ConnectError, ProbeError, 
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
-CHUNK = 64 * 1024
+CHUNK = 32 * 1024  # every SFTP server must serve reads this large (draft-ietf-secsh-filexfer)
+MAX_READ = 256 * 1024
+CLOSE_WAIT = 2.0
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
@@ -64,7 +66,7 @@ class RemoteEntry:
     """One directory entry as the server's lstat attributes describe it."""
 
     raw_name: bytes
-    kind: str  # file, dir, symlink, other
+    kind: str  # file, dir, symlink, other, invalid (a name with '/' or NUL)
     size: int
     mtime: float
 
@@ -97,16 +99,24 @@ def _kind(attrs: asyncssh.SFTPAttrs) -> str:
 
 
 def _entry(raw: bytes, attrs: asyncssh.SFTPAttrs) -> RemoteEntry:
-    return RemoteEntry(raw, _kind(attrs), int(attrs.size or 0), float(attrs.mtime or 0))
+    # a directory entry can never hold '/' or NUL: a server listing one is broken or hostile
+    kind = "invalid" if (b"/" in raw or b"\0" in raw or not raw) else _kind(attrs)
+    return RemoteEntry(raw, kind, int(attrs.size or 0), float(attrs.mtime or 0))
 
 
 class SftpSession:
     """An open SFTP session: read-only operations, recorded in the transcript."""
 
     def __init__(
-        self, sftp: asyncssh.SFTPClient, transcript: Transcript, workdir: Path, where: str
+        self,
+        sftp: asyncssh.SFTPClient,
+        transcript: Transcript,
+        workdir: Path,
+        where: str,
+        abort: Callable[[], None] = lambda: None,
     ) -> None:
         self._sftp = sftp
+        self._abort = abort
         self._t = transcript
         self.workdir = workdir
         self._where = where
@@ -137,18 +147,20 @@ class SftpSession:
         self._t.sent(f"OPENDIR/READDIR {path} (at most {limit} entries)")
         entries: list[RemoteEntry] = []
         bounded = False
+        scan = cast(AsyncGenerator[asyncssh.SFTPName, None], self._sftp.scandir(path.encode()))
         try:
-            scan = cast(AsyncGenerator[asyncssh.SFTPName, None], self._sftp.scandir(path.encode()))
-            async with contextlib.aclosing(scan) as names:
-                async for name in names:
-                    raw = name.filename
-                    assert isinstance(raw, bytes)
-                    if raw in (b".", b".."):
-                        continue
-                    if len(entries) >= limit:
-                        bounded = True
-                        break
-                    entries.append(_entry(raw, name.attrs))
+            async for name in scan:
+                raw = name.filename
+                assert isinstance(raw, bytes)
+                if raw in (b".", b".."):
+                    continue
+                if len(entries) >= limit:
+                    bounded = True
+                    break
+                entries.append(_entry(raw, name.attrs))
+        except asyncio.CancelledError:
+            self._abort()  # a server that stopped answering must not hold up the cleanup
+            raise
         except asyncssh.SFTPError as exc:
             error = self._path_error(exc, "listing", path)
             if error.reason == "missing" and await self._is_link(path):
@@ -158,6 +170,8 @@ class SftpSession:
                     "broken-link",
                 ) from exc
             raise error from exc
+        finally:
+            await _bounded(scan.aclose())
         more = f", stopped at the limit of {limit}" if bounded else ""
         self._t.received(f"{len(entries)} entries{more}")
         return Listing(path, tuple(entries), bounded, limit)
@@ -183,23 +197,36 @@ class SftpSession:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         got = 0
         try:
-            async with self._sftp.open(remote, "rb") as rf:
+            # block_size=0: plain sequential reads. asyncssh's parallel reader spawns tasks
+            # that outlive a cancelled read and then fail unobserved.
+            rf = await self._sftp.open(remote, "rb", block_size=0)
+            size = max(CHUNK, min(self._sftp.limits.max_read_len or CHUNK, MAX_READ))
+            try:
                 fd = os.open(local, flags, 0o600)
                 with os.fdopen(fd, "wb") as out:
-                    while True:
-                        chunk = cast(bytes, await rf.read(CHUNK))
-                        if not chunk:
-                            break
+                    while chunk := cast(bytes, await rf.read(size)):
                         got += len(chunk)
                         if got > max_bytes:  # it grew or the size was not reported
                             raise FileTooLarge(
                                 f"{entry.name} is more than {max_bytes} bytes (cap reached)"
                             )
                         out.write(chunk)
+            finally:
+                await _bounded(rf.close())
+        except asyncio.CancelledError:
+            self._abort()
+            raise
         except asyncssh.SFTPError as exc:
             raise self._path_error(exc, "reading", display_name(remote)) from exc
         self._t.received(f"{got} bytes")
         return local
+
+
+async def _bounded(closing: Awaitable[object], seconds: float = CLOSE_WAIT) -> None:
+    """Await a close handshake, but never longer than *seconds* (a hung server)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(seconds):
+            await closing
 
 
 def _known_hosts_path(cfg: SftpConfig) -> Path:
@@ -310,13 +337,16 @@ async def open_session(
             workdir = Path(tmp)
             workdir.chmod(0o700)
             try:
-                yield SftpSession(sftp, transcript, workdir, where)
+                yield SftpSession(sftp, transcript, workdir, where, conn.abort)
             except asyncssh.DisconnectError as exc:
                 raise _translate(exc, cfg, known_hosts) from exc
             finally:
                 sftp.exit()
-    finally:
+    except BaseException:
+        conn.abort()  # failing or cancelled: no close handshake with a server that may hang
+        transcript.note("session aborted")
+        raise
+    else:
         conn.close()
-        with contextlib.suppress(Exception):
-            await conn.wait_closed()
+        await _bounded(conn.wait_closed())
         transcript.note("session closed")
