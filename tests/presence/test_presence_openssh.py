@@ -260,3 +260,14 @@ async def test_unknown_host_key_and_accept_new(sshd: Sshd, tmp_path: Path) -> No
     accepted = await check(sshd, known_hosts=str(empty), accept_new_host_key=True)
     assert accepted.status is Status.PASS, accepted.summary
     assert sshd.host_pub in empty.read_text()
+
+
+@pytest.mark.anyio
+async def test_total_download_budget_is_respected(sshd: Sshd) -> None:
+    for i in range(3):
+        doc = archive_xml([("a@x", "b@x", "y" * 3000, time.time() - 60 * i)])
+        put(sshd.archive, f"im_{i}.xml", doc, 60 * (i + 1))
+    result = await check(sshd, max_total_bytes=7000)
+    assert result.status is Status.PASS, result.summary
+    assert "2 files read: 2 IM records" in result.summary
+    assert "im_2.xml: not read, sftp.max_total_bytes budget spent" in result.details
