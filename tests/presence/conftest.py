@@ -35,7 +35,27 @@ class Sshd:
     known_hosts: Path
     host_pub: str
     archive: Path
-    pid: int
+    cmd: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start sshd (again: a restart keeps port, keys and config)."""
+        with self.log.open("ab") as log_fh:
+            self.proc = subprocess.Popen(self.cmd, stdout=log_fh, stderr=subprocess.STDOUT)
+        _wait_listening(self.port, self.proc, self.log)
+
+    def stop(self) -> None:
+        """Stop sshd by its PID (and the sessions it forked go with their connections)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
     def sftp_section(self, **extra: Any) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -117,27 +137,21 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         caps = "-dac_override,-dac_read_search"
         setpriv = require_tool("setpriv", "/usr/bin/setpriv")
         cmd = [setpriv, "--bounding-set", caps, "--inh-caps", caps, *cmd]
-    log = conf_dir / "sshd.log"
-    with log.open("wb") as log_fh:
-        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT)
+    server = Sshd(
+        port,
+        user,
+        conf_dir / "client_key",
+        known_hosts,
+        f"{host_pub[0]} {host_pub[1]}",
+        archive,
+        cmd,
+        conf_dir / "sshd.log",
+    )
+    server.start()
     try:
-        _wait_listening(port, proc, log)
-        yield Sshd(
-            port,
-            user,
-            conf_dir / "client_key",
-            known_hosts,
-            f"{host_pub[0]} {host_pub[1]}",
-            archive,
-            proc.pid,
-        )
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        server.stop()
 
 
 def tree_digest(root: Path) -> str:

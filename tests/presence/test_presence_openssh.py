@@ -271,3 +271,16 @@ async def test_total_download_budget_is_respected(sshd: Sshd) -> None:
     assert result.status is Status.PASS, result.summary
     assert "2 files read: 2 IM records" in result.summary
     assert "im_2.xml: not read, sftp.max_total_bytes budget spent" in result.details
+
+
+@pytest.mark.anyio
+async def test_collection_resumes_after_sftp_server_restart(sshd: Sshd) -> None:
+    fresh_archive(sshd.archive)
+    assert (await check(sshd)).status is Status.PASS
+    sshd.stop()
+    down = await check(sshd)
+    assert down.status is Status.ERROR
+    assert down.summary == f"127.0.0.1:{sshd.port}: connection refused"
+    sshd.start()
+    again = await check(sshd)
+    assert again.status is Status.PASS, again.summary
