@@ -28,6 +28,7 @@ from ecc_doctor.secrets import redact
 LAZY_COMMANDS: dict[str, str] = {
     "analyze": "ecc_doctor.cli_analyze:analyze",
     "dashboard": "ecc_doctor.cli_dashboard:dashboard",
+    "im-archive": "ecc_doctor.cli_imarchive:im_archive",
     "ladder": "ecc_doctor.cli_analyze:ladder",
     "mgc": "ecc_doctor.cli_mgc:mgc",
     "sat": "ecc_doctor.cli_sat:sat",
