@@ -82,10 +82,14 @@ class PageParser(HTMLParser):
         self._stack: list[list[list[str]]] = []
         self._cell: list[str] | None = None
         self._cells: list[list[str] | None] = []
+        self._title: list[str] | None = None
+        self.title = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
-        if tag == "form":
+        if tag == "title" and not self.title:
+            self._title = []
+        elif tag == "form":
             self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
         elif tag in ("input", "button") and self.forms and a.get("name"):
             kind = a.get("type", "text" if tag == "input" else "submit").lower()
@@ -103,7 +107,10 @@ class PageParser(HTMLParser):
             self._stack[-1][-1].append("")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None and self._stack:
+        if tag == "title" and self._title is not None:
+            self.title = " ".join("".join(self._title).split())[:120]
+            self._title = None
+        elif tag in ("td", "th") and self._cell is not None and self._stack:
             self._stack[-1][-1][-1] = " ".join("".join(self._cell).split())
             self._cell = None
         elif tag == "table" and self._stack:
@@ -111,6 +118,8 @@ class PageParser(HTMLParser):
             self._cell = self._cells.pop() if self._cells else None
 
     def handle_data(self, data: str) -> None:
+        if self._title is not None:
+            self._title.append(data)
         if self._cell is not None:
             self._cell.append(data)
 
@@ -120,6 +129,12 @@ def parse_page(text: str) -> PageParser:
     parser.feed(text)
     parser.close()
     return parser
+
+
+def describe(page: PageParser) -> str:
+    """What a page holds, for the transcript: its title and how many forms and tables."""
+    title = f"'{page.title}'" if page.title else "no title"
+    return f"page {title}, {len(page.forms)} forms, {len(page.tables)} tables"
 
 
 def find_session_table(parser: PageParser, path: str) -> SessionTable | None:
@@ -271,7 +286,9 @@ class OamClient:
         response, text = await self._fetch("GET", path)
         if response.status_code != 200:
             raise ProtocolError(f"AES OAM login page {path} answered HTTP {response.status_code}")
-        form = self._login_form(parse_page(text))
+        login_page = parse_page(text)
+        self.transcript.note(describe(login_page))
+        form = self._login_form(login_page)
         if form is None:
             raise ProtocolError(f"no login form on {path} (is oam_login_path right?)")
         data, shown = self._fill(form)
@@ -318,6 +335,7 @@ class OamClient:
         path = self.cfg.oam_summary_path
         response, text = await self._fetch("GET", path)
         page = parse_page(text)
+        self.transcript.note(describe(page))
         if self._login_form(page) is not None:
             raise AuthError(f"AES OAM sent the login page instead of {path} (session refused)")
         if response.status_code != 200:
