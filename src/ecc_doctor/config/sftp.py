@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ecc_doctor.config.schema import setting
-from ecc_doctor.imarchive import path_problem
+from ecc_doctor.imarchive import Layout, path_problem
 from ecc_doctor.secrets import Secret
 
 MiB = 1024 * 1024
+DEFAULT_LAYOUT = Layout()
 
 
 def parse_when(text: str) -> datetime | None:
@@ -79,39 +80,23 @@ class SftpConfig:
         64 * MiB, doc="cap on decompressed XML per file (zip/gzip bomb guard, bytes)", min=1
     )
     record_element: str = setting(
-        "message", doc="local name (namespace ignored) of the element holding one IM"
+        DEFAULT_LAYOUT.record_element,
+        doc="local name (namespace ignored) of the element holding one IM",
     )
     sender_paths: list[str] = setting(
-        factory=lambda: ["@from", "from", "sender", "@sender", "source"],
+        factory=lambda: list(DEFAULT_LAYOUT.sender_paths),
         doc="where the sender is, relative to a record: ElementTree paths, 'path/@attr' or "
         "'@attr'; the first that yields a value wins",
     )
     recipient_paths: list[str] = setting(
-        factory=lambda: [
-            "@to",
-            "to",
-            "recipient",
-            "@recipient",
-            "destination",
-            "recipients/recipient",
-            "participants/participant",
-        ],
+        factory=lambda: list(DEFAULT_LAYOUT.recipient_paths),
         doc="where the recipients are (every match of the first path that matches is kept)",
     )
     body_paths: list[str] = setting(
-        factory=lambda: ["body", "@body", "text", "content"], doc="where the message text is"
+        factory=lambda: list(DEFAULT_LAYOUT.body_paths), doc="where the message text is"
     )
     timestamp_paths: list[str] = setting(
-        factory=lambda: [
-            "@timestamp",
-            "timestamp",
-            "@time",
-            "time",
-            "delay/@stamp",
-            "@sent",
-            "sent",
-            "date",
-        ],
+        factory=lambda: list(DEFAULT_LAYOUT.timestamp_paths),
         doc="where the send time is (ISO 8601 or epoch seconds/milliseconds)",
     )
     pile_up_threshold: int = setting(
