@@ -57,7 +57,7 @@ async def test_trunk_call_active_passes(ecc_lab: Lab) -> None:
 
 async def test_trunk_without_established_event_fails_with_known_issue(ecc_lab: Lab) -> None:
     await ecc_lab.fault("ecc-no-established-on-trunk")
-    result = await run_one(ecc_trunk, ecc_lab.config)
+    result = await run_one(ecc_trunk, with_ecc(ecc_lab.config, event_timeout=0.5))
     assert result.status is Status.FAIL, result.summary
     assert "the far end answered (GET call: ACTIVE)" in result.summary
     assert "ECC sent no ACTIVE event" in result.summary
@@ -162,7 +162,7 @@ async def test_lab_lists_its_ecc_faults(ecc_lab: Lab) -> None:
 
 async def test_trunk_check_does_not_blame_the_app_note_when_no_event_arrives(ecc_lab: Lab) -> None:
     await ecc_lab.fault("ecc-garbage-events")
-    result = await run_one(ecc_trunk, ecc_lab.config)
+    result = await run_one(ecc_trunk, with_ecc(ecc_lab.config, event_timeout=0.5))
     assert result.status is Status.ERROR, result.summary
     assert "no event at all arrived for the trunk call" in result.summary
     assert "unreadable" in result.summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed, stations
+from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import CheckError, ProbeError
 from ecc_doctor.models import Evidence, Result, Status
@@ -65,7 +66,7 @@ async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
     expected = {cfg.event_active, *cfg.event_ended}
     try:
         event = await steps.run(
-            "answered", f"Make Call {a}->{n}", make_call, expected, timeout=cfg.trunk_answer_timeout
+            "answered", f"Make Call {a}->{n}", make_call, expected, timeout=_window(cfg)
         )
     except StepFailed as failed:
         if failed.timed_out:
@@ -86,7 +87,7 @@ async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
     if steps.last is None:
         raise CheckError(
             f"no event at all arrived for the trunk call {a}->{n} within "
-            f"{cfg.trunk_answer_timeout:g} s ({rx.deliveries} deliveries, {rx.unreadable} "
+            f"{_window(cfg):g} s ({rx.deliveries} deliveries, {rx.unreadable} "
             "unreadable): event delivery itself is broken (see ecc.event-roundtrip), so the "
             "app note 2.2 observation cannot be judged"
         )
@@ -94,13 +95,13 @@ async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
         call = await steps.rest.get_call(steps.call_id)
     except ProbeError as exc:
         raise CheckError(
-            f"no ACTIVE event for the trunk call {a}->{n} within {cfg.trunk_answer_timeout:g} s, and its state cannot be read ({exc.message}): cannot tell whether the far end answered"
+            f"no ACTIVE event for the trunk call {a}->{n} within {_window(cfg):g} s, and its state cannot be read ({exc.message}): cannot tell whether the far end answered"
         ) from exc
     state = _far_end_state(call, n)
     seen = (
         f"the far end answered (GET call: {state})"
         if state in UP_STATES
-        else f"the call is still up after {cfg.trunk_answer_timeout:g} s (GET call: {state or 'no state'})"
+        else f"the call is still up after {_window(cfg):g} s (GET call: {state or 'no state'})"
     )
     last = steps.last.describe() if steps.last else "none"
     summary = (
@@ -120,6 +121,11 @@ async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
     return ctx.result(
         Status.FAIL, summary, details=details, metrics=steps.latencies(), evidence=[table]
     )
+
+
+def _window(cfg: EccConfig) -> float:
+    """How long ACTIVE may take: the far end answers, then the event is delivered."""
+    return float(cfg.trunk_answer_timeout + cfg.event_timeout)
 
 
 def _far_end_state(call: dict[str, Any], number: str) -> str:

@@ -102,7 +102,10 @@ class EccConfig:
         5.0, doc="seconds to wait for the Eventing Connector's validation POST", min=0.1, max=120
     )
     trunk_answer_timeout: float = setting(
-        10.0, doc="seconds the trunk number takes at most to answer", min=0.1, max=300
+        10.0,
+        doc="seconds the trunk number takes at most to answer (plus event_timeout for the event)",
+        min=0.1,
+        max=300,
     )
     max_event_bytes: int = setting(
         256 * 1024, doc="largest event delivery the receiver accepts", min=1024, max=16 * 2**20
