@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import socket
 import ssl
 import time
@@ -206,9 +207,9 @@ class EventReceiver:
                 event = _flag_out_of_order(event)
             else:
                 self._newest_ms[event.call_id] = stamp
-        self.transcript.received(
-            f"event {event.describe()}" + (" (out of order)" if event.out_of_order else "")
-        )
+        flag = " (out of order)" if event.out_of_order else ""
+        body = json.dumps(event.raw.get("body", {}), separators=(",", ":"))
+        self.transcript.received(f"event {event.describe()}{flag}: {body}")
         async with self._arrived:
             self.events.append(event)
             self._seq += 1
