@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ecc_doctor.checks import ecc_api, ecc_roundtrip
+from ecc_doctor.config import from_mapping
 from ecc_doctor.lab import Lab
 from ecc_doctor.lab.pki import LabCA
 from ecc_doctor.models import Status
@@ -137,3 +138,35 @@ async def test_unknown_extension_is_error_not_traceback(ecc_lab: Lab) -> None:
     result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, extension_b="4999"))
     assert result.status is Status.ERROR
     assert "HTTP 400 ('to' 4999 cannot be reached)" in result.summary
+
+
+async def test_huge_answer_is_not_read(tmp_path: Path) -> None:
+    """A peer that sends megabytes where JSON is expected: bounded read, one-line ERROR."""
+    size = 2 * 1024 * 1024
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+            writer.write(head.encode())
+            for _ in range(size // 65536):
+                writer.write(b" " * 65536)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        config = from_mapping(
+            {"ecc": {"base_url": f"http://127.0.0.1:{port}", "extension_a": "3301"}},
+            source="<test>",
+        )
+        result = await run_one(ecc_api, config)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.status is Status.ERROR
+    assert result.summary.endswith("answer larger than 1048576 bytes, not read")

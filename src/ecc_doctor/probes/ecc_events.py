@@ -98,7 +98,11 @@ class EventReceiver:
     async def start(self) -> str:
         """Listen; returns the callback URL to give the Eventing Connector."""
         port = await self._server.start()
-        self.url = await callback_url(self.cfg, port)
+        try:
+            self.url = await callback_url(self.cfg, port)
+        except BaseException:
+            await self._server.stop()
+            raise
         self.transcript.note(
             f"event receiver listening on {self.cfg.callback_host}:{port}, callback {self.url}"
         )
@@ -207,6 +211,8 @@ class EventReceiver:
                 event = _flag_out_of_order(event)
             else:
                 self._newest_ms[event.call_id] = stamp
+                if len(self._newest_ms) > MAX_KEPT:  # a busy system: forget the oldest call
+                    del self._newest_ms[next(iter(self._newest_ms))]
         flag = " (out of order)" if event.out_of_order else ""
         body = json.dumps(event.raw.get("body", {}), separators=(",", ":"))
         self.transcript.received(f"event {event.describe()}{flag}: {body}")

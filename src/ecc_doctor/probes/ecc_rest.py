@@ -23,6 +23,7 @@ from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
 MAX_BODY_SHOWN = 600
+MAX_RESPONSE = 1 << 20
 
 
 class EccHttpError(ProtocolError):
@@ -175,8 +176,9 @@ class EccRest:
         shown = "" if body is None else " " + json.dumps(body)
         self.transcript.sent(f"{method} {path}{shown}")
         with self._mapped(method, path):
-            resp = await self._client.request(method, path, json=body)
-            text = (await resp.aread()).decode("utf-8", "replace")
+            async with self._client.stream(method, path, json=body) as resp:
+                raw = await _read_bounded(resp, f"{method} {path}")
+        text = raw.decode("utf-8", "replace")
         self.transcript.received(f"{resp.status_code} {resp.reason_phrase} {text[:MAX_BODY_SHOWN]}")
         data = self._decode(method, path, resp, text, expect_json)
         self._raise_for_status(method, path, resp.status_code, data, text)
@@ -315,6 +317,17 @@ class EccRest:
                 return False
             raise
         return True
+
+
+async def _read_bounded(resp: httpx.Response, what: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE:
+            raise ProtocolError(f"{what}: answer larger than {MAX_RESPONSE} bytes, not read")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _connect_reason(exc: httpx.TransportError, cfg: EccConfig) -> str:
