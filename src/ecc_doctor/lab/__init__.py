@@ -21,8 +21,8 @@ from typing import Any
 
 from ecc_doctor.config import SiteConfig, from_mapping
 from ecc_doctor.errors import ConfigError
-from ecc_doctor.lab.base import Emulator, LabEnv
 from ecc_doctor.lab.aes import AesEmulator
+from ecc_doctor.lab.base import Emulator, LabEnv
 from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.lab.ecc import EccEmulator
 from ecc_doctor.lab.sftp import SftpEmulator
