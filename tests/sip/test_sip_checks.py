@@ -88,3 +88,16 @@ def test_config_validation() -> None:
         from_mapping({"sip": {"engine": "wireshark"}}, source="<test>")
     with pytest.raises(ConfigError, match="ports\\[0\\]: expected a port number"):
         from_mapping({"sip": {"ports": [0]}}, source="<test>")
+
+
+@pytest.mark.anyio
+async def test_relative_capture_paths_follow_the_site_file(tmp_path: Path) -> None:
+    import shutil
+
+    from ecc_doctor.config import load
+
+    shutil.copy(SIP / "prack-rseq-jump-udp.pcap", tmp_path / "jump.pcap")
+    site = tmp_path / "site.toml"
+    site.write_text('[sip]\ncaptures = ["jump.pcap"]\n')
+    results = await run_checks(select(["sip.prack"], all_checks()), load(site))
+    assert results[0].status is Status.FAIL and "RSeq jumped from 1" in results[0].summary
