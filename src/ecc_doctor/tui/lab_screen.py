@@ -41,7 +41,7 @@ class LabScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Lab faults"
-            yield Static("enter toggles: inject an healed fault, heal an active one; esc closes")
+            yield Static("enter toggles: injects a healed fault, heals an active one; esc closes")
             yield OptionList(
                 *(Option(fault_label(f, f in self.active), id=f) for f in self.faults),
                 id="faults",
