@@ -61,6 +61,8 @@ async def test_failures_name_the_problem() -> None:
     assert "wrong password" in reg.summary
     assert prack.status is Status.FAIL and "RAck '1 2 INVITE'" in prack.summary
     assert any("sip.prack.rack" in d for d in prack.details)
+    (ladder,) = [e for e in prack.evidence if e.kind == "ladder"]
+    assert any("PRACK" in line and "<! FAIL sip.prack.rack" in line for line in ladder.lines)
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ from pathlib import Path
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
 from ecc_doctor.captures.sip.digest import load_passwords
+from ecc_doctor.captures.sip.ladder import build_ladder, render_text
 from ecc_doctor.captures.sip.report import finding_line, flows_table
 from ecc_doctor.config.sip import SipConfig
 from ecc_doctor.context import CheckContext
@@ -35,6 +36,19 @@ def _analyze(cfg: SipConfig, rule: str, base: Path | None) -> list[tuple[Path, S
                 ),
             )
         )
+    return out
+
+
+def _ladders(analyses: list[tuple[Path, SipAnalysis]], flows: list[Flow]) -> list[Evidence]:
+    """Ladder diagrams of (a few) flows that did not pass."""
+    out = []
+    for flow in flows:
+        for _, analysis in analyses:
+            if flow in analysis.flows and flow.call_id in analysis.ladders:
+                lad = build_ladder(analysis, flow.call_id)
+                lines = tuple(render_text(lad, width=110))
+                out.append(Evidence(title=f"ladder {flow.call_id}", kind="ladder", lines=lines))
+                break
     return out
 
 
@@ -86,6 +100,7 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
     evidence = [flows_table(used, f"{noun} flows")]
     if notes:
         evidence.append(Evidence.text("capture notes", [finding_line(n) for n in notes[:50]]))
+    evidence.extend(_ladders(analyses, bad[:3]))
     if bad:
         first = bad[0]
         worst = next((x for x in first.findings if x.severity == status), None)
