@@ -23,6 +23,7 @@ from ecc_doctor.config import SiteConfig, from_mapping
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.lab.aes import AesEmulator
 from ecc_doctor.lab.base import Emulator, LabEnv
+from ecc_doctor.lab.captures import CaptureEmulator
 from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.lab.ecc import EccEmulator
 from ecc_doctor.lab.sftp import SftpEmulator
@@ -35,6 +36,7 @@ EMULATORS: list[Callable[[], Emulator]] = [
     AesEmulator,
     SftpEmulator,
     EccEmulator,
+    CaptureEmulator,
 ]
 
 NETWORK_FLAP = "network-flap"
