@@ -3,7 +3,8 @@
     .venv/bin/python tests/tui/record_snapshot_results.py
 
 Runs every registered check against the lab every "30 s" of a fake clock while faults come
-and go (ecc-restart 10:42-10:45, then cti-link-down from 10:46:35 on), and writes
+and go (ecc-restart 10:42-10:45; from 10:46:35 on cti-link-down, then DMCC licenses
+exhausted, then SFTP refusing our login), and writes
 tests/fixtures/tui/results.json: for each run its time and the results (evidence is kept for
 each check's last result only, to keep the file small). Re-record when checks change what
 they say, then look at the snapshot report before `--snapshot-update`.
@@ -28,7 +29,13 @@ LADDER_WIDTH = 96
 T0 = datetime(2026, 11, 21, 10, 40, 5, tzinfo=UTC)
 STEP = timedelta(seconds=30)
 #: run index -> (fault, inject?)
-SCRIPT = {4: ("ecc-restart", True), 10: ("ecc-restart", False), 13: ("cti-link-down", True)}
+SCRIPT = {
+    4: ("ecc-restart", True),
+    10: ("ecc-restart", False),
+    13: ("cti-link-down", True),
+    14: ("dmcc-license-exhausted", True),
+    15: ("sftp-auth", True),
+}
 RUNS = 17
 
 

@@ -26,6 +26,8 @@ from ecc_doctor.tui.app import DashboardApp
 from ecc_doctor.tui.checks_table import ChecksTable
 from ecc_doctor.tui.help_screen import HelpScreen
 from ecc_doctor.tui.lab_screen import LabScreen
+from ecc_doctor.tui.mgc_panel import MgcPanel
+from ecc_doctor.tui.sip_panel import SipPanel
 from ecc_doctor.tui.timeline_panel import TimelinePanel
 
 pytestmark = pytest.mark.anyio
@@ -44,6 +46,12 @@ def rendered(panel: TimelinePanel) -> str:
     assert panel.content is not None
     console = Console(width=120, record=True, file=io.StringIO())
     console.print(panel.content(120))
+    return console.export_text()
+
+
+def as_text(renderable: Any) -> str:
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(renderable)
     return console.export_text()
 
 
@@ -144,6 +152,11 @@ async def test_lab_fault_option_injects_at_start() -> None:
         assert app.lab is not None and app.lab.active == {"cti-link-down"}
         assert cell(app, "cm.cti-link") == "✗ FAIL"
         assert cell(app, "net.reachability") == "✓ PASS"
+        # the lab's [sip] captures and [mgc] capture fill the SIP and MGC tabs
+        await app.wait_for(lambda: app.sip_analysis is not None and app.mgc_measured is not None)
+        assert "[sip] captures" in app.capture_state
+        assert app.query_one(SipPanel).flows
+        assert "Measured in" in as_text(app.query_one(MgcPanel).content)
 
 
 async def test_slow_check_does_not_freeze_keys() -> None:

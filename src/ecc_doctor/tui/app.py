@@ -155,6 +155,7 @@ class DashboardApp(App[None]):
         self.last_run_at: datetime | None = None
         self.state = ""
         self.capture_state = ""
+        self.capture_note = ""
         self.sip_analysis: Any = None
         self.mgc_measured: RenderableType | None = None
         self._mgc_read: Path | None = None
@@ -201,14 +202,27 @@ class DashboardApp(App[None]):
         if self.interval > 0:
             self.set_interval(self.interval, self._tick, name="rerun")
         self.set_interval(5, self._refresh_times, name="clock")
+        self._start_capture()
+        self._show_mgc()
+
+    def _start_capture(self) -> None:
+        """Read --capture, capture live on --iface, or else read the site's first [sip] capture."""
         if self.capture is not None:
             self.capture_state = f"reading {self.capture.name}…"
             self._read_capture(self.capture)
         elif self.iface is not None:
             self.capture_state = f"starting live capture on {self.iface}…"
             self._live_capture(self.iface)
+        elif self.config is not None and self.config.sip is not None and self.config.sip.captures:
+            captures = self.config.sip.captures
+            self.capture_note = (
+                f" (first of {len(captures)} [sip] captures; --capture FILE shows another)"
+                if len(captures) > 1
+                else " (from [sip] captures)"
+            )
+            self.capture_state = f"reading {captures[0].name}…"
+            self._read_capture(self._site_path(captures[0]))
         self._show_capture_state()
-        self._show_mgc()
 
     async def on_unmount(self) -> None:
         if self.lab is not None:
@@ -492,6 +506,8 @@ class DashboardApp(App[None]):
         self.config = self.lab.config
         self.state = ""
         self._show_mgc()
+        if self.capture is None and self.iface is None:
+            self._start_capture()  # the lab's [sip] captures
         if self.lab_faults:
             self.say("lab faults active: " + ", ".join(self.lab_faults), timeout=5)
         if self.run_on_start:
@@ -547,6 +563,27 @@ class DashboardApp(App[None]):
 
     # ---- captures -------------------------------------------------------------------------
 
+    def _site_path(self, path: Path) -> Path:
+        """A path from the site file, relative to the site file's folder (as the checks read it)."""
+        source = Path(self.config.source) if self.config is not None else None
+        if path.is_absolute() or source is None or not source.is_file():
+            return path
+        return source.parent / path
+
+    def _sip_options(self) -> dict[str, Any]:
+        """analyze_file options from [sip] (engine, ports, passwords), as sip.register uses."""
+        sip = self.config.sip if self.config is not None else None
+        if sip is None:
+            return {"ports": [5060, 5061]}
+        options: dict[str, Any] = {"ports": list(sip.ports)}
+        for name in ("engine", "max_contacts"):
+            if hasattr(sip, name):
+                options[name] = getattr(sip, name)
+        if sip.password_file is not None:
+            load_passwords = _lazy("ecc_doctor.captures.sip.digest", "load_passwords")
+            options["passwords"] = load_passwords(self._site_path(sip.password_file))
+        return options
+
     def _sip_ports(self) -> list[int]:
         sip = self.config.sip if self.config is not None else None
         return list(sip.ports) if sip is not None else [5060, 5061]
@@ -567,7 +604,7 @@ class DashboardApp(App[None]):
                     last[0] = now
                     self.post_message(CaptureProgress(str(path), done, total))
 
-            analysis = analyze_file(path, ports=self._sip_ports(), progress=progress)
+            analysis = analyze_file(path, progress=progress, **self._sip_options())
         except EccDoctorError as exc:
             self.post_message(CaptureFailed(str(path), exc.message))
             return
@@ -620,15 +657,20 @@ class DashboardApp(App[None]):
     def on_capture_analyzed(self, message: CaptureAnalyzed) -> None:
         self.sip_analysis = message.analysis
         flows = list(getattr(message.analysis, "flows", ()) or ())
-        findings = sum(len(f.findings) for f in flows)
+        found = [x for f in flows for x in f.findings] + list(
+            getattr(message.analysis, "notes", [])
+        )
+        problems = sum(1 for x in found if x.severity in BAD)
+        findings = f"{problems} problem{'s' if problems != 1 else ''}"
         if message.live:
             self.capture_state = (
                 f"live on {message.source}: {message.packets} packets, "
-                f"{len(flows)} flows, {findings} findings"
+                f"{len(flows)} flows, {findings}"
             )
         else:
             name = Path(message.source).name
-            self.capture_state = f"{name}: {len(flows)} flows, {findings} findings"
+            self.capture_state = f"{name}: {len(flows)} flows, {findings}"
+        self.capture_state += self.capture_note
         hidden = getattr(message.analysis, "flows_not_listed", 0)
         if hidden:
             self.capture_state += f" ({hidden} more flows not listed)"
@@ -694,12 +736,7 @@ class DashboardApp(App[None]):
             return None
         if mgc.capture is None:
             return self.capture
-        path = Path(mgc.capture)
-        if not path.is_absolute() and self.config is not None:
-            beside = Path(self.config.source).parent / path
-            if Path(self.config.source).is_file() and beside.exists():
-                return beside
-        return path
+        return self._site_path(Path(mgc.capture))
 
     def _show_mgc(self) -> None:
         from ecc_doctor.tui import mgc_view

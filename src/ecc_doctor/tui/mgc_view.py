@@ -95,7 +95,8 @@ def timeline_view(timeline: Any) -> RenderableType:
 
 def measured(flows: Sequence[Any], source: str) -> RenderableType:
     """The MGC analyzer's flows of a capture with their findings (pure)."""
-    parts: list[RenderableType] = [Text(f"Measured in {source}", style="bold")]
+    name = source.rsplit("/", 1)[-1]
+    parts: list[RenderableType] = [Text(f"Measured in {name}", style="bold")]
     if not flows:
         parts.append(Text("  no gateway failover found in the capture", style="dim"))
     for flow in flows:
