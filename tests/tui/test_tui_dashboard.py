@@ -226,21 +226,22 @@ async def test_enter_reruns_only_the_selected_check() -> None:
 
 async def test_export_writes_json_junit_and_svg(tmp_path: Path) -> None:
     config = from_mapping({"site": {"name": "export site"}}, source="<test>")
-    app = DashboardApp(
-        config, specs=[spec_of(reachability_module)], interval=0, export_dir=tmp_path
-    )
+    export_dir = tmp_path / "exports"  # created by the first export
+    spec = spec_of(reachability_module)
+    app = DashboardApp(config, specs=[spec], interval=0, export_dir=export_dir)
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_run(1)
         await pilot.press("e")
         await pilot.press("s")
         await pilot.pause()
-    (json_file,) = tmp_path.glob("*.json")
+    (json_file,) = export_dir.glob("*.json")
     doc = json.loads(json_file.read_text("utf-8"))
-    assert "net.reachability" in json_file.read_text("utf-8")
-    assert doc
-    (xml_file,) = tmp_path.glob("*.xml")
-    assert "<testsuite" in xml_file.read_text("utf-8")
-    (svg,) = tmp_path.glob("*.svg")
+    assert doc["site"] == "export site"
+    assert [r["id"] for r in doc["results"]] == ["net.reachability"]
+    assert doc["results"][0]["status"] == "SKIP"
+    (xml_file,) = export_dir.glob("*.xml")
+    assert 'name="net.reachability"' in xml_file.read_text("utf-8")
+    (svg,) = export_dir.glob("*.svg")
     assert "net.reachability" in svg.read_text("utf-8").replace("&#160;", " ")
 
 

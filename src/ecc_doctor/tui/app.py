@@ -805,6 +805,7 @@ class DashboardApp(App[None]):
     def action_save_svg(self) -> None:
         stamp = self.clock().strftime("%Y%m%d-%H%M%S")
         try:
+            self.export_dir.mkdir(parents=True, exist_ok=True)
             path = self.save_screenshot(f"ecc-doctor-{stamp}.svg", str(self.export_dir))
         except OSError as exc:
             self.post_message(Exported("screenshot", str(self.export_dir), str(exc)))
