@@ -393,9 +393,18 @@ class DashboardApp(App[None]):
             if self.interval > 0:
                 state += f", every {self.interval:g} s"
         running = sum(1 for h in self.history.checks.values() if h.running)
+        ongoing = sum(1 for h in self.history.checks.values() if h.open_outage is not None)
+        self._label_tab("timeline", "Timeline", ongoing)
         self.query_one(HeaderBar).show(
             site, is_lab, self.history.counts(), running, state, " ".join(filters)
         )
+
+    def _label_tab(self, tab: str, name: str, problems: int) -> None:
+        """``Timeline ✗2``: the tab's name and how many problems it holds (when any)."""
+        label = f"{name} ✗{problems}" if problems else name
+        content_tab = self.query_one(TabbedContent).get_tab(tab)
+        if content_tab.label_text != label:
+            content_tab.label = label
 
     def _show_detail(self) -> None:
         check_id = self.selected_check
@@ -671,6 +680,7 @@ class DashboardApp(App[None]):
             name = Path(message.source).name
             self.capture_state = f"{name}: {len(flows)} flows, {findings}"
         self.capture_state += self.capture_note
+        self._label_tab("sip", "SIP", problems)
         hidden = getattr(message.analysis, "flows_not_listed", 0)
         if hidden:
             self.capture_state += f" ({hidden} more flows not listed)"
