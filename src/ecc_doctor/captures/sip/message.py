@@ -10,8 +10,9 @@ turns that into a ``sip.parse`` finding.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
 
 from ecc_doctor.captures.records import SipMessage
 
@@ -71,6 +72,45 @@ _REQUEST_LINE = re.compile(r"^([A-Za-z!%*_+`'~.-]+) +(\S+) +SIP/(\d+\.\d+)$")
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) +(\d{3})(?: +(.*))?$")
 _TOKEN_VALUE = re.compile(r"\s*([^=\s,;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^,;\s]*))?")
 
+T = TypeVar("T")
+
+#: Memoised parses: values at most this long, this many per generation (two generations).
+MEMO_TEXT = 256
+MEMO_SIZE = 1024
+
+
+class _Memo(Generic[T]):
+    """A bounded memo of a parse function by its input text.
+
+    From, To, Contact, Via and Request-URI values repeat in every message of a call or
+    transaction, so each is parsed once. Two generations: when the newer one is full it
+    becomes the older one (the oldest is dropped), so recently used values stay and memory is
+    bounded (2 x MEMO_SIZE values of at most MEMO_TEXT characters). The results are shared
+    between messages and must not be changed by callers.
+    """
+
+    __slots__ = ("fn", "new", "old")
+
+    def __init__(self, fn: Callable[[str], T]) -> None:
+        self.fn = fn
+        self.new: dict[str, T] = {}
+        self.old: dict[str, T] = {}
+
+    def __call__(self, text: str) -> T:
+        value = self.new.get(text)
+        if value is not None:
+            return value
+        if len(text) > MEMO_TEXT:
+            return self.fn(text)
+        value = self.old.get(text)
+        if value is None:
+            value = self.fn(text)
+        if len(self.new) >= MEMO_SIZE:
+            self.old = self.new
+            self.new = {}
+        self.new[text] = value
+        return value
+
 
 def split_list(value: str, sep: str = ",") -> list[str]:
     """Split at *sep* outside quotes and angle brackets (bounded to MAX_VALUES items)."""
@@ -121,6 +161,25 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
     """``;a=b;c`` -> ({"a": "b", "c": ""}, names seen twice). Names are lower-cased."""
     params: dict[str, str] = {}
     dupes: list[str] = []
+    if '"' not in text and "<" not in text:
+        # the common case, split_list's fast path inlined: no quoting, so nothing to unquote
+        kept = 0
+        for piece in text.split(";", MAX_VALUES):
+            part = piece.strip()
+            if not part:
+                continue
+            kept += 1
+            if kept > MAX_VALUES:
+                break
+            name, _, val = part.partition("=")
+            key = name.strip().lower()
+            if not key:
+                continue
+            if key in params:
+                dupes.append(key)
+                continue
+            params[key] = val.strip()
+        return params, dupes
     for part in split_list(text, ";"):
         name, _, val = part.partition("=")
         key = name.strip().lower()
@@ -257,6 +316,11 @@ def parse_via(value: str) -> Via:
     return Via(transport=transport, sent_by=sent_by.strip(), params=params)
 
 
+_uri: _Memo[Uri] = _Memo(parse_uri)
+_name_addr: _Memo[NameAddr] = _Memo(parse_name_addr)
+_via: _Memo[Via] = _Memo(parse_via)
+
+
 @dataclass(frozen=True, slots=True)
 class Challenge:
     """A WWW-/Proxy-Authenticate or (Proxy-)Authorization value: scheme and parameters."""
@@ -278,6 +342,32 @@ def parse_auth(value: str) -> Challenge:
         if name.strip():
             params[name.strip().lower()] = unquote(val)
     return Challenge(scheme=scheme.strip(), params=params)
+
+
+class _once(Generic[T]):  # noqa: N801 - used like functools.cached_property
+    """Like ``functools.cached_property`` without its per-access lock (Python 3.11): the
+    value is computed on first access and stored in the instance ``__dict__``."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _once[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: object, owner: type | None = None) -> T | _once[T]:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value
+        return value
 
 
 @dataclass
@@ -313,31 +403,34 @@ class SipMsg:
         """Option tags of Supported/Require (lower-cased)."""
         return {v.strip().lower() for v in self.all(name) if v.strip()}
 
-    @cached_property
+    @_once
     def call_id(self) -> str:
-        return self.first("call-id").strip()
+        values = self.headers.get("call-id")
+        return values[0].strip() if values else ""
 
-    @cached_property
+    @_once
     def from_(self) -> NameAddr:
-        return parse_name_addr(self.first("from"))
+        values = self.headers.get("from")
+        return _name_addr(values[0] if values else "")
 
-    @cached_property
+    @_once
     def to(self) -> NameAddr:
-        return parse_name_addr(self.first("to"))
+        values = self.headers.get("to")
+        return _name_addr(values[0] if values else "")
 
-    @cached_property
+    @_once
     def top_via(self) -> Via | None:
-        value = self.first("via")
-        return parse_via(value) if value else None
+        values = self.headers.get("via")
+        return _via(values[0]) if values and values[0] else None
 
     @property
     def branch(self) -> str:
         via = self.top_via
         return via.branch if via else ""
 
-    @cached_property
+    @_once
     def contacts(self) -> list[NameAddr]:
-        return [parse_name_addr(v) for v in self.all("contact")]
+        return [_name_addr(v) for v in self.headers.get("contact", ())]
 
     @property
     def expires(self) -> int | None:
@@ -392,23 +485,40 @@ def parse(rec: SipMessage) -> SipMsg | ParseFailure:
         return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
 
 
+def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
+    """The lower-case long name of a header line's *name* part ("" when it is not a name)."""
+    key = _cache.get(name)
+    if key is None:
+        stripped = name.strip()
+        if not stripped or " " in stripped:
+            key = ""
+        else:
+            key = stripped.lower()
+            key = COMPACT.get(key, key)
+        if len(_cache) >= 1024:
+            _cache.clear()
+        _cache[name] = key
+    return key
+
+
 def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
-    data = rec.data[:MAX_MESSAGE]
+    raw = rec.data
+    data = raw[:MAX_MESSAGE]
     problems: list[str] = []
-    if len(rec.data) > MAX_MESSAGE:
+    if len(raw) > MAX_MESSAGE:
         problems.append(f"message longer than {MAX_MESSAGE} bytes, the rest was ignored")
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
         if sep:
             problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
-    text = head.decode("utf-8", errors="replace")
-    lines = text.replace("\r\n", "\n").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
-    if not lines:
+    lines = head.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+    first = 0
+    while first < len(lines) and (not lines[first] or lines[first].isspace()):
+        first += 1  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
+    if first == len(lines):
         return ParseFailure(rec, "empty SIP payload")
-    start = lines[0].strip()
+    start = lines[first].strip()
     is_request = False
     method = reason = ruri = ""
     status = 0
@@ -425,34 +535,44 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         is_request = True
         method, ruri = m.group(1).upper(), m.group(2)
     headers: dict[str, list[str]] = {}
-    current: list[str] = []
+    current: list[str] | None = None
     count = 0
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and current:  # folded continuation (RFC 3261 §7.3.1)
+    key_of = _header_key
+    for line in lines[first + 1 :]:
+        lead = line[:1]
+        if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
             current[-1] = current[-1] + " " + line.strip()
             continue
-        if not line.strip():
+        if not line or line.isspace():
             continue
         name, colon, value = line.partition(":")
-        if not colon or not name.strip() or " " in name.strip():
+        key = key_of(name) if colon else ""
+        if not key:
             problems.append(f"header line without a name: {line[:40]!r}")
-            current = []
+            current = None
             continue
         count += 1
         if count > MAX_HEADERS:
             problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
             break
-        key = name.strip().lower()
-        key = COMPACT.get(key, key)
-        current = headers.setdefault(key, [])
+        current = headers.get(key)
+        if current is None:
+            current = headers[key] = []
         current.append(value.strip())
     # split comma lists after folding is complete
-    for key in list(headers):
-        if key in LIST_HEADERS:
-            split: list[str] = []
-            for value in headers[key]:
-                split.extend(split_list(value))
-            headers[key] = split[:MAX_VALUES]
+    for key in LIST_HEADERS.intersection(headers):
+        values = headers[key]
+        if len(values) == 1 and "," not in values[0]:
+            value = values[0].strip()  # a folded line may have left a leading space
+            if not value:
+                headers[key] = []  # what split_list makes of an empty value
+            elif value is not values[0]:
+                values[0] = value
+            continue
+        split: list[str] = []
+        for value in values:
+            split.extend(split_list(value))
+        headers[key] = split[:MAX_VALUES]
     msg = SipMsg(
         rec=rec,
         is_request=is_request,
@@ -471,7 +591,9 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
 def _check(msg: SipMsg) -> None:
     """Fill CSeq and note the malformations analyzers and engineers care about."""
     problems = msg.problems
-    cseq_text = msg.first("cseq")
+    headers = msg.headers
+    values = headers.get("cseq")
+    cseq_text = values[0] if values else ""
     num, _, cmethod = cseq_text.strip().partition(" ")
     n = int_or_none(num)
     if n is None or n >= 2**31 or not cmethod.strip():
@@ -486,10 +608,10 @@ def _check(msg: SipMsg) -> None:
     if not msg.is_request:
         msg.method = msg.cseq_method
     for name in ("call-id", "from", "to", "via"):
-        if not msg.has(name):
+        if not headers.get(name):
             problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
     for name in ("from", "to"):
-        if msg.has(name):
+        if headers.get(name):
             addr = msg.from_ if name == "from" else msg.to
             if "tag" in addr.dup_params:
                 problems.append(
@@ -498,7 +620,7 @@ def _check(msg: SipMsg) -> None:
             if addr.uri.problem:
                 problems.append(f"{name.title()}: {addr.uri.problem}")
     if msg.is_request:
-        uri = parse_uri(msg.ruri)
+        uri = _uri(msg.ruri)
         if uri.problem:
             problems.append(f"Request-URI: {uri.problem}")
     via = msg.top_via
@@ -510,7 +632,8 @@ def _check(msg: SipMsg) -> None:
         if contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
             break
-    length = msg.first("content-length")
+    values = headers.get("content-length")
+    length = values[0] if values else ""
     if length:
         declared = int_or_none(length)
         if declared is None:
