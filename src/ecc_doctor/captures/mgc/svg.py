@@ -119,8 +119,9 @@ def _lanes(timeline: Timeline, lane_y: dict[int, float], x: Scale) -> list[str]:
             'stroke-width="1.5" stroke-dasharray="8 4" class="transition-point"/>'
         )
         out.append(
-            f'<text x="20" y="{y + 13}" font-size="10.5" font-weight="600" '
-            f'fill="#7c3aed">transition point {p.transition_point}</text>'
+            # right-aligned just above the line, inside the plot: clear of the lane labels
+            f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4}" text-anchor="end" font-size="10.5" '
+            f'font-weight="600" fill="#7c3aed">transition point {p.transition_point}</text>'
         )
     return out
 
