@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.records import CaptureNote, SipMessage
@@ -186,6 +187,8 @@ class _Analyzer:
                     self.reg.sweep(msg.ts, IDLE_REGISTER)
                 if self.inv is not None:
                     self.inv.sweep(msg.ts, IDLE_INVITE)
+            if self.inv is not None:
+                self.inv.park()
             self._collect()
 
     def _duplicate(self, rec: SipMessage) -> bool:
@@ -251,11 +254,16 @@ class _Analyzer:
             self.kept_bad += 1
 
     def finish(self) -> SipAnalysis:
-        if self.reg is not None:
-            self.reg.finish_all()
-        if self.inv is not None:
-            self.inv.finish_all()
-        self._collect()
+        # the order of finish_all() on both trackers followed by _collect(), one flow at a
+        # time: flows beyond the caps and finished states are freed as they go
+        for tracker in (self.reg, self.inv):
+            if tracker is None:
+                continue
+            for flow in tracker.done:
+                self._keep(flow)
+            tracker.done.clear()
+            for flow in tracker.finish_each():
+                self._keep(flow)
         self.result.flows.sort(key=lambda f: (f.frames[0] if f.frames else 0, f.kind))
         if self.result.duplicates:
             self.note(
@@ -269,23 +277,25 @@ class _Analyzer:
 
 
 def ladder_msg(msg: SipMsg) -> LadderMsg:
+    """One ladder arrow. Its strings repeat across messages (endpoints, labels, CSeq), so they
+    are shared (``sys.intern``) instead of kept once per message."""
     rec = msg.rec
     return LadderMsg(
-        frame=rec.frame,
-        frames=rec.frames,
-        ts=rec.ts,
-        src=_endpoint(rec.src, rec.sport),
-        dst=_endpoint(rec.dst, rec.dport),
-        transport=rec.transport,
-        label=msg.label,
-        is_request=msg.is_request,
-        cseq=f"{msg.cseq} {msg.cseq_method}" if msg.cseq >= 0 else "",
-        problems=tuple(msg.problems[:3]),
+        rec.frames[-1],
+        rec.frames,
+        rec.ts,
+        _endpoint(rec.src, rec.sport),
+        _endpoint(rec.dst, rec.dport),
+        rec.transport,
+        intern(msg.label),
+        msg.is_request,
+        intern(f"{msg.cseq} {msg.cseq_method}") if msg.cseq >= 0 else "",
+        tuple(msg.problems[:3]) if msg.problems else (),
     )
 
 
 def _endpoint(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return intern(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
 
 def analyze_records(

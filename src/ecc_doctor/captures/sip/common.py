@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.models import Finding, Status
@@ -26,6 +27,19 @@ REF_AUTH = "RFC 3261 §22.2-22.4; SIP Adventures: REGISTER"
 REF_PRACK = "RFC 3262 §3-4; SIP Adventures: PRACK"
 REF_PARSE = "RFC 3261 §7, §20, §25"
 REF_RACK = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
+
+
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def reduce_fields(obj: Any) -> tuple[Any, ...]:
+    """``__reduce__`` for a slots dataclass: its class and field values, read at C speed
+    (the dataclass default walks ``fields()`` in Python), so parked state pickles quickly."""
+    cls = type(obj)
+    get = _GETTERS.get(cls)
+    if get is None:
+        get = _GETTERS[cls] = attrgetter(*(f.name for f in fields(cls)))
+    return cls, get(obj)
 
 
 class LruTable(Generic[K, V]):
@@ -52,6 +66,15 @@ class LruTable(Generic[K, V]):
 
     def pop(self, key: K) -> V | None:
         return self._data.pop(key, None)
+
+    def peek(self, key: K) -> V | None:
+        """The value of *key* without marking it used."""
+        return self._data.get(key)
+
+    def replace(self, key: K, value: V) -> None:
+        """Give an existing *key* a new value, keeping its place in the LRU order."""
+        if key in self._data:
+            self._data[key] = value
 
     def oldest(self) -> tuple[K, V] | None:
         """The least recently used entry (not moved)."""
@@ -85,6 +108,12 @@ class LruTable(Generic[K, V]):
             else:
                 self._data.move_to_end(key)
 
+    def pop_oldest(self) -> tuple[K, V] | None:
+        """Remove and return the least recently used entry (None when empty)."""
+        if not self._data:
+            return None
+        return self._data.popitem(last=False)
+
     def drain(self) -> list[tuple[K, V]]:
         out = list(self._data.items())
         self._data.clear()
@@ -115,6 +144,9 @@ class FlowDraft:
             frames = self.problems[text] = []
         if len(frames) < 32 and frame not in frames:
             frames.append(frame)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
 
     def add_frames(self, frames: tuple[int, ...]) -> None:
         for f in frames:

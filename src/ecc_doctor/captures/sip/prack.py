@@ -19,8 +19,10 @@ retransmission, and byte-identical copies captured twice are dropped before they
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import pickle
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -32,6 +34,7 @@ from ecc_doctor.captures.sip.common import (
     FlowDraft,
     LruTable,
     fmt_frames,
+    reduce_fields,
 )
 from ecc_doctor.captures.sip.digest import verify
 from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
@@ -56,12 +59,18 @@ class Reliable:
     prack_frames: list[int] = field(default_factory=list)
     retrans_after_prack: list[int] = field(default_factory=list)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
+
 
 @dataclass(slots=True)
 class EarlyDialog:
     to_tag: str
     last_rseq: int | None = None
     reliable: dict[int, Reliable] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
 
 
 @dataclass(slots=True)
@@ -80,6 +89,9 @@ class InviteTxn:
     retrans: int = 0
     with_auth: bool = False
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
+
 
 @dataclass(slots=True)
 class PrackTxn:
@@ -90,6 +102,9 @@ class PrackTxn:
     ts: float
     rack: str
     answer: int = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
 
 
 @dataclass(slots=True)
@@ -104,6 +119,19 @@ class CallState:
     digest_checked: set[tuple[int, str]] = field(default_factory=set)
     prack_cseqs: set[int] = field(default_factory=set)
     ended: bool = False  # BYE answered, or every INVITE got a non-2xx final response
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reduce_fields(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedCall:
+    """An ended call waiting out 64*T1 for late messages, pickled: a few hundred bytes instead
+    of the several KiB of live objects (a capture shorter than 64*T1 holds every call). It is
+    unpickled, unchanged, when a message for it arrives or when it is finished."""
+
+    last_ts: float
+    blob: bytes
 
 
 def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
@@ -121,7 +149,8 @@ class InviteTracker:
         timing: bool = True,
     ) -> None:
         self.passwords = passwords
-        self.calls: LruTable[str, CallState] = LruTable(max_calls)
+        self.calls: LruTable[str, CallState | ParkedCall] = LruTable(max_calls)
+        self.to_park: list[str] = []  # calls that ended since the last park()
         self.done: list[Flow] = []
         self.end_ts = 0.0
         self.timing = timing
@@ -140,6 +169,9 @@ class InviteTracker:
             call = CallState(draft=draft)
             for key, old in self.calls.put(msg.call_id, call):
                 self._finish(key, old, evicted=True)
+        elif isinstance(call, ParkedCall):
+            call = pickle.loads(call.blob)
+            self.calls.replace(msg.call_id, call)
         draft = call.draft
         draft.add_frames(msg.frames)
         draft.last_ts = msg.ts
@@ -147,7 +179,20 @@ class InviteTracker:
             self._request(call, msg)
         else:
             self._response(call, msg)
+        if call.ended:
+            self.to_park.append(msg.call_id)
         return draft
+
+    def park(self) -> None:
+        """Pickle the calls that ended since the last park() (see :class:`ParkedCall`).
+
+        Call it between messages: the draft :meth:`feed` returned must not be used after."""
+        for key in self.to_park:
+            call = self.calls.peek(key)
+            if isinstance(call, CallState) and call.ended:
+                blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
+                self.calls.replace(key, ParkedCall(call.draft.last_ts, blob))
+        self.to_park.clear()
 
     # -- requests ----------------------------------------------------------------------
     def _request(self, call: CallState, msg: SipMsg) -> None:
@@ -485,7 +530,9 @@ class InviteTracker:
         """Finish calls idle for *idle* seconds, ended ones idle for 64*T1, confirmed ones
         (2xx) idle for 300 s. Walks from the least recently active call and stops early."""
 
-        def done(call: CallState) -> bool | None:
+        def done(call: CallState | ParkedCall) -> bool | None:
+            if isinstance(call, ParkedCall):  # parked calls have ended
+                return None if now - call.last_ts <= TIMER_F else True
             quiet = now - call.draft.last_ts
             if quiet <= TIMER_F:
                 return None
@@ -500,7 +547,16 @@ class InviteTracker:
             self._finish(key, call, evicted=False)
         return self.done
 
-    def _finish(self, key: str, call: CallState, *, evicted: bool) -> None:
+    def finish_each(self) -> Iterator[Flow]:
+        """Like :meth:`finish_all` (same order), one call at a time: each call's state is
+        released as soon as its flow is built, so the end of a capture needs no extra memory."""
+        while (item := self.calls.pop_oldest()) is not None:
+            self._finish(item[0], item[1], evicted=False)
+            yield from self.done
+            self.done.clear()
+
+    def _finish(self, key: str, state: CallState | ParkedCall, *, evicted: bool) -> None:
+        call: CallState = pickle.loads(state.blob) if isinstance(state, ParkedCall) else state
         draft = call.draft
         for txn in call.txns:
             for dlg in txn.early.values():

@@ -19,7 +19,7 @@ across flows, with a cap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ecc_doctor.captures.flows import Flow
@@ -484,6 +484,14 @@ class RegisterTracker:
         for key, state in self.flows.drain():
             self._finish(key, state, evicted=False)
         return self.done
+
+    def finish_each(self) -> Iterator[Flow]:
+        """Like :meth:`finish_all` (same order), one flow at a time: each flow's state is
+        released as soon as its Flow is built."""
+        while (item := self.flows.pop_oldest()) is not None:
+            self._finish(item[0], item[1], evicted=False)
+            yield from self.done
+            self.done.clear()
 
     def _finish(self, key: str, state: RegState, *, evicted: bool) -> None:
         draft = state.draft

@@ -1,0 +1,104 @@
+"""Ended calls are parked (pickled) while they wait out 64*T1; late messages still count.
+
+The analyzer parks the calls that ended every 1,000 messages (issue #6: memory flat on a
+capture shorter than 64*T1). A late retransmission for a parked call must be judged as if
+the call had stayed in memory, and a parked call must come back unchanged.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+from tests.conftest import FIXTURES
+
+from ecc_doctor.captures.reader import PcapEngine
+from ecc_doctor.captures.records import SipMessage
+from ecc_doctor.captures.sip.analyze import analyze_records
+from ecc_doctor.captures.sip.message import SipMsg, parse
+from ecc_doctor.captures.sip.prack import CallState, InviteTracker, ParkedCall
+from ecc_doctor.models import Status
+
+UAC, UAS = ("10.0.0.1", 5060), ("10.0.0.2", 5060)
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.records: list[SipMessage] = []
+        self.ts = 1000.0
+
+    def send(self, src: tuple[str, int], dst: tuple[str, int], text: str, dt: float = 0.001) -> int:
+        self.ts += dt
+        data = (text.strip("\n") + "\n\n").replace("\n", "\r\n").encode()
+        frame = len(self.records) + 1
+        self.records.append(SipMessage((frame,), self.ts, *src, *dst, "UDP", data))
+        return frame
+
+
+def msg(call: str, first: str, cseq: str, branch: str, to_tag: str = "", extra: str = "") -> str:
+    lines = [
+        first,
+        f"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}",
+        f"From: <sip:a@example.com>;tag=fa-{call}",
+        f"To: <sip:b@example.com>{';tag=' + to_tag if to_tag else ''}",
+        f"Call-ID: {call}",
+        f"CSeq: {cseq}",
+        *([extra] if extra else []),
+        "Content-Length: 0",
+    ]
+    return "\n".join(lines)
+
+
+def call(w: Wire, cid: str) -> dict[str, int]:
+    """A complete 100rel call: INVITE, reliable 183, PRACK and its 200, 200, ACK, BYE, 200."""
+    f = {}
+    f["invite"] = w.send(UAC, UAS, msg(cid, "INVITE sip:b@10.0.0.2 SIP/2.0", "1 INVITE", f"{cid}i", extra="Supported: 100rel"))  # fmt: skip
+    f["183"] = w.send(UAS, UAC, msg(cid, "SIP/2.0 183 Session Progress", "1 INVITE", f"{cid}i", "tb", "Require: 100rel\nRSeq: 1"))  # fmt: skip
+    w.send(UAC, UAS, msg(cid, "PRACK sip:b@10.0.0.2 SIP/2.0", "2 PRACK", f"{cid}p", "tb", "RAck: 1 1 INVITE"))  # fmt: skip
+    w.send(UAS, UAC, msg(cid, "SIP/2.0 200 OK", "2 PRACK", f"{cid}p", "tb"))
+    w.send(UAS, UAC, msg(cid, "SIP/2.0 200 OK", "1 INVITE", f"{cid}i", "tb"))
+    w.send(UAC, UAS, msg(cid, "ACK sip:b@10.0.0.2 SIP/2.0", "1 ACK", f"{cid}a", "tb"))
+    w.send(UAC, UAS, msg(cid, "BYE sip:b@10.0.0.2 SIP/2.0", "3 BYE", f"{cid}b", "tb"))
+    w.send(UAS, UAC, msg(cid, "SIP/2.0 200 OK", "3 BYE", f"{cid}b", "tb"))
+    return f
+
+
+def test_late_retransmission_for_a_parked_call_is_judged() -> None:
+    w = Wire()
+    first = call(w, "early")
+    for n in range(140):  # 1,120 more messages: the ended call is parked on the way
+        call(w, f"filler-{n}")
+    late = w.send(UAS, UAC, msg("early", "SIP/2.0 183 Session Progress", "1 INVITE", "earlyi", "tb", "Require: 100rel\nRSeq: 1"))  # fmt: skip
+    a = analyze_records(w.records)
+    assert a.messages == 8 * 141 + 1
+    (flow,) = [f for f in a.flows if f.call_id == "early"]
+    assert late in flow.frames and first["invite"] in flow.frames
+    warn, passed = [x for x in flow.findings if x.rule == "sip.prack.retransmit"]
+    assert warn.severity is Status.WARN and warn.frames == (late,)
+    assert passed.severity is Status.PASS and passed.frames == (first["183"], late)
+    assert "still retransmitted after its PRACK" in warn.message
+    others = [f for f in a.flows if f.call_id != "early"]
+    assert len(others) == 140 and all(f.status is Status.PASS for f in others)
+
+
+def test_parked_calls_come_back_unchanged() -> None:
+    records = [
+        r
+        for r in PcapEngine().sip(FIXTURES / "sip" / "prack-retrans-udp.pcap", (5060, 5061))
+        if isinstance(r, SipMessage)
+    ]
+    tracker = InviteTracker(max_calls=100)
+    for rec in records:
+        parsed = parse(rec)
+        if isinstance(parsed, SipMsg):
+            tracker.feed(parsed)
+    live = [(k, v) for k, v in tracker.calls.items() if isinstance(v, CallState)]
+    assert live
+    for key, state in live:
+        tracker.to_park.append(key)
+        before = pickle.loads(pickle.dumps(state))  # an independent copy to compare with
+        state.ended = True  # park() takes ended calls only
+        before.ended = True
+        tracker.park()
+        parked = tracker.calls.peek(key)
+        assert isinstance(parked, ParkedCall) and parked.last_ts == state.draft.last_ts
+        assert pickle.loads(parked.blob) == before
