@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import FIXTURES, require_tool
 
 from ecc_doctor.captures.mgc import analyze_file
-from tests.conftest import FIXTURES, require_tool
 
 MGC = FIXTURES / "mgc"
 CAPTURES = sorted(p.name for p in MGC.glob("*.pcap"))
