@@ -12,7 +12,6 @@ the per-call message lists kept for ladders are capped.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from sys import intern
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.records import CaptureNote, SipMessage
-from ecc_doctor.captures.sip.common import FlowDraft, LruTable
+from ecc_doctor.captures.sip.common import FlowDraft
 from ecc_doctor.captures.sip.message import ParseFailure, SipMsg, parse
 from ecc_doctor.captures.sip.prack import InviteTracker
 from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS, RegisterTracker
@@ -37,6 +36,8 @@ MAX_GOOD_FLOWS = 5_000
 #: Ladder data kept: this many Call-IDs, this many messages each.
 LADDER_CALLS = 2_000
 LADDER_MESSAGES = 300
+#: Byte-identical copies are looked for among this many recent messages.
+RECENT = 512
 #: Flows idle this long are finished early (only when timestamps look sane).
 IDLE_REGISTER = 7_200.0
 IDLE_INVITE = 3_600.0
@@ -127,7 +128,8 @@ class _Analyzer:
             InviteTracker(passwords=passwords, max_calls=max_calls) if "prack" in rules else None
         )
         self.result = SipAnalysis(rules=self.rules)
-        self.recent: LruTable[bytes, float] = LruTable(512)
+        # (hop, bytes) of the last RECENT messages -> time (LRU order)
+        self.recent: OrderedDict[tuple[str, int, str, int, bytes], float] = OrderedDict()
         self.last_ts: float | None = None
         self.ts_ok = True
         self.since_sweep = 0
@@ -193,11 +195,14 @@ class _Analyzer:
 
     def _duplicate(self, rec: SipMessage) -> bool:
         """A byte-identical copy on the same hop within 5 ms: captured twice, not resent."""
-        digest = hashlib.blake2b(
-            f"{rec.src}|{rec.sport}|{rec.dst}|{rec.dport}|".encode() + rec.data, digest_size=16
-        ).digest()
-        seen = self.recent.get(digest)
-        self.recent.put(digest, rec.ts)
+        key = (rec.src, rec.sport, rec.dst, rec.dport, rec.data)
+        recent = self.recent
+        seen = recent.get(key)
+        recent[key] = rec.ts
+        if seen is not None:
+            recent.move_to_end(key)
+        elif len(recent) > RECENT:
+            recent.popitem(last=False)
         return seen is not None and abs(rec.ts - seen) < 0.005
 
     def _clock(self, rec: SipMessage) -> None:

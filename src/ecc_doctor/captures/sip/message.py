@@ -485,6 +485,11 @@ def parse(rec: SipMessage) -> SipMsg | ParseFailure:
         return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
 
 
+#: Header lines seen recently (not folded, not too long) -> (header key, stripped value):
+#: CSeq, Call-ID, From, To, Contact... lines repeat across the messages of a call.
+_LINES: dict[str, tuple[str, str]] = {}
+
+
 def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
     """The lower-case long name of a header line's *name* part ("" when it is not a name)."""
     key = _cache.get(name)
@@ -538,19 +543,29 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     current: list[str] | None = None
     count = 0
     key_of = _header_key
+    known = _LINES
     for line in lines[first + 1 :]:
-        lead = line[:1]
-        if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
-            current[-1] = current[-1] + " " + line.strip()
-            continue
-        if not line or line.isspace():
-            continue
-        name, colon, value = line.partition(":")
-        key = key_of(name) if colon else ""
-        if not key:
-            problems.append(f"header line without a name: {line[:40]!r}")
-            current = None
-            continue
+        hit = known.get(line)
+        if hit is not None:
+            key, value = hit
+        else:
+            lead = line[:1]
+            if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
+                current[-1] = current[-1] + " " + line.strip()
+                continue
+            if not line or line.isspace():
+                continue
+            name, colon, value = line.partition(":")
+            key = key_of(name) if colon else ""
+            if not key:
+                problems.append(f"header line without a name: {line[:40]!r}")
+                current = None
+                continue
+            value = value.strip()
+            if lead != " " and lead != "\t" and len(line) <= MEMO_TEXT:
+                if len(known) >= 4 * MEMO_SIZE:
+                    known.clear()
+                known[line] = (key, value)
         count += 1
         if count > MAX_HEADERS:
             problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
@@ -558,7 +573,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         current = headers.get(key)
         if current is None:
             current = headers[key] = []
-        current.append(value.strip())
+        current.append(value)
     # split comma lists after folding is complete
     for key in LIST_HEADERS.intersection(headers):
         values = headers[key]
@@ -610,9 +625,12 @@ def _check(msg: SipMsg) -> None:
     for name in ("call-id", "from", "to", "via"):
         if not headers.get(name):
             problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
-    for name in ("from", "to"):
-        if headers.get(name):
-            addr = msg.from_ if name == "from" else msg.to
+    # the cached properties every analyzer reads, filled here without the descriptor calls
+    cache = msg.__dict__
+    for name, attr in (("from", "from_"), ("to", "to")):
+        values = headers.get(name)
+        if values:
+            addr = cache[attr] = _name_addr(values[0])
             if "tag" in addr.dup_params:
                 problems.append(
                     f"{name.title()} carries more than one tag parameter: {addr.raw[:120]!r}"
@@ -623,12 +641,16 @@ def _check(msg: SipMsg) -> None:
         uri = _uri(msg.ruri)
         if uri.problem:
             problems.append(f"Request-URI: {uri.problem}")
-    via = msg.top_via
+    values = headers.get("via")
+    via = cache["top_via"] = _via(values[0]) if values and values[0] else None
     if via is not None and via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
         problems.append(
             f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
         )
-    for contact in msg.contacts:
+    values = headers.get("call-id")
+    cache["call_id"] = values[0].strip() if values else ""
+    contacts = cache["contacts"] = [_name_addr(v) for v in headers.get("contact", ())]
+    for contact in contacts:
         if contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
             break
