@@ -1,8 +1,9 @@
-"""Ended calls are parked (pickled) while they wait out 64*T1; late messages still count.
+"""Quiet calls are parked (pickled) while they wait; late messages still count.
 
-The analyzer parks the calls that ended every 1,000 messages (issue #6: memory flat on a
-capture shorter than 64*T1). A late retransmission for a parked call must be judged as if
-the call had stayed in memory, and a parked call must come back unchanged.
+Every 1,000 messages the analyzer parks the calls quiet for a second (issue #6: memory flat
+on a capture shorter than the 64*T1 an ended call is kept). A late retransmission for a
+parked call must be judged as if the call had stayed in memory, and a parked call must
+come back unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class Wire:
         self.records: list[SipMessage] = []
         self.ts = 1000.0
 
-    def send(self, src: tuple[str, int], dst: tuple[str, int], text: str, dt: float = 0.001) -> int:
+    def send(self, src: tuple[str, int], dst: tuple[str, int], text: str, dt: float = 0.005) -> int:
         self.ts += dt
         data = (text.strip("\n") + "\n\n").replace("\n", "\r\n").encode()
         frame = len(self.records) + 1
@@ -65,7 +66,7 @@ def call(w: Wire, cid: str) -> dict[str, int]:
 def test_late_retransmission_for_a_parked_call_is_judged() -> None:
     w = Wire()
     first = call(w, "early")
-    for n in range(140):  # 1,120 more messages: the ended call is parked on the way
+    for n in range(140):  # 1,120 more messages, 5 s: the ended call is parked at the 1,000th
         call(w, f"filler-{n}")
     late = w.send(UAS, UAC, msg("early", "SIP/2.0 183 Session Progress", "1 INVITE", "earlyi", "tb", "Require: 100rel\nRSeq: 1"))  # fmt: skip
     a = analyze_records(w.records)
@@ -93,12 +94,11 @@ def test_parked_calls_come_back_unchanged() -> None:
             tracker.feed(parsed)
     live = [(k, v) for k, v in tracker.calls.items() if isinstance(v, CallState)]
     assert live
+    copies = {key: pickle.loads(pickle.dumps(state)) for key, state in live}  # independent
+    tracker.park(float("inf"))  # everything is quiet long enough
     for key, state in live:
-        tracker.to_park.append(key)
-        before = pickle.loads(pickle.dumps(state))  # an independent copy to compare with
-        state.ended = True  # park() takes ended calls only
-        before.ended = True
-        tracker.park()
         parked = tracker.calls.peek(key)
         assert isinstance(parked, ParkedCall) and parked.last_ts == state.draft.last_ts
-        assert pickle.loads(parked.blob) == before
+        assert parked.ended == state.ended
+        assert pickle.loads(parked.blob) == copies[key]
+    assert not tracker.live

@@ -190,7 +190,7 @@ class _Analyzer:
                 if self.inv is not None:
                     self.inv.sweep(msg.ts, IDLE_INVITE)
             if self.inv is not None:
-                self.inv.park()
+                self.inv.park(msg.ts)
             self._collect()
 
     def _duplicate(self, rec: SipMessage) -> bool:

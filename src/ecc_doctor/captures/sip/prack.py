@@ -41,6 +41,8 @@ from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
 RSEQ_MAX = 2**31 - 1
+#: A call quiet this long (capture time) is parked (see ParkedCall).
+PARK_IDLE = 1.0
 #: A confirmed call (2xx) quiet this long is finished: only its BYE could still come.
 CONFIRMED_IDLE = 300.0
 MAX_TXNS = 16
@@ -126,11 +128,14 @@ class CallState:
 
 @dataclass(frozen=True, slots=True)
 class ParkedCall:
-    """An ended call waiting out 64*T1 for late messages, pickled: a few hundred bytes instead
-    of the several KiB of live objects (a capture shorter than 64*T1 holds every call). It is
-    unpickled, unchanged, when a message for it arrives or when it is finished."""
+    """A call quiet for PARK_IDLE, pickled: a few hundred bytes instead of the several KiB of
+    live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s for
+    their BYE, so a capture shorter than that holds every call. It is unpickled, unchanged,
+    when a message for it arrives or when it is finished; the sweep reads the fields here."""
 
     last_ts: float
+    ended: bool
+    confirmed: bool  # an INVITE got a 2xx
     blob: bytes
 
 
@@ -150,7 +155,7 @@ class InviteTracker:
     ) -> None:
         self.passwords = passwords
         self.calls: LruTable[str, CallState | ParkedCall] = LruTable(max_calls)
-        self.to_park: list[str] = []  # calls that ended since the last park()
+        self.live: dict[str, None] = {}  # calls not parked, least recently active first
         self.done: list[Flow] = []
         self.end_ts = 0.0
         self.timing = timing
@@ -179,20 +184,29 @@ class InviteTracker:
             self._request(call, msg)
         else:
             self._response(call, msg)
-        if call.ended:
-            self.to_park.append(msg.call_id)
+        live = self.live
+        live.pop(msg.call_id, None)
+        live[msg.call_id] = None
         return draft
 
-    def park(self) -> None:
-        """Pickle the calls that ended since the last park() (see :class:`ParkedCall`).
+    def park(self, now: float) -> None:
+        """Pickle the calls quiet for PARK_IDLE at capture time *now* (see :class:`ParkedCall`).
 
         Call it between messages: the draft :meth:`feed` returned must not be used after."""
-        for key in self.to_park:
+        parked = []
+        for key in self.live:
             call = self.calls.peek(key)
-            if isinstance(call, CallState) and call.ended:
-                blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
-                self.calls.replace(key, ParkedCall(call.draft.last_ts, blob))
-        self.to_park.clear()
+            if not isinstance(call, CallState):  # finished meanwhile
+                parked.append(key)
+                continue
+            if now - call.draft.last_ts <= PARK_IDLE:
+                break  # the rest were active more recently
+            confirmed = any(200 <= t.final < 300 for t in call.txns)
+            blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
+            self.calls.replace(key, ParkedCall(call.draft.last_ts, call.ended, confirmed, blob))
+            parked.append(key)
+        for key in parked:
+            del self.live[key]
 
     # -- requests ----------------------------------------------------------------------
     def _request(self, call: CallState, msg: SipMsg) -> None:
@@ -531,8 +545,11 @@ class InviteTracker:
         (2xx) idle for 300 s. Walks from the least recently active call and stops early."""
 
         def done(call: CallState | ParkedCall) -> bool | None:
-            if isinstance(call, ParkedCall):  # parked calls have ended
-                return None if now - call.last_ts <= TIMER_F else True
+            if isinstance(call, ParkedCall):
+                quiet = now - call.last_ts
+                if quiet <= TIMER_F:
+                    return None
+                return quiet > idle or call.ended or (quiet > CONFIRMED_IDLE and call.confirmed)
             quiet = now - call.draft.last_ts
             if quiet <= TIMER_F:
                 return None
@@ -557,6 +574,7 @@ class InviteTracker:
 
     def _finish(self, key: str, state: CallState | ParkedCall, *, evicted: bool) -> None:
         call: CallState = pickle.loads(state.blob) if isinstance(state, ParkedCall) else state
+        self.live.pop(key, None)
         draft = call.draft
         for txn in call.txns:
             for dlg in txn.early.values():
