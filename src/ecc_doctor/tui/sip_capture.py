@@ -1,0 +1,213 @@
+"""The SIP panel's capture: a capture file read, or a live capture, in a thread worker.
+
+The capture code (it imports scapy) is imported when a capture is first read.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.worker import get_current_worker
+
+from ecc_doctor.errors import EccDoctorError
+from ecc_doctor.tui.base import DashboardBase, lazy
+from ecc_doctor.tui.history import BAD
+from ecc_doctor.tui.ladder_screen import LadderScreen
+from ecc_doctor.tui.messages import (
+    CaptureAnalyzed,
+    CaptureFailed,
+    CaptureProgress,
+    CaptureStarted,
+)
+from ecc_doctor.tui.sip_panel import SipPanel
+
+#: BPF filter of the live capture: SIP on its ports, plus every IP fragment (a fragmented
+#: SIP/UDP datagram's later fragments carry no port).
+LIVE_BPF = "((udp or tcp) and (port {ports})) or (ip[6:2] & 0x3fff != 0) or (ip6[6] == 44)"
+
+
+class SipCapture(DashboardBase):
+    """Read --capture, capture live on --iface or read [sip] captures; the SIP ladder."""
+
+    def _start_capture(self) -> None:
+        """Read --capture, capture live on --iface, or else read the site's first [sip] capture."""
+        if self.capture is not None:
+            self.capture_state = f"reading {self.capture.name}…"
+            self._read_capture(self.capture)
+        elif self.iface is not None:
+            self.capture_state = f"starting live capture on {self.iface}…"
+            self._live_capture(self.iface)
+        elif self.config is not None and self.config.sip is not None and self.config.sip.captures:
+            captures = self.config.sip.captures
+            self.capture_note = (
+                f" (first of {len(captures)} [sip] captures; --capture FILE shows another)"
+                if len(captures) > 1
+                else " (from [sip] captures)"
+            )
+            self.capture_state = f"reading {captures[0].name}…"
+            self._read_capture(self._site_path(captures[0]))
+        self._show_capture_state()
+
+    def _sip_options(self) -> dict[str, Any]:
+        """analyze_file options from [sip] (engine, ports, passwords), as sip.register uses."""
+        sip = self.config.sip if self.config is not None else None
+        if sip is None:
+            return {"ports": [5060, 5061]}
+        options: dict[str, Any] = {"ports": list(sip.ports)}
+        for name in ("engine", "max_contacts"):
+            if hasattr(sip, name):
+                options[name] = getattr(sip, name)
+        if sip.password_file is not None:
+            load_passwords = lazy("ecc_doctor.captures.sip.digest", "load_passwords")
+            options["passwords"] = load_passwords(self._site_path(sip.password_file))
+        return options
+
+    def _sip_ports(self) -> list[int]:
+        sip = self.config.sip if self.config is not None else None
+        return list(sip.ports) if sip is not None else [5060, 5061]
+
+    @work(thread=True, group="capture", exit_on_error=False)
+    def _read_capture(self, path: Path) -> None:
+        try:
+            analyze_file = lazy("ecc_doctor.captures.sip.analyze", "analyze_file")
+        except ImportError as exc:
+            self.post_message(CaptureFailed(str(path), f"the SIP analyzer is not available: {exc}"))
+            return
+        try:
+            last = [0.0]
+
+            def progress(done: int, total: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.5:
+                    last[0] = now
+                    self.post_message(CaptureProgress(str(path), done, total))
+
+            analysis = analyze_file(path, progress=progress, **self._sip_options())
+        except EccDoctorError as exc:
+            self.post_message(CaptureFailed(str(path), exc.message))
+            return
+        except OSError as exc:
+            self.post_message(CaptureFailed(str(path), f"{path}: cannot read: {exc.strerror}"))
+            return
+        except Exception as exc:  # a bug must not take the dashboard down
+            self.post_message(
+                CaptureFailed(str(path), f"internal error: {type(exc).__name__}: {exc}")
+            )
+            return
+        self.post_message(CaptureAnalyzed(str(path), analysis))
+
+    @work(thread=True, group="capture", exit_on_error=False)
+    def _live_capture(self, iface: str) -> None:
+        from ecc_doctor.tui.live_capture import LiveCapture, LiveCaptureError
+
+        worker = get_current_worker()
+        ports = self._sip_ports()
+        bpf = LIVE_BPF.format(ports=" or ".join(str(p) for p in ports))
+        try:
+            capture = LiveCapture(iface, bpf, ports)
+            capture.open()
+        except LiveCaptureError as exc:
+            self.post_message(CaptureFailed(iface, str(exc)))
+            return
+        self.post_message(CaptureStarted(iface, bpf))
+        try:
+            last = 0.0
+            posted = -1
+            while not worker.is_cancelled:
+                capture.poll(0.5)
+                now = time.monotonic()
+                if capture.messages != posted and now - last >= 1.0:
+                    last, posted = now, capture.messages
+                    try:
+                        analysis = capture.analyze()
+                    except Exception as exc:  # a bug must not take the dashboard down
+                        msg = f"internal error analyzing: {type(exc).__name__}: {exc}"
+                        self.post_message(CaptureFailed(iface, msg))
+                        return
+                    self.post_message(
+                        CaptureAnalyzed(iface, analysis, live=True, packets=capture.packets)
+                    )
+        except LiveCaptureError as exc:
+            self.post_message(CaptureFailed(iface, str(exc)))
+        finally:
+            capture.close()
+
+    def on_capture_analyzed(self, message: CaptureAnalyzed) -> None:
+        self.sip_analysis = message.analysis
+        flows = list(getattr(message.analysis, "flows", ()) or ())
+        found = [x for f in flows for x in f.findings] + list(
+            getattr(message.analysis, "notes", [])
+        )
+        problems = sum(1 for x in found if x.severity in BAD)
+        findings = f"{problems} problem{'s' if problems != 1 else ''}"
+        if message.live:
+            self.capture_state = (
+                f"live on {message.source}: {message.packets} packets, "
+                f"{len(flows)} flows, {findings}"
+            )
+        else:
+            name = Path(message.source).name
+            self.capture_state = f"{name}: {len(flows)} flows, {findings}"
+        self.capture_state += self.capture_note
+        self._label_tab("sip", "SIP", problems)
+        hidden = getattr(message.analysis, "flows_not_listed", 0)
+        if hidden:
+            self.capture_state += f" ({hidden} more flows not listed)"
+        self.query_one(SipPanel).show_analysis(message.analysis)
+        self._show_capture_state()
+        self._signal()
+
+    def on_capture_progress(self, message: CaptureProgress) -> None:
+        if self.sip_analysis is None and message.total > 0:
+            share = min(100, message.done * 100 // message.total)
+            self.capture_state = f"reading {Path(message.source).name}… {share}%"
+            self._show_capture_state()
+
+    def on_capture_started(self, message: CaptureStarted) -> None:
+        self.capture_state = (
+            f"live on {message.source}: listening, no SIP yet (filter {message.bpf})"
+        )
+        self._show_capture_state()
+        self._signal()
+
+    def on_capture_failed(self, message: CaptureFailed) -> None:
+        self.capture_state = f"✗ {message.error}"
+        self._show_capture_state()
+        self.say(message.error, severity="error", timeout=10)
+        self._signal()
+
+    def _show_capture_state(self) -> None:
+        if self.capture_state:
+            style = "bold red" if self.capture_state.startswith("✗") else ""
+            self.query_one(SipPanel).set_status(Text(self.capture_state, style=style))
+
+    def action_ladder(self) -> None:
+        panel = self.query_one(SipPanel)
+        flow = panel.selected
+        if flow is None or not flow.call_id or self.sip_analysis is None:
+            self.action_tab("sip")
+            self.say(
+                "select a SIP dialog first (SIP tab; start with --capture FILE or --iface IF)",
+                severity="warning",
+                timeout=4,
+            )
+            return
+        try:
+            build_ladder = lazy("ecc_doctor.captures.sip.ladder", "build_ladder")
+            render_text = lazy("ecc_doctor.captures.sip.ladder", "render_text")
+        except ImportError as exc:
+            self.say(f"the ladder view is not available: {exc}", severity="error")
+            return
+        width = max(self.size.width - 4, 40)
+        try:
+            ladder = build_ladder(self.sip_analysis, flow.call_id)
+            lines = render_text(ladder, width)
+            text = lines if isinstance(lines, str) else "\n".join(lines)
+        except EccDoctorError as exc:
+            self.say(exc.message, severity="error")
+            return
+        self.push_screen(LadderScreen(f"ladder: {flow.kind} {flow.call_id}", text))
