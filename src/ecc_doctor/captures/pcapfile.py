@@ -53,10 +53,11 @@ class ChunkReader:
         """True when *n* bytes from ``pos`` are in ``buf`` (reading more if needed)."""
         if self.pos + n <= len(self.buf):
             return True
-        rest = self.buf[self.pos :]
+        # read again from the unread part (the file is seekable, see open_capture): no copy
+        # of the old window into the new one
         self.base += self.pos
-        more = self.fh.read(max(CHUNK, n - len(rest)))
-        self.buf = rest + more
+        self.fh.seek(self.base)
+        self.buf = self.fh.read(max(CHUNK, n))
         self.pos = 0
         if self.progress is not None and self.base >= self._next_report:
             self._next_report = self.base + PROGRESS_EVERY
