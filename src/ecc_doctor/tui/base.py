@@ -9,7 +9,6 @@ mixins on top of it, and :class:`ecc_doctor.tui.app.DashboardApp` composes them.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -38,14 +37,6 @@ Clock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def lazy(module: str, name: str) -> Any:
-    """*name* from *module*, imported now (ImportError if that part is not built yet)."""
-    found = getattr(importlib.import_module(module), name, None)
-    if found is None:
-        raise ImportError(f"{module} has no {name}")
-    return found
 
 
 class DashboardBase(App[None]):
@@ -162,9 +153,9 @@ class DashboardBase(App[None]):
         parts = [h.check_id]
         if h.last is not None:
             parts += [h.last.title, h.last.summary]
-        spec = next((s for s in self.specs if s.id == h.check_id), None)
-        if spec is not None:
-            parts.append(spec.title)
+        title = self._title_of(h.check_id)
+        if title:
+            parts.append(title)
         return " ".join(parts).lower()
 
     def _title_of(self, check_id: str) -> str:

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import work
 
 from ecc_doctor.errors import EccDoctorError
-from ecc_doctor.tui.base import DashboardBase, lazy
+from ecc_doctor.tui.base import DashboardBase
 from ecc_doctor.tui.messages import MgcAnalyzed
 from ecc_doctor.tui.mgc_panel import MgcPanel
 
@@ -43,8 +43,8 @@ class MgcCapture(DashboardBase):
         from ecc_doctor.tui import mgc_view
 
         try:
-            analyze_file = lazy("ecc_doctor.captures.mgc.analyze", "analyze_file")
-            from_config = lazy("ecc_doctor.captures.mgc.params", "from_config")
+            from ecc_doctor.captures.mgc.analyze import analyze_file
+            from ecc_doctor.captures.mgc.params import from_config
         except ImportError as exc:
             msg = f"the MGC capture analyzer is not available in this build: {exc}"
             self.post_message(MgcAnalyzed(Text(msg, style="red")))

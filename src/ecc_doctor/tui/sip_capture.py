@@ -14,7 +14,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from ecc_doctor.errors import EccDoctorError
-from ecc_doctor.tui.base import DashboardBase, lazy
+from ecc_doctor.tui.base import DashboardBase
 from ecc_doctor.tui.history import BAD
 from ecc_doctor.tui.ladder_screen import LadderScreen
 from ecc_doctor.tui.messages import (
@@ -55,14 +55,13 @@ class SipCapture(DashboardBase):
     def _sip_options(self) -> dict[str, Any]:
         """analyze_file options from [sip] (engine, ports, passwords), as sip.register uses."""
         sip = self.config.sip if self.config is not None else None
+        options: dict[str, Any] = {"ports": self._sip_ports()}
         if sip is None:
-            return {"ports": [5060, 5061]}
-        options: dict[str, Any] = {"ports": list(sip.ports)}
-        for name in ("engine", "max_contacts"):
-            if hasattr(sip, name):
-                options[name] = getattr(sip, name)
+            return options
+        options.update(engine=sip.engine, max_contacts=sip.max_contacts)
         if sip.password_file is not None:
-            load_passwords = lazy("ecc_doctor.captures.sip.digest", "load_passwords")
+            from ecc_doctor.captures.sip.digest import load_passwords
+
             options["passwords"] = load_passwords(self._site_path(sip.password_file))
         return options
 
@@ -73,7 +72,7 @@ class SipCapture(DashboardBase):
     @work(thread=True, group="capture", exit_on_error=False)
     def _read_capture(self, path: Path) -> None:
         try:
-            analyze_file = lazy("ecc_doctor.captures.sip.analyze", "analyze_file")
+            from ecc_doctor.captures.sip.analyze import analyze_file
         except ImportError as exc:
             self.post_message(CaptureFailed(str(path), f"the SIP analyzer is not available: {exc}"))
             return
@@ -197,16 +196,14 @@ class SipCapture(DashboardBase):
             )
             return
         try:
-            build_ladder = lazy("ecc_doctor.captures.sip.ladder", "build_ladder")
-            render_text = lazy("ecc_doctor.captures.sip.ladder", "render_text")
+            from ecc_doctor.captures.sip.ladder import build_ladder, render_text
         except ImportError as exc:
             self.say(f"the ladder view is not available: {exc}", severity="error")
             return
         width = max(self.size.width - 4, 40)
         try:
             ladder = build_ladder(self.sip_analysis, flow.call_id)
-            lines = render_text(ladder, width)
-            text = lines if isinstance(lines, str) else "\n".join(lines)
+            text = "\n".join(render_text(ladder, width))
         except EccDoctorError as exc:
             self.say(exc.message, severity="error")
             return
