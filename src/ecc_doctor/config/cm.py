@@ -58,6 +58,13 @@ class CmConfig:
     command_timeout: float = setting(
         20.0, doc="seconds to wait for the whole output of one SAT command", min=0.1, max=600
     )
+    max_sessions: int = setting(
+        2,
+        doc="SAT logins ecc-doctor holds at once on this CM (the cm.* checks queue for a slot; "
+        "CM limits concurrent SAT sessions, the exact limit is not public)",
+        min=1,
+        max=8,
+    )
     ossi_fields: dict[str, dict[str, str]] = setting(
         factory=dict,
         doc='this CM\'s OSSI field IDs, as [cm.ossi_fields."<command>"] "<label>" = "<8 hex>"; '

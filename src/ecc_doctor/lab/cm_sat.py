@@ -51,6 +51,7 @@ class _Server(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._emu.connections.add(conn)
+        self._emu.peak_sessions = max(self._emu.peak_sessions, len(self._emu.connections))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
@@ -126,6 +127,7 @@ class CmSatEmulator:
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0}
+        self.peak_sessions = 0  # most SSH sessions open at once (ecc-doctor's max_sessions)
         self.port = 0
         self.password = ""
         #: the AES switch-connection password CM holds; OSSI shows it, we must never
@@ -199,7 +201,11 @@ class CmSatEmulator:
             await self._close_all()
 
     def status(self) -> dict[str, Any]:
-        return {"open_sessions": len(self.connections), **self.counters}
+        return {
+            "open_sessions": len(self.connections),
+            "peak_sessions": self.peak_sessions,
+            **self.counters,
+        }
 
     def login_ok(self, username: str, password: str) -> bool:
         ok = "cm-auth-fail" not in self.active and (username, password) == (USERNAME, self.password)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,11 +346,39 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
             raise
 
 
+# Per event loop and CM: how many SAT logins ecc-doctor holds at once ([cm] max_sessions).
+_SLOTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _session_slot(cfg: CmConfig, transcript: Transcript) -> AsyncIterator[None]:
+    """Wait for one of the CM's ``max_sessions`` SAT slots (the check's time limit applies)."""
+    slots = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+    slot = slots.setdefault((cfg.host, cfg.port), asyncio.Semaphore(cfg.max_sessions))
+    if slot.locked():
+        transcript.note(f"waiting for a free SAT session ([cm] max_sessions = {cfg.max_sessions})")
+    async with slot:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def open_sat(
     cfg: CmConfig, transcript: Transcript, *, connect_timeout: float
 ) -> AsyncIterator[SatSession]:
-    """A logged-in OSSI session; logs off and closes on every way out."""
+    """A logged-in OSSI session; logs off and closes on every way out.
+
+    At most ``[cm] max_sessions`` of them are open at once per CM: the others wait.
+    """
+    async with _session_slot(cfg, transcript), _open_sat(cfg, transcript, connect_timeout) as sat:
+        yield sat
+
+
+@contextlib.asynccontextmanager
+async def _open_sat(
+    cfg: CmConfig, transcript: Transcript, connect_timeout: float
+) -> AsyncIterator[SatSession]:
     where = f"{cfg.host}:{cfg.port}"
     password = cfg.password.reveal()
     transcript.note(f"ssh {cfg.username}@{where} (SAT, termtype {cfg.termtype})")
