@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -219,20 +220,22 @@ def check(
     run_guarded(lambda: _check(options), debug=debug)
 
 
+@dataclass(frozen=True)
 class _CheckOptions:
-    def __init__(self, **kw: Any) -> None:
-        self.ids: list[str] = kw["ids"]
-        self.run_all: bool = kw["run_all"]
-        self.config_path: Path | None = kw["config_path"]
-        self.lab: bool = kw["lab"]
-        self.lab_faults: list[str] = kw["lab_faults"]
-        self.formats: list[str] = kw["formats"]
-        self.junit_path: Path | None = kw["junit_path"]
-        self.json_path: Path | None = kw["json_path"]
-        self.junit_warn_as: str = kw["junit_warn_as"]
-        self.timeout: float | None = kw["timeout"]
-        self.strict: bool = kw["strict"]
-        self.debug: bool = kw["debug"]
+    """The options of one ``check`` run."""
+
+    ids: list[str]
+    run_all: bool
+    config_path: Path | None
+    lab: bool
+    lab_faults: list[str]
+    formats: list[str]
+    junit_path: Path | None
+    json_path: Path | None
+    junit_warn_as: str
+    timeout: float | None
+    strict: bool
+    debug: bool
 
 
 def _check(opts: _CheckOptions) -> int:
