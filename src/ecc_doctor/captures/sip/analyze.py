@@ -36,6 +36,8 @@ MAX_GOOD_FLOWS = 5_000
 #: Ladder data kept: this many Call-IDs, this many messages each.
 LADDER_CALLS = 2_000
 LADDER_MESSAGES = 300
+# all ladders together (an arrow is ~250 bytes): bounds memory on captures of long dialogs
+LADDER_TOTAL = 100_000
 #: Byte-identical copies are looked for among this many recent messages.
 RECENT = 512
 #: Flows idle this long are finished early (only when timestamps look sane).
@@ -133,6 +135,7 @@ class _Analyzer:
         self.last_ts: float | None = None
         self.ts_ok = True
         self.since_sweep = 0
+        self.ladder_total = 0
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
         self.kept_bad = 0
@@ -228,12 +231,16 @@ class _Analyzer:
         if lst is None:
             lst = []
             ladders[call] = lst
-            while len(ladders) > LADDER_CALLS:
-                ladders.popitem(last=False)
         else:
             ladders.move_to_end(call)
         if len(lst) < LADDER_MESSAGES:
             lst.append(ladder_msg(msg))
+            self.ladder_total += 1
+        # the least recently active dialogs make room (never the one just added to)
+        while len(ladders) > 1 and (
+            len(ladders) > LADDER_CALLS or self.ladder_total > LADDER_TOTAL
+        ):
+            self.ladder_total -= len(ladders.popitem(last=False)[1])
 
     def _collect(self) -> None:
         for tracker in (self.reg, self.inv):
