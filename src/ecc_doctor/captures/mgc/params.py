@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ecc_doctor.config.mgc import MgcConfig, split_entry, validate_values
 from ecc_doctor.errors import ConfigError
@@ -187,16 +188,7 @@ def _section_params(cfg: MgcConfig, source: str) -> MgcParams:
             transition_point=cfg.transition_point,
             primary_search_min=cfg.primary_search_min,
             total_search_min=cfg.total_search_min,
-            retry_interval_s=cfg.retry_interval_s,
-            tolerance_s=cfg.tolerance_s,
-            port=cfg.port,
-            tls_port=cfg.tls_port,
-            udp_port=cfg.udp_port,
-            gateway=cfg.gateway,
-            sls=cfg.sls,
-            detection_min_s=cfg.detection_min_s,
-            detection_max_s=cfg.detection_max_s,
-            reset_gap_s=cfg.reset_gap_s,
+            **_timing(cfg),
             origin=source,
         )
         if cfg.controllers
@@ -211,18 +203,25 @@ def _no_list(cfg: MgcConfig, source: str) -> MgcParams:
         transition_point=1,
         primary_search_min=cfg.primary_search_min,
         total_search_min=max(cfg.total_search_min, cfg.primary_search_min),
-        retry_interval_s=cfg.retry_interval_s,
-        tolerance_s=cfg.tolerance_s,
-        port=cfg.port,
-        tls_port=cfg.tls_port,
-        udp_port=cfg.udp_port,
-        gateway=cfg.gateway,
-        sls=cfg.sls,
-        detection_min_s=cfg.detection_min_s,
-        detection_max_s=cfg.detection_max_s,
-        reset_gap_s=cfg.reset_gap_s,
+        **_timing(cfg),
         origin=source,
     )
+
+
+def _timing(cfg: MgcConfig) -> dict[str, Any]:
+    """The [mgc] settings beyond the list and the reset-times (ports, gateway, tolerances)."""
+    return {
+        "retry_interval_s": cfg.retry_interval_s,
+        "tolerance_s": cfg.tolerance_s,
+        "port": cfg.port,
+        "tls_port": cfg.tls_port,
+        "udp_port": cfg.udp_port,
+        "gateway": cfg.gateway,
+        "sls": cfg.sls,
+        "detection_min_s": cfg.detection_min_s,
+        "detection_max_s": cfg.detection_max_s,
+        "reset_gap_s": cfg.reset_gap_s,
+    }
 
 
 def load_params(config_path: Path | None = None, gateway_text: Path | None = None) -> MgcParams:
