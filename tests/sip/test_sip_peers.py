@@ -69,14 +69,18 @@ def _bound(port: int, kind: int) -> bool:
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal the peer's whole process group (Kamailio forks workers), SIGKILL if it lingers."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, sig)
+            os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers whose parent is gone
 
 
 @contextlib.contextmanager
@@ -88,6 +92,7 @@ def tcpdump(out: Path, ports: list[int], log: Path) -> Iterator[None]:
             [exe, "-i", "lo", "--immediate-mode", "-U", "-w", str(out), expr],
             stdout=logf,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 10
@@ -116,6 +121,7 @@ def kamailio(tmp: Path, port: int) -> Iterator[None]:
             [exe, "-DD", "-E", "-f", str(tmp / "kamailio.cfg"), "-Y", str(rundir)],
             stdout=logf,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: _stop reaches the workers too
         )
     try:
         deadline = time.monotonic() + 15
@@ -182,6 +188,7 @@ def sipp_server(scenario: str, port: int, transport: str, tmp: Path) -> Iterator
             cwd=tmp,
             stdout=logf,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         kind = socket.SOCK_DGRAM if transport == "u1" else socket.SOCK_STREAM
