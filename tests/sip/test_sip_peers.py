@@ -68,6 +68,22 @@ def _bound(port: int, kind: int) -> bool:
     return False
 
 
+def _wait_listening(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    kinds: tuple[int, ...],
+    log: Path,
+    what: str,
+    seconds: float,
+) -> None:
+    """Until the peer listens on *port* for every socket kind; its log if it dies first."""
+    deadline = time.monotonic() + seconds
+    while not all(_bound(port, kind) for kind in kinds):
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        assert time.monotonic() < deadline, f"{what} did not start"
+        time.sleep(0.05)
+
+
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     """Signal the peer's whole process group (Kamailio forks workers), SIGKILL if it lingers."""
     if proc.poll() is None:
@@ -124,11 +140,7 @@ def kamailio(tmp: Path, port: int) -> Iterator[None]:
             start_new_session=True,  # its own process group: _stop reaches the workers too
         )
     try:
-        deadline = time.monotonic() + 15
-        while not (_bound(port, socket.SOCK_DGRAM) and _bound(port, socket.SOCK_STREAM)):
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "kamailio did not start"
-            time.sleep(0.05)
+        _wait_listening(proc, port, (socket.SOCK_DGRAM, socket.SOCK_STREAM), log, "kamailio", 15)
         yield
     finally:
         _stop(proc)
@@ -192,11 +204,7 @@ def sipp_server(scenario: str, port: int, transport: str, tmp: Path) -> Iterator
         )
     try:
         kind = socket.SOCK_DGRAM if transport == "u1" else socket.SOCK_STREAM
-        deadline = time.monotonic() + 10
-        while not _bound(port, kind):
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "sipp UAS did not start"
-            time.sleep(0.05)
+        _wait_listening(proc, port, (kind,), log, "sipp UAS", 10)
         yield
     finally:
         _stop(proc)
