@@ -129,6 +129,7 @@ def test_analyze_not_a_capture_is_exit_2(tmp_path: Path) -> None:
 
 def test_brackets_in_text_are_not_eaten_as_markup() -> None:
     code, out, _ = run("timeline", "--config", str(MGC / "site.toml"))
-    assert code == 0 and "site.toml [mgc])" in out
+    # The table may wrap a long checkout path anywhere; compare with whitespace removed.
+    assert code == 0 and "site.toml[mgc])" in "".join(out.split())
     code, out, _ = run("analyze", str(MGC / "odd_port.pcap"), "--config", str(MGC / "site.toml"))
     assert code == 1 and "set [mgc]" in out.replace("\n", " ")
