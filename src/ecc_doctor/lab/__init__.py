@@ -12,6 +12,7 @@ emulator's ports refuse until it is healed.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -82,12 +83,11 @@ class Lab:
         self._dir.chmod(0o700)
         self.env = LabEnv(self._dir)
         data: dict[str, Any] = {"site": {"name": "ecc-doctor lab"}}
-        try:
+        async with contextlib.AsyncExitStack() as undo:  # stop what started if one fails
+            undo.push_async_callback(self.stop)
             for emu in self.emulators:
                 _merge(data, await emu.start(self.env))
-        except BaseException:
-            await self.stop()
-            raise
+            undo.pop_all()
         self.data = data
         self._config = from_mapping(data, source="<lab>", is_lab=True)
         return self

@@ -127,17 +127,14 @@ class DmccSession:
 
     async def __aenter__(self) -> DmccSession:
         await self._connect()
-        try:
-            await self._start()
-        except (asyncio.CancelledError, ProbeTimeout):
+        async with contextlib.AsyncExitStack() as undo:  # close the socket if start fails
+            undo.push_async_callback(self._close)
             try:
-                await self._stop_orphan()
-            finally:
-                await self._close()
-            raise
-        except BaseException:
-            await self._close()
-            raise
+                await self._start()
+            except (asyncio.CancelledError, ProbeTimeout):
+                await self._stop_orphan()  # the AES may have started it after all
+                raise
+            undo.pop_all()
         return self
 
     async def __aexit__(

@@ -98,11 +98,10 @@ class EventReceiver:
     async def start(self) -> str:
         """Listen; returns the callback URL to give the Eventing Connector."""
         port = await self._server.start()
-        try:
+        async with contextlib.AsyncExitStack() as undo:  # stop serving if no URL
+            undo.push_async_callback(self._server.stop)
             self.url = await callback_url(self.cfg, port)
-        except BaseException:
-            await self._server.stop()
-            raise
+            undo.pop_all()
         self.transcript.note(
             f"event receiver listening on {self.cfg.callback_host}:{port}, callback {self.url}"
         )

@@ -114,11 +114,10 @@ class InLoopServer:
         # set after load(): works on every uvicorn version (the scheme comes from the transport)
         server.config.ssl = self.ssl_context
         server.lifespan = server.config.lifespan_class(server.config)
-        try:
+        with contextlib.ExitStack() as undo:  # close the socket if startup fails
+            undo.callback(sock.close)
             await server.startup(sockets=[sock])
-        except BaseException:
-            sock.close()
-            raise
+            undo.pop_all()
         self._server, self._sock = server, sock
         return self.port
 

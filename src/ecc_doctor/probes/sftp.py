@@ -324,6 +324,7 @@ async def open_session(
         conn = await asyncssh.connect(cfg.host, **options)
     except (OSError, TimeoutError, asyncssh.Error, asyncssh.KeyImportError) as exc:
         raise _translate(exc, cfg, known_hosts) from exc
+    clean = False
     try:
         key = conn.get_server_host_key()
         if key is not None:
@@ -342,11 +343,12 @@ async def open_session(
                 raise _translate(exc, cfg, known_hosts) from exc
             finally:
                 sftp.exit()
-    except BaseException:
-        conn.abort()  # failing or cancelled: no close handshake with a server that may hang
-        transcript.note("session aborted")
-        raise
-    else:
-        conn.close()
-        await _bounded(conn.wait_closed())
-        transcript.note("session closed")
+        clean = True
+    finally:
+        if clean:
+            conn.close()
+            await _bounded(conn.wait_closed())
+            transcript.note("session closed")
+        else:
+            conn.abort()  # failing or cancelled: no close handshake with a server that may hang
+            transcript.note("session aborted")
