@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ecc_doctor import cancel
 from ecc_doctor.checks import CheckSpec
 from ecc_doctor.config import SiteConfig
 from ecc_doctor.context import CheckContext
@@ -102,8 +103,10 @@ async def _run_one(
 
 async def _guarded(spec: CheckSpec, ctx: CheckContext, limit: float, debug: bool) -> list[Result]:
     try:
-        async with asyncio.timeout(limit):
-            outcome = await spec.fn(ctx)
+        # the scope tells threads the check started (capture analysis...) to stop when it ends
+        with cancel.scope():
+            async with asyncio.timeout(limit):
+                outcome = await spec.fn(ctx)
     except TimeoutError:
         key = (
             f'timeouts.checks."{spec.id}"'

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ecc_doctor.cancel import raise_if_stopped
 from ecc_doctor.captures.records import CaptureNote
 from ecc_doctor.errors import CaptureError
 
@@ -55,6 +56,7 @@ class ChunkReader:
             return True
         # read again from the unread part (the file is seekable, see open_capture): no copy
         # of the old window into the new one
+        raise_if_stopped()  # once per chunk: a check cut at its timeout ends its reading here
         self.base += self.pos
         self.fh.seek(self.base)
         self.buf = self.fh.read(max(CHUNK, n))
