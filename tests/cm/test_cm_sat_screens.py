@@ -235,3 +235,46 @@ def test_garbled_or_truncated_screens_raise_protocol_error(text: str, reason: st
         parse_text(text)
     assert reason in info.value.message
     assert "\n" not in info.value.message
+
+
+def _status_page(number: int, total: int, rows: list[str]) -> list[str]:
+    return [
+        f"status aesvcs cti-link                                        Page   {number} of   {total}",
+        "                          AE SERVICES CTI LINK STATUS",
+        "CTI   Version  Mnt   AE Services      Service       Msgs     Msgs",
+        "Link           Busy  Server           State         Sent     Rcvd",
+        *rows,
+    ]
+
+
+_PAGE1_ROWS = [
+    "1     7        no    aes70            established   15       15",
+    "2     7        no    aes70            established   20       21",
+]
+_PAGE2_ROWS = ["3     7        no    aes71            down          0        0"]
+
+
+def _assert_three_links(parsed: object) -> None:
+    assert isinstance(parsed, CtiLinkStatus)
+    assert [(r.link, r.aes_server, r.state) for r in parsed.rows] == [
+        (1, "aes70", "established"),
+        (2, "aes70", "established"),
+        (3, "aes71", "down"),
+    ]
+
+
+def test_two_page_status_screen_plain_text() -> None:
+    prompt = "press CANCEL to quit --  press NEXT PAGE to continue"
+    lines = [*_status_page(1, 2, _PAGE1_ROWS), prompt, *_status_page(2, 2, _PAGE2_ROWS)]
+    _assert_three_links(parse_screen("\r\n".join(lines) + "\r\n"))
+    _assert_three_links(parse_text("\n".join(lines)))
+
+
+def test_two_page_status_screen_vt220() -> None:
+    more = "\x1b[24;1Hpress CANCEL to quit --  press NEXT PAGE to continue\x1b[K"
+    paged = (
+        _vt220(_status_page(1, 2, _PAGE1_ROWS), "")
+        + more
+        + _vt220(_status_page(2, 2, _PAGE2_ROWS), "")
+    )
+    _assert_three_links(parse_screen(paged))

@@ -172,8 +172,19 @@ def parse_cti_status(lines: Sequence[str]) -> CtiLinkStatus:
             "status aesvcs cti-link: column header 'CTI Link / Version / Mnt Busy ...' not found"
         )
     starts = _column_starts(lines[header - 1]) if header else None
-    rows = [_status_row(ln, starts) for ln in lines[header + 1 :] if not command_of(ln)]
+    rows = [_status_row(ln, starts) for ln in lines[header + 1 :] if not _status_chrome(ln)]
     return CtiLinkStatus(tuple(rows))
+
+
+def _status_chrome(line: str) -> bool:
+    """A line a later page repeats: command/page line, title, or one of the two headers."""
+    words = line.split()
+    return (
+        bool(command_of(line))
+        or line.strip() == "AE SERVICES CTI LINK STATUS"
+        or words[:3] == ["CTI", "Version", "Mnt"]
+        or bool(re.match(r"\s*Link\s+Busy\b", line))
+    )
 
 
 # a label ends in '?' or ':' right after a non-blank and before a blank or the line end
