@@ -100,3 +100,37 @@ def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert "No such file or directory" in err
     assert err.count("\n") == 1
+
+
+def test_ossi_error_output_without_f_line_shows_cm_message() -> None:
+    for echo in ("cdisplay cti-link 9", "c display cti-link 9"):
+        code, out, err = invoke(stdin=f"{echo}\ne1 c001ff00 0 Identifier not assigned\nt\n")
+        assert code == 2
+        assert out == ""
+        assert err.count("\n") == 1
+        assert "CM error for 'display cti-link': Identifier not assigned" in err
+        assert "truncated" not in err
+
+
+def test_two_page_status_screen_through_the_cli() -> None:
+    page = [
+        "status aesvcs cti-link                                        Page   {} of   2",
+        "                          AE SERVICES CTI LINK STATUS",
+        "CTI   Version  Mnt   AE Services      Service       Msgs     Msgs",
+        "Link           Busy  Server           State         Sent     Rcvd",
+    ]
+    text = "\r\n".join(
+        [
+            page[0].format(1),
+            *page[1:],
+            "1     7        no    aes70            established   15       15",
+            "press CANCEL to quit --  press NEXT PAGE to continue",
+            page[0].format(2),
+            *page[1:],
+            "2     7        no    aes70            established   20       21",
+        ]
+    )
+    code, out, err = invoke("--format", "json", "-", stdin=text)
+    assert code == 0, err
+    records = json.loads(out)["tables"][0]["records"]
+    assert [r["CTI Link"] for r in records] == ["1", "2"]

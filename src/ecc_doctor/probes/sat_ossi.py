@@ -218,11 +218,20 @@ def parse_ossi(lines: Iterable[str], *, mask: frozenset[str] = frozenset()) -> O
 
 
 def looks_like_ossi(text: str) -> bool:
-    """True when *text* has an OSSI field-ID line."""
-    return any(
+    """True when *text* has an OSSI field-ID line, or is a whole c ... t answer without one
+    (CM's error output: ``c<command>``, ``e...``, ``t``)."""
+    lines = [ln.rstrip("\r") for ln in text.splitlines() if ln.strip()]
+    if any(
         ln.startswith("f") and all(_FIELD_ID.fullmatch(i) for i in ln[1:].strip().split("\t"))
-        for ln in text.splitlines()
+        for ln in lines
         if len(ln.strip()) > 1
+    ):
+        return True
+    return (
+        len(lines) >= 2
+        and lines[0].startswith("c")
+        and lines[-1].strip() == "t"
+        and all(ln[0] in "cfdnet" for ln in lines)
     )
 
 
