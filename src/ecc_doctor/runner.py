@@ -82,7 +82,7 @@ async def _run_one(
             ctx.result(Status.SKIP, f"not configured: no {sections} section in {config.source}")
         ]
     else:
-        results = await _guarded(spec, ctx, limit, debug)
+        results = await _guarded(spec, ctx, limit, debug, overridden=timeout_override is not None)
     duration = time.monotonic() - t0
     transcripts = tuple(t.to_evidence() for t in ctx.transcripts)
     final = [
@@ -101,18 +101,21 @@ async def _run_one(
     return final
 
 
-async def _guarded(spec: CheckSpec, ctx: CheckContext, limit: float, debug: bool) -> list[Result]:
+async def _guarded(
+    spec: CheckSpec, ctx: CheckContext, limit: float, debug: bool, *, overridden: bool = False
+) -> list[Result]:
     try:
         # the scope tells threads the check started (capture analysis...) to stop when it ends
         with cancel.scope():
             async with asyncio.timeout(limit):
                 outcome = await spec.fn(ctx)
     except TimeoutError:
-        key = (
-            f'timeouts.checks."{spec.id}"'
-            if spec.id in ctx.config.timeouts.checks
-            else ("timeouts.default")
-        )
+        if overridden:
+            key = "--timeout"
+        elif spec.id in ctx.config.timeouts.checks:
+            key = f'timeouts.checks."{spec.id}"'
+        else:
+            key = "timeouts.default"
         return [ctx.result(Status.ERROR, f"timed out after {limit:g} s ({key})")]
     except EccDoctorError as exc:
         return [_error(ctx, exc.message or type(exc).__name__, exc, debug)]
@@ -120,10 +123,14 @@ async def _guarded(spec: CheckSpec, ctx: CheckContext, limit: float, debug: bool
         reason = f"internal error in {spec.id}: {type(exc).__name__}: {exc}"
         hint = "" if debug else " (run with --debug for the traceback)"
         return [_error(ctx, reason + hint, exc, debug)]
-    results = outcome if isinstance(outcome, list) else [outcome]
+    results: list[object] = list(outcome) if isinstance(outcome, list) else [outcome]
     if not results:
         return [ctx.result(Status.ERROR, f"internal error in {spec.id}: no result returned")]
-    return results
+    for item in results:  # a plugin may return anything: keep the run (and its reports) alive
+        if not isinstance(item, Result):
+            kind = type(item).__name__
+            return [ctx.result(Status.ERROR, f"{spec.id} returned {kind}, expected Result")]
+    return [r for r in results if isinstance(r, Result)]
 
 
 def _error(ctx: CheckContext, reason: str, exc: BaseException, debug: bool) -> Result:

@@ -136,7 +136,7 @@ def test_hanging_check_cut_at_timeout(monkeypatch, tmp_path) -> None:
     assert result.exit_code == 1
     doc = json.loads(result.output)
     assert doc["results"][0]["status"] == Status.ERROR
-    assert doc["results"][0]["summary"] == "timed out after 0.2 s (timeouts.default)"
+    assert doc["results"][0]["summary"] == "timed out after 0.2 s (--timeout)"
 
 
 @pytest.mark.anyio

@@ -113,3 +113,20 @@ async def test_result_carries_duration_title_and_source() -> None:
 async def test_timeout_override_applies_to_every_check() -> None:
     (result,) = await run_checks([spec("t.slow", sleeper(5))], CONFIG, timeout_override=0.1)
     assert result.status is Status.ERROR and "timed out after 0.1 s" in result.summary
+
+
+async def test_timeout_override_is_named_as_the_setting_that_applied() -> None:
+    (result,) = await run_checks([spec("t.slow", sleeper(5))], CONFIG, timeout_override=0.1)
+    assert result.summary == "timed out after 0.1 s (--timeout)"
+
+
+@pytest.mark.parametrize("returned", [None, "PASS", [None], 42])
+async def test_check_returning_something_else_than_a_result_is_error(returned) -> None:
+    async def odd(ctx: CheckContext):
+        return returned
+
+    good, bad = await run_checks([spec("t.good", sleeper(0)), spec("t.odd", odd)], CONFIG)
+    assert good.status is Status.PASS
+    assert bad.status is Status.ERROR and bad.check_id == "t.odd"
+    kind = type(returned[0] if isinstance(returned, list) else returned).__name__
+    assert bad.summary == f"t.odd returned {kind}, expected Result"
