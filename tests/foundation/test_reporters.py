@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +138,25 @@ def test_exit_code_rules() -> None:
     assert json_report.exit_code([sample()[0], sample()[3], sample()[4]]) == 0
     assert json_report.exit_code([sample()[3]], strict=True) == 1
     assert json_report.exit_code(sample()) == 1
+
+
+def test_root_has_only_the_attributes_jenkins_junit_schema_allows() -> None:
+    """Jenkins' xUnit plugin validates against junit-10.xsd: <testsuites> allows name, time,
+    tests, failures, disabled and errors only (no skipped); our XSD is as strict there."""
+    text = junit.render(sample(), site="Plant A", hostname="h", timestamp=T0)
+    XSD.validate(text)
+    root = ET.fromstring(text)
+    assert set(root.attrib) <= {"name", "time", "tests", "failures", "disabled", "errors"}
+    assert root.get("skipped") is None
+    assert [s.get("skipped") for s in root] == ["0", "0", "0", "0", "1"]
+    root.set("skipped", "1")
+    assert not XSD.is_valid(ET.tostring(root, encoding="unicode"))
+
+
+def test_root_name_does_not_repeat_the_program_name() -> None:
+    lab = ET.fromstring(junit.render(sample(), site="ecc-doctor lab", hostname="h", timestamp=T0))
+    plant = ET.fromstring(junit.render(sample(), site="Plant A", hostname="h", timestamp=T0))
+    unnamed = ET.fromstring(junit.render(sample(), hostname="h", timestamp=T0))
+    assert lab.get("name") == "ecc-doctor lab"
+    assert plant.get("name") == "ecc-doctor Plant A"
+    assert unnamed.get("name") == "ecc-doctor"
