@@ -62,6 +62,8 @@ def test_captures_are_reproducible(tmp_path: Path) -> None:
         ("failover_ess.pcap", "registered to ESS 198.51.100.20 +10:00"),
         ("recover_primary.pcap", "registered to PE 192.0.2.10 +3:00"),
         ("total_search_reset.pcap", "total-search expired at +15:00"),
+        # retries every 9.8 s: the last above-TP attempt (+9:57.8) precedes the expiry
+        ("failover_drift.pcap", "registered to LSP 203.0.113.30 +10:17.5"),
     ],
 )
 def test_correct_failovers_pass(name: str, summary: str) -> None:

@@ -185,10 +185,21 @@ def unknown_targets(ep: Episode, p: MgcParams) -> list[Finding]:
 
 
 def _phase_split(ep: Episode, p: MgcParams) -> tuple[list[Attempt], list[Attempt]]:
-    pst = p.primary_search_s - p.tolerance_s
+    """(primary-search attempts, attempts after the crossing up to total-search + tolerance).
+
+    Primary-search may expire anywhere in ``primary_search_s ± tolerance_s`` as measured from
+    the first attempt, so above-TP attempts in that window that come before the first
+    crossing still belong to the primary phase (a retry timer slightly under 10 s puts one
+    there); one at or after ``primary_search_s + tolerance_s`` is a late crossing.
+    """
+    early = p.primary_search_s - p.tolerance_s
+    late = p.primary_search_s + p.tolerance_s
     tst = p.total_search_s + p.tolerance_s
-    primary = [a for a in ep.attempts if ep.offset(a) < pst]
-    later = [a for a in ep.attempts if pst <= ep.offset(a) <= tst]
+    above = {c.address for c in p.above}
+    primary = [a for a in ep.attempts if ep.offset(a) < early]
+    later = [a for a in ep.attempts if early <= ep.offset(a) <= tst]
+    while later and later[0].controller in above and ep.offset(later[0]) < late:
+        primary.append(later.pop(0))
     return primary, later
 
 
