@@ -23,15 +23,17 @@ class LiveProgress:
 
     def __enter__(self) -> LiveProgress:
         if self.console.is_terminal:
-            self._live = Live(
-                self._render(), console=self.console, transient=True, refresh_per_second=8
-            )
+            # Live repaints 8 times a second from __rich__, so the timers advance between events
+            self._live = Live(self, console=self.console, transient=True, refresh_per_second=8)
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+    def __rich__(self) -> Text:
+        return self._render()
 
     def _render(self) -> Text:
         now = time.monotonic()
@@ -46,4 +48,4 @@ class LiveProgress:
             if self.running.pop(event.check_id, None) is not None:
                 self.done += 1
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()

@@ -35,3 +35,14 @@ def test_not_a_terminal_prints_nothing() -> None:
         _feed(progress)
     assert buf.getvalue() == ""
     assert progress.done == 1
+
+
+def test_timers_advance_between_runner_events() -> None:
+    """Live repaints on its own clock; each repaint shows the current age of running checks."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100, color_system=None)
+    with LiveProgress(2, console) as progress:
+        _feed(progress)
+        progress.running["aes.dmcc-session"] -= 7  # as if it had started 7 s ago; no new event
+        progress._live.refresh()  # type: ignore[union-attr]
+    assert "[1/2] running: aes.dmcc-session 7s" in buf.getvalue()
