@@ -103,6 +103,29 @@ async def test_live_capture_on_a_missing_interface_says_why() -> None:
         assert "live capture on ecc-doctor-no-such0" in app.capture_state
 
 
+async def test_live_capture_without_privileges_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite runs as root, so the missing privilege is made by scapy's listening socket
+    refusing, as the kernel does without CAP_NET_RAW (scapy is not the code under test)."""
+    import scapy.arch  # noqa: F401 - sets conf.L2listen; patch it after that
+    from scapy.config import conf
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(conf, "L2listen", refuse)
+    app = DashboardApp(plain_config(), specs=[], interval=0, iface="lo")
+    async with app.run_test(size=SIZE):
+        await app.wait_for(lambda: app.capture_state.startswith(("live on", "✗")), 10)
+        state = app.capture_state
+        assert state.startswith("✗"), state
+        assert "live capture on lo needs root or CAP_NET_RAW" in state
+        assert "--capture FILE" in state
+        assert "Operation not permitted" in state
+        assert "\n" not in state
+
+
 def test_live_capture_reads_sip_on_loopback() -> None:
     """Live capture on lo (needs CAP_NET_RAW: skipped with the reason when missing)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
