@@ -261,3 +261,48 @@ async def test_vt220_screens_of_the_lab_parse_like_the_app_note(cm: Cm) -> None:
     assert isinstance(services, IpServices)
     assert services.services[0].local_port == "8765"
     assert services.aes_servers[0].name == "aes70"
+
+
+async def test_ossit_pager_is_answered(cm: Cm) -> None:
+    """ossit stops at ``more..y.`` every few lines; the probe answers ``y`` and reads on."""
+    transcript = Transcript("sat")
+    async with open_sat(fast(cm.cfg, termtype="ossit"), transcript, connect_timeout=5) as sat:
+        status = await sat.cti_status()
+        services = await sat.ip_services()
+    assert status.rows[0].state == "established"
+    assert services.aes_servers[0].name == "aes70"
+    assert cm.emu.status()["pages"] >= 3
+    assert "\n".join(transcript.lines).count("> y") >= 3
+
+
+async def _raw_ossi(cm: Cm, command: str) -> list[str]:
+    """What the lab CM sends for *command* in termtype ossi, read without our probe."""
+    async with asyncssh.connect(
+        "127.0.0.1",
+        cm.emu.port,
+        username=USERNAME,
+        password=cm.emu.password,
+        known_hosts=str(cm.env.known_hosts),
+        client_keys=None,
+        agent_path=None,
+        config=None,
+    ) as conn:
+        process = await conn.create_process(encoding="utf-8")
+        await asyncio.wait_for(process.stdout.readuntil(TERMTYPE_PROMPT), 5)
+        process.stdin.write("ossi\n")
+        await asyncio.wait_for(process.stdout.readuntil("t\n"), 5)
+        process.stdin.write(f"c{command}\nt\n")
+        out = await asyncio.wait_for(process.stdout.readuntil("\nt\n"), 5)
+        process.stdin.write("clogoff\nt\n")
+        await asyncio.wait_for(process.stdout.readuntil("Proceed With Logoff"), 5)
+        process.stdin.write("y\n")
+    return out.splitlines()
+
+
+async def test_lab_echoes_c_space_command_as_protocols_shows(cm: Cm) -> None:
+    lines = await _raw_ossi(cm, "disp cti 9")
+    assert lines == ["c disp cti 9", "e1 c001ff00 0 Identifier not assigned", "t"]
+    lines = await _raw_ossi(cm, "stat aesvcs cti")
+    assert lines[0] == "c stat aesvcs cti"
+    assert lines[1].startswith("f0001ff00\t")
+    assert lines[-1] == "t"

@@ -1,8 +1,10 @@
 """Lab Communication Manager: SAT over SSH with OSSI and VT220 screens, as in the ECC app note.
 
 Login is SSH password or keyboard-interactive (``Password:``), then the Terminal Type prompt.
-``ossi*`` termtypes get c/f/d/n/e/t output using the field IDs of
-:data:`ecc_doctor.probes.sat_ossi.OSSI_FIELDS` (ecc-doctor's documented, assumed table); other
+``ossi*`` termtypes get c/f/d/n/e/t output written by the lab's own OSSI writer
+(:mod:`ecc_doctor.lab.cm_ossi`, from PROTOCOLS.md 4.2, with the lab's copy of ecc-doctor's
+documented, assumed field-ID table); ``ossit`` also pages its output with ``\rmore..y.``
+prompts that want ``y`` (every :attr:`CmSatEmulator.ossit_page_lines` lines); other
 termtypes (513, vt220, ...) get 80x24 VT220 screens laid out like the app note's sections
 5.1-5.4 and 9.1. Values are the app note's: CTI link 1, version 7, AES ``aes70``, extension
 3332, UCID node 01, AESVCS on procr 8765; the link counters start at 15/15 and grow while the
@@ -24,23 +26,23 @@ from typing import Any
 
 import asyncssh
 
+from ecc_doctor.lab import cm_ossi
 from ecc_doctor.lab.base import LabEnv
-from ecc_doctor.probes.sat_ossi import (
+from ecc_doctor.lab.cm_ossi import (
     CTI_LINK,
     CUSTOMER_OPTIONS,
     FEATURES,
     IP_SERVICES,
-    OSSI_FIELDS,
+    LAB_FIELDS,
     STATUS_CTI,
-    ossi_lines,
 )
-from ecc_doctor.probes.sat_screens import command_of
 
 TERMTYPE_PROMPT = "Terminal Type (513, 715, 4410, 4425, VT220, NTT, W2KTT, SUNT): [513] "
 USERNAME = "ecc-doctor"
 IDLE_S = 300.0
 MAX_LINE = 4096
 COUNTER_RATE = 2.0  # messages per second each way while established
+MORE = "\rmore..y."  # ossit's pager prompt (PROTOCOLS.md 4.1)
 
 
 class _Server(asyncssh.SSHServer):
@@ -119,14 +121,17 @@ class CmSatEmulator:
         self,
         auth: tuple[str, ...] = ("keyboard-interactive", "password"),
         inband_login: bool = False,
+        ossit_page_lines: int = 4,
     ) -> None:
         #: SSH auth methods offered (tests narrow this to one)
         self.auth = auth
         #: ask login and password again inside the session (an ``sat`` behind a shell does)
         self.inband_login = inband_login
+        #: lines of OSSI output between two ``more..y.`` prompts when the termtype is ossit
+        self.ossit_page_lines = max(1, ossit_page_lines)
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
-        self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0}
+        self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0, "pages": 0}
         self.peak_sessions = 0  # most SSH sessions open at once (ecc-doctor's max_sessions)
         self.port = 0
         self.password = ""
@@ -233,7 +238,7 @@ class CmSatEmulator:
                 return
             term = termtype.strip().lower() or "513"
             if term.startswith("ossi"):
-                await self._ossi_loop(process, lines)
+                await self._ossi_loop(process, lines, paged=term == "ossit")
             else:
                 await self._screen_loop(process, lines)
         except (TimeoutError, asyncssh.Error, OSError, BrokenPipeError):
@@ -254,7 +259,9 @@ class CmSatEmulator:
             process.stdout.write("\r\nLogin incorrect\r\n")
         return False
 
-    async def _ossi_loop(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> None:
+    async def _ossi_loop(
+        self, process: asyncssh.SSHServerProcess[str], lines: _Lines, *, paged: bool
+    ) -> None:
         process.stdout.write("t\n")
         command = ""
         while (line := await lines.readline()) is not None:
@@ -267,27 +274,44 @@ class CmSatEmulator:
                         self.counters["logoffs"] += 1
                         return
                     process.stdout.write("t\n")
-                else:
-                    process.stdout.write("\n".join(self._ossi_answer(command)) + "\n")
+                elif not await self._write_ossi(process, lines, self._ossi_answer(command), paged):
+                    return
                 command = ""
+
+    async def _write_ossi(
+        self,
+        process: asyncssh.SSHServerProcess[str],
+        lines: _Lines,
+        answer: list[str],
+        paged: bool,
+    ) -> bool:
+        """Send *answer*; ossit stops every few lines at ``more..y.`` until it gets ``y``."""
+        size = self.ossit_page_lines if paged else len(answer)
+        for start in range(0, len(answer), size):
+            if start:
+                process.stdout.write(MORE)
+                self.counters["pages"] += 1
+                reply = await lines.readline()
+                if reply is None:
+                    return False
+                if reply.strip().lower() != "y":
+                    process.stdout.write("\nt\n")  # the rest is dropped, as on a cancel
+                    return True
+            process.stdout.write("\n".join(answer[start : start + size]) + "\n")
+        return True
 
     def _ossi_answer(self, command: str) -> list[str]:
         self.counters["commands"] += 1
-        canonical = command_of(command)
-        if canonical is None:
-            return [f"c{command}", "e1 00000000 0 Command not recognized", "t"]
-        link = command.split()[-1]
+        parsed = cm_ossi.parse_command(command)
+        if parsed is None:
+            return cm_ossi.error(command, "00000000", "Command not recognized")
+        canonical, link = parsed
         if canonical == CTI_LINK and link != "1":
-            return [
-                f"c{command}",
-                f"e1 {OSSI_FIELDS[CTI_LINK]['CTI Link']} 0 Identifier not assigned",
-                "t",
-            ]
+            field_id = LAB_FIELDS[CTI_LINK]["CTI Link"]
+            return cm_ossi.error(command, field_id, "Identifier not assigned")
         if "ossi-garbled" in self.active:
-            return [f"c{command}", "f0001ff00\t0002ff00\t0003ff00", "d1", "t"]
-        ids = OSSI_FIELDS[canonical]
-        records = [{ids[k]: v for k, v in rec.items()} for rec in self._records(canonical)]
-        return ossi_lines(command, records)
+            return [cm_ossi.echo(command), "f0001ff00\t0002ff00\t0003ff00", "d1", "t"]
+        return cm_ossi.answer(command, LAB_FIELDS[canonical], self._records(canonical))
 
     def _records(self, canonical: str) -> list[dict[str, str]]:
         count = str(self._count())
@@ -357,11 +381,11 @@ class CmSatEmulator:
 
     def _screen_answer(self, command: str) -> str:
         self.counters["commands"] += 1
-        canonical = command_of(command)
-        link = command.split()[-1]
-        if canonical is None or (canonical == CTI_LINK and link != "1"):
-            error = "Command not recognized" if canonical is None else "Identifier not assigned"
+        parsed = cm_ossi.parse_command(command)
+        if parsed is None or (parsed[0] == CTI_LINK and parsed[1] != "1"):
+            error = "Command not recognized" if parsed is None else "Identifier not assigned"
             return f"\x1b[23;1H{error}\x1b[K"
+        canonical = parsed[0]
         out = []
         for page in self._screen_pages(canonical, command):
             out.append("\x1b[H\x1b[2J")

@@ -7,7 +7,7 @@ record allowed), ``n`` starts the next record, ``e`` is an error and ``t`` ends 
 **The field IDs below are ours, not Avaya's.** Avaya does not publish the OSSI field IDs of
 these screens; the way to learn them is to run the command on a real CM in ``ossi`` and in
 ``vt220`` and compare (PROTOCOLS.md 4.2). :data:`OSSI_FIELDS` is the one documented table the
-probe, the parsers and the lab emulator share; a site overrides any entry with
+probe and the parsers use (the lab emulator keeps a copy, ``lab/cm_ossi.py``, tested to agree); a site overrides any entry with
 ``[cm.ossi_fields."<command>"] "<label>" = "<8 hex digits>"`` once it knows its CM's IDs.
 """
 
@@ -236,7 +236,7 @@ def looks_like_ossi(text: str) -> bool:
 
 
 def ossi_lines(command: str, records: Iterable[Mapping[str, str]]) -> list[str]:
-    """Render records as CM would over OSSI (used by the lab emulator and tests).
+    """Render records as CM would over OSSI (a test helper; the lab has its own writer).
 
     Field IDs go five to an ``f`` line and values five to a ``d`` line, so records span
     several lines as on a real CM.
