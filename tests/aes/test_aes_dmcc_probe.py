@@ -337,3 +337,27 @@ async def test_bytes_beyond_the_announced_length_break_the_link_not_the_probe(pe
         with pytest.raises(ProtocolError, match="version 0x5858"):
             await session.reset_timer()
     assert "connection broken" in session.stop_problem
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("duration", [b"abc", b""], ids=["garbage-duration", "empty-duration"])
+async def test_malformed_grant_with_a_session_id_is_still_stopped(peer, duration: bytes) -> None:  # type: ignore[no-untyped-def]
+    stopped = asyncio.Event()
+    bad = POS.replace(b"<actualSessionDuration>180<", b"<actualSessionDuration>" + duration + b"<")
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        invoke_id, _ = await read_request(reader)
+        writer.write(frame(invoke_id, bad))
+        invoke_id, body = await read_request(reader)
+        if b"StopApplicationSession" in body and b"ABC-0" in body:
+            stopped.set()
+        writer.write(frame(invoke_id, b'<StopApplicationSessionPosResponse xmlns="urn:x"/>'))
+        await writer.drain()
+
+    cfg = await peer(script)
+    transcript = Transcript("dmcc")
+    with pytest.raises(ProtocolError, match="lacks sessionID or actualSessionDuration"):
+        async with DmccSession(cfg, transcript, io_timeout=2):
+            pass
+    assert stopped.is_set()
+    assert "session ABC-0 stopped" in "\n".join(transcript.lines)

@@ -134,6 +134,10 @@ class DmccSession:
             except (asyncio.CancelledError, ProbeTimeout):
                 await self._stop_orphan()  # the AES may have started it after all
                 raise
+            except ProbeError:
+                if self.info is not None:  # granted, but the grant was malformed: stop it
+                    await self._stop()
+                raise
             undo.pop_all()
         return self
 
@@ -315,6 +319,8 @@ class DmccSession:
         session_id = child_text(root, "sessionID")
         version = child_text(root, "actualProtocolVersion")
         duration = child_text(root, "actualSessionDuration")
+        if session_id:  # AES holds this session now: remember it so every way out stops it
+            self.info = SessionInfo(session_id, "", 0, elapsed)
         if not session_id or not _is_int(duration):
             raise ProtocolError(
                 f"{self.where}: StartApplicationSessionPosResponse lacks sessionID or "
