@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -17,14 +18,23 @@ from ecc_doctor.models import Result
 from ecc_doctor.runner import run_checks
 
 
-@pytest.fixture
-async def ecc_lab() -> AsyncIterator[Lab]:
-    """The ECC lab (slow-events delay shortened); after the test: no call, no subscription."""
-    async with Lab([EccEmulator(budget_ms=1000.0, slow_delay=0.4, trunk_answer_delay=0.1)]) as lab:
+@contextlib.asynccontextmanager
+async def clean_ecc_lab(**options: Any) -> AsyncIterator[Lab]:
+    """An ECC lab with emulator *options*; on leaving: no call, no subscription left."""
+    settings: dict[str, Any] = {"budget_ms": 1000.0, "slow_delay": 0.4, "trunk_answer_delay": 0.1}
+    settings.update(options)
+    async with Lab([EccEmulator(**settings)]) as lab:
         yield lab
         status = lab.status()["ecc"]
         assert status["active_calls"] == 0, f"a call was left up: {status}"
         assert status["subscriptions"] == 0, f"a subscription was left behind: {status}"
+
+
+@pytest.fixture
+async def ecc_lab() -> AsyncIterator[Lab]:
+    """The ECC lab (slow-events delay shortened); after the test: no call, no subscription."""
+    async with clean_ecc_lab() as lab:
+        yield lab
 
 
 def with_ecc(config: SiteConfig, **changes: Any) -> SiteConfig:

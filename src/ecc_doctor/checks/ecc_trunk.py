@@ -56,7 +56,7 @@ async def check(ctx: CheckContext) -> Result:
 
 async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
     cfg, rest = steps.cfg, steps.rest
-    a, n = cfg.extension_a, cfg.trunk_number
+    a, n = _caller(cfg), cfg.trunk_number
 
     async def make_call() -> None:
         steps.call_id = (await rest.make_call(a, n)).call_id
@@ -83,7 +83,7 @@ async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
 
 async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
     cfg, rx = steps.cfg, steps.receiver
-    a, n = cfg.extension_a, cfg.trunk_number
+    a, n = _caller(cfg), cfg.trunk_number
     if steps.last is None:
         raise CheckError(
             f"no event at all arrived for the trunk call {a}->{n} within "
@@ -98,14 +98,17 @@ async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
             f"no ACTIVE event for the trunk call {a}->{n} within {_window(cfg):g} s, and its state cannot be read ({exc.message}): cannot tell whether the far end answered"
         ) from exc
     state = _far_end_state(call, n)
-    seen = (
-        f"the far end answered (GET call: {state})"
-        if state in UP_STATES
-        else f"the call is still up after {_window(cfg):g} s (GET call: {state or 'no state'})"
-    )
     last = steps.last.describe() if steps.last else "none"
+    table = Evidence.table(
+        "call state (GET call)",
+        ("key", "value"),
+        sorted((k, str(v)[:120]) for k, v in call.items()),
+    )
+    if state not in UP_STATES:
+        return _not_answered(ctx, steps, state, last, table)
     summary = (
-        f"outbound call {a}->{n} over the trunk: {seen} but ECC sent no ACTIVE event: {KNOWN_ISSUE}"
+        f"outbound call {a}->{n} over the trunk: the far end answered (GET call: {state}) "
+        f"but ECC sent no ACTIVE event: {KNOWN_ISSUE}"
     )
     details = [
         f"last event seen for the call: {last}",
@@ -113,14 +116,40 @@ async def _no_active(ctx: CheckContext, steps: CallSteps) -> Result:
         "Effect: ECC clients (e.g. the Aura Alliance client) show the call as still ringing and cannot hold, transfer or monitor it.",
         "Compare station-to-station calls (ecc.event-roundtrip) and ask Avaya support for the AES/ECC fix for your releases.",
     ]
-    table = Evidence.table(
-        "call state (GET call)",
-        ("key", "value"),
-        sorted((k, str(v)[:120]) for k, v in call.items()),
-    )
     return ctx.result(
         Status.FAIL, summary, details=details, metrics=steps.latencies(), evidence=[table]
     )
+
+
+def _not_answered(
+    ctx: CheckContext, steps: CallSteps, state: str, last: str, table: Evidence
+) -> Result:
+    """No ACTIVE event and ECC does not show the far end up either: two possible causes."""
+    cfg = steps.cfg
+    a, n = _caller(cfg), cfg.trunk_number
+    summary = (
+        f"outbound call {a}->{n} over the trunk: the far end was not seen answering within "
+        f"{cfg.trunk_answer_timeout:g} s (ecc.trunk_answer_timeout; GET call: "
+        f"{state or 'no state'}) and ECC sent no ACTIVE event: either ecc.trunk_number does "
+        "not answer automatically (busy, rings out, no auto-answer), or this is the app note "
+        "2.2 issue (ECC's own call state comes from the same AES events); confirm on CM with "
+        "'status trunk' or 'list trace' whether the far end answered"
+    )
+    details = [
+        f"last event seen for the call: {last}",
+        "If CM shows the trunk call answered, ECC missed the EstablishedEvent (app note 2.2: "
+        "the known AES/ECC behaviour for outbound PRI trunk calls).",
+        f"If it was still ringing, give ecc.trunk_number a number that answers automatically "
+        f"within {cfg.trunk_answer_timeout:g} s, or raise ecc.trunk_answer_timeout.",
+    ]
+    return ctx.result(
+        Status.FAIL, summary, details=details, metrics=steps.latencies(), evidence=[table]
+    )
+
+
+def _caller(cfg: EccConfig) -> str:
+    """The station that dials the trunk number."""
+    return str(cfg.extension_a)
 
 
 def _window(cfg: EccConfig) -> float:
