@@ -5,17 +5,29 @@
 reassembly are Wireshark's own, and ``-T fields`` for frames. It is slower than the built-in
 reader and serves as an independent cross-check. Byte-identical duplicate UDP datagrams are
 reported and dropped by the same rule as the built-in engine (see ``sipassembler``).
+
+Like the built-in reader, SIP is found on the configured ports and on any TCP/UDP payload
+that starts with a SIP start line: Wireshark's SIP heuristics (``sip_udp``, ``sip_tcp``) are
+switched on and tried before the port tables, so SIP on a port Wireshark gives to another
+protocol (TCP 6060 is X11 there) is still decoded as SIP.
+
+tshark obeys the cancel scope of the check it runs for (:mod:`ecc_doctor.cancel`): a watcher
+thread kills it once the scope is stopped (the check timed out, or the CLI's time limit
+passed), and the read ends with :class:`~ecc_doctor.cancel.WorkStopped`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ecc_doctor import cancel
 from ecc_doctor.captures.records import (
     TCP,
     UDP,
@@ -37,6 +49,13 @@ _FIELDS = (
     "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.len", "tcp.payload", "ip.fragment",
     "ipv6.fragment",
 )  # fmt: skip
+#: Wireshark's SIP heuristics, tried before the port tables: SIP on any port (as our reader)
+HEURISTICS = (
+    "--enable-heuristic", "sip_udp", "--enable-heuristic", "sip_tcp",
+    "-o", "udp.try_heuristic_first:TRUE", "-o", "tcp.try_heuristic_first:TRUE",
+)  # fmt: skip
+#: How often the watcher looks at the cancel scope (seconds).
+WATCH_INTERVAL = 0.1
 
 
 def tshark_path() -> str:
@@ -71,7 +90,7 @@ class TsharkEngine:
 
     def sip(self, path: Path, ports: Sequence[int] = (5060, 5061)) -> Iterator[SipRecord]:
         """Every SIP PDU tshark dissects, in frame order, with the frames that carried it."""
-        args = [self.program, "-n", "-r", str(path), *decode_as(ports)]
+        args = [self.program, "-n", "-r", str(path), *decode_as(ports), *HEURISTICS]
         args += ["--disable-protocol", "sdp", "-Y", "sip", "-T", "ek", "-x"]
         dups = DuplicateFilter()
         for line in self._run(args, path):
@@ -112,8 +131,25 @@ class TsharkEngine:
         except OSError as exc:
             raise ConfigError(f"cannot run tshark: {exc}") from exc
         assert proc.stdout is not None and proc.stderr is not None
+        done = threading.Event()
+        stopped = threading.Event()
+
+        def watch() -> None:
+            # runs in a copy of this context: sees the cancel scope of the calling check
+            while not done.wait(WATCH_INTERVAL):
+                if cancel.stop_requested():
+                    stopped.set()
+                    proc.kill()
+                    return
+
+        watcher = threading.Thread(
+            target=contextvars.copy_context().run, args=(watch,), name="tshark-watch", daemon=True
+        )
+        watcher.start()
         try:
             yield from proc.stdout
+            if stopped.is_set():
+                raise cancel.WorkStopped(f"{path}: tshark was stopped (the check ended)")
             err = proc.stderr.read(4096).decode("utf-8", "replace")
             if proc.wait() != 0:
                 lines = [ln for ln in err.splitlines() if ln and "Running as user" not in ln]
@@ -123,11 +159,13 @@ class TsharkEngine:
                     return
                 raise CaptureError(f"{path}: tshark cannot read it: {problem}")
         finally:
+            done.set()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
             proc.stderr.close()
+            watcher.join()
 
 
 _CUT_SHORT = b"\0cut short"
