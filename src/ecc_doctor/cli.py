@@ -121,11 +121,21 @@ def _formats(values: Sequence[str]) -> list[str]:
     return out or ["table"]
 
 
-def load_site(config_path: Path | None) -> SiteConfig:
-    """The site file from --config, $ECC_DOCTOR_CONFIG or ./ecc-doctor.toml."""
-    from ecc_doctor.config import env_override_path, load
+def load_site(config_path: Path | None, *, known_ids: Sequence[str] | None = None) -> SiteConfig:
+    """The site file from --config, $ECC_DOCTOR_CONFIG or ./ecc-doctor.toml, validated for a
+    run: every secret reference resolves and, given *known_ids* (the registry with plugins),
+    every ``[timeouts.checks]`` key names a check. Problems are ConfigError (exit 2)."""
+    from ecc_doctor.config import (
+        check_secret_references,
+        check_timeout_ids,
+        env_override_path,
+        load,
+    )
 
     cfg = load(config_path or env_override_path())
+    check_secret_references(cfg)
+    if known_ids is not None:
+        check_timeout_ids(cfg, known_ids)
     for warning in cfg.warnings:
         click.echo(f"ecc-doctor: warning: {redact(warning)}", err=True)
     return cfg
@@ -241,10 +251,10 @@ class _CheckOptions:
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
 
-    specs = all_checks()
-    if not opts.run_all:
-        specs = select(opts.ids, specs)
-    config = None if opts.lab else load_site(opts.config_path)
+    registry = all_checks()
+    specs = registry if opts.run_all else select(opts.ids, registry)
+    known_ids = [s.id for s in registry]
+    config = None if opts.lab else load_site(opts.config_path, known_ids=known_ids)
     t0 = time.monotonic()
     results, site = asyncio.run(_run(opts, specs, config))
     wall = time.monotonic() - t0

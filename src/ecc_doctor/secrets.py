@@ -60,6 +60,24 @@ class Secret:
         """How the secret is referenced, safe to show (the mask for plain values)."""
         return MASK if self.is_plain else self._ref
 
+    def problem(self) -> str | None:
+        """Why this reference cannot be resolved now, or None; the value itself is not read.
+
+        The config loader calls this for every secret so that a missing variable or file is
+        a config error naming the key, while :meth:`reveal` still reads the value on use.
+        """
+        if self._ref.startswith("env:"):
+            name = self._ref[4:]
+            return None if name in os.environ else f"environment variable {name} is not set"
+        if self._ref.startswith("file:"):
+            path = Path(self._ref[5:]).expanduser()
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as exc:
+                return f"cannot read {path}: {exc.strerror}"
+        return None
+
     def reveal(self) -> str:
         """Resolve the value; raises ConfigError if the variable or file is missing."""
         if self._ref.startswith("env:"):

@@ -233,3 +233,69 @@ def test_lab_command_prints_config_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
             proc.kill()
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+def _site(tmp_path: Path, text: str) -> Path:
+    site = tmp_path / "site.toml"
+    site.write_text('[site]\nname = "t"\n' + text)
+    site.chmod(0o600)
+    return site
+
+
+def test_unknown_check_id_in_timeouts_is_config_error_naming_the_key(tmp_path: Path) -> None:
+    site = _site(tmp_path, '[timeouts.checks]\n"net.reachability" = 5\n"ecc.event-rountrip" = 60\n')
+    result = CliRunner().invoke(cli, ["check", "--all", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(
+        f'ecc-doctor: {site}: timeouts.checks."ecc.event-rountrip": unknown check (known: '
+    )
+    assert "ecc.event-roundtrip" in line
+
+
+def test_timeout_for_a_plugin_or_builtin_check_is_accepted(monkeypatch, tmp_path) -> None:
+    async def quick(ctx):
+        return ctx.result(Status.PASS, "ok")
+
+    monkeypatch.setitem(CHECKS, "test.quick", _fake_check("quick", quick))
+    site = _site(tmp_path, '[timeouts.checks]\n"test.quick" = 5\n"cm.license" = 9\n')
+    result = CliRunner().invoke(cli, ["check", "test.quick", "--config", str(site)])
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_env_secret_is_config_error_naming_the_key(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ECCD_NOPE_PW", raising=False)
+    site = _site(
+        tmp_path, '[cm]\nhost = "127.0.0.1"\nusername = "u"\npassword = "env:ECCD_NOPE_PW"\n'
+    )
+    result = CliRunner().invoke(cli, ["check", "cm", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"ecc-doctor: {site}: cm.password: environment variable ECCD_NOPE_PW is not set"
+    ]
+
+
+def test_unreadable_file_secret_is_config_error_naming_the_key(tmp_path: Path) -> None:
+    absent = tmp_path / "aes.secret"
+    site = _site(
+        tmp_path,
+        f'[aes]\nhost = "127.0.0.1"\nusername = "u"\npassword = "file:{absent}"\n',
+    )
+    result = CliRunner().invoke(cli, ["check", "net", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"ecc-doctor: {site}: aes.password: cannot read {absent}: No such file or directory"
+    ]
+
+
+def test_secret_values_are_still_read_only_when_used(tmp_path: Path, monkeypatch) -> None:
+    """Load checks that the references resolve; a value changed afterwards is what is used."""
+    from ecc_doctor.cli import load_site
+
+    secret = tmp_path / "pw"
+    secret.write_text("first-value\n")
+    secret.chmod(0o600)
+    site = _site(tmp_path, f'[cm]\nhost = "h"\nusername = "u"\npassword = "file:{secret}"\n')
+    cfg = load_site(site, known_ids=["net.reachability"])
+    secret.write_text("second-value\n")
+    assert cfg.cm is not None and cfg.cm.password.reveal() == "second-value"

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,45 @@ def _plain_secret_warnings(cfg: SiteConfig, source: str, mode: int | None) -> li
     return out
 
 
+def _secrets_in(value: Any, key: str) -> list[tuple[str, Secret]]:
+    """Every Secret inside *value* (a section, list, table), with its dotted key."""
+    if isinstance(value, Secret):
+        return [(key, value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        found = []
+        for f in dataclasses.fields(value):
+            found += _secrets_in(getattr(value, f.name), f"{key}.{f.name}")
+        return found
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _secrets_in(v, f"{key}[{i}]")]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _secrets_in(v, f"{key}.{k}")]
+    return []
+
+
+def check_secret_references(cfg: SiteConfig) -> None:
+    """ConfigError naming the key of the first ``env:`` variable that is not set or ``file:``
+    that cannot be opened. Only checks that they resolve: the values are read when used."""
+    for name in SYSTEM_SECTIONS:
+        section = cfg.section(name)
+        for key, secret in _secrets_in(section, name) if section is not None else []:
+            problem = secret.problem()
+            if problem:
+                raise ConfigError(f"{cfg.source}: {key}: {problem}")
+
+
+def check_timeout_ids(cfg: SiteConfig, known_ids: Iterable[str]) -> None:
+    """ConfigError for a ``[timeouts.checks]`` key that is not a registered check's id (the
+    registry, plugins included, is known only to the caller, so this is not part of load)."""
+    known = list(known_ids)
+    for check_id in cfg.timeouts.checks:
+        if check_id not in known:
+            raise ConfigError(
+                f'{cfg.source}: timeouts.checks."{check_id}": unknown check '
+                f"(known: {', '.join(known)})"
+            )
+
+
 def to_toml_data(cfg: SiteConfig) -> dict[str, Any]:
     """The config as TOML-ready data (secrets as their references, paths as strings)."""
 
@@ -205,6 +245,8 @@ __all__ = [
     "SiteConfig",
     "SiteInfo",
     "TimeoutsConfig",
+    "check_secret_references",
+    "check_timeout_ids",
     "from_mapping",
     "load",
     "template",
