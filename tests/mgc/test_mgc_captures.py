@@ -185,3 +185,13 @@ def test_megaco_parser_long_and_short_forms() -> None:
     assert (err.kind, err.error) == ("reply", "403")
     assert parse_payload(b"\x16\x03\x01\x00\x05hello") == []
     assert UDP == 17
+
+
+def test_reset_passes_only_when_the_search_stopped_in_time() -> None:
+    in_time = analyze_file(MGC / "total_search_reset.pcap", params=PARAMS)[0]
+    (reset,) = [f for f in in_time.findings if f.rule == "mgc.reset"]
+    assert reset.severity is Status.PASS and "it resets, as expected" in reset.message
+    late = analyze_file(MGC / "past_total_search.pcap", params=PARAMS)[0]
+    rules = [f.rule for f in late.findings]
+    assert "mgc.total-search" in rules
+    assert "mgc.reset" not in rules, "no 'resets, as expected' beside a total-search FAIL"

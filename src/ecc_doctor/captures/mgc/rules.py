@@ -386,7 +386,10 @@ def outcome(ep: Episode, p: MgcParams, capture_end: float, list_known: bool) -> 
             )
         ]
     end = capture_end - ep.start
-    if list_known and end >= p.total_search_s + p.tolerance_s:
+    limit = p.total_search_s + p.tolerance_s
+    if list_known and end >= limit:
+        if ep.offset(last) > limit:
+            return []  # still searching after total-search: total_search() already FAILs it
         return [
             _f(
                 "mgc.reset",
