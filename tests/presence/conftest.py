@@ -94,11 +94,19 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail("sshd did not listen within 10 s")
 
 
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+
 @pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    """OpenSSH sshd + internal-sftp on a free loopback port, own keys and config, stopped by
-    PID. As root it runs without CAP_DAC_OVERRIDE/READ_SEARCH so file modes apply to it."""
+def sshd(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sshd]:
+    """OpenSSH sshd on a free loopback port, own keys and config, stopped by PID. The SFTP
+    subsystem is internal-sftp, or the one a test names with
+    ``@pytest.mark.parametrize("sshd", [SFTP_SERVER], indirect=True)``. As root it runs
+    without CAP_DAC_OVERRIDE/READ_SEARCH so file modes apply to it."""
     sshd_bin = require_tool("sshd", "/usr/sbin/sshd")
+    subsystem = str(getattr(request, "param", "internal-sftp"))
+    if subsystem != "internal-sftp":
+        subsystem = require_tool(subsystem, subsystem)
     conf_dir = tmp_path / "sshd"
     conf_dir.mkdir()
     archive = tmp_path / "archive"
@@ -123,7 +131,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
                 "PermitRootLogin prohibit-password",
                 "StrictModes no",
                 "UsePAM no",
-                "Subsystem sftp internal-sftp",
+                f"Subsystem sftp {subsystem}",
                 "",
             ]
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 import pytest
-from tests.presence.conftest import Sshd, run_presence, tree_digest
+from tests.presence.conftest import SFTP_SERVER, Sshd, run_presence, tree_digest
 
 from ecc_doctor.lab.sftp import archive_xml
 from ecc_doctor.models import Result, Status
@@ -56,7 +56,13 @@ async def check(sshd: Sshd, **extra: Any) -> Result:
     return result
 
 
+BOTH_SUBSYSTEMS = pytest.mark.parametrize(
+    "sshd", ["internal-sftp", SFTP_SERVER], indirect=True, ids=["internal-sftp", "sftp-server"]
+)
+
+
 @pytest.mark.anyio
+@BOTH_SUBSYSTEMS
 async def test_fresh_archives_pass(sshd: Sshd) -> None:
     fresh_archive(sshd.archive)
     result = await check(sshd)
@@ -231,6 +237,29 @@ async def test_permission_denied_on_the_path_is_an_error(sshd: Sshd) -> None:
         locked.chmod(0o755)
     assert result.status is Status.ERROR
     assert result.summary == f"permission denied listing {locked} on 127.0.0.1:{sshd.port}"
+
+
+@pytest.mark.anyio
+@BOTH_SUBSYSTEMS
+async def test_an_unreadable_file_is_its_own_error_and_the_other_verdicts_stay(
+    sshd: Sshd,
+) -> None:
+    fresh_archive(sshd.archive)
+    locked = put(sshd.archive, "im_locked.xml", archive_xml([]), 60)
+    locked.chmod(0)
+    try:
+        result = await check(sshd)
+    finally:
+        locked.chmod(0o644)
+    assert result.status is Status.ERROR, result.summary
+    assert result.summary == (
+        "archive im_locked.xml: permission denied: the SFTP account cannot read it, content not"
+        " verified"
+    )
+    assert "newest archive im_locked.xml is 1 min old (uploads are expected every 1 h)" in (
+        result.details
+    )
+    assert "2 files read: 2 IM records, root <imArchive>" in result.details
 
 
 @pytest.mark.anyio

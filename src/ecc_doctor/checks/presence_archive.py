@@ -126,27 +126,37 @@ def _listing_notes(
         )
 
 
-def _freshness(files: list[RemoteEntry], cfg: SftpConfig, now: float, v: Verdicts) -> None:
+def _freshness(
+    files: list[RemoteEntry], listing: Listing, cfg: SftpConfig, now: float, v: Verdicts
+) -> None:
     every = f"uploads are expected every {cfg.upload_frequency_hours:g} h"
     if not files:
+        where = f"among the first {listing.limit} entries of" if listing.bounded else "in"
         v.add(
             Status.WARN,
-            f"no archive files in {cfg.path} (patterns {', '.join(cfg.file_patterns)}): nothing"
-            " uploaded yet, or the collector has already taken them",
+            f"no archive files {where} {cfg.path} (patterns {', '.join(cfg.file_patterns)}):"
+            " nothing uploaded yet, or the collector has already taken them",
         )
         return
     newest = files[0]
     age = now - newest.mtime
+    # a cut-short listing proves freshness when it holds a fresh file, never staleness
+    what = (
+        f"newest of the first {listing.limit} listed, {newest.name}, is"
+        if listing.bounded
+        else f"newest archive {newest.name} is"
+    )
     if age < -FUTURE_SKEW_S:
         v.add(
             Status.WARN,
-            f"newest archive {newest.name} is dated {fmt_age(-age)} in the future: check the "
-            "SFTP server's clock",
+            f"{what} dated {fmt_age(-age)} in the future: check the SFTP server's clock",
         )
     elif age > cfg.stale_after_s:
-        v.add(Status.FAIL, f"newest archive {newest.name} is {fmt_age(age)} old; {every}")
+        v.add(
+            Status.WARN if listing.bounded else Status.FAIL, f"{what} {fmt_age(age)} old; {every}"
+        )
     else:
-        v.add(Status.PASS, f"newest archive {newest.name} is {fmt_age(age)} old ({every})")
+        v.add(Status.PASS, f"{what} {fmt_age(age)} old ({every})")
 
 
 def _files_to_read(files: list[RemoteEntry], cfg: SftpConfig) -> list[RemoteEntry]:
@@ -165,6 +175,32 @@ class FileOutcome:
     status: Status
     note: str
     summary: FileSummary | None = None
+    read: int = 0  # bytes downloaded (counted against sftp.max_total_bytes)
+
+
+def _too_large(entry: RemoteEntry, exc: FileTooLarge, cap: int, cfg: SftpConfig) -> FileOutcome:
+    if not exc.read:  # refused by its listed size
+        note = (
+            f"{fmt_size(entry.size)}, over sftp.max_file_bytes ({fmt_size(cfg.max_file_bytes)}):"
+            " not downloaded, content not verified"
+        )
+        return FileOutcome(entry, Status.ERROR, note)
+    served = f"listed as {fmt_size(entry.size)}, but more than {fmt_size(cap)} were served"
+    if cap >= cfg.max_file_bytes:
+        note = f"{served} (over sftp.max_file_bytes): read stopped at the cap, content not verified"
+        return FileOutcome(entry, Status.ERROR, note, read=exc.read)
+    note = f"{served}: read stopped at the sftp.max_total_bytes budget, content not verified"
+    return FileOutcome(entry, Status.WARN, note, read=exc.read)
+
+
+def _unreadable(entry: RemoteEntry, exc: RemotePathError) -> FileOutcome:
+    if exc.reason == "missing":  # listed a moment ago: the collector (Avotus EUR) took it
+        note = "removed while checking (taken by the collector?)"
+        return FileOutcome(entry, Status.WARN, note, read=exc.read)
+    if exc.reason == "denied":
+        note = "permission denied: the SFTP account cannot read it, content not verified"
+        return FileOutcome(entry, Status.ERROR, note, read=exc.read)
+    return FileOutcome(entry, Status.ERROR, str(exc), read=exc.read)
 
 
 async def _read_one(
@@ -173,18 +209,17 @@ async def _read_one(
     entry: RemoteEntry,
     cfg: SftpConfig,
     matcher: MarkerMatcher | None,
+    cap: int,
 ) -> FileOutcome:
     if entry.size == 0:
         return FileOutcome(entry, Status.WARN, "empty file")
     try:
-        local = await session.download(cfg.path, entry, cfg.max_file_bytes)
-    except FileTooLarge:
-        return FileOutcome(
-            entry,
-            Status.ERROR,
-            f"{fmt_size(entry.size)}, over sftp.max_file_bytes ({fmt_size(cfg.max_file_bytes)}):"
-            " not downloaded, content not verified",
-        )
+        download = await session.download(cfg.path, entry, cap)
+    except FileTooLarge as exc:
+        return _too_large(entry, exc, cap, cfg)
+    except RemotePathError as exc:
+        return _unreadable(entry, exc)
+    local = download.path
 
     def sink(rec: ImRecord) -> None:
         if matcher is not None:
@@ -200,7 +235,7 @@ async def _read_one(
         status = Status.WARN if exc.kind == "empty" else Status.FAIL
         if exc.kind in ERROR_KINDS:
             status = Status.ERROR
-        return FileOutcome(entry, status, exc.message)
+        return FileOutcome(entry, status, exc.message, read=download.read)
     finally:
         local.unlink(missing_ok=True)
     if summary.records == 0:
@@ -208,8 +243,8 @@ async def _read_one(
             f"well-formed (root <{summary.root}>) but no <{cfg.record_element}> records: set "
             "sftp.record_element to the element that holds one IM"
         )
-        return FileOutcome(entry, Status.WARN, note, summary)
-    return FileOutcome(entry, Status.PASS, f"{summary.records} records", summary)
+        return FileOutcome(entry, Status.WARN, note, summary, download.read)
+    return FileOutcome(entry, Status.PASS, f"{summary.records} records", summary, download.read)
 
 
 async def _read_files(
@@ -221,14 +256,14 @@ async def _read_files(
     v: Verdicts,
 ) -> list[FileOutcome]:
     outcomes: list[FileOutcome] = []
-    spent = 0
+    spent = 0  # bytes actually read, not listed sizes (a size can lie, a file can grow)
     for entry in chosen:
-        if entry.size <= cfg.max_file_bytes and spent + entry.size > cfg.max_total_bytes:
+        left = cfg.max_total_bytes - spent
+        if entry.size <= cfg.max_file_bytes and (entry.size > left or left <= 0):
             v.details.append(f"{entry.name}: not read, sftp.max_total_bytes budget spent")
             continue
-        outcome = await _read_one(ctx, session, entry, cfg, matcher)
-        if outcome.status is not Status.ERROR or outcome.summary is not None:
-            spent += min(entry.size, cfg.max_file_bytes)
+        outcome = await _read_one(ctx, session, entry, cfg, matcher, min(cfg.max_file_bytes, left))
+        spent += outcome.read
         outcomes.append(outcome)
         if outcome.status is not Status.PASS:
             v.add(outcome.status, f"archive {entry.name}: {outcome.note}")
@@ -274,7 +309,7 @@ async def _inspect(ctx: CheckContext, session: SftpSession, cfg: SftpConfig) -> 
     now = time.time()
     v = Verdicts()
     files = archive_files(listing, cfg.file_patterns)
-    _freshness(files, cfg, now, v)
+    _freshness(files, listing, cfg, now, v)
     _listing_notes(listing, files, cfg, v)
     matcher = MarkerMatcher.from_config(cfg)
     outcomes = await _read_files(ctx, session, _files_to_read(files, cfg), cfg, matcher, v)

@@ -38,15 +38,32 @@ DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 class RemotePathError(ProbeError):
     """The server refused an operation on a path; ``reason`` is ``missing``,
-    ``broken-link`` (a symlink that does not resolve), ``denied`` or ``other``."""
+    ``broken-link`` (a symlink that does not resolve), ``not-dir``, ``denied`` or ``other``.
+    ``read`` counts the bytes a download had read before the error."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str, read: int = 0) -> None:
         super().__init__(message)
         self.reason = reason
+        self.read = read
 
 
 class FileTooLarge(ProbeError):
-    """A remote file is larger than the download cap (it was not downloaded whole)."""
+    """A remote file is larger than the download cap (it was not downloaded whole).
+
+    ``read`` is how many bytes were read before stopping (0: refused by its listed size).
+    """
+
+    def __init__(self, message: str, read: int = 0) -> None:
+        super().__init__(message)
+        self.read = read
+
+
+@dataclass(frozen=True)
+class Download:
+    """A downloaded file in the private workdir and the bytes read to get it."""
+
+    path: Path
+    read: int
 
 
 def display_name(raw: bytes) -> str:
@@ -186,8 +203,9 @@ class SftpSession:
         self._t.received(_kind(attrs))
         return _kind(attrs) == "symlink"
 
-    async def download(self, path: str, entry: RemoteEntry, max_bytes: int) -> Path:
-        """Copy a regular file into the private workdir; FileTooLarge past *max_bytes*."""
+    async def download(self, path: str, entry: RemoteEntry, max_bytes: int) -> Download:
+        """Copy a regular file into the private workdir, reading at most *max_bytes* + 1 bytes;
+        FileTooLarge past *max_bytes* (its ``read`` counts what was read before stopping)."""
         if entry.size > max_bytes:
             raise FileTooLarge(f"{entry.name} is {entry.size} bytes, over the cap of {max_bytes}")
         remote = path.encode().rstrip(b"/") + b"/" + entry.raw_name
@@ -196,6 +214,7 @@ class SftpSession:
         self._t.sent(f"OPEN {entry.name} (read only)")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         got = 0
+        done = False
         try:
             # block_size=0: plain sequential reads. asyncssh's parallel reader spawns tasks
             # that outlive a cancelled read and then fail unobserved.
@@ -204,22 +223,31 @@ class SftpSession:
             try:
                 fd = os.open(local, flags, 0o600)
                 with os.fdopen(fd, "wb") as out:
-                    while chunk := cast(bytes, await rf.read(size)):
+                    # never ask for more than one byte past the cap: a file that grew, or whose
+                    # size was not reported, costs at most max_bytes + 1 bytes
+                    while chunk := cast(bytes, await rf.read(min(size, max_bytes + 1 - got))):
                         got += len(chunk)
-                        if got > max_bytes:  # it grew or the size was not reported
+                        if got > max_bytes:
+                            self._t.received(f"{got} bytes, over the cap of {max_bytes}: stopped")
                             raise FileTooLarge(
-                                f"{entry.name} is more than {max_bytes} bytes (cap reached)"
+                                f"{entry.name} is more than {max_bytes} bytes (cap reached)", got
                             )
                         out.write(chunk)
             finally:
                 await _bounded(rf.close())
+            done = True
         except asyncio.CancelledError:
             self._abort()
             raise
         except asyncssh.SFTPError as exc:
-            raise self._path_error(exc, "reading", display_name(remote)) from exc
+            error = self._path_error(exc, "reading", display_name(remote))
+            error.read = got
+            raise error from exc
+        finally:
+            if not done:
+                local.unlink(missing_ok=True)
         self._t.received(f"{got} bytes")
-        return local
+        return Download(local, got)
 
 
 async def _bounded(closing: Awaitable[object], seconds: float = CLOSE_WAIT) -> None:
