@@ -306,3 +306,20 @@ async def test_lab_echoes_c_space_command_as_protocols_shows(cm: Cm) -> None:
     assert lines[0] == "c stat aesvcs cti"
     assert lines[1].startswith("f0001ff00\t")
     assert lines[-1] == "t"
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["[127.0.0.1]:{port}\n", "@cert-authority\n"],
+    ids=["no-key", "marker-only"],
+)
+async def test_corrupt_known_hosts_is_connect_error_naming_the_file(
+    cm: Cm, tmp_path: Path, content: str
+) -> None:
+    known = tmp_path / "corrupt_known_hosts"
+    known.write_text(content.format(port=cm.emu.port), encoding="utf-8")
+    cfg = dataclasses.replace(cm.cfg, known_hosts=known)
+    with pytest.raises(ConnectError) as info:
+        async with open_sat(fast(cfg), Transcript("s"), connect_timeout=5):
+            pass
+    assert f"known_hosts file {known} is unreadable" in info.value.message

@@ -311,6 +311,14 @@ def _ssh_errors(
         raise ConnectError(f"CM {where}: {describe_os_error(exc)}") from exc
 
 
+def _readable_known_hosts(path: Path) -> None:
+    """ConnectError naming *path* when asyncssh cannot read it (a user's file, not our bug)."""
+    try:
+        asyncssh.read_known_hosts(str(path))
+    except ValueError as exc:
+        raise ConnectError(f"known_hosts file {path} is unreadable: {exc}") from exc
+
+
 async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout: float) -> Any:
     known_hosts = cfg.known_hosts or default_known_hosts()
     where = f"{cfg.host}:{cfg.port}"
@@ -320,6 +328,7 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
             raise ConnectError(f"known_hosts file {known_hosts} does not exist (cm.known_hosts)")
         known_hosts.parent.mkdir(parents=True, exist_ok=True)
         known_hosts.touch(exist_ok=True)
+        _readable_known_hosts(known_hosts)
         try:
             async with asyncio.timeout(timeout):
                 return await asyncssh.connect(
@@ -340,6 +349,8 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
                     kbdint_auth=True,
                     preferred_auth="keyboard-interactive,password",
                 )
+        except ValueError as exc:  # asyncssh reads known_hosts again while connecting
+            raise ConnectError(f"known_hosts file {known_hosts} is unreadable: {exc}") from exc
         except asyncssh.PermissionDenied:
             if auth.pin_requested:
                 raise AuthError(f"CM {where} asks for a PIN: this login cannot use SAT") from None
