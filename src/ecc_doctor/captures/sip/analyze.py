@@ -19,6 +19,7 @@ from pathlib import Path
 from sys import intern
 
 from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.gctune import fewer_collections
 from ecc_doctor.captures.records import CaptureNote, SipMessage
 from ecc_doctor.captures.sip.common import FlowDraft
 from ecc_doctor.captures.sip.message import ParseFailure, SipMsg, parse
@@ -326,14 +327,15 @@ def analyze_records(
     *progress* gets (bytes read, file size) from engines that report it.
     """
     analyzer = _Analyzer(rules, passwords, max_contacts, max_calls)
-    for rec in records:
-        if isinstance(rec, CaptureNote):
-            analyzer.capture_note(rec)
-            continue
-        analyzer.message(rec)
-        if progress is not None and analyzer.result.messages % 200 == 0:
-            progress(analyzer.result.messages, rec.frame)
-    return analyzer.finish()
+    with fewer_collections():
+        for rec in records:
+            if isinstance(rec, CaptureNote):
+                analyzer.capture_note(rec)
+                continue
+            analyzer.message(rec)
+            if progress is not None and analyzer.result.messages % 200 == 0:
+                progress(analyzer.result.messages, rec.frame)
+        return analyzer.finish()
 
 
 def analyze_file(
