@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -251,6 +252,8 @@ class _CheckOptions:
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
 
+    for path in (opts.json_path, opts.junit_path):
+        _check_writable(path)
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
     known_ids = [s.id for s in registry]
@@ -299,17 +302,34 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
             click.echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
         else:
             click.echo(junit.render(results, warn_as=opts.junit_warn_as, site=site), nl=False)
-    try:
-        if opts.json_path:
-            opts.json_path.write_text(
-                json_report.render(results, site=site, strict=opts.strict), encoding="utf-8"
-            )
-        if opts.junit_path:
-            opts.junit_path.write_text(
-                junit.render(results, warn_as=opts.junit_warn_as, site=site), encoding="utf-8"
-            )
-    except OSError as exc:
-        raise ConfigError(f"cannot write report {exc.filename}: {exc.strerror}") from exc
+    files: list[tuple[Path | None, Callable[[], str]]] = [
+        (opts.json_path, lambda: json_report.render(results, site=site, strict=opts.strict)),
+        (opts.junit_path, lambda: junit.render(results, warn_as=opts.junit_warn_as, site=site)),
+    ]
+    problems: list[str] = []
+    for path, render in files:  # one report that cannot be written does not stop the other
+        if path is None:
+            continue
+        try:
+            path.write_text(render(), encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"cannot write report {path}: {exc.strerror}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _check_writable(path: Path | None) -> None:
+    """ConfigError before any check runs if a report file could not be written."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"cannot write report {path}: it is a directory")
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write report {path}: directory {folder} does not exist")
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"cannot write report {path}: permission denied on {target}")
 
 
 # --- list, init ------------------------------------------------------------------------------

@@ -299,3 +299,46 @@ def test_secret_values_are_still_read_only_when_used(tmp_path: Path, monkeypatch
     cfg = load_site(site, known_ids=["net.reachability"])
     secret.write_text("second-value\n")
     assert cfg.cm is not None and cfg.cm.password.reveal() == "second-value"
+
+
+def test_unwritable_report_path_is_found_before_any_check_runs(monkeypatch, tmp_path) -> None:
+    ran: list[str] = []
+
+    async def quick(ctx):
+        ran.append(ctx.check_id)
+        return ctx.result(Status.PASS, "ok")
+
+    monkeypatch.setitem(CHECKS, "test.quick", _fake_check("quick", quick))
+    site = _site(tmp_path, "")
+    absent = tmp_path / "no-such-dir" / "o.xml"
+    result = CliRunner().invoke(
+        cli, ["check", "test.quick", "--config", str(site), "--junit", str(absent)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"ecc-doctor: cannot write report {absent}: directory {absent.parent} does not exist"
+    ]
+    assert ran == []
+    (tmp_path / "adir").mkdir()
+    result = CliRunner().invoke(
+        cli, ["check", "test.quick", "--config", str(site), "--json", str(tmp_path / "adir")]
+    )
+    assert result.exit_code == 2 and "is a directory" in result.output and ran == []
+
+
+def test_failing_json_report_does_not_prevent_the_junit_report(monkeypatch, tmp_path) -> None:
+    json_dir = tmp_path / "json-out"
+    json_dir.mkdir()
+
+    async def removes_the_json_folder(ctx):  # the folder vanishes while the checks run
+        json_dir.rmdir()
+        return ctx.result(Status.PASS, "ok")
+
+    monkeypatch.setitem(CHECKS, "test.rm", _fake_check("rm", removes_the_json_folder))
+    site = _site(tmp_path, "")
+    junit_path = tmp_path / "o.xml"
+    args = ["check", "test.rm", "--config", str(site), "--json", str(json_dir / "o.json")]
+    result = CliRunner().invoke(cli, [*args, "--junit", str(junit_path)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot write report {json_dir / 'o.json'}" in result.output
+    assert "test.rm" in junit_path.read_text()
