@@ -313,3 +313,21 @@ async def test_mouse_selects_rows_and_tabs() -> None:
         assert await pilot.click("#tabs ContentTab#--content-tab-timeline")
         assert app.query_one(TabbedContent).active == "timeline"
         assert sorted(calls) == ["a", "b", "c"]  # clicking never re-runs a check
+
+
+async def test_footer_shows_help_lab_and_export_at_80x24() -> None:
+    """An engineer on an 80-column console must see '? Help' (and Lab, Export) in the footer."""
+    from textual.widgets._footer import FooterKey
+
+    config = from_mapping({"site": {"name": "s"}}, source="<test>")
+    app = DashboardApp(config, interval=0, run_on_start=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused is app.query_one(ChecksTable)
+        keys = {k.description: k.region for k in app.query(FooterKey)}
+        # the command palette's key is docked at the right end and covers what runs under it
+        right_end = keys["palette"].x if "palette" in keys else 80
+        for label in ("Quit", "Help", "Re-run", "Failing", "Search", "Ladder", "Lab", "Export"):
+            assert label in keys, sorted(keys)
+            region = keys[label]
+            assert region.width > 0 and region.right <= right_end, f"{label} is hidden: {region}"

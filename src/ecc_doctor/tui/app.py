@@ -47,7 +47,9 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
     TabPane { padding: 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        # footer order: what an 80-column footer must show comes first
         Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("r", "rerun_all", "Re-run"),
         Binding("f", "toggle_failing", "Failing"),
         Binding("slash", "search", "Search"),
@@ -55,7 +57,6 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
         Binding("x", "lab_control", "Lab"),
         Binding("e", "export", "Export"),
         Binding("s", "save_svg", "Screenshot", show=False),
-        Binding("question_mark,f1", "help", "Help"),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("1", "tab('checks')", "Checks", show=False),
         Binding("2", "tab('timeline')", "Timeline", show=False),
@@ -78,7 +79,7 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
             with TabPane("MGC", id="mgc"):
                 yield MgcPanel(id="mgc-panel")
         yield Input(placeholder="search checks (enter keeps, esc clears)", id="search")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._mounted_views = True
