@@ -51,3 +51,20 @@ def test_svg_with_observed_attempts_is_valid_xml() -> None:
     root = ET.fromstring(svg.encode())
     assert root.findall(".//s:path[@class='observed-attempt']", NS)
     assert "a <b> & c" in "".join(root.find("s:title", NS).itertext())  # type: ignore[union-attr]
+
+
+def test_legend_with_observed_marks_wraps_inside_the_canvas() -> None:
+    """Every legend entry fits: 11 px text is estimated at 6.2 px a character (system-ui)."""
+    params = load_params(config_path=FIXTURES / "mgc" / "site.toml")
+    svg = render_svg(build_timeline(params), observed=[(0.0, "192.0.2.10", False)])
+    root = ET.fromstring(svg.encode())
+    width, height = float(root.get("width", "0")), float(root.get("height", "0"))
+    legend = root.find("s:g[@class='legend']", NS)
+    assert legend is not None
+    texts = legend.findall("s:text", NS)
+    labels = ["".join(t.itertext()) for t in texts]
+    assert "seen, breaks a rule" in labels and "seen in capture" in labels
+    for t, label in zip(texts, labels, strict=True):
+        assert float(t.get("x", "0")) + 6.2 * len(label) <= width - 8, label
+        assert float(t.get("y", "0")) <= height - 8, label
+    assert len({t.get("y") for t in texts}) == 2  # two rows

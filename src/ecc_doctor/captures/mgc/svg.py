@@ -16,6 +16,7 @@ LEFT = 190
 RIGHT = 40
 TOP = 120
 LANE = 46
+LEGEND_ROW = 18
 FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 _EVENT_STYLE = {
@@ -47,7 +48,8 @@ def render_svg(timeline: Timeline, *, title: str = "", observed: Sequence[Observ
     entries = p.entries
     span = max(timeline.total_expiry_s, *(o[0] for o in observed), 1.0) * 1.04
     plot_w = WIDTH - LEFT - RIGHT
-    height = TOP + LANE * len(entries) + 110
+    legend = _legend_layout(bool(observed))
+    height = TOP + LANE * len(entries) + 110 + LEGEND_ROW * (len(legend) - 1)
 
     def x(t: float) -> float:
         return round(LEFT + plot_w * t / span, 2)
@@ -69,7 +71,7 @@ def render_svg(timeline: Timeline, *, title: str = "", observed: Sequence[Observ
     out += _events(timeline, x, TOP + LANE * len(entries))
     out += _attempts(timeline, lane_y, x)
     out += _observed(observed, lane_y, by_address, x)
-    out += _legend(height, bool(observed))
+    out += _legend(height, legend)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -221,8 +223,11 @@ def _observed(
     return out
 
 
-def _legend(height: float, observed: bool) -> list[str]:
-    y = height - 24
+LegendItem = tuple[str, str, str, float]  # kind, color, text, x
+
+
+def _legend_layout(observed: bool) -> list[list[LegendItem]]:
+    """Legend entries in rows: a new row when the next label would run past the canvas."""
     items = [
         ("circle", "#2563eb", "attempt above the transition point"),
         ("circle", "#ea580c", "attempt below the transition point"),
@@ -232,9 +237,29 @@ def _legend(height: float, observed: bool) -> list[str]:
     if observed:
         items.append(("tri", "#16a34a", "seen in capture"))
         items.append(("tri", "#dc2626", "seen, breaks a rule"))
-    out = []
+    rows: list[list[LegendItem]] = [[]]
     xi = 24.0
     for kind, color, text in items:
+        width = 18 + 6.2 * len(text)  # mark + 11 px text at about 6.2 px a character
+        if rows[-1] and xi + width > WIDTH - RIGHT:
+            rows.append([])
+            xi = 24.0
+        rows[-1].append((kind, color, text, xi))
+        xi += width + 12
+    return rows
+
+
+def _legend(height: float, rows: list[list[LegendItem]]) -> list[str]:
+    out = ['<g class="legend">']
+    for r, row in enumerate(rows):
+        out += _legend_row(height - 24 - LEGEND_ROW * (len(rows) - 1 - r), row)
+    out.append("</g>")
+    return out
+
+
+def _legend_row(y: float, row: list[LegendItem]) -> list[str]:
+    out = []
+    for kind, color, text, xi in row:
         if kind == "circle":
             out.append(f'<circle cx="{xi + 5}" cy="{y - 4}" r="4" fill="{color}"/>')
         elif kind == "line":
@@ -246,5 +271,4 @@ def _legend(height: float, observed: bool) -> list[str]:
         out.append(
             f'<text x="{xi + 18}" y="{y}" font-size="11" fill="#374151">{escape(text)}</text>'
         )
-        xi += 24 + 6.2 * len(text)
     return out
