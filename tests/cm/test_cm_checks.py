@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -87,7 +88,8 @@ async def test_counters_moving_and_stuck_with_a_second_sample(lab: Lab) -> None:
     await lab.fault("cti-link-stuck")
     (stuck,) = await run(lab, "cm.cti-link", cti_link_sample_s=0.6)
     assert stuck.status is Status.WARN
-    assert "message counters did not move in 0.6 s" in stuck.summary
+    # the interval really waited (at least the configured 0.6 s), not the configured one
+    assert re.search(r"message counters did not move in (0\.[6-9]|[1-9]\.\d) s", stuck.summary)
     assert "link 1 (sent" in stuck.summary
 
 
@@ -147,3 +149,20 @@ async def test_network_flap_is_error_then_recovers(lab: Lab) -> None:
     await lab.heal("network-flap")
     (up,) = await run(lab, "cm.ucid")
     assert up.status is Status.PASS
+
+
+async def test_second_sample_reports_the_interval_actually_waited(lab: Lab) -> None:
+    await lab.fault("cti-link-stuck")
+    config = dataclasses.replace(
+        lab.config, cm=dataclasses.replace(lab.config.cm, cti_link_sample_s=60.0)
+    )
+    (result,) = await run_checks(select(["cm.cti-link"], all_checks()), config, timeout_override=2)
+    assert result.status is Status.WARN
+    titles = [e.title for e in result.evidence if e.kind == "table"]
+    assert len(titles) == 2
+    assert "after 60 s" not in titles[1]
+    assert "in 60 s" not in result.summary
+    waited = float(result.summary.split("did not move in ")[1].split(" s")[0])
+    assert 0 < waited < 60
+    assert f"after {waited:.1f} s" in titles[1]
+    assert "capped" in titles[1]
