@@ -37,23 +37,33 @@ def _one_line_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_loss_at(text: str | None) -> tuple[float, datetime | None]:
-    """``--loss-at``: seconds (a capture offset), ``HH:MM[:SS]`` or an ISO date-time."""
+def parse_loss_at(text: str | None) -> tuple[float, datetime | None, bool]:
+    """``--loss-at``: seconds (a capture offset), ``HH:MM[:SS]`` or an ISO date-time.
+
+    Returns (shift in seconds, clock time of the loss, whether the clock has a real date). A
+    bare ``HH:MM`` has none: its datetime carries a placeholder date that is never printed.
+    """
+    import math
+
     from ecc_doctor.errors import ConfigError
 
     if text is None:
-        return 0.0, None
+        return 0.0, None, False
     try:
-        return float(text), None
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ConfigError(f"--loss-at: expected a finite number of seconds, got {text!r}")
+        return seconds, None, False
     if m := _CLOCK.match(text):
         h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
         if h < 24 and mi < 60 and s < 60:
             base = datetime(2000, 1, 1) + timedelta(hours=h, minutes=mi, seconds=s)
-            return 0.0, base
+            return 0.0, base, False
     try:
-        return 0.0, datetime.fromisoformat(text)
+        return 0.0, datetime.fromisoformat(text), True
     except ValueError:
         raise ConfigError(
             f"--loss-at: expected seconds, HH:MM[:SS] or an ISO date-time, got {text!r}"
@@ -103,14 +113,16 @@ def timeline_cmd(
     from ecc_doctor.captures.mgc.svg import render_svg
 
     params = _params(config_path, gateway_text)
-    shift, clock = parse_loss_at(loss_at)
+    shift, clock, dated = parse_loss_at(loss_at)
     timeline = build_timeline(params, detection=detection)
     if svg_path is not None:
         svg_path.write_text(render_svg(timeline), encoding="utf-8")
     if fmt == "json":
-        click.echo(json.dumps(timeline_json(timeline, shift, clock, loss_at), indent=2))
+        click.echo(
+            json.dumps(timeline_json(timeline, shift, clock, loss_at, dated=dated), indent=2)
+        )
     else:
-        print_timeline(timeline, shift, clock)
+        print_timeline(timeline, shift, clock, dated=dated)
         if svg_path is not None:
             click.echo(f"SVG written to {svg_path}")
 

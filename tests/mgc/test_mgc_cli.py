@@ -51,7 +51,8 @@ def test_timeline_json_with_loss_at_clock(tmp_path: Path) -> None:
         "198.51.100.20",
         "ESS",
     )
-    assert first_below["at"] == "2000-01-01T08:10:00"
+    assert first_below["at"] == "08:10:00"  # a time of day: no date is invented
+    assert "2000-01-01" not in out
     ET.fromstring(svg.read_bytes())
 
 
@@ -69,6 +70,27 @@ def test_timeline_loss_at_seconds_shifts_at_column() -> None:
     assert json.loads(out)["attempts"][1]["at"] == 22.5
 
 
+def test_timeline_loss_at_clock_past_midnight_and_iso_date() -> None:
+    code, out, _ = run(
+        "timeline", "--config", str(MGC / "site.toml"), "--loss-at", "23:55", "--format", "json"
+    )
+    assert code == 0
+    timers = {e["name"]: e["at"] for e in json.loads(out)["events"]}
+    assert timers["primary-search"] == "00:05:00 (+1 day)"
+    code, out, _ = run(
+        "timeline",
+        "--config",
+        str(MGC / "site.toml"),
+        "--loss-at",
+        "2025-11-21T23:55:00",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    timers = {e["name"]: e["at"] for e in json.loads(out)["events"]}
+    assert timers["primary-search"] == "2025-11-22T00:05:00"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -77,6 +99,9 @@ def test_timeline_loss_at_seconds_shifts_at_column() -> None:
         (["--gateway-text", str(MGC / "bad_primary0.txt")], "primary-search from 1 to 60"),
         (["--gateway-text", str(MGC / "missing.txt")], "cannot read gateway text"),
         (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "noon"], "--loss-at"),
+        (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "nan"], "--loss-at"),
+        (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "1e400"], "--loss-at"),
+        (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "-inf"], "--loss-at"),
     ],
 )
 def test_timeline_errors_are_one_line_exit_2(args: list[str], message: str) -> None:

@@ -24,21 +24,38 @@ _STATUS_STYLE = {
 }
 
 
-def _at(offset: float, shift: float, clock: datetime | None) -> str:
+def _at(offset: float, shift: float, clock: datetime | None, dated: bool = True) -> str:
     if clock is not None:
-        return (clock + timedelta(seconds=offset)).strftime("%H:%M:%S")
+        return _time_of_day(clock, offset, dated, "%H:%M:%S")
     return f"{shift + offset:.1f}"
 
 
+def _time_of_day(clock: datetime, offset: float, dated: bool, fmt: str | None = None) -> str:
+    """*clock* + *offset*: ISO date-time when *clock* has a real date, else the time of day
+    (with ``(+N day)`` once it passes midnight): no date is made up for ``--loss-at HH:MM``."""
+    when = clock + timedelta(seconds=offset)
+    if dated:
+        return when.strftime(fmt) if fmt else when.isoformat()
+    text = when.strftime(fmt) if fmt else when.time().isoformat()
+    days = (when.date() - clock.date()).days
+    return f"{text} (+{days} day{'s' if days > 1 else ''})" if days else text
+
+
 def timeline_json(
-    timeline: Timeline, shift: float, clock: datetime | None, loss_at: str | None
+    timeline: Timeline,
+    shift: float,
+    clock: datetime | None,
+    loss_at: str | None,
+    *,
+    dated: bool = True,
 ) -> dict[str, Any]:
-    """The timeline as JSON-ready data; with ``--loss-at`` each item also has ``at``."""
+    """The timeline as JSON-ready data; with ``--loss-at`` each item also has ``at``:
+    seconds, a time of day (``HH:MM:SS``) or an ISO date-time, as ``--loss-at`` was given."""
     data = timeline.to_dict(loss_at)
     if loss_at is not None:
         for item in (*data["attempts"], *data["events"]):
             item["at"] = (
-                (clock + timedelta(seconds=item["offset_s"])).isoformat()
+                _time_of_day(clock, item["offset_s"], dated)
                 if clock is not None
                 else round(shift + item["offset_s"], 3)
             )
@@ -50,6 +67,8 @@ def print_timeline(
     shift: float = 0.0,
     clock: datetime | None = None,
     console: Console | None = None,
+    *,
+    dated: bool = True,
 ) -> None:
     """A rich table: attempts and timer expiries in time order."""
     console = console or Console()
@@ -80,7 +99,7 @@ def print_timeline(
             (e.offset_s, 0 if e.name != "reset" else 2, ["", e.label, "", ""], "bold yellow")
         )
     for offset, _, cells, style in sorted(rows, key=lambda r: (r[0], r[1])):
-        at = [_at(offset, shift, clock)] if with_at else []
+        at = [_at(offset, shift, clock, dated)] if with_at else []
         table.add_row(
             cells[0], fmt_offset(offset), *at, *map(escape, cells[1:]), style=style or None
         )
