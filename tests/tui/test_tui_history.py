@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
 
 from ecc_doctor.models import Result, Status
+from ecc_doctor.tui import timeline_panel
 from ecc_doctor.tui.history import CheckHistory, SessionHistory, format_duration
 
 T0 = datetime(2026, 11, 21, 10, 42, 5, tzinfo=UTC)
@@ -126,3 +129,42 @@ def test_skip_and_pass_do_not_open_outages() -> None:
 )
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(timedelta(seconds=seconds)) == text
+
+
+def timeline_lines(history: SessionHistory, now: datetime) -> list[str]:
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(timeline_panel.describe(history, now, UTC, 100))
+    return console.export_text().splitlines()
+
+
+def test_timeline_shows_strips_first_and_caps_the_outage_list() -> None:
+    """After a flapping network the strips stay on the first screen: one line per check
+    first, then only the latest outages and a count of the older ones."""
+    h = SessionHistory()
+    checks = [f"check.{i:02d}" for i in range(15)]
+    h.add(checks)
+    for cycle in range(3):  # three outages per check: 45 in all
+        for i, check_id in enumerate(checks):
+            h.record(res(Status.FAIL, check_id), at(100 * cycle + i))
+            h.record(res(Status.PASS, check_id), at(100 * cycle + 50 + i))
+    lines = timeline_lines(h, at(1000))
+    assert lines[0].startswith("Timeline")
+    assert [line.split()[0] for line in lines[1:16]] == checks
+    assert lines[16].startswith("Outages")
+    outages = [line for line in lines if "recovered" in line]
+    assert len(outages) == timeline_panel.MAX_OUTAGES
+    assert outages[0].split()[0] == "check.14"  # the latest first
+    hidden = 45 - timeline_panel.MAX_OUTAGES
+    assert f"… {hidden} older outages" in lines[17 + timeline_panel.MAX_OUTAGES]
+
+
+def test_timeline_counts_hidden_ongoing_outages_apart() -> None:
+    h = SessionHistory()
+    checks = [f"check.{i:02d}" for i in range(12)]
+    h.add(checks)
+    for i, check_id in enumerate(checks):
+        h.record(res(Status.FAIL, check_id), at(i))
+    text = "\n".join(timeline_lines(h, at(100)))
+    assert text.count(", still") == timeline_panel.MAX_OUTAGES
+    hidden = 12 - timeline_panel.MAX_OUTAGES
+    assert f"… {hidden} more outages ({hidden} ongoing: see the strips above)" in text

@@ -1,4 +1,4 @@
-"""The outage timeline: outages (kept after recovery), a strip per check, and status changes."""
+"""The outage timeline: a strip per check, outages (kept after recovery), status changes."""
 
 from __future__ import annotations
 
@@ -15,29 +15,44 @@ from ecc_doctor.tui.history import RUNNING_MARK, SessionHistory, clock_time
 from ecc_doctor.tui.style import STATUS_STYLE, strip_text
 
 MAX_CHANGES = 30
+#: outages listed (ongoing first, then the latest); the rest are counted in one line, so a
+#: flapping network does not push the strips and the status changes off the screen
+MAX_OUTAGES = 8
 
 
 def describe(history: SessionHistory, now: datetime, tz: tzinfo | None, width: int) -> Group:
-    """The panel's content (pure: used by tests and the widget)."""
-    parts: list[RenderableType] = [Text("Outages (ongoing first, then latest)", style="bold")]
-    outages = history.outages()
-    if not outages:
-        parts.append(Text("  none this session", style="dim"))
-    for outage in outages:
-        line = Text("  ", no_wrap=True, overflow="ellipsis")
-        line.append(outage.describe(now, tz), STATUS_STYLE[outage.worst])
-        line.append(f": {outage.summary}")
-        parts.append(line)
+    """The panel's content (pure: used by tests and the widget): a strip per check first
+    (one line each), then the latest outages, then the status changes."""
     name_w = max([len(c) for c in history.checks] + [10])
     name_w = min(name_w, 28, max(width // 3, 10))
     strip_w = max(width - name_w - 4, 5)
-    parts.append(
+    parts: list[RenderableType] = [
         Text(f"Timeline (one mark per run, oldest → newest; {RUNNING_MARK} running)", style="bold")
-    )
+    ]
     for check_id, h in history.checks.items():
         line = Text(f"  {check_id[:name_w]:<{name_w}} ")
         line.append_text(strip_text(h.strip(strip_w)))
         parts.append(line)
+    parts.append(Text("Outages (ongoing first, then latest)", style="bold"))
+    outages = history.outages()
+    if not outages:
+        parts.append(Text("  none this session", style="dim"))
+    for outage in outages[:MAX_OUTAGES]:
+        line = Text("  ", no_wrap=True, overflow="ellipsis")
+        line.append(outage.describe(now, tz), STATUS_STYLE[outage.worst])
+        line.append(f": {outage.summary}")
+        parts.append(line)
+    hidden = outages[MAX_OUTAGES:]
+    if hidden:
+        ongoing = sum(1 for o in hidden if o.ongoing)
+        plural = "" if len(hidden) == 1 else "s"
+        if ongoing:
+            more = (
+                f"  … {len(hidden)} more outage{plural} ({ongoing} ongoing: see the strips above)"
+            )
+        else:
+            more = f"  … {len(hidden)} older outage{plural} (each check's are in its detail pane)"
+        parts.append(Text(more, style="dim", no_wrap=True, overflow="ellipsis"))
     parts.append(Text("Status changes (newest first)", style="bold"))
     changes = history.changes()[:MAX_CHANGES]
     if not changes:
