@@ -72,6 +72,7 @@ def _read(path: Path, layout: Layout, cap: int, show: int) -> dict[str, Any]:
         "ok": True,
         "root": summary.root,
         "records": summary.records,
+        "oversize_records": summary.oversize,
         "members": summary.members,
         "record_element": layout.record_element,
         "first_records": [_record_json(r) for r in shown],
@@ -82,9 +83,11 @@ def _print(report: dict[str, Any], console: Console) -> None:
     if not report["ok"]:
         console.print(f"{report['file']}: {report['kind']}: {report['error']}", markup=False)
         return
+    oversize = report["oversize_records"]
     console.print(
         f"{report['file']}: root <{report['root']}>, {report['records']} "
-        f"<{report['record_element']}> records",
+        f"<{report['record_element']}> records"
+        + (f" ({oversize} over the per-record cap: counted, not read)" if oversize else ""),
         markup=False,
     )
     if report["first_records"]:

@@ -13,7 +13,8 @@ Files are plain XML, or XML inside zip or gzip when so named (unnamed containers
 recognised by their magic bytes). Reading is streaming and bounded: decompressed bytes stop
 at a cap (zip/gzip bombs), entity declarations and external references are refused by
 defusedxml (billion laughs, XXE) before anything is expanded, only one record is held in
-memory at a time, and a deadline stops a slow parse.
+memory at a time (and only up to a per-record cap: a larger record is counted, not read), and
+a deadline, or the end of the check (:mod:`ecc_doctor.cancel`), stops a slow parse.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ from typing import Any, Protocol
 from defusedxml import DefusedXmlException, EntitiesForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
+from ecc_doctor import cancel
+
 CHUNK = 64 * 1024
 MAX_ZIP_MEMBERS = 100
+MAX_RECORD_ELEMENTS = 1000  # elements in one record (a record past a cap is counted, not read)
+MAX_RECORD_TEXT = 64 * 1024  # characters of text and attribute values in one record
+MAX_DEPTH = 256  # element nesting in a document
+STOP_EVERY = 256  # records between checks that the check has not ended (cancel)
 
 
 class _Readable(Protocol):
@@ -86,6 +93,7 @@ class FileSummary:
     records: int = 0
     xml_bytes: int = 0
     members: int = 0
+    oversize: int = 0  # records past the per-record cap: counted, fields not read
     samples: list[ImRecord] = field(default_factory=list)
 
     @property
@@ -169,38 +177,67 @@ def extract(record: ET.Element, layout: Layout) -> ImRecord:
 
 
 class _Target:
-    """A parser target that builds only record subtrees, one at a time."""
+    """A parser target that builds only record subtrees, one at a time.
+
+    A record is built up to MAX_RECORD_ELEMENTS elements and MAX_RECORD_TEXT characters of
+    text and attribute values; past that it is dropped as it streams by and only counted
+    (``oversize``), so one huge record costs no more memory than a normal one. Nesting
+    deeper than MAX_DEPTH is refused (the parser itself keeps every open element).
+    """
 
     def __init__(self, layout: Layout, on_record: Callable[[ImRecord], None]) -> None:
         self.layout = layout
         self.on_record = on_record
         self.root = ""
         self.count = 0
+        self.oversize = 0
         self.depth = 0
         self._builder: ET.TreeBuilder | None = None
-        self._record_depth = 0
+        self._record_depth = 0  # depth of the record being read; 0: outside a record
+        self._elements = 0
+        self._text = 0
+
+    def _spend(self, elements: int, text: int) -> None:
+        self._elements += elements
+        self._text += text
+        if self._elements > MAX_RECORD_ELEMENTS or self._text > MAX_RECORD_TEXT:
+            self._builder = None  # drop what was built; the rest streams by unbuilt
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ArchiveError(
+                "too-big", f"elements nested deeper than {MAX_DEPTH} levels: refused"
+            )
         local = _local(tag)
         if not self.root:
             self.root = local
-        if self._builder is None and local == self.layout.record_element:
+        if not self._record_depth and local == self.layout.record_element:
             self._builder = ET.TreeBuilder()
             self._record_depth = self.depth
+            self._elements = self._text = 0
+        if self._builder is not None:
+            self._spend(1, sum(len(k) + len(v) for k, v in attrib.items()))
         if self._builder is not None:
             self._builder.start(local, {_local(k): v for k, v in attrib.items()})
 
     def end(self, tag: str) -> None:
-        if self._builder is not None:
-            elem = self._builder.end(_local(tag))
-            if self.depth == self._record_depth:
-                self._builder = None
-                self.count += 1
+        elem = self._builder.end(_local(tag)) if self._builder is not None else None
+        if self.depth == self._record_depth:
+            self._record_depth = 0
+            self._builder = None
+            self.count += 1
+            if elem is None:
+                self.oversize += 1
+            else:
                 self.on_record(extract(elem, self.layout))
+            if self.count % STOP_EVERY == 0:
+                cancel.raise_if_stopped()
         self.depth -= 1
 
     def data(self, text: str) -> None:
+        if self._builder is not None:
+            self._spend(0, len(text))
         if self._builder is not None:
             self._builder.data(text)
 
@@ -234,11 +271,12 @@ def _parse_stream(
     cap: _Capped,
     deadline: float,
     on_record: Callable[[ImRecord], None],
-) -> tuple[str, int]:
+) -> tuple[str, int, int]:
     target = _Target(layout, on_record)
     parser = DefusedXMLParser(target=target, forbid_dtd=False, forbid_entities=True)
     try:
         while chunk := stream.read(CHUNK):
+            cancel.raise_if_stopped()
             parser.feed(cap.take(chunk))
             if time.monotonic() > deadline:
                 raise ArchiveError("timeout", "parsing stopped: the check ran out of time")
@@ -259,7 +297,7 @@ def _parse_stream(
         raise ArchiveError("external", f"refused by the XML guard: {type(exc).__name__}") from exc
     except ET.ParseError as exc:
         raise ArchiveError("malformed", f"not well-formed XML: {exc}") from exc
-    return target.root, target.count
+    return target.root, target.count, target.oversize
 
 
 def container_of(name: str, head: bytes) -> str:
@@ -298,9 +336,10 @@ def _parse_local(
     cap = _Capped(max_xml_bytes)
 
     def one(stream: _Readable) -> None:
-        root, count = _parse_stream(stream, layout, cap, deadline, keep)
+        root, count, oversize = _parse_stream(stream, layout, cap, deadline, keep)
         summary.roots.append(root)
         summary.records += count
+        summary.oversize += oversize
         summary.members += 1
 
     def keep(rec: ImRecord) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ecc_doctor import cancel
 from ecc_doctor.config import from_mapping
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.imarchive import ArchiveError, ImRecord, Layout, container_of, parse_file
@@ -123,6 +124,51 @@ def test_xml_bomb_is_refused_without_expanding(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 5 * (1 << 20)  # 10^9 'lol's would be gigabytes
+
+
+HUGE_RECORDS = {
+    "elements": b'<archive><message from="a@x" to="b@x">' + b"<b/>" * 150_000 + b"</message>",
+    "text": b'<archive><message from="a@x" to="b@x"><body>'
+    + b"x" * 6_000_000
+    + b"</body></message>",
+    "attribute": b'<archive><message from="a@x" to="b@x"><b v="'
+    + b"y" * 200_000
+    + b'"/></message>',
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HUGE_RECORDS))
+def test_one_huge_record_is_counted_but_not_built_with_bounded_memory(
+    tmp_path: Path, shape: str
+) -> None:
+    data = HUGE_RECORDS[shape] + (
+        b'<message from="c@x" to="d@x" timestamp="2026-11-21T07:00:00Z"><body>after</body>'
+        b"</message></archive>"
+    )
+    tracemalloc.start()
+    try:
+        summary, records = parse(tmp_path, "im.xml", data, cap=16 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * (1 << 20), f"peak {peak} bytes while parsing one huge record"
+    assert summary.records == 2 and summary.oversize == 1  # type: ignore[attr-defined]
+    assert [r.body for r in records] == ["after"]  # type: ignore[attr-defined]
+
+
+def test_nesting_past_the_depth_cap_is_refused(tmp_path: Path) -> None:
+    data = b"<archive>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</archive>"
+    with pytest.raises(ArchiveError) as info:
+        parse(tmp_path, "deep.xml", data)
+    assert info.value.kind == "too-big"
+    assert "elements nested deeper than 256" in info.value.message
+
+
+def test_parsing_stops_when_the_check_has_ended(tmp_path: Path) -> None:
+    with cancel.scope() as stop:
+        stop.set()  # as the runner does when the check times out
+        with pytest.raises(cancel.WorkStopped):
+            parse(tmp_path, "im.xml", GOOD)
 
 
 @pytest.mark.parametrize("container", ["gz", "zip"])

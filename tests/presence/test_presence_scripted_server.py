@@ -3,6 +3,7 @@ vanish between READDIR and OPEN, and counts of the bytes it actually served."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import stat
 import time
@@ -191,4 +192,20 @@ async def test_a_file_that_grows_past_max_file_bytes_is_cut_at_the_cap(
     assert result.summary == (
         "archive im_grows.xml: listed as 200 B, but more than 4.0 KiB were served (over"
         " sftp.max_file_bytes): read stopped at the cap, content not verified"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_huge_record_is_counted_and_named_but_not_read(
+    scripted: tuple[Script, dict[str, Any]],
+) -> None:
+    script, section = scripted
+    huge = b'<imArchive><message from="a@x" to="b@x">' + b"<b/>" * 200_000 + b"</message>"
+    normal = b'<message from="c@x" to="d@x"><body>ok</body></message></imArchive>'
+    script.files = [File(b"im_deep.xml.gz", 60, gzip.compress(huge + normal))]
+    result = await run(section)
+    assert result.status is Status.WARN, result.summary
+    assert result.summary == (
+        "archive im_deep.xml.gz: 2 records, 1 of them over the per-record cap (1000 elements or"
+        " 64 KiB of text): counted, their fields not read"
     )

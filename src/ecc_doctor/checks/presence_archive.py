@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 
 from ecc_doctor.config.sftp import SftpConfig, parse_when
 from ecc_doctor.context import CheckContext
-from ecc_doctor.imarchive import ArchiveError, FileSummary, ImRecord, Layout, parse_file
+from ecc_doctor.imarchive import (
+    MAX_RECORD_ELEMENTS,
+    MAX_RECORD_TEXT,
+    ArchiveError,
+    FileSummary,
+    ImRecord,
+    Layout,
+    parse_file,
+)
 from ecc_doctor.imarchive_marker import MarkerMatcher
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sftp import (
@@ -242,6 +250,13 @@ async def _read_one(
         note = (
             f"well-formed (root <{summary.root}>) but no <{cfg.record_element}> records: set "
             "sftp.record_element to the element that holds one IM"
+        )
+        return FileOutcome(entry, Status.WARN, note, summary, download.read)
+    if summary.oversize:
+        note = (
+            f"{summary.records} records, {summary.oversize} of them over the per-record cap "
+            f"({MAX_RECORD_ELEMENTS} elements or {MAX_RECORD_TEXT // 1024} KiB of text): "
+            "counted, their fields not read"
         )
         return FileOutcome(entry, Status.WARN, note, summary, download.read)
     return FileOutcome(entry, Status.PASS, f"{summary.records} records", summary, download.read)
