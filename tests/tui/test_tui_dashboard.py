@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,48 @@ async def test_footer_shows_help_lab_and_export_at_80x24() -> None:
             assert label in keys, sorted(keys)
             region = keys[label]
             assert region.width > 0 and region.right <= right_end, f"{label} is hidden: {region}"
+
+
+class PortTakenEmulator:
+    """An emulator whose port is held by someone else: its start fails as a real one would."""
+
+    name = "port-taken"
+    faults: tuple[str, ...] = ()
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def start(self, env: Any) -> dict[str, Any]:
+        await asyncio.start_server(lambda r, w: None, "127.0.0.1", self.port)
+        return {}
+
+    async def stop(self) -> None:
+        pass
+
+    async def set_fault(self, fault: str, active: bool) -> None:
+        pass
+
+    async def set_network(self, up: bool) -> None:
+        pass
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+async def test_after_a_failed_lab_start_keys_say_the_lab_did_not_start() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        lab = Lab([PortTakenEmulator(holder.getsockname()[1])])
+        app = DashboardApp(lab=lab, interval=0)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.wait_for(lambda: app.lab_failed)
+            assert app.state.startswith("the lab did not start: ")
+            assert not app.lab_ready
+            for key in ("r", "x"):
+                await pilot.press(key)
+                assert not isinstance(app.screen, LabScreen)
+                said = [n.message for n in app._notifications]
+                assert said[-1] == "the lab did not start (see header)", said
+                assert not any("still starting" in m for m in said), said
+            assert app.runs_started == 0

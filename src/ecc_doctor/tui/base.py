@@ -68,6 +68,8 @@ class DashboardBase(App[None]):
         self.lab = lab
         self.lab_faults = list(lab_faults)
         self.lab_ready = False
+        #: the lab's start failed (the header says why); keys stop saying "still starting"
+        self.lab_failed = False
         self.interval = interval
         self.capture = capture
         self.iface = iface
@@ -122,6 +124,13 @@ class DashboardBase(App[None]):
             await self.wait_for(lambda: self.runs_completed >= target, timeout)
         else:
             await self.wait_for(lambda: run in self.finished_runs, timeout)
+
+    def say_lab_not_ready(self) -> None:
+        """Why lab keys do nothing yet: the lab is starting, or its start failed."""
+        if self.lab_failed:
+            self.say("the lab did not start (see header)", severity="warning", timeout=5)
+        else:
+            self.say("the lab is still starting", timeout=3)
 
     def _rows_of(self, spec_id: str) -> list[str]:
         return self.owned.get(spec_id) or [spec_id]

@@ -31,7 +31,7 @@ class CheckRuns(DashboardBase):
         """Start a run of *specs* (those not running already); False if nothing started."""
         if self.config is None:
             if self.lab is not None and not self.lab_ready:
-                self.say("the lab is still starting", timeout=3)
+                self.say_lab_not_ready()
             return False
         todo = [s for s in specs if s.id not in self.running]
         if not todo:

@@ -36,16 +36,18 @@ class LabControl(DashboardBase):
 
     def on_lab_failed(self, message: LabFailed) -> None:
         if message.starting:
+            self.lab_failed = True
             self.state = message.error
         self.say(message.error, severity="error", timeout=10)
         self.refresh_views()
+        self._signal()
 
     def action_lab_control(self) -> None:
         if self.lab is None:
             self.say("lab control needs `ecc-doctor dashboard --lab`", severity="warning")
             return
         if not self.lab_ready:
-            self.say("the lab is still starting", timeout=3)
+            self.say_lab_not_ready()
             return
 
         def chosen(fault: str | None) -> None:
