@@ -166,3 +166,13 @@ async def test_second_sample_reports_the_interval_actually_waited(lab: Lab) -> N
     assert 0 < waited < 60
     assert f"after {waited:.1f} s" in titles[1]
     assert "capped" in titles[1]
+
+
+async def test_cti_link_admin_defaults_to_the_links_cm_lists(lab: Lab) -> None:
+    cm_of(lab).cti_link = 2  # the site's only CTI link is 2, and cti_links is left empty
+    results = await run(lab, "cm.cti-link", "cm.cti-link-admin", cti_links=[])
+    by_id = {r.check_id: r for r in results}
+    assert by_id["cm.cti-link"].status is Status.PASS
+    assert by_id["cm.cti-link-admin"].status is Status.PASS, by_id["cm.cti-link-admin"].summary
+    assert by_id["cm.cti-link-admin"].summary == "CTI link 2 administered as ADJ-IP"
+    assert await sessions_closed(lab) == 0

@@ -41,11 +41,22 @@ async def _one(sat: SatSession, cfg: CmConfig, number: int) -> tuple[list[str], 
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    links = list(cfg.cti_links) or [1]
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
     problems: list[str] = []
     evidence: list[Evidence] = []
     async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+        links = list(cfg.cti_links)
+        if not links:  # default: every link CM lists, as cm.cti-link does
+            status = await sat.cti_status()
+            table = status.tables()[0]
+            evidence.append(Evidence.table("status aesvcs cti-link", table.columns, table.rows))
+            links = [row.link for row in status.rows]
+            if not links:
+                return ctx.result(
+                    Status.FAIL,
+                    "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)",
+                    evidence=evidence,
+                )
         for number in links:
             found, table = await _one(sat, cfg, number)
             problems += found

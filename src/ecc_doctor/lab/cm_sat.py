@@ -129,6 +129,8 @@ class CmSatEmulator:
         self.inband_login = inband_login
         #: lines of OSSI output between two ``more..y.`` prompts when the termtype is ossit
         self.ossit_page_lines = max(1, ossit_page_lines)
+        #: the one CTI link this CM has administered (the app note's is 1)
+        self.cti_link = 1
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0, "pages": 0}
@@ -306,7 +308,7 @@ class CmSatEmulator:
         if parsed is None:
             return cm_ossi.error(command, "00000000", "Command not recognized")
         canonical, link = parsed
-        if canonical == CTI_LINK and link != "1":
+        if canonical == CTI_LINK and link != str(self.cti_link):
             field_id = LAB_FIELDS[CTI_LINK]["CTI Link"]
             return cm_ossi.error(command, field_id, "Identifier not assigned")
         if "ossi-garbled" in self.active:
@@ -319,7 +321,7 @@ class CmSatEmulator:
         if canonical == STATUS_CTI:
             return [
                 {
-                    "CTI Link": "1",
+                    "CTI Link": str(self.cti_link),
                     "Version": "7",
                     "Mnt Busy": "no",
                     "AE Services Server": "aes70",
@@ -339,7 +341,7 @@ class CmSatEmulator:
         if canonical == CTI_LINK:
             return [
                 {
-                    "CTI Link": "1",
+                    "CTI Link": str(self.cti_link),
                     "Extension": "3332",
                     "Type": "ADJ-IP",
                     "Name": "AES70",
@@ -382,7 +384,7 @@ class CmSatEmulator:
     def _screen_answer(self, command: str) -> str:
         self.counters["commands"] += 1
         parsed = cm_ossi.parse_command(command)
-        if parsed is None or (parsed[0] == CTI_LINK and parsed[1] != "1"):
+        if parsed is None or (parsed[0] == CTI_LINK and parsed[1] != str(self.cti_link)):
             error = "Command not recognized" if parsed is None else "Identifier not assigned"
             return f"\x1b[23;1H{error}\x1b[K"
         canonical = parsed[0]
@@ -405,7 +407,7 @@ class CmSatEmulator:
                     "CTI   Version  Mnt   AE Services      Service       Msgs     Msgs",
                     "Link           Busy  Server           State         Sent     Rcvd",
                     "",
-                    f"1     7        no    aes70            {row['Service State']:<13} "
+                    f"{self.cti_link:<5} 7        no    aes70            {row['Service State']:<13} "
                     f"{row['Msgs Sent']:<8} {row['Msgs Rcvd']}",
                 ]
             ]
@@ -421,7 +423,7 @@ class CmSatEmulator:
         if canonical == CTI_LINK:
             body = [
                 "                                    CTI LINK",
-                " CTI Link: 1",
+                f" CTI Link: {self.cti_link}",
                 "Extension: 3332",
                 "     Type: ADJ-IP",
                 "                                                                     COR: 1",
