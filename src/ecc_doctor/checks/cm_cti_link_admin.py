@@ -48,8 +48,8 @@ async def check(ctx: CheckContext) -> Result:
         links = list(cfg.cti_links)
         if not links:  # default: every link CM lists, as cm.cti-link does
             status = await sat.cti_status()
-            table = status.tables()[0]
-            evidence.append(Evidence.table("status aesvcs cti-link", table.columns, table.rows))
+            listed = status.tables()[0]
+            evidence.append(Evidence.table("status aesvcs cti-link", listed.columns, listed.rows))
             links = [row.link for row in status.rows]
             if not links:
                 return ctx.result(
