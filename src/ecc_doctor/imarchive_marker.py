@@ -1,9 +1,10 @@
 """App note 8.2: does an IM we know was sent appear in the archive with the right fields?
 
 A marker is (from, to, body substring, sent after T). Records sent at or after T are
-compared field by field; an exact match PASSes, and once the upload window after T is over
-(upload frequency + grace) a missing or mismatched record FAILs naming the field that
-differed. Addresses match ignoring case, a ``sip:``/``xmpp:``/``im:`` scheme and an XMPP
+compared field by field; an exact match PASSes when its file was uploaded within one upload
+window (upload frequency + grace) of the send time (the record's timestamp, else T), and
+FAILs saying how late otherwise. Once the window after T is over a missing or mismatched
+record FAILs naming the field that differed. Addresses match ignoring case, a ``sip:``/``xmpp:``/``im:`` scheme and an XMPP
 ``/resource``; a marker address without ``@`` matches the user part (``56207`` matches
 ``56207@example.com``).
 """
@@ -35,6 +36,17 @@ def address_matches(expected: str, actual: str) -> bool:
     return "@" not in want and got.split("@", 1)[0] == want
 
 
+def fmt_age(seconds: float) -> str:
+    """'5 h 12 min', '12 min', '40 s', '2 d 3 h'."""
+    s = int(max(seconds, 0))
+    if s < 60:
+        return f"{s} s"
+    minutes, hours, days = s // 60 % 60, s // 3600 % 24, s // 86400
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 def show(rec: ImRecord) -> str:
     """One record as an engineer reads it."""
     when = rec.timestamp.isoformat() if rec.timestamp else rec.raw_timestamp or "no time"
@@ -60,7 +72,7 @@ class MarkerMatcher:
     after: datetime
     window: timedelta
     seen: int = 0
-    exact: tuple[str, ImRecord] | None = None
+    exact: tuple[str, ImRecord, float] | None = None  # file, record, file mtime
     nearest: _Candidate | None = None
     files: set[str] = field(default_factory=set)
 
@@ -94,7 +106,7 @@ class MarkerMatcher:
         self.files.add(file)
         diffs = self._differences(rec)
         if not diffs:
-            self.exact = (file, rec)
+            self.exact = (file, rec, file_mtime)
             return
         score = 3 - len(diffs)
         if score > 0 and (self.nearest is None or score > self.nearest.score):
@@ -111,8 +123,17 @@ class MarkerMatcher:
             f"{self.seen} records sent since then, in {len(self.files)} file(s) read",
         ]
         if self.exact is not None:
-            file, rec = self.exact
+            file, rec, mtime = self.exact
             lines.append(f"match in {file}: {show(rec)}")
+            sent = rec.timestamp or self.after
+            delay = mtime - sent.timestamp()
+            if delay > self.window.total_seconds():
+                lines.append(f"{file} was uploaded {fmt_age(delay)} after the IM was sent")
+                message = (
+                    f"marker {what} found in {file}, but archived {fmt_age(delay)} after it was"
+                    f" sent; expected within {fmt_age(self.window.total_seconds())}"
+                )
+                return Status.FAIL, message, lines
             return Status.PASS, f"marker {what} found in {file} with matching fields", lines
         near = ""
         if self.nearest is not None:

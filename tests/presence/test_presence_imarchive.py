@@ -238,6 +238,25 @@ def test_marker_matches_exactly() -> None:
     assert status is Status.PASS and "found in f" in message
 
 
+def test_marker_archived_after_its_upload_window_fails_saying_how_late() -> None:
+    m = _matcher()
+    m.feed(_rec("alice@x.example", "bob@x.example", "hello"), "im_late.xml", T0 + 5 * 3600 + 120)
+    status, message, lines = m.verdict(datetime.fromtimestamp(T0 + 6 * 3600, UTC))
+    assert status is Status.FAIL
+    assert message == (
+        "marker IM from alice@x.example to bob@x.example sent after 2026-11-21 06:59 UTC found in"
+        " im_late.xml, but archived 5 h 2 min after it was sent; expected within 1 h 15 min"
+    )
+    assert any(line.startswith("match in im_late.xml") for line in lines)
+
+
+def test_marker_archived_within_its_window_passes() -> None:
+    m = _matcher()
+    m.feed(_rec("alice@x.example", "bob@x.example", "hello"), "im_ok.xml", T0 + 3600 + 600)
+    status, _, _ = m.verdict(datetime.fromtimestamp(T0 + 6 * 3600, UTC))
+    assert status is Status.PASS
+
+
 def test_marker_body_mismatch_fails_naming_the_body_after_the_window() -> None:
     m = _matcher(body="good morning")
     m.feed(_rec("alice@x.example", "bob@x.example", "good evening"), "im_1.xml", T0)

@@ -24,7 +24,7 @@ from ecc_doctor.imarchive import (
     Layout,
     parse_file,
 )
-from ecc_doctor.imarchive_marker import MarkerMatcher
+from ecc_doctor.imarchive_marker import MarkerMatcher, fmt_age
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sftp import (
     FileTooLarge,
@@ -43,17 +43,6 @@ NEEDS = ("sftp",)
 FUTURE_SKEW_S = 300
 SHOWN_FILES = 20
 ERROR_KINDS = {"timeout"}
-
-
-def fmt_age(seconds: float) -> str:
-    """'5 h 12 min', '12 min', '40 s', '2 d 3 h'."""
-    s = int(max(seconds, 0))
-    if s < 60:
-        return f"{s} s"
-    minutes, hours, days = s // 60 % 60, s // 3600 % 24, s // 86400
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def fmt_size(n: int) -> str:
