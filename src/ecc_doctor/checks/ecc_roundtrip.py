@@ -31,7 +31,7 @@ async def check(ctx: CheckContext) -> Result:
     timeout = max(ctx.connect_timeout, 1.0)
     rest_log, event_log = ctx.transcript("ECC REST"), ctx.transcript("ECC events")
     async with (
-        stations(cfg.extension_a, cfg.extension_b),
+        stations(ctx, cfg.extension_a, cfg.extension_b) as waited,
         event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub),
     ):
         steps = CallSteps(cfg, rest, receiver, sub)
@@ -39,7 +39,8 @@ async def check(ctx: CheckContext) -> Result:
             failure = await _drive(steps)
         finally:
             await shielded(steps.cleanup(), 5.0)
-        return _verdict(ctx, steps, failure)
+        result = _verdict(ctx, steps, failure)
+    return result.replace(details=(*result.details, *waited.details()))
 
 
 async def _drive(steps: CallSteps) -> StepFailed | None:

@@ -16,23 +16,107 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecc_doctor.config.ecc import EccConfig
-from ecc_doctor.errors import ProbeError
+from ecc_doctor.context import CheckContext
+from ecc_doctor.errors import CheckError, ProbeError
 from ecc_doctor.probes.ecc_events import EventReceiver, EventRecord, Subscription
 from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest
 
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+#: time kept free at the end of a check that waited for a station: cleanup runs in it and the
+#: check reports the wait itself before the runner cuts it off with a bare "timed out"
+MARGIN_S = 1.0
+
+
+@dataclass
+class _Station:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    holder: str = ""
+
+
+_STATIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Station]] = (
     weakref.WeakKeyDictionary()
 )
 
 
+@dataclass
+class StationWait:
+    """The time a check waited for stations another ECC check was using."""
+
+    waits: list[tuple[str, str, float]] = field(default_factory=list)  # station, holder, s
+
+    def describe(self) -> str:
+        return "; ".join(
+            f"waited {seconds:.1f} s for station {number} (held by {holder})"
+            for number, holder, seconds in self.waits
+        )
+
+    def details(self) -> list[str]:
+        if not self.waits:
+            return []
+        return [
+            f"{self.describe()}: ECC checks that share a station take turns (give "
+            "ecc.trunk-established its own station with ecc.trunk_extension)"
+        ]
+
+
+def _advice(ctx: CheckContext) -> str:
+    return (
+        "give the ECC checks separate stations (ecc.trunk_extension) or this check a longer "
+        f'time limit (timeouts.checks."{ctx.check_id}" or --timeout)'
+    )
+
+
 @contextlib.asynccontextmanager
-async def stations(*numbers: str) -> AsyncIterator[None]:
-    """Hold the stations a test call uses: concurrent ECC checks never ring the same phone."""
-    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+async def stations(ctx: CheckContext, *numbers: str) -> AsyncIterator[StationWait]:
+    """Hold the stations a test call uses: concurrent ECC checks never ring the same phone.
+
+    A check that had to wait for a station reports how long and for whom: in its result's
+    details, or, when the wait leaves too little of its time limit, as its ERROR (raised
+    :data:`MARGIN_S` before the runner's own time-out, so the cleanup still fits).
+    """
+    table = _STATIONS.setdefault(asyncio.get_running_loop(), {})
+    wait = StationWait()
     async with contextlib.AsyncExitStack() as stack:
         for number in sorted(set(numbers)):  # one global order: no deadlock
-            await stack.enter_async_context(locks.setdefault(number, asyncio.Lock()))
-        yield
+            station = table.setdefault(number, _Station())
+            await _acquire(ctx, number, station, wait)
+            stack.callback(_release, station)
+        if not wait.waits:
+            yield wait
+            return
+        limit = asyncio.timeout(max(ctx.remaining() - MARGIN_S, 0.0))
+        try:
+            async with limit:
+                yield wait
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            raise CheckError(
+                f"{wait.describe()}, then ran out of its {ctx.timeout_s:g} s time limit: "
+                f"{_advice(ctx)}"
+            ) from None
+
+
+async def _acquire(ctx: CheckContext, number: str, station: _Station, wait: StationWait) -> None:
+    if station.lock.locked():
+        holder = station.holder or "another check"
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(max(ctx.remaining() - MARGIN_S, 0.0)):
+                await station.lock.acquire()
+        except TimeoutError:
+            raise CheckError(
+                f"waited {time.monotonic() - t0:.1f} s for station {number} (held by {holder}) "
+                f"until this check's {ctx.timeout_s:g} s time limit ran out: {_advice(ctx)}"
+            ) from None
+        wait.waits.append((number, holder, time.monotonic() - t0))
+    else:
+        await station.lock.acquire()
+    station.holder = ctx.check_id
+
+
+def _release(station: _Station) -> None:
+    station.holder = ""
+    station.lock.release()
 
 
 class StepFailed(Exception):

@@ -3,7 +3,8 @@
 The app note's one observation (section 2.2): for an outbound call from a deskphone over a PRI
 T1 trunk, ECC gets no EstablishedEvent from AES when the external user answers, so ECC never
 says ACTIVE and the client cannot control or monitor the call. This check dials
-``ecc.trunk_number`` (a number that answers automatically) from ``ecc.extension_a``.
+``ecc.trunk_number`` (a number that answers automatically) from ``ecc.trunk_extension`` (else
+``ecc.extension_a``).
 """
 
 from __future__ import annotations
@@ -37,21 +38,23 @@ async def check(ctx: CheckContext) -> Result:
             Status.SKIP,
             "set ecc.trunk_number (an external number that answers automatically) to test outbound trunk calls",
         )
-    if not cfg.extension_a:
+    if not _caller(cfg):
         return ctx.result(
-            Status.SKIP, "set ecc.extension_a (the station that dials the trunk number)"
+            Status.SKIP,
+            "set ecc.trunk_extension or ecc.extension_a (the station that dials the trunk number)",
         )
     timeout = max(ctx.connect_timeout, 1.0)
     rest_log, event_log = ctx.transcript("ECC REST"), ctx.transcript("ECC events")
     async with (
-        stations(cfg.extension_a),
+        stations(ctx, _caller(cfg)) as waited,
         event_session(cfg, rest_log, event_log, timeout=timeout) as (rest, receiver, sub),
     ):
         steps = CallSteps(cfg, rest, receiver, sub)
         try:
-            return await _scenario(ctx, steps)
+            result = await _scenario(ctx, steps)
         finally:
             await shielded(steps.cleanup(), 5.0)
+    return result.replace(details=(*waited.details(), *result.details))
 
 
 async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
@@ -148,8 +151,8 @@ def _not_answered(
 
 
 def _caller(cfg: EccConfig) -> str:
-    """The station that dials the trunk number."""
-    return str(cfg.extension_a)
+    """The station that dials the trunk number: ecc.trunk_extension, else extension_a."""
+    return str(cfg.trunk_extension or cfg.extension_a)
 
 
 def _window(cfg: EccConfig) -> float:

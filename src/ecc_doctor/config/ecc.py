@@ -43,6 +43,12 @@ class EccConfig:
         doc="external number that answers automatically, dialled from extension_a over the "
         "PRI trunk for ecc.trunk-established (empty: that check is skipped)",
     )
+    trunk_extension: str = setting(
+        "",
+        doc="station that dials trunk_number (empty: extension_a); a station of its own lets "
+        "ecc.trunk-established run alongside ecc.event-roundtrip instead of waiting for it",
+        example="3303",
+    )
     callback_host: str = setting(
         "0.0.0.0", doc="address the event receiver binds (Breeze must reach it)"
     )

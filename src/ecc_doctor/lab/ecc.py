@@ -99,6 +99,7 @@ class EccEmulator:
                 "extension_a": EXTENSIONS[0],
                 "extension_b": EXTENSIONS[1],
                 "trunk_number": TRUNK_NUMBER,
+                "trunk_extension": EXTENSIONS[2],
                 "callback_host": env.host,
                 "callback_port": 0,
                 "callback_tls": True,
