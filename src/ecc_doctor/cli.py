@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -24,6 +27,8 @@ from ecc_doctor.errors import ConfigError, EccDoctorError
 from ecc_doctor.exitcodes import REPORT_URL, ExitCode
 from ecc_doctor.models import Result
 from ecc_doctor.secrets import redact
+
+T = TypeVar("T")
 
 #: Subcommands living in their own modules, imported only when used (keeps start-up fast:
 #: scapy and textual are slow to import). name -> "module:attribute" (a click command).
@@ -74,6 +79,70 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     sys.exit(int(code))
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the main task was cancelled (so every session closed) like Ctrl-C."""
+
+
+class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The event loop's default executor (``asyncio.to_thread``) with daemon threads that
+    nobody waits for at exit: a thread stuck in a blocking call (an analysis that ignores
+    :mod:`ecc_doctor.cancel`) must not keep a finished command from exiting. ``asyncio.run``
+    and the interpreter both wait for a ThreadPoolExecutor's threads; these are not its."""
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to the awaiting coroutine
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=work, name="ecc-doctor-worker", daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None  # daemon threads: never wait for them
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` for commands: SIGTERM cancels like Ctrl-C (raising Terminated once
+    the cleanup ran), and exit does not wait for worker threads that are still busy."""
+
+    async def wrapper() -> T:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(_DaemonExecutor())
+        task = asyncio.current_task()
+        terminated = False
+
+        def on_sigterm() -> None:
+            nonlocal terminated
+            terminated = True
+            if task is not None:
+                task.cancel()
+
+        # not in the main thread (tests) or not on Unix: SIGTERM keeps its default action
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if terminated:
+                raise Terminated from None
+            raise
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(wrapper())
+
+
 def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
     """Run a command body: config errors exit 2, Ctrl-C 130, bugs 3 (traceback with --debug)."""
     try:
@@ -82,6 +151,8 @@ def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
         fail(exc.message, ExitCode.USAGE)
     except KeyboardInterrupt:
         fail("interrupted; every session was closed", ExitCode.INTERRUPTED)
+    except Terminated:
+        fail("terminated; every session was closed", ExitCode.INTERRUPTED)
     except EccDoctorError as exc:
         fail(exc.message, ExitCode.CHECKS_FAILED)
     except Exception as exc:  # a bug of ours: say how to report it
@@ -259,7 +330,7 @@ def _check(opts: _CheckOptions) -> int:
     known_ids = [s.id for s in registry]
     config = None if opts.lab else load_site(opts.config_path, known_ids=known_ids)
     t0 = time.monotonic()
-    results, site = asyncio.run(_run(opts, specs, config))
+    results, site = run_async(_run(opts, specs, config))
     wall = time.monotonic() - t0
     _report(opts, results, site, wall)
     from ecc_doctor.reporters.json_report import exit_code
@@ -404,7 +475,7 @@ def lab_command(faults: tuple[str, ...], write_config: Path | None) -> None:
 
     While it runs, type 'fault NAME', 'heal NAME', 'status' or 'quit' (or press Ctrl-C).
     """
-    run_guarded(lambda: asyncio.run(_lab(list(faults), write_config)), debug=False)
+    run_guarded(lambda: run_async(_lab(list(faults), write_config)), debug=False)
 
 
 async def _lab(faults: list[str], write_config: Path | None) -> int:
@@ -430,11 +501,61 @@ async def _lab(faults: list[str], write_config: Path | None) -> int:
     return 0
 
 
+def _stdin_lines() -> asyncio.Queue[str | None]:
+    """Lines typed on stdin, then None at end of input.
+
+    A daemon thread reads the raw descriptor: a thread blocked in ``sys.stdin.readline`` in
+    the default executor would keep ``asyncio.run`` (and so Ctrl-C) waiting for Enter, and
+    ``os.read`` holds no lock of the interpreter's, so it can be abandoned at exit.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdin at all
+        queue.put_nowait(None)
+        return queue
+
+    def put(item: str | None) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: the command is over
+            return False
+        return True
+
+    def reader() -> None:
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if pending:
+                    put(pending.decode("utf-8", "replace"))
+                put(None)
+                return
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                if not put(line.decode("utf-8", "replace") + "\n"):
+                    return
+            pending = pending[-MAX_LAB_LINE:]  # bounded: a line this long is no command
+
+    threading.Thread(target=reader, name="ecc-doctor-lab-stdin", daemon=True).start()
+    return queue
+
+
+MAX_LAB_LINE = 4096
+
+
 async def _lab_console(lab: Any) -> None:
+    lines = _stdin_lines()
     while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:  # stdin closed: keep serving until interrupted
+        line = await lines.get()
+        if line is None:  # stdin closed: keep serving until interrupted
             await asyncio.Event().wait()
+            continue
         words = line.split()
         if not words:
             continue

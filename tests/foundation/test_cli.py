@@ -207,8 +207,8 @@ def test_version() -> None:
     assert proc.returncode == 0 and "ecc-doctor, version" in proc.stdout
 
 
-def test_lab_command_prints_config_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    cfg = tmp_path / "lab.toml"
+def _start_lab(cfg: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """``ecc-doctor lab`` with a stdin pipe that stays open (as a terminal's does)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "ecc_doctor", "lab", "--write-config", str(cfg)],
         stdout=subprocess.PIPE,
@@ -216,23 +216,67 @@ def test_lab_command_prints_config_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         stdin=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("# type 'fault NAME'"):
+            break
+    return proc, lines
+
+
+def _stop_lab(proc: subprocess.Popen[str], sig: signal.Signals) -> str:
+    """Send *sig* while stdin is still open; the lab must exit on its own (no Enter, no EOF)."""
+    proc.send_signal(sig)
     try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("# type 'fault NAME'"):
-                break
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"ecc-doctor lab still running 20 s after {sig.name}") from None
+    assert proc.stderr is not None
+    return proc.stderr.read()
+
+
+def test_lab_command_prints_config_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    cfg = tmp_path / "lab.toml"
+    proc, lines = _start_lab(cfg)
+    try:
         assert any(line.startswith("[site]") for line in lines)
         checked = run("check", "net.reachability", "--config", str(cfg))
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        err = _stop_lab(proc, signal.SIGINT)
     finally:
         if proc.poll() is None:
             proc.kill()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_lab_command_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    cfg = tmp_path / "lab.toml"
+    proc, lines = _start_lab(cfg)
+    try:
+        secret = next(
+            line.split('"file:', 1)[1].split('"', 1)[0] for line in lines if '"file:' in line
+        )
+        lab_dir = Path(secret).parent
+        assert lab_dir.is_dir() and lab_dir.name.startswith("ecc-doctor-lab-")
+        err = _stop_lab(proc, signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "every session was closed" in err and "Traceback" not in err
+    assert not lab_dir.exists()
 
 
 def _site(tmp_path: Path, text: str) -> Path:
