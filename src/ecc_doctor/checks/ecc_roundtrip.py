@@ -48,10 +48,6 @@ async def _drive(steps: CallSteps) -> StepFailed | None:
     a, b = cfg.extension_a, cfg.extension_b
     conn = ""
 
-    async def make_call() -> None:
-        call = await rest.make_call(a, b)
-        steps.call_id = call.call_id
-
     async def find_b() -> str:
         found = await rest.connection_id(b, steps.call_id)
         if not found and steps.last is not None and steps.last.address == b:
@@ -65,7 +61,9 @@ async def _drive(steps: CallSteps) -> StepFailed | None:
 
     steps.start()
     try:
-        await steps.run("alerting", f"Make Call {a}->{b}", make_call, {cfg.event_alerting})
+        await steps.run(
+            "alerting", f"Make Call {a}->{b}", lambda: steps.make_call(a, b), {cfg.event_alerting}
+        )
         conn = await find_b()
         await steps.run(
             "answer", f"Answer at {b}", lambda: rest.answer(steps.call_id, conn), {cfg.event_active}

@@ -19,7 +19,7 @@ from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import CheckError, ProbeError
 from ecc_doctor.probes.ecc_events import EventReceiver, EventRecord, Subscription
-from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest
+from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, call_id_of
 
 #: time kept free at the end of a check that waited for a station: cleanup runs in it and the
 #: check reports the wait itself before the runner cuts it off with a bare "timed out"
@@ -119,6 +119,12 @@ def _release(station: _Station) -> None:
     station.lock.release()
 
 
+def _call_of(connection: dict[str, Any]) -> str:
+    """The call id of a connection listed by Get Connections By Address ("id" is the
+    connection's own)."""
+    return call_id_of({k: v for k, v in connection.items() if k != "id"})
+
+
 class StepFailed(Exception):
     """A step's expected event did not come (or came wrong): ``summary`` is the FAIL line."""
 
@@ -151,6 +157,9 @@ class CallSteps:
     ended: bool = False
     last: EventRecord | None = None
     steps: list[StepRecord] = field(default_factory=list)
+    dialled: tuple[str, str] | None = None  # (from, to) once Make Call was sent
+    dialled_at: float = 0.0
+    calls_before: set[str] | None = None  # the caller's calls before Make Call (None: unknown)
 
     @property
     def known(self) -> set[str]:
@@ -160,6 +169,20 @@ class CallSteps:
     def start(self) -> None:
         """Ignore every event received before this call's first request."""
         self.receiver.seek(self.receiver.mark())
+
+    async def make_call(self, from_: str, to: str) -> None:
+        """Make Call *from_* -> *to*. If it fails (no answer in time, no callID, cancelled),
+        ECC may still have created the call: :meth:`cleanup` then looks for it and drops it."""
+        self.calls_before = await self._calls_at(from_)
+        self.dialled, self.dialled_at = (from_, to), time.monotonic()
+        self.call_id = (await self.rest.make_call(from_, to)).call_id
+
+    async def _calls_at(self, address: str) -> set[str] | None:
+        try:
+            conns = await self.rest.connections_of(address)
+        except EccHttpError:
+            return None  # e.g. not monitored: Make Call will say so
+        return {cid for c in conns if (cid := _call_of(c))}
 
     async def run(
         self,
@@ -244,15 +267,47 @@ class CallSteps:
         )
 
     async def cleanup(self) -> None:
-        """Drop the call if it may still be up (a call already gone is fine)."""
-        if not self.call_id or self.ended:
+        """Drop the call if it may still be up (a call already gone is fine).
+
+        Without a call id (Make Call failed or was cut short) the calls ECC may have created
+        for it are dropped: those its events show from the caller to the called number since
+        Make Call was sent, and those the caller has now but did not have before.
+        """
+        if self.ended:
             return
-        try:
-            await self.rest.drop_call(self.call_id)
+        if self.call_id:
+            await self._drop(self.call_id)
             self.ended = True
+            return
+        if self.dialled is None:
+            return
+        a, b = self.dialled
+        log = self.rest.transcript
+        for call_id in await self._strays(a, b):
+            await self._drop(call_id)
+            log.note(f"Make Call {a}->{b} failed, but ECC had created call {call_id}: dropped call")
+
+    async def _drop(self, call_id: str) -> None:
+        try:
+            await self.rest.drop_call(call_id)
         except EccHttpError as exc:
             if exc.status not in (404, 410):
                 raise
+
+    async def _strays(self, a: str, b: str) -> list[str]:
+        found = [
+            e.call_id
+            for e in list(self.receiver.events)
+            if e.call_id and e.received_at >= self.dialled_at and (e.calling, e.called) == (a, b)
+        ]
+        if self.calls_before is not None:
+            try:
+                now = await self._calls_at(a)
+            except ProbeError as exc:
+                self.rest.transcript.note(f"cannot list the calls of {a} to clean up: {exc}")
+                now = None
+            found += sorted((now or set()) - self.calls_before)
+        return list(dict.fromkeys(found))
 
     def latencies(self) -> dict[str, float]:
         return {f"step.{s.name}_ms": s.latency_ms for s in self.steps if s.latency_ms is not None}

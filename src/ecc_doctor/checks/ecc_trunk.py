@@ -58,18 +58,19 @@ async def check(ctx: CheckContext) -> Result:
 
 
 async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
-    cfg, rest = steps.cfg, steps.rest
+    cfg = steps.cfg
     a, n = _caller(cfg), cfg.trunk_number
-
-    async def make_call() -> None:
-        steps.call_id = (await rest.make_call(a, n)).call_id
 
     steps.start()
     steps.state = cfg.event_alerting  # ALERTING before the answer is expected, not judged
     expected = {cfg.event_active, *cfg.event_ended}
     try:
         event = await steps.run(
-            "answered", f"Make Call {a}->{n}", make_call, expected, timeout=_window(cfg)
+            "answered",
+            f"Make Call {a}->{n}",
+            lambda: steps.make_call(a, n),
+            expected,
+            timeout=_window(cfg),
         )
     except StepFailed as failed:
         if failed.timed_out:

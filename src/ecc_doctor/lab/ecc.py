@@ -65,11 +65,22 @@ class EccEmulator:
     )
 
     def __init__(
-        self, *, budget_ms: float = 1000.0, slow_delay: float = 1.5, trunk_answer_delay: float = 0.2
+        self,
+        *,
+        budget_ms: float = 1000.0,
+        slow_delay: float = 1.5,
+        trunk_answer_delay: float = 0.2,
+        make_call_delay: float = 0.0,
+        alert_caller_only: bool = False,
     ) -> None:
+        """*trunk_answer_delay*: seconds until the trunk's far end answers; *make_call_delay*:
+        seconds the Make Call answer is held back after the call was created (and rings);
+        *alert_caller_only*: the ALERTING event of a station call reports only the caller."""
         self.budget_ms = budget_ms
         self.slow_delay = slow_delay
         self.trunk_answer_delay = trunk_answer_delay
+        self.make_call_delay = make_call_delay
+        self.alert_caller_only = alert_caller_only
         self.active: set[str] = set()
         self.requests = 0
         self._token = ""
@@ -228,7 +239,11 @@ class EccEmulator:
         if path.startswith(EFC):
             return await self._eventing(method, path[len(EFC) :], _json(body))
         if path.startswith(ECC):
-            return self._ecc(method, path[len(ECC) :].strip("/").split("/"), query, body)
+            parts = path[len(ECC) :].strip("/").split("/")
+            answer = self._ecc(method, parts, query, body)
+            if self.make_call_delay and method == "POST" and parts == ["calls"]:
+                await asyncio.sleep(self.make_call_delay)  # the call exists and rings already
+            return answer
         raise Reply(404, {"message": f"no service at {path}"})
 
     async def _eventing(self, method: str, rest: str, data: Any) -> tuple[int, Any]:
