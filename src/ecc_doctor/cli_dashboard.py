@@ -6,6 +6,7 @@ options are checked, and the capture code (scapy) only when a capture is read.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def dashboard(
 ) -> None:
     """Live dashboard: re-runs the checks, keeps an outage timeline, shows SIP/MGC captures.
 
+    With --capture and no site file, it starts with an empty site to look at the capture.
+
     Keys: r re-run all, enter re-run selected, f failing only, / search, l ladder,
     x lab faults, e export JSON+JUnit, s screenshot, ? help, q quit.
     """
@@ -79,6 +82,7 @@ def dashboard(
             raise ConfigError(f"--capture: {capture}: no such file")
         lab_obj = None
         config = None
+        note = ""
         if lab:
             from ecc_doctor.lab import Lab
 
@@ -88,7 +92,19 @@ def dashboard(
         else:
             from ecc_doctor import config as config_mod
 
-            config = config_mod.load(config_path or config_mod.env_override_path())
+            site_file = config_path or config_mod.env_override_path()
+            if capture is not None and config_path is None and not site_file.exists():
+                # a capture someone handed over: look at it without a site file
+                hint = f"no {site_file}: the checks skip (write one: ecc-doctor init {site_file})"
+                config = dataclasses.replace(
+                    config_mod.from_mapping(
+                        {"site": {"name": "no site file"}}, source="<no site file>"
+                    ),
+                    warnings=(hint,),
+                )
+                note = "capture only"
+            else:
+                config = config_mod.load(site_file)
             for warning in config.warnings:
                 click.echo(f"ecc-doctor dashboard: warning: {warning}", err=True)
         from ecc_doctor.checks import all_checks
@@ -109,5 +125,6 @@ def dashboard(
         capture=capture,
         iface=iface,
         export_dir=export_dir,
+        note=note,
     )
     app.run()

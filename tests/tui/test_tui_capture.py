@@ -272,3 +272,20 @@ def test_live_capture_keeps_only_the_latest_max_records() -> None:
         if line.startswith(b"Call-ID:")
     ]
     assert call_ids == [f"bound-{i}@192.0.2.1".encode() for i in (7, 8, 9)]
+
+
+async def test_header_note_stays_visible_at_80_columns() -> None:
+    """What `dashboard --capture FILE` without a site file shows: site, note, hint."""
+    from ecc_doctor.tui.header_bar import HeaderBar
+
+    config = from_mapping({"site": {"name": "no site file"}}, source="<no site file>")
+    app = DashboardApp(config, interval=30, capture=AUTH_FAILURE, note="capture only")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.wait_run()
+        await pilot.pause()
+        header = str(app.query_one(HeaderBar).render())
+        assert header.startswith("ecc-doctor · no site file · REAL │ ")
+        assert header.endswith(" │ capture only"), header
+        await pilot.press("f")
+        header = str(app.query_one(HeaderBar).render())
+        assert header.endswith(" │ capture only, failing only"), header

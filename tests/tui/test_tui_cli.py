@@ -19,6 +19,10 @@ from click.testing import CliRunner
 
 from ecc_doctor.cli import cli
 
+AUTH_FAILURE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "sipnab-sip-auth-failure.pcapng"
+)
+
 
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["dashboard", *args])
@@ -77,47 +81,87 @@ def test_start_up_does_not_import_scapy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_dashboard_lab_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None:
-    """End to end through the CLI in a pseudo-terminal: the lab's checks show, 'q' quits."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    tmp = tmp_path / "tmp"  # the lab's private directory goes here, and must be gone after
-    tmp.mkdir()
-    env = {**os.environ, "TERM": "xterm-256color", "TMPDIR": str(tmp)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecc_doctor", "dashboard", "--lab"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=tmp_path,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-    seen = b""
+class Terminal:
+    """`python -m ecc_doctor ARGS` in an 80x24 pseudo-terminal; ``wait_for`` reads its screen."""
 
-    def read_some(timeout: float) -> None:
-        nonlocal seen
-        ready, _, _ = select.select([master], [], [], timeout)
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ecc_doctor", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=cwd,
+            env={**env, "TERM": "xterm-256color"},
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def read_some(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], timeout)
         if ready:
             with contextlib.suppress(OSError):
-                seen += os.read(master, 65536)
+                self.seen += os.read(self.master, 65536)
 
-    try:
-        deadline = time.monotonic() + 60
-        while b"PASS" not in seen and time.monotonic() < deadline and proc.poll() is None:
-            read_some(0.5)
-        assert b"PASS" in seen, seen[-2000:]
-        assert b"net.reachability" in seen
-        assert [p.name for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
-        os.write(master, b"q")
+    def wait_for(self, *needles: bytes, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (
+            not all(n in self.seen for n in needles)
+            and time.monotonic() < deadline
+            and self.proc.poll() is None
+        ):
+            self.read_some(0.5)
+        for needle in needles:
+            assert needle in self.seen, (needle, self.seen[-2000:])
+
+    def quit(self) -> int | None:
+        os.write(self.master, b"q")
         deadline = time.monotonic() + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            read_some(0.2)
-        assert proc.returncode == 0, seen[-2000:]
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.read_some(0.2)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def test_dashboard_lab_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None:
+    """End to end through the CLI in a pseudo-terminal: the lab's checks show, 'q' quits."""
+    tmp = tmp_path / "tmp"  # the lab's private directory goes here, and must be gone after
+    tmp.mkdir()
+    term = Terminal(["dashboard", "--lab"], tmp_path, {**os.environ, "TMPDIR": str(tmp)})
+    try:
+        term.wait_for(b"PASS")
+        assert b"net.reachability" in term.seen
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
+        assert term.quit() == 0, term.seen[-2000:]
         assert not [p for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        term.close()
+
+
+def test_capture_without_a_site_file_starts_with_an_empty_site(tmp_path: Path) -> None:
+    """Looking at a capture someone handed over needs no site file: an empty site, a note."""
+    env = {k: v for k, v in os.environ.items() if k != "ECC_DOCTOR_CONFIG"}
+    assert not (tmp_path / "ecc-doctor.toml").exists()
+    term = Terminal(["dashboard", "--capture", str(AUTH_FAILURE)], tmp_path, env)
+    try:
+        term.wait_for(b"no site file", b"capture only", b"SKIP")
+        assert b"dashboard: error" not in term.seen
+        term.seen = b""
+        os.write(term.master, b"3")  # the SIP tab: the capture's flows
+        term.wait_for(b"sipnab-sip-auth-failure.pcapng", b"flows")
+        assert term.quit() == 0, term.seen[-2000:]
+    finally:
+        term.close()
+
+
+def test_capture_with_a_missing_named_site_file_is_still_an_error(tmp_path: Path) -> None:
+    code, output = run("--config", str(tmp_path / "site.toml"), "--capture", str(AUTH_FAILURE))
+    assert code == 2
+    assert "site.toml: no such file" in output

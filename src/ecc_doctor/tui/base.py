@@ -57,6 +57,7 @@ class DashboardBase(App[None]):
         tz: tzinfo | None = None,
         run_on_start: bool = True,
         recorded: Iterable[tuple[datetime, Result]] = (),
+        note: str = "",
     ) -> None:
         super().__init__()
         if specs is None:
@@ -77,6 +78,8 @@ class DashboardBase(App[None]):
         self.clock = clock
         self.tz = tz if tz is not None else datetime.now().astimezone().tzinfo
         self.run_on_start = run_on_start
+        #: shown in the header after the counts (e.g. "capture only"), never dropped
+        self.note = note
         self.history = SessionHistory()
         self.history.add(s.id for s in self.specs)
         #: spec id -> the result ids it produced (a check may report several rows)
@@ -195,7 +198,7 @@ class DashboardBase(App[None]):
             site, is_lab = self.config.site.name, self.config.is_lab
         else:
             site, is_lab = "ecc-doctor lab", self.lab is not None
-        filters = []
+        filters = [self.note] if self.note else []  # kept when the state is dropped
         if self.failing_only:
             filters.append("failing only")
         if self.search_text:
@@ -209,7 +212,7 @@ class DashboardBase(App[None]):
         ongoing = sum(1 for h in self.history.checks.values() if h.open_outage is not None)
         self._label_tab("timeline", "Timeline", ongoing)
         self.query_one(HeaderBar).show(
-            site, is_lab, self.history.counts(), running, state, " ".join(filters)
+            site, is_lab, self.history.counts(), running, state, ", ".join(filters)
         )
 
     def _label_tab(self, tab: str, name: str, problems: int) -> None:
