@@ -9,7 +9,7 @@ from ecc_doctor.lab import Lab
 from ecc_doctor.models import Status
 from ecc_doctor.runner import run_checks
 
-from .conftest import no_traceback, run_one, with_ecc
+from .conftest import clean_ecc_lab, no_traceback, run_one, with_ecc
 
 pytestmark = pytest.mark.anyio
 
@@ -173,3 +173,14 @@ async def test_ecc_checks_run_concurrently_like_check_all(ecc_lab: Lab) -> None:
     specs = [spec_of(m) for m in (ecc_api, ecc_roundtrip, ecc_trunk)]
     results = await run_checks(specs, ecc_lab.config)
     assert [r.status for r in results] == [Status.PASS] * 3, [r.summary for r in results]
+
+
+async def test_alerting_that_does_not_concern_b_does_not_pass_the_step() -> None:
+    """The lab's ALERTING event names only the caller A: B was never reported ringing."""
+    async with clean_ecc_lab(alert_caller_only=True) as lab:
+        result = await run_one(ecc_roundtrip, with_ecc(lab.config, event_timeout=0.5))
+    assert result.status is Status.FAIL, result.summary
+    assert result.summary.startswith("step alerting: no ALERTING event for call ")
+    assert "concerning 3302 within" in result.summary
+    assert "last event seen for this call: ALERTING for call" in result.summary
+    assert "at 3301)" in result.summary

@@ -62,7 +62,11 @@ async def _drive(steps: CallSteps) -> StepFailed | None:
     steps.start()
     try:
         await steps.run(
-            "alerting", f"Make Call {a}->{b}", lambda: steps.make_call(a, b), {cfg.event_alerting}
+            "alerting",
+            f"Make Call {a}->{b}",
+            lambda: steps.make_call(a, b),
+            {cfg.event_alerting},
+            party=b,  # B rings: the event must say so, not only that A is calling
         )
         conn = await find_b()
         await steps.run(

@@ -119,6 +119,11 @@ def _release(station: _Station) -> None:
     station.lock.release()
 
 
+def _concerns(event: EventRecord, party: str) -> bool:
+    """Does *event* report *party* ('' : any party)?"""
+    return not party or event.address == party or party in event.alerting
+
+
 def _call_of(connection: dict[str, Any]) -> str:
     """The call id of a connection listed by Get Connections By Address ("id" is the
     connection's own)."""
@@ -192,28 +197,33 @@ class CallSteps:
         expected: set[str],
         *,
         timeout: float | None = None,
+        party: str = "",
     ) -> EventRecord:
-        """Send *request* and wait for one of the *expected* events of this call."""
+        """Send *request* and wait for one of the *expected* events of this call (that
+        concerns *party*, when given: it is the event's address or one of its alerting
+        participants)."""
         record = StepRecord(name, request, "/".join(sorted(expected)))
         self.steps.append(record)
         sent_at = time.monotonic()
         await send()
-        event = await self.wait(name, expected, sent_at, timeout or self.cfg.event_timeout)
+        event = await self.wait(
+            name, expected, sent_at, timeout or self.cfg.event_timeout, party=party
+        )
         record.got = event.describe()
         record.latency_ms = round((event.received_at - sent_at) * 1000, 3)
         return event
 
     async def wait(
-        self, name: str, expected: set[str], sent_at: float, timeout: float
+        self, name: str, expected: set[str], sent_at: float, timeout: float, *, party: str = ""
     ) -> EventRecord:
         deadline = sent_at + timeout
         while True:
             left = deadline - time.monotonic()
             event = await self.receiver.next_event(self._ours, left)
             if event is None:
-                raise await self._timed_out(name, expected, sent_at)
+                raise await self._timed_out(name, expected, sent_at, party)
             self._judge(name, expected, event, sent_at)
-            if event.type in expected:
+            if event.type in expected and _concerns(event, party):
                 return event
 
     def _ours(self, event: EventRecord) -> bool:
@@ -246,7 +256,9 @@ class CallSteps:
             name,
         )
 
-    async def _timed_out(self, name: str, expected: set[str], sent_at: float) -> StepFailed:
+    async def _timed_out(
+        self, name: str, expected: set[str], sent_at: float, party: str = ""
+    ) -> StepFailed:
         waited = time.monotonic() - sent_at
         if await self.sub.ensure():
             raise ProbeError(
@@ -260,7 +272,8 @@ class CallSteps:
         if rx.unreadable:
             extra = f"; {rx.unreadable} deliveries unreadable (last: {rx.last_unreadable})"
         return StepFailed(
-            f"step {name}: no {want} event for call {self.call_id or '?'} within {waited:.1f} s "
+            f"step {name}: no {want} event for call {self.call_id or '?'}"
+            f"{f' concerning {party}' if party else ''} within {waited:.1f} s "
             f"(last event seen for this call: {last}){extra}",
             name,
             timed_out=True,

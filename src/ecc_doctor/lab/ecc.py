@@ -87,6 +87,7 @@ class EccEmulator:
         self._server: InLoopServer | None = None
         self._efc: EventingConnector | None = None
         self._model = CallModel("", EXTENSIONS, TRUNK_NUMBER)
+        self._model.alert_caller_only = alert_caller_only
         self._timers: set[asyncio.Task[None]] = set()
 
     # -- Emulator protocol ------------------------------------------------------------------

@@ -67,6 +67,7 @@ class CallModel:
         self.extensions = extensions
         self.trunk_number = trunk_number
         self.calls: dict[str, Call] = {}
+        self.alert_caller_only = False  # ALERTING of a station call names only the caller
         self._ids = itertools.count(1001)
 
     def clear(self) -> None:
@@ -99,6 +100,8 @@ class CallModel:
             Connection(f"{n}-2", to, ALERTING),
         ]
         self.calls[call.id] = call
+        if self.alert_caller_only and not call.trunk:
+            return call, [self.event(call, ALERTING, from_)]
         watcher = from_ if call.trunk else to
         return call, [self.event(call, ALERTING, watcher, alerting=(to,))]
 
