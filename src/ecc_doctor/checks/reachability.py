@@ -6,10 +6,11 @@ import asyncio
 from urllib.parse import urlsplit
 
 from ecc_doctor.config import SiteConfig
+from ecc_doctor.config.sections import parse_endpoint
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import ConnectError
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.probes.tcp import connect_latency
+from ecc_doctor.probes.tcp import connect_latency, host_port
 
 ID = "net.reachability"
 TITLE = "Every configured endpoint accepts TCP connections"
@@ -41,9 +42,10 @@ def endpoints(cfg: SiteConfig) -> list[Endpoint]:
     if cfg.sftp:
         out.append(("sftp", cfg.sftp.host, cfg.sftp.port))
     for i, item in enumerate(cfg.net.extra):
-        name, _, target = item.rpartition("=")
-        host, _, port = target.rpartition(":")
-        out.append((name or f"extra[{i}]", host.strip("[]"), int(port)))
+        parsed = parse_endpoint(item)  # the same parser that validated it at load
+        if parsed is not None:
+            name, host, port = parsed
+            out.append((name or f"extra[{i}]", host, port))
     return [e for e in out if e is not None]
 
 
@@ -66,10 +68,10 @@ async def check(ctx: CheckContext) -> Result:
     for (name, host, port), outcome in outcomes:
         if isinstance(outcome, float):
             metrics[f"{name}.connect_ms"] = round(outcome * 1000, 3)
-            rows.append((name, f"{host}:{port}", "open", f"{outcome * 1000:.1f} ms"))
+            rows.append((name, host_port(host, port), "open", f"{outcome * 1000:.1f} ms"))
         else:
             failed.append(f"{name} ({outcome})")
-            rows.append((name, f"{host}:{port}", "FAILED", outcome))
+            rows.append((name, host_port(host, port), "FAILED", outcome))
     table = Evidence.table("endpoints", ("endpoint", "address", "state", "detail"), rows)
     if failed:
         summary = f"{len(failed)} of {len(eps)} endpoints unreachable: " + "; ".join(failed)

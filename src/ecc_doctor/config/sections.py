@@ -26,11 +26,25 @@ class NetConfig:
 
     def validate(self) -> str | None:
         for i, item in enumerate(self.extra):
-            target = item.split("=", 1)[-1]
-            host, sep, port = target.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if parse_endpoint(item) is None:
                 return f"extra[{i}]: expected 'host:port' or 'name=host:port', got {item!r}"
         return None
+
+
+def parse_endpoint(item: str) -> tuple[str, str, int] | None:
+    """``name=host:port`` or ``host:port`` (IPv6 as ``[::1]:22``) -> (name or "", host, port);
+    None when malformed. The name ends at the first ``=``; a host never contains one."""
+    name, sep, target = item.partition("=")
+    if not sep:
+        name, target = "", item
+    host, colon, port = target.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not colon or not host or "=" in target or not port.isdigit():
+        return None
+    if not 0 < int(port) < 65536:
+        return None
+    return name, host, int(port)
 
 
 @dataclass(frozen=True)

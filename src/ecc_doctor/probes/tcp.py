@@ -28,6 +28,11 @@ def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as users write it: an IPv6 address in brackets (``[::1]:22``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 async def connect_latency(host: str, port: int, timeout: float) -> float:
     """Open and close a TCP connection; return the connect time in seconds.
 
@@ -38,9 +43,9 @@ async def connect_latency(host: str, port: int, timeout: float) -> float:
         async with asyncio.timeout(timeout):
             _reader, writer = await asyncio.open_connection(host, port)
     except TimeoutError as exc:
-        raise ConnectError(f"{host}:{port}: timed out after {timeout:g} s") from exc
+        raise ConnectError(f"{host_port(host, port)}: timed out after {timeout:g} s") from exc
     except OSError as exc:
-        raise ConnectError(f"{host}:{port}: {describe_os_error(exc)}") from exc
+        raise ConnectError(f"{host_port(host, port)}: {describe_os_error(exc)}") from exc
     elapsed = time.perf_counter() - t0
     writer.close()
     # the peer closing first is fine: we only measure the handshake

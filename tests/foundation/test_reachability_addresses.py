@@ -1,0 +1,40 @@
+"""net.reachability: IPv6 addresses are shown bracketed, and [net] extra is parsed one way."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecc_doctor.checks import CHECKS, spec_of
+from ecc_doctor.checks.reachability import endpoints
+from ecc_doctor.config import from_mapping
+from ecc_doctor.errors import ConfigError, ConnectError
+from ecc_doctor.probes.tcp import connect_latency, host_port
+from ecc_doctor.runner import run_checks
+
+
+def test_host_port_brackets_ipv6_only() -> None:
+    assert host_port("::1", 1) == "[::1]:1"
+    assert host_port("127.0.0.1", 22) == "127.0.0.1:22"
+    assert host_port("cm.example", 5022) == "cm.example:5022"
+
+
+@pytest.mark.anyio
+async def test_refused_ipv6_endpoint_is_shown_bracketed() -> None:
+    with pytest.raises(ConnectError) as info:
+        await connect_latency("::1", 1, 2.0)
+    assert info.value.message.startswith("[::1]:1: ")
+
+
+@pytest.mark.anyio
+async def test_reachability_table_and_summary_bracket_ipv6() -> None:
+    cfg = from_mapping({"net": {"extra": ["lo6=[::1]:1"]}}, source="<t>")
+    (result,) = await run_checks([spec_of(CHECKS["net.reachability"])], cfg)
+    table = next(e for e in result.evidence if e.kind == "table")
+    assert table.rows[0][:2] == ("lo6", "[::1]:1")
+
+
+def test_extra_is_split_at_the_first_equals_sign_everywhere() -> None:
+    cfg = from_mapping({"net": {"extra": ["sm1=10.0.0.20:5061", "10.0.0.21:5060"]}}, source="<t>")
+    assert endpoints(cfg) == [("sm1", "10.0.0.20", 5061), ("extra[1]", "10.0.0.21", 5060)]
+    with pytest.raises(ConfigError, match=r"extra\[0\]: expected 'host:port' or 'name=host:port'"):
+        from_mapping({"net": {"extra": ["a=b=c:22"]}}, source="<t>")
