@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
@@ -144,3 +145,24 @@ async def test_check_cut_off_by_its_time_limit_leaves_no_session(aes_lab: Lab) -
             assert result.status is Status.PASS, result.summary
         assert aes_lab.status()["aes"]["open_sessions"] == 0, f"session left after {limit} s"
     assert Status.ERROR in statuses
+
+
+async def test_aes_restart_comes_back_by_itself(aes_lab: Lab) -> None:
+    aes = aes_of(aes_lab)
+    aes.restart_s = 0.3
+    await aes_lab.fault("aes-restart")
+    during = (await run(aes_lab.config, "aes.dmcc-session"))["aes.dmcc-session"]
+    assert during.status is Status.ERROR
+    assert "connection refused" in during.summary
+    for _ in range(200):  # bounded: the lab's AES restarts in restart_s
+        if not aes.status()["restarting"]:
+            break
+        await asyncio.sleep(0.05)
+    assert aes.status()["restarting"] is False
+    results = await run(aes_lab.config, "aes")
+    assert results["aes.dmcc-session"].status is Status.PASS
+    assert results["aes.dmcc-summary"].status is Status.PASS
+    await aes_lab.heal("aes-restart")  # healing an AES that is already back is harmless
+    assert (await run(aes_lab.config, "aes.dmcc-session"))["aes.dmcc-session"].status is (
+        Status.PASS
+    )

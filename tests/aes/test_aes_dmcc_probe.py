@@ -263,9 +263,10 @@ async def test_hostile_answers_fail_fast(peer, reply: bytes, match: str) -> None
         await writer.drain()
 
     cfg = await peer(script)
-    with pytest.raises((ProtocolError, ConnectError), match=match):
+    with pytest.raises((ProtocolError, ConnectError), match=match) as info:
         async with DmccSession(cfg, Transcript("dmcc"), io_timeout=2):
             pass
+    assert info.value.message.startswith(f"AES DMCC 127.0.0.1:{cfg.dmcc_port} (plain): ")
 
 
 @pytest.mark.anyio
@@ -361,3 +362,16 @@ async def test_malformed_grant_with_a_session_id_is_still_stopped(peer, duration
             pass
     assert stopped.is_set()
     assert "session ABC-0 stopped" in "\n".join(transcript.lines)
+
+
+@pytest.mark.anyio
+async def test_timeout_message_rounds_the_limit(peer) -> None:  # type: ignore[no-untyped-def]
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(10)
+
+    cfg = await peer(script)
+    with pytest.raises(ProbeTimeout) as info:
+        async with DmccSession(cfg, Transcript("dmcc"), io_timeout=0.29998):
+            pass
+    assert "no answer within 0.3 s" in info.value.message

@@ -6,8 +6,9 @@ StopApplicationSession, session duration and cleanup delay (a dropped connection
 session for ``sessionCleanupDelay`` seconds, recoverable by its sessionID). The OAM lists the
 open sessions on its DMCC Service Summary page, plus a resident session of the ECC service.
 
-Faults: ``aes-restart`` (DMCC ports drop every connection and refuse until healed, every session
-is gone, the ECC service's session comes back after the heal) and ``dmcc-license-exhausted``
+Faults: ``aes-restart`` (DMCC ports drop every connection and refuse for
+:attr:`AesEmulator.restart_s` seconds, default 5, then AES is back by itself; a ``heal`` brings it
+back at once; every session is gone, the ECC service's session comes back with AES) and ``dmcc-license-exhausted``
 (StartApplicationSession gets a NegResponse ``maxNumberSessions``: the definedError comes from
 the ECMA-354 schema, that AES uses it for an exhausted DMCC license pool is INFERRED).
 """
@@ -102,7 +103,11 @@ class AesEmulator:
     name = "aes"
     faults: tuple[str, ...] = ("aes-restart", "dmcc-license-exhausted")
 
-    def __init__(self, far_end: str = ECC_FAR_END) -> None:
+    def __init__(self, far_end: str = ECC_FAR_END, restart_s: float = 5.0) -> None:
+        #: how long an ``aes-restart`` keeps DMCC down before AES is back by itself (0: until
+        #: healed)
+        self.restart_s = restart_s
+        self._restart_timer: asyncio.Task[None] | None = None
         self.sessions: dict[str, LabSession] = {}
         self.resident: LabSession | None = None
         self.far_end = far_end
@@ -150,6 +155,7 @@ class AesEmulator:
         }
 
     async def stop(self) -> None:
+        self._cancel_restart_timer()
         for service in self._services():
             await service.down()
         self.sessions.clear()
@@ -161,15 +167,40 @@ class AesEmulator:
         if fault == "dmcc-license-exhausted":
             self.license_exhausted = active
         elif fault == "aes-restart":
-            self.restarting = active
-            await self._set_dmcc(up=not active and self.network_up)
+            self._cancel_restart_timer()
             if active:
-                self.sessions.clear()
-                self.resident = None
+                await self._restart_begins()
+                if self.restart_s > 0:
+                    self._restart_timer = asyncio.create_task(
+                        self._back_after_restart(), name="lab-aes-restart"
+                    )
             else:
-                self._add_resident()
+                await self._restart_ends()
         else:
             raise KeyError(fault)
+
+    async def _restart_begins(self) -> None:
+        self.restarting = True
+        await self._set_dmcc(up=False)
+        self.sessions.clear()
+        self.resident = None
+
+    async def _restart_ends(self) -> None:
+        if not self.restarting:
+            return
+        self.restarting = False
+        await self._set_dmcc(up=self.network_up)
+        self._add_resident()
+
+    async def _back_after_restart(self) -> None:
+        await asyncio.sleep(self.restart_s)
+        self._restart_timer = None
+        await self._restart_ends()
+
+    def _cancel_restart_timer(self) -> None:
+        timer, self._restart_timer = self._restart_timer, None
+        if timer is not None:
+            timer.cancel()
 
     async def set_network(self, up: bool) -> None:
         self.network_up = up
@@ -187,6 +218,7 @@ class AesEmulator:
         return {
             "open_sessions": len(self.sessions),
             "dmcc_tls_port": self.tls_port,
+            "restarting": self.restarting,
             "ecc_session": self.resident is not None,
             "connections": sum(s.connections for s in (self._plain, self._tls) if s),
             "protocol_errors": self.protocol_errors,

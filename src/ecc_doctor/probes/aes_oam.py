@@ -239,7 +239,7 @@ class OamClient:
         try:
             yield
         except httpx.TimeoutException as exc:
-            raise ProbeTimeout(f"{where}: no answer within {self.timeout:g} s") from exc
+            raise ProbeTimeout(f"{where}: no answer within {round(self.timeout, 2):g} s") from exc
         except httpx.TooManyRedirects as exc:
             raise ProtocolError(f"{where}: too many redirects (login loop?)") from exc
         except httpx.TransportError as exc:

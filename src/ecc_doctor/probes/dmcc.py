@@ -54,6 +54,11 @@ _STOP_TIMEOUT = 5.0
 _MAX_STALE = 64
 
 
+def seconds(value: float) -> str:
+    """A time limit for a message: ``9.99998`` -> ``10``, ``0.25`` -> ``0.25``."""
+    return f"{round(value, 2):g}"
+
+
 def _is_int(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) < 10
 
@@ -164,7 +169,9 @@ class DmccSession:
                     cfg.host, cfg.dmcc_port, ssl=ctx, server_hostname=cfg.host if ctx else None
                 )
         except TimeoutError as exc:
-            raise ConnectError(f"{self.where}: timed out after {self.connect_timeout:g} s") from exc
+            raise ConnectError(
+                f"{self.where}: timed out after {seconds(self.connect_timeout)} s"
+            ) from exc
         except ssl.SSLCertVerificationError as exc:
             raise ConnectError(
                 f"{self.where}: TLS certificate not trusted: {exc.verify_message} "
@@ -183,7 +190,7 @@ class DmccSession:
                 frame = await read_frame(self._reader, self.io_timeout, idle_timeout=None)
                 self._dispatch(frame.invoke_id, frame.body)
         except ProbeError as exc:
-            self._die(exc)
+            self._die(self._here(exc))
         except Exception as exc:  # never let the reader die silently: fail every waiter
             self._die(ProtocolError(f"{self.where}: unreadable DMCC message ({exc})"))
 
@@ -195,7 +202,7 @@ class DmccSession:
             root = parse_xml(body)
         except ProtocolError as exc:
             if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
+                waiter.set_exception(self._here(exc))
                 return
             raise
         if invoke_id == EVENT_INVOKE_ID:
@@ -219,6 +226,17 @@ class DmccSession:
             if not other.done():
                 other.set_exception(problem)
         self.transcript.note(problem.message)
+
+    def _here(self, exc: ProbeError) -> ProbeError:
+        """*exc* with its message naming this AES endpoint (frame errors do not know it)."""
+        if exc.message.startswith(self.where):
+            return exc
+        try:
+            located = type(exc)(f"{self.where}: {exc.message}")
+        except TypeError:  # a subclass with another constructor: keep it as it is
+            return exc
+        located.__cause__ = exc
+        return located
 
     def _abandoned_answer(self, invoke_id: int, root: ET.Element) -> None:
         """An answer to a request we gave up on: remember a session AES granted anyway."""
@@ -269,7 +287,7 @@ class DmccSession:
                 return await waiter
         except TimeoutError as exc:
             self._give_up(invoke_id, waiter)
-            raise ProbeTimeout(f"{self.where}: no answer within {limit:g} s") from exc
+            raise ProbeTimeout(f"{self.where}: no answer within {seconds(limit)} s") from exc
         except asyncio.CancelledError:
             self._give_up(invoke_id, waiter)
             raise

@@ -110,7 +110,9 @@ async def read_frame(
         where = "between messages" if not exc.partial else "in the middle of a message"
         raise ConnectError(f"AES closed the DMCC connection {where}") from exc
     except TimeoutError as exc:
-        raise ProbeTimeout(f"no complete DMCC message from AES within {timeout:g} s") from exc
+        raise ProbeTimeout(
+            f"no complete DMCC message from AES within {round(timeout, 2):g} s"
+        ) from exc
     except OSError as exc:
         raise ConnectError(f"DMCC connection lost: {exc.strerror or exc}") from exc
     return Frame(head.invoke_id, body, head.version)

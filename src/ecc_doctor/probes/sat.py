@@ -145,7 +145,7 @@ class SatSession:
         remaining = deadline - asyncio.get_running_loop().time()
         if len(self._buf) > MAX_BUFFER:
             raise ProtocolError(f"CM {self.where} sent over {MAX_BUFFER} bytes without {what}")
-        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {limit:g} s")
+        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {round(limit, 2):g} s")
         if remaining <= 0:
             raise timeout
         try:
