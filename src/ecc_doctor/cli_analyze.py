@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import threading
+import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 
 import click
 
+from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.cli import fail, run_guarded
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
@@ -23,6 +27,8 @@ SIP_RULES = ("register", "prack")
 ALL_RULES = (*SIP_RULES, "mgc")
 ENGINES = ("scapy", "tshark")
 BIG_FILE = 5 * 1024 * 1024
+#: Default wall-clock limit per capture file (seconds); --time-limit 0 turns it off.
+TIME_LIMIT = 1800.0
 
 
 def _parse_rules(text: str) -> tuple[str, ...]:
@@ -43,6 +49,102 @@ def _parse_ports(text: str) -> tuple[int, ...]:
             raise ConfigError(f"--ports: expected port numbers like 5060,5061, got {text!r}")
         ports.append(int(part))
     return tuple(ports)
+
+
+def _rules_for(
+    rules: str | None, gateway_text: Path | None, config_path: Path | None
+) -> tuple[str, ...]:
+    """--rules, or the default: register,prack plus mgc when an H.248 input is given
+    (--gateway-text, or --config with an [mgc] section). The H.248 options with rules that
+    leave mgc out are a usage error, not silently ignored."""
+    mgc_inputs = [
+        name
+        for name, value in (("--gateway-text", gateway_text), ("--config", config_path))
+        if value is not None
+    ]
+    if rules is not None:
+        rule_set = _parse_rules(rules)
+        if mgc_inputs and "mgc" not in rule_set:
+            raise ConfigError(
+                f"{' and '.join(mgc_inputs)} apply to --rules mgc only "
+                f"(add it: --rules {','.join(rule_set)},mgc)"
+            )
+        return rule_set
+    if gateway_text is None and config_path is not None and not _has_mgc_section(config_path):
+        raise ConfigError(
+            f"--config {config_path}: no [mgc] section (--config applies to --rules mgc only)"
+        )
+    return (*SIP_RULES, "mgc") if mgc_inputs else SIP_RULES
+
+
+def _has_mgc_section(config_path: Path) -> bool:
+    """True also when the file cannot be read: the mgc analysis then names the problem."""
+    try:
+        return "mgc" in tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+
+
+def _check_writable(path: Path | None, option: str) -> None:
+    """Fail before the (long) analysis when an output file cannot be written."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {path}: no such folder {folder}")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise ConfigError(f"{option} {path}: permission denied")
+
+
+def _write(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _stdout_gone() -> None:
+    """stdout was closed by the reader (``| head``): print nothing more, quietly.
+
+    Later writes and the flush at exit go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file descriptor (tests)
+        pass
+
+
+def _echo_lines(lines: Iterator[str] | Sequence[str], text: str = "") -> bool:
+    """Print *text* (as is) or *lines*; False when the reader has gone away."""
+    try:
+        if text:
+            click.echo(text, nl=False)
+        for line in lines:
+            click.echo(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+        return False
+    return True
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """A cancel scope stopped after *seconds* (0: never): the capture reader and tshark end
+    their work with WorkStopped, as they do when a check times out."""
+    with cancel.scope() as stop:
+        timer = threading.Timer(seconds, stop.set) if seconds > 0 else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 @contextmanager
@@ -97,6 +199,27 @@ class _FileReport:
         self.flows: list[Flow] = []
         self.notes: list[Finding] = []
         self.info: dict[str, Any] = {}
+        #: the SIP flows beyond the listing caps, by status value
+        self.not_listed: dict[str, int] = {}
+        #: why the file could not be analyzed (then the file is an ERROR)
+        self.error: str | None = None
+        #: the file is not a capture at all (rather than: analysis stopped)
+        self.unreadable = False
+
+    def status_counts(self) -> dict[Status, int]:
+        """Every flow by status, the listed and the unlisted ones."""
+        counts = dict.fromkeys(Status, 0)
+        for flow in self.flows:
+            counts[flow.status] += 1
+        for value, n in self.not_listed.items():
+            counts[Status(value)] += n
+        return counts
+
+    @property
+    def status(self) -> Status:
+        if self.error is not None:
+            return Status.ERROR
+        return Status.worst([s for s, n in self.status_counts().items() if n])
 
 
 def _analyze_all(
@@ -107,36 +230,61 @@ def _analyze_all(
     passwords: dict[str, str] | None,
     config_path: Path | None,
     gateway_text: Path | None,
+    time_limit: float = 0.0,
 ) -> list[_FileReport]:
-    from ecc_doctor.captures.sip.analyze import analyze_file
-
+    """Each file on its own: one that cannot be read (or runs past *time_limit*) is an ERROR
+    of its own, and the others are still analyzed."""
     reports = []
-    sip_rules = tuple(r for r in rules if r in SIP_RULES)
     for path in files:
         rep = _FileReport(path)
-        if sip_rules:
-            with _progress(path) as progress:
-                analysis = analyze_file(
-                    path,
-                    engine=engine,
-                    rules=sip_rules,
-                    ports=ports,
-                    passwords=passwords,
-                    progress=progress,
-                )
-            rep.flows.extend(analysis.flows)
-            rep.notes.extend(analysis.notes)
-            rep.info = {
-                "messages": analysis.messages,
-                "duplicates_ignored": analysis.duplicates,
-                "unparsed": analysis.unparsed,
-                "flows_total": analysis.flows_total,
-                "flows_not_listed": analysis.flows_not_listed,
-            }
-        if "mgc" in rules:
-            rep.flows.extend(_mgc_flows(path, engine, config_path, gateway_text))
+        try:
+            with _time_limit(time_limit):
+                _analyze_one(rep, rules, engine, ports, passwords, config_path, gateway_text)
+        except CaptureError as exc:
+            rep.error, rep.unreadable = exc.message, True
+        except cancel.WorkStopped:
+            rep.error = f"{path}: analysis stopped after {time_limit:g} s (--time-limit)"
         reports.append(rep)
     return reports
+
+
+def _analyze_one(
+    rep: _FileReport,
+    rules: tuple[str, ...],
+    engine: str,
+    ports: tuple[int, ...],
+    passwords: dict[str, str] | None,
+    config_path: Path | None,
+    gateway_text: Path | None,
+) -> None:
+    from ecc_doctor.captures.sip.analyze import analyze_file
+
+    path = rep.path
+    sip_rules = tuple(r for r in rules if r in SIP_RULES)
+    if sip_rules:
+        with _progress(path) as progress:
+            analysis = analyze_file(
+                path,
+                engine=engine,
+                rules=sip_rules,
+                ports=ports,
+                passwords=passwords,
+                progress=progress,
+            )
+        rep.flows.extend(analysis.flows)
+        rep.notes.extend(analysis.notes)
+        rep.not_listed = dict(analysis.not_listed)
+        rep.info = {
+            "messages": analysis.messages,
+            "duplicates_ignored": analysis.duplicates,
+            "unparsed": analysis.unparsed,
+            "flows_total": analysis.flows_total,
+            "flows_not_listed": analysis.flows_not_listed,
+            "not_listed": dict(analysis.not_listed),
+            "counts": dict(analysis.counts),
+        }
+    if "mgc" in rules:
+        rep.flows.extend(_mgc_flows(path, engine, config_path, gateway_text))
 
 
 def _results(reports: Sequence[_FileReport]) -> list[Result]:
@@ -144,6 +292,9 @@ def _results(reports: Sequence[_FileReport]) -> list[Result]:
 
     out = []
     for rep in reports:
+        if rep.error is not None:
+            out.append(Result(f"capture:{rep.path.name}", Status.ERROR, rep.error))
+            continue
         for flow in rep.flows:
             out.append(flow_result(flow, file=rep.path.name))
         if not rep.flows:
@@ -163,14 +314,13 @@ def _json(reports: Sequence[_FileReport], status: Status) -> str:
     for rep in reports:
         for flow in rep.flows:
             flows.append({"file": str(rep.path), **flow.to_dict()})
-        files.append(
-            {
-                "file": str(rep.path),
-                **rep.info,
-                "flows": len(rep.flows),
-                "notes": [n.to_dict() for n in rep.notes],
-            }
-        )
+        entry: dict[str, Any] = {"file": str(rep.path), "status": rep.status.value}
+        if rep.error is not None:
+            entry["error"] = rep.error
+        entry.update(rep.info)
+        entry["flows"] = len(rep.flows)
+        entry["notes"] = [n.to_dict() for n in rep.notes]
+        files.append(entry)
     doc = {
         "schema": "ecc-doctor/analyze",
         "schema_version": 1,
@@ -185,7 +335,13 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
     from ecc_doctor.captures.sip.report import finding_line, flow_lines
 
     lines: list[str] = []
+    totals = dict.fromkeys(Status, 0)
+    errors = 0
     for rep in reports:
+        if rep.error is not None:
+            errors += 1
+            lines.append(f"{rep.path}: {Status.ERROR.symbol} {Status.ERROR.value}: {rep.error}")
+            continue
         info = rep.info
         head = f"{rep.path}"
         if info:
@@ -193,20 +349,29 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         lines.append(head)
         for flow in rep.flows:
             lines.extend("  " + x for x in flow_lines(flow, verbose=verbose))
-        if info.get("flows_not_listed"):
-            lines.append(f"  ... {info['flows_not_listed']} more passing flows not listed")
+        unlisted = sum(rep.not_listed.values())
+        if unlisted:
+            by_status = ", ".join(
+                f"{rep.not_listed[s.value]} {s.value}" for s in Status if s.value in rep.not_listed
+            )
+            flows = "flow" if unlisted == 1 else "flows"
+            lines.append(f"  ... {unlisted} more {flows} not listed: {by_status}")
         for note in rep.notes:
             if verbose or note.severity not in (Status.PASS, Status.SKIP):
                 lines.append(f"  note: {finding_line(note)}")
-        if not rep.flows:
+        if not rep.flows and not unlisted:
             lines.append("  no REGISTER or INVITE flows found")
-    all_flows = [f for r in reports for f in r.flows]
-    counts = {s: sum(1 for f in all_flows if f.status == s) for s in Status}
-    lines.append(
-        f"{len(all_flows)} flows: " + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-        if all_flows
+        for status, n in rep.status_counts().items():
+            totals[status] += n
+    total = sum(totals.values())
+    summary = (
+        f"{total} flows: " + ", ".join(f"{n} {s.value}" for s, n in totals.items() if n)
+        if total
         else "0 flows"
     )
+    if errors:
+        summary += f"; {errors} file{'s' if errors > 1 else ''} not analyzed (ERROR)"
+    lines.append(summary)
     return lines
 
 
@@ -222,8 +387,8 @@ def _check_files(files: Sequence[Path]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--rules",
-    default="register,prack",
-    show_default=True,
+    default=None,
+    show_default="register,prack; plus mgc with --gateway-text or an [mgc] --config",
     help="Comma list: register, prack, mgc.",
 )
 @click.option(
@@ -248,19 +413,27 @@ def _check_files(files: Sequence[Path]) -> None:
 @click.option(
     "--gateway-text",
     type=click.Path(path_type=Path),
-    help="(mgc) saved 'show mgc' / 'show recovery' output of the gateway.",
+    help="(mgc) the gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' "
+    "commands (adds mgc to the default rules).",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="(mgc) site file with the [mgc] section.",
+    help="(mgc) site file with the [mgc] section (adds mgc to the default rules).",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0),
+    default=TIME_LIMIT,
+    show_default=True,
+    help="Seconds per capture file before its analysis is stopped (an ERROR); 0: no limit.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also show passing findings and notes.")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
 def analyze(
     files: tuple[Path, ...],
-    rules: str,
+    rules: str | None,
     password_file: Path | None,
     fmt: str,
     junit_path: Path | None,
@@ -269,47 +442,55 @@ def analyze(
     ports: str,
     gateway_text: Path | None,
     config_path: Path | None,
+    time_limit: float,
     verbose: bool,
     debug: bool,
 ) -> None:
     """Analyze SIP (REGISTER/401, 100rel/PRACK) and H.248 flows in capture FILEs.
 
-    Prints a verdict per flow. Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL/ERROR,
-    2 usage error (missing file, not a capture, bad option).
+    Prints a verdict per flow; flows beyond the listing caps are counted by status and still
+    decide the exit code. A FILE that is not a capture (or runs past --time-limit) is an
+    ERROR of its own and the other FILEs are still analyzed.
+
+    Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL/ERROR (also: one of several FILEs could
+    not be read), 2 usage error (missing file, bad option, an output file that cannot be
+    written, or no FILE is a capture).
     """
 
     def body() -> int:
-        rule_set = _parse_rules(rules)
+        rule_set = _rules_for(rules, gateway_text, config_path)
         port_set = _parse_ports(ports)
         _check_files(files)
+        _check_writable(json_path, "--json")
+        _check_writable(junit_path, "--junit")
         passwords = None
         if password_file is not None:
             from ecc_doctor.captures.sip.digest import load_passwords
 
             passwords = load_passwords(password_file)
-        try:
-            reports = _analyze_all(
-                files, rule_set, engine, port_set, passwords, config_path, gateway_text
-            )
-        except CaptureError as exc:
-            fail(exc.message, ExitCode.USAGE)
-        flows = [f for r in reports for f in r.flows]
-        status = Status.worst([f.status for f in flows])
+        reports = _analyze_all(
+            files, rule_set, engine, port_set, passwords, config_path, gateway_text, time_limit
+        )
+        if all(r.unreadable for r in reports):
+            # nothing to report on: the files are the problem (one line each)
+            for rep in reports[:-1]:
+                click.echo(f"ecc-doctor: {rep.error}", err=True)
+            fail(reports[-1].error or "no capture", ExitCode.USAGE)
+        status = Status.worst([r.status for r in reports])
         if fmt == "json":
-            click.echo(_json(reports, status), nl=False)
+            _echo_lines((), _json(reports, status))
         elif fmt == "junit":
             from ecc_doctor.reporters import junit
 
-            click.echo(junit.render(_results(reports), site="analyze"), nl=False)
+            _echo_lines((), junit.render(_results(reports), site="analyze"))
         else:
-            for line in _table(reports, verbose):
-                click.echo(line)
+            _echo_lines(_table(reports, verbose))
         if json_path is not None:
-            json_path.write_text(_json(reports, status), encoding="utf-8")
+            _write(json_path, _json(reports, status), "--json")
         if junit_path is not None:
             from ecc_doctor.reporters import junit
 
-            junit_path.write_text(junit.render(_results(reports), site="analyze"), encoding="utf-8")
+            _write(junit_path, junit.render(_results(reports), site="analyze"), "--junit")
         if status in (Status.FAIL, Status.ERROR):
             return int(ExitCode.CHECKS_FAILED)
         return int(ExitCode.OK)
@@ -342,16 +523,21 @@ def ladder(
 
         port_set = _parse_ports(ports)
         _check_files([file])
+        _check_writable(svg_path, "--svg")
         try:
-            analysis = analyze_file(file, engine=engine, ports=port_set)
+            # only this Call-ID's messages are kept, so it is found however many calls exist
+            analysis = analyze_file(file, engine=engine, ports=port_set, ladder_call_id=call_id)
+            if call_id not in analysis.ladders:
+                seen = analysis.other_call_ids
+                hint = f"Call-IDs seen: {', '.join(seen)}" if seen else "no SIP messages"
+                raise CheckError(f"Call-ID {call_id!r} is not in the capture ({hint})")
             lad = build_ladder(analysis, call_id)
         except (CaptureError, CheckError) as exc:
             fail(exc.message, ExitCode.USAGE)
         cols = width or shutil.get_terminal_size((100, 24)).columns
-        for line in render_text(lad, width=cols):
-            click.echo(line)
+        _echo_lines(render_text(lad, width=cols))
         if svg_path is not None:
-            svg_path.write_text(render_svg(lad), encoding="utf-8")
+            _write(svg_path, render_svg(lad), "--svg")
         return int(ExitCode.OK)
 
     run_guarded(body, debug=debug)

@@ -30,8 +30,10 @@ from ecc_doctor.models import Finding, Status
 
 RULES = ("register", "prack")
 
-#: How many flows are kept in the result: every non-passing flow up to MAX_BAD_FLOWS, and
-#: passing flows up to MAX_GOOD_FLOWS (the rest are only counted).
+#: How many flows are kept in the result: non-passing flows up to MAX_BAD_FLOWS, and passing
+#: flows up to MAX_GOOD_FLOWS; the rest are only counted (``counts``, ``not_listed``), and the
+#: status comes from the counts. At the cap a worse flow takes the place of a kept milder one,
+#: so the worst verdict always has a listed example.
 MAX_BAD_FLOWS = 20_000
 MAX_GOOD_FLOWS = 5_000
 #: Ladder data kept: this many Call-IDs, this many messages each.
@@ -78,13 +80,27 @@ class SipAnalysis:
     unparsed: int = 0
     flows_total: int = 0
     flows_not_listed: int = 0
+    #: every flow by "kind.STATUS", listed or not
     counts: dict[str, int] = field(default_factory=dict)
+    #: the flows beyond the caps, by status ("WARN" -> n)
+    not_listed: dict[str, int] = field(default_factory=dict)
     ladders: OrderedDict[str, list[LadderMsg]] = field(default_factory=OrderedDict)
     rules: tuple[str, ...] = RULES
+    #: when set, only this Call-ID's ladder is kept (``ecc-doctor ladder --call-id``), and
+    #: the first few other Call-IDs are named in ``other_call_ids``
+    ladder_call_id: str | None = None
+    other_call_ids: list[str] = field(default_factory=list)
+
+    @property
+    def flow_statuses(self) -> list[Status]:
+        """The status of every flow seen, listed or not (each status once)."""
+        seen = {f.status for f in self.flows}
+        seen.update(Status(key.rpartition(".")[2]) for key, n in self.counts.items() if n)
+        return sorted(seen, key=lambda s: s.severity)
 
     @property
     def status(self) -> Status:
-        return Status.worst([f.status for f in self.flows] + [n.severity for n in self.notes])
+        return Status.worst(self.flow_statuses + [n.severity for n in self.notes])
 
     @property
     def findings(self) -> list[Finding]:
@@ -103,6 +119,7 @@ class SipAnalysis:
             "flows_total": self.flows_total,
             "flows_not_listed": self.flows_not_listed,
             "counts": dict(self.counts),
+            "not_listed": dict(self.not_listed),
             "flows": [f.to_dict() for f in self.flows],
             "notes": [n.to_dict() for n in self.notes],
         }
@@ -140,6 +157,7 @@ class _Analyzer:
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
         self.kept_bad = 0
+        self.bad_at: dict[Status, list[int]] = {}  # status -> indexes of kept non-passing flows
 
     # -- notes ------------------------------------------------------------------------
     def note(self, rule: str, severity: Status, message: str, frames: Sequence[int]) -> None:
@@ -228,6 +246,12 @@ class _Analyzer:
     def _ladder(self, msg: SipMsg) -> None:
         ladders = self.result.ladders
         call = msg.call_id
+        only = self.result.ladder_call_id
+        if only is not None and call != only:
+            others = self.result.other_call_ids
+            if len(others) < 5 and call not in others:
+                others.append(call)
+            return
         lst = ladders.get(call)
         if lst is None:
             lst = []
@@ -254,17 +278,35 @@ class _Analyzer:
     def _keep(self, flow: Flow) -> None:
         res = self.result
         res.flows_total += 1
-        key = f"{flow.kind}.{flow.status.value}"
+        status = flow.status
+        key = f"{flow.kind}.{status.value}"
         res.counts[key] = res.counts.get(key, 0) + 1
-        good = flow.status in (Status.PASS, Status.SKIP)
-        if good and self.kept_good >= MAX_GOOD_FLOWS or not good and self.kept_bad >= MAX_BAD_FLOWS:
-            res.flows_not_listed += 1
+        if status is Status.PASS or status is Status.SKIP:
+            if self.kept_good >= MAX_GOOD_FLOWS:
+                self._not_listed(status)
+                return
+            self.kept_good += 1
+        elif self.kept_bad < MAX_BAD_FLOWS:
+            self.kept_bad += 1
+            self.bad_at.setdefault(status, []).append(len(res.flows))
+        else:
+            # at the cap: take the place of the latest kept flow of a milder verdict
+            for milder in (Status.WARN, Status.FAIL):
+                slots = self.bad_at.get(milder)
+                if milder.severity < status.severity and slots:
+                    index = slots.pop()
+                    self._not_listed(milder)
+                    res.flows[index] = flow
+                    self.bad_at.setdefault(status, []).append(index)
+                    return
+            self._not_listed(status)
             return
         res.flows.append(flow)
-        if good:
-            self.kept_good += 1
-        else:
-            self.kept_bad += 1
+
+    def _not_listed(self, status: Status) -> None:
+        res = self.result
+        res.flows_not_listed += 1
+        res.not_listed[status.value] = res.not_listed.get(status.value, 0) + 1
 
     def finish(self) -> SipAnalysis:
         # the order of finish_all() on both trackers followed by _collect(), one flow at a
@@ -319,14 +361,17 @@ def analyze_records(
     max_contacts: int = AURA_MAX_CONTACTS,
     max_calls: int = 10_000,
     progress: Progress | None = None,
+    ladder_call_id: str | None = None,
 ) -> SipAnalysis:
     """Analyze SIP records (from any engine) with the named *rules*.
 
+    *ladder_call_id* keeps the ladder of that Call-ID only (none of the others, none evicted).
     *passwords* (user -> password) turns on digest verification. *progress* is called every
     few hundred messages with (messages so far, last frame number). :func:`analyze_file`'s
     *progress* gets (bytes read, file size) from engines that report it.
     """
     analyzer = _Analyzer(rules, passwords, max_contacts, max_calls)
+    analyzer.result.ladder_call_id = ladder_call_id
     with fewer_collections():
         for rec in records:
             if isinstance(rec, CaptureNote):
@@ -347,6 +392,7 @@ def analyze_file(
     passwords: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     max_contacts: int = AURA_MAX_CONTACTS,
+    ladder_call_id: str | None = None,
 ) -> SipAnalysis:
     """Read *path* with *engine* and analyze it. CaptureError when it is not a capture."""
     from ecc_doctor.captures.engines import get_engine
@@ -359,7 +405,13 @@ def analyze_file(
         eng.progress = progress  # (bytes read, total bytes), called by the engine
     try:
         records = eng.sip(p, tuple(ports))
-        return analyze_records(records, rules=rules, passwords=passwords, max_contacts=max_contacts)
+        return analyze_records(
+            records,
+            rules=rules,
+            passwords=passwords,
+            max_contacts=max_contacts,
+            ladder_call_id=ladder_call_id,
+        )
     except (CaptureError, ConfigError):
         raise
     except OSError as exc:

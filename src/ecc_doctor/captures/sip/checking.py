@@ -52,6 +52,14 @@ def _ladders(analyses: list[tuple[Path, SipAnalysis]], flows: list[Flow]) -> lis
     return out
 
 
+def _unlisted_by_status(analyses: list[tuple[Path, SipAnalysis]]) -> dict[Status, int]:
+    out = dict.fromkeys(Status, 0)
+    for _, a in analyses:
+        for value, n in a.not_listed.items():
+            out[Status(value)] += n
+    return out
+
+
 def _resolve(path: Path, base: Path | None) -> Path:
     """Relative paths are relative to the site file's folder."""
     if path.is_absolute() or base is None:
@@ -79,10 +87,24 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
         used = flows
     names = ", ".join(p.name for p, _ in analyses)
     messages = sum(a.messages for _, a in analyses)
+    # every flow of this kind, also those beyond the listing caps (only counted)
+    totals = dict.fromkeys(Status, 0)
+    for _, a in analyses:
+        for key, n in a.counts.items():
+            of_kind, _, value = key.rpartition(".")
+            if of_kind == kind:
+                totals[Status(value)] += n
+    unlisted = max(sum(totals.values()) - len(flows), 0)
     metrics = {
         "messages": float(messages),
-        "flows": float(len(flows)),
-        "failing": float(sum(1 for f in flows if f.status in (Status.FAIL, Status.ERROR))),
+        "flows": float(max(sum(totals.values()), len(flows))),
+        "failing": float(
+            max(
+                totals[Status.FAIL] + totals[Status.ERROR],
+                sum(1 for f in flows if f.status in (Status.FAIL, Status.ERROR)),
+            )
+        ),
+        "not_listed": float(unlisted),
     }
     if not used:
         what = "REGISTER flows" if rule == "register" else "reliable provisional responses (100rel)"
@@ -90,12 +112,23 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
             Status.SKIP, f"no {what} in {names} ({messages} SIP messages)", metrics=metrics
         )
     status = Status.worst([f.status for f in used])
+    n_bad, n_used = 0, len(used)
+    if rule == "register" and unlisted:
+        # every REGISTER flow is used: the unlisted ones count (a worse one is always listed)
+        status = Status.worst([status, *(s for s, n in totals.items() if n)])
+        n_bad, n_used = totals[status], sum(totals.values())
     bad = [f for f in used if f.status == status and status is not Status.PASS]
+    n_bad = n_bad or len(bad)
     details = []
     for f in used:
         for finding in f.findings:
             if finding.severity not in (Status.PASS, Status.SKIP):
                 details.append(f"{f.aor or f.call_id}: {finding_line(finding)}")
+    if unlisted:
+        by_status = ", ".join(
+            f"{n} {s.value}" for s, n in _unlisted_by_status(analyses).items() if n
+        )
+        details.insert(0, f"{unlisted} more {noun} flows not listed (counted: {by_status})")
     notes = [n for _, a in analyses for n in a.notes if n.severity is not Status.PASS]
     evidence = [flows_table(used, f"{noun} flows")]
     if notes:
@@ -106,7 +139,7 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
         worst = next((x for x in first.findings if x.severity == status), None)
         reason = worst.message if worst else first.summary
         summary = (
-            f"{len(bad)} of {len(used)} {noun} flows {status.value}: "
+            f"{n_bad} of {n_used} {noun} flows {status.value}: "
             f"{first.aor or first.call_id}: {reason}"
         )
     else:
