@@ -149,8 +149,9 @@ async def test_check_cut_off_by_its_time_limit_leaves_no_session(aes_lab: Lab) -
 
 async def test_aes_restart_comes_back_by_itself(aes_lab: Lab) -> None:
     aes = aes_of(aes_lab)
-    aes.restart_s = 0.3
+    aes.restart_s = 1.0  # long enough for one refused connection even on a busy machine
     await aes_lab.fault("aes-restart")
+    assert aes.status()["restarting"] is True
     during = (await run(aes_lab.config, "aes.dmcc-session"))["aes.dmcc-session"]
     assert during.status is Status.ERROR
     assert "connection refused" in during.summary
