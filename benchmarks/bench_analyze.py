@@ -1,9 +1,10 @@
 """Benchmark: ecc-doctor analyze vs tshark/pyshark on one large SIP+RTP capture.
 
-Builds the capture from real SIP traffic (SIPp UAC and UAS with 100rel/PRACK on loopback,
-captured by tcpdump), interleaves synthetic RTP frames (G.711-like, 20 ms packets on
-500 media streams) until the file reaches the target packet count and size, then measures on
-that same file, each tool in its own process (peak RSS from ``wait4``):
+Builds the capture the issue describes from real SIP traffic (SIPp UAC and UAS with
+100rel/PRACK on loopback at about 1000 calls/s for 60 s, captured by tcpdump), interleaves
+synthetic RTP frames (G.711-like, 20 ms packets on 500 media streams) as noise until the file
+reaches the target packet count and size (870k packets, 375 MB; no RTP is added when the SIP
+alone reaches the count), then measures on that same file, each tool in its own process:
 
 - ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules), packets/s
   and peak RSS; also the reader alone (``PcapEngine.sip``);
@@ -19,7 +20,7 @@ With ``--repeat N`` every measurement is taken N times and the fastest run is re
 (on a shared machine the slower runs measure the other load, not the tool).
 
 Needs root (tcpdump on lo), sipp, tcpdump, tshark/editcap; pyshark is optional.
-Usage: ``sudo .venv/bin/python benchmarks/bench_analyze.py [--seconds 10] [--keep DIR]``,
+Usage: ``sudo .venv/bin/python benchmarks/bench_analyze.py [--seconds 60] [--keep DIR]``,
 ``.venv/bin/python benchmarks/bench_analyze.py --input FILE [--repeat 3]``.
 Results go to stdout as a Markdown table.
 """
@@ -43,8 +44,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 UAS_PORT, UAC_PORT = 5060, 5062
 PORTS = (UAS_PORT, UAC_PORT)
-PACKETS_PER_SECOND = 87_000  # defaults: 10 s -> about 870k packets
-BYTES_PER_SECOND = 37_500_000  # and about 375 MB
+TARGET_PACKETS = 870_000  # the issue's file: about 870k packets
+TARGET_BYTES = 375_000_000  # and about 375 MB
 MAC_A, MAC_B = bytes.fromhex("00005e005301"), bytes.fromhex("00005e005302")
 
 
@@ -294,7 +295,13 @@ def slice_capture(src: Path, dst: Path, packets: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="seconds of SIPp traffic (default 10)"
+        "--seconds", type=float, default=60.0, help="seconds of SIPp traffic (default 60)"
+    )
+    parser.add_argument(
+        "--packets", type=int, default=TARGET_PACKETS, help="pad with RTP up to this many packets"
+    )
+    parser.add_argument(
+        "--bytes", type=int, default=TARGET_BYTES, help="and about this many bytes (RTP size)"
     )
     parser.add_argument("--rate", type=int, default=1000, help="calls per second (default 1000)")
     parser.add_argument("--input", type=Path, help="measure this capture instead of building one")
@@ -320,8 +327,7 @@ def build(work: Path, opts: argparse.Namespace) -> Path:
     sip_file, mixed = work / "sip.pcap", work / "sip-rtp.pcap"
     t = time.perf_counter()
     capture_sip(sip_file, opts.seconds, opts.rate)
-    packets = int(PACKETS_PER_SECOND * opts.seconds)
-    sip, rtp, size = mix_rtp(sip_file, mixed, packets, int(BYTES_PER_SECOND * opts.seconds))
+    sip, rtp, size = mix_rtp(sip_file, mixed, opts.packets, opts.bytes)
     print(
         f"built {mixed.name}: {sip} SIP + {rtp} RTP frames, {size / 1e6:.0f} MB "
         f"in {time.perf_counter() - t:.0f} s ({opts.rate} calls/s for {opts.seconds:g} s)",
