@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ecc_doctor.checks import ecc_api, ecc_roundtrip, ecc_trunk, spec_of
@@ -184,3 +186,26 @@ async def test_alerting_that_does_not_concern_b_does_not_pass_the_step() -> None
     assert "concerning 3302 within" in result.summary
     assert "last event seen for this call: ALERTING for call" in result.summary
     assert "at 3301)" in result.summary
+
+
+async def test_error_mid_call_keeps_the_latencies_measured_so_far(ecc_lab: Lab) -> None:
+    """ECC restarts (and comes back) after ALERTING arrived: ERROR, with the alerting latency."""
+    await ecc_lab.fault("ecc-slow-events")  # each event takes 0.4 s: time to restart mid-call
+    config = with_ecc(ecc_lab.config, event_timeout=1.0)
+    task = asyncio.create_task(run_one(ecc_roundtrip, config))
+    for _ in range(500):  # until the ALERTING event is on its way to the check
+        if ecc_lab.status()["ecc"]["deliveries"] >= 1 or task.done():
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # delivered; the check answers at B and waits for ACTIVE
+    await ecc_lab.fault("ecc-restart")
+    await ecc_lab.heal("ecc-restart")
+    result = await task
+    assert result.status is Status.ERROR, result.summary
+    assert result.summary.startswith(
+        "step answer: the Eventing Connector had lost our subscription"
+    )
+    assert "step.alerting_ms" in result.metrics
+    table = next(e for e in result.evidence if e.title == "call steps")
+    assert [row[0] for row in table.rows] == ["alerting", "answer"]
+    assert table.rows[0][3].startswith("ALERTING for call")

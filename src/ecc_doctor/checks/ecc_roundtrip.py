@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ecc_doctor.checks.ecc_steps import CallSteps, StepFailed, stations
 from ecc_doctor.context import CheckContext
-from ecc_doctor.errors import ProtocolError
+from ecc_doctor.errors import ProbeError, ProtocolError
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.ecc_events import event_session, shielded
 
@@ -43,7 +43,7 @@ async def check(ctx: CheckContext) -> Result:
     return result.replace(details=(*result.details, *waited.details()))
 
 
-async def _drive(steps: CallSteps) -> StepFailed | None:
+async def _drive(steps: CallSteps) -> StepFailed | ProbeError | None:
     cfg, rest = steps.cfg, steps.rest
     a, b = cfg.extension_a, cfg.extension_b
     conn = ""
@@ -87,12 +87,14 @@ async def _drive(steps: CallSteps) -> StepFailed | None:
             lambda: rest.drop_connection(steps.call_id, conn),
             set(cfg.event_ended),
         )
-    except StepFailed as failed:
-        return failed
+    except (StepFailed, ProbeError) as failed:
+        return failed  # a ProbeError mid-call is still ERROR, with the steps measured so far
     return None
 
 
-def _verdict(ctx: CheckContext, steps: CallSteps, failure: StepFailed | None) -> Result:
+def _verdict(
+    ctx: CheckContext, steps: CallSteps, failure: StepFailed | ProbeError | None
+) -> Result:
     cfg, rx = steps.cfg, steps.receiver
     metrics = steps.latencies()
     table = Evidence.table("call steps", COLUMNS, steps.table_rows())
@@ -102,6 +104,10 @@ def _verdict(ctx: CheckContext, steps: CallSteps, failure: StepFailed | None) ->
     ]
     if rx.unreadable:
         details.append(f"{rx.unreadable} deliveries unreadable (last: {rx.last_unreadable})")
+    if isinstance(failure, ProbeError):  # could not find out: ERROR, as the runner would say
+        return ctx.result(
+            Status.ERROR, failure.message, details=details, metrics=metrics, evidence=[table]
+        )
     if failure is not None:
         return ctx.result(
             Status.FAIL, failure.summary, details=details, metrics=metrics, evidence=[table]
