@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from ecc_doctor import cancel
+from ecc_doctor.cli import cli
 from ecc_doctor.config import from_mapping
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.imarchive import ArchiveError, ImRecord, Layout, container_of, parse_file
@@ -328,3 +330,38 @@ def test_bad_sftp_settings_are_named(extra: dict[str, object], message: str) -> 
     with pytest.raises(ConfigError) as info:
         from_mapping({"sftp": {**BASE, **extra}}, source="site.toml")
     assert info.value.message.startswith(f"site.toml: {message}")
+
+
+def test_an_sftp_section_without_a_login_method_is_a_config_error() -> None:
+    section = {k: v for k, v in BASE.items() if k != "password"}
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"sftp": section}, source="site.toml")
+    assert info.value.message == (
+        "site.toml: sftp.password: expected a secret reference, or set sftp.key_file, got neither"
+    )
+
+
+@pytest.mark.parametrize(("make", "why"), [(None, "does not exist"), ("dir", "not a file")])
+def test_a_key_file_that_is_not_there_is_a_config_error(
+    tmp_path: Path, make: str | None, why: str
+) -> None:
+    key = tmp_path / "id_ed25519"
+    if make == "dir":
+        key.mkdir()
+    section = {k: v for k, v in BASE.items() if k != "password"}
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"sftp": {**section, "key_file": str(key)}}, source="site.toml")
+    assert info.value.message == (
+        f"site.toml: sftp.key_file: expected a private key file, got '{key}' ({why})"
+    )
+
+
+def test_a_missing_key_file_exits_2_at_load(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        f'[sftp]\nhost = "h"\nusername = "u"\npath = "/p"\nkey_file = "{tmp_path / "nokey"}"\n'
+    )
+    site.chmod(0o600)
+    result = CliRunner().invoke(cli, ["check", "presence.im-archive", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    assert "sftp.key_file: expected a private key file" in result.output

@@ -263,6 +263,16 @@ async def test_an_unreadable_file_is_its_own_error_and_the_other_verdicts_stay(
 
 
 @pytest.mark.anyio
+async def test_path_that_is_a_file_fails_as_not_a_directory(sshd: Sshd) -> None:
+    afile = put(sshd.archive, "im_a.xml", archive_xml([]), 60)
+    result = await check(sshd, path=str(afile))
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        f"archive path {afile} on 127.0.0.1:{sshd.port} is not a directory (a regular file)"
+    )
+
+
+@pytest.mark.anyio
 async def test_missing_path_fails(sshd: Sshd) -> None:
     result = await check(sshd, path=str(sshd.archive / "nope"))
     assert result.status is Status.FAIL

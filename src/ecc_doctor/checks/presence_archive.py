@@ -303,6 +303,8 @@ async def _inspect(ctx: CheckContext, session: SftpSession, cfg: SftpConfig) -> 
     except RemotePathError as exc:
         if exc.reason == "broken-link":
             return ctx.result(Status.FAIL, f"archive directory {exc.message}")
+        if exc.reason == "not-dir":
+            return ctx.result(Status.FAIL, f"archive path {exc.message}")
         if exc.reason != "missing":
             raise
         return ctx.result(

@@ -36,8 +36,12 @@ class SftpConfig:
     username: str = setting(doc="SFTP login", example="archive")
     path: str = setting(doc="directory the archives are uploaded to", example="/archive/im")
     port: int = setting(22, doc="SFTP port", min=1, max=65535)
-    password: Secret | None = setting(None, doc="password reference (or use key_file)")
-    key_file: Path | None = setting(None, doc="private key file for public-key auth")
+    password: Secret | None = setting(
+        None, doc="password reference (or use key_file; one of the two is required)"
+    )
+    key_file: Path | None = setting(
+        None, doc="private key file for public-key auth (must exist when the site file loads)"
+    )
     known_hosts: Path | None = setting(
         None, doc="known_hosts file used to verify the host key (default ~/.ssh/known_hosts)"
     )
@@ -63,7 +67,8 @@ class SftpConfig:
     )
     max_list_entries: int = setting(
         10000,
-        doc="stop listing the directory after this many entries (reported)",
+        doc="stop listing the directory after this many entries (WARN; freshness is then "
+        "judged on the entries listed)",
         min=1,
         max=10_000_000,
     )
@@ -119,6 +124,19 @@ class SftpConfig:
         return self.upload_frequency_hours * 3600 + self.grace_minutes * 60
 
     def validate(self) -> str | None:
+        if self.password is None and self.key_file is None:
+            return "password: expected a secret reference, or set sftp.key_file, got neither"
+        if self.key_file is not None:
+            key_path = self.key_file.expanduser()
+            why = (
+                "does not exist"
+                if not key_path.exists()
+                else "not a file"
+                if not key_path.is_file()
+                else ""
+            )
+            if why:
+                return f"key_file: expected a private key file, got '{self.key_file}' ({why})"
         if not self.file_patterns:
             return "file_patterns: expected at least one pattern, got []"
         for key in ("sender_paths", "recipient_paths", "body_paths", "timestamp_paths"):

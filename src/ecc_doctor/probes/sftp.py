@@ -180,6 +180,13 @@ class SftpSession:
             raise
         except asyncssh.SFTPError as exc:
             error = self._path_error(exc, "listing", path)
+            # OpenSSH answers "no such file" for a path that is a file, too (ENOTDIR)
+            kind = await self._target_kind(path) if error.reason == "missing" else None
+            if kind is not None and kind != "dir":
+                shown = {"file": "a regular file", "symlink": "a symbolic link"}.get(kind, kind)
+                raise RemotePathError(
+                    f"{path} on {self._where} is not a directory ({shown})", "not-dir"
+                ) from exc
             if error.reason == "missing" and await self._is_link(path):
                 raise RemotePathError(
                     f"{path} on {self._where} is a symbolic link that does not resolve "
@@ -192,6 +199,17 @@ class SftpSession:
         more = f", stopped at the limit of {limit}" if bounded else ""
         self._t.received(f"{len(entries)} entries{more}")
         return Listing(path, tuple(entries), bounded, limit)
+
+    async def _target_kind(self, path: str) -> str | None:
+        """What *path* is, following symlinks (None: it cannot be stat'ed)."""
+        self._t.sent(f"STAT {path}")
+        try:
+            attrs = await self._sftp.stat(path.encode())
+        except asyncssh.SFTPError as exc:
+            self._t.received(f"error: {exc.reason}")
+            return None
+        self._t.received(_kind(attrs))
+        return _kind(attrs)
 
     async def _is_link(self, path: str) -> bool:
         self._t.sent(f"LSTAT {path}")
