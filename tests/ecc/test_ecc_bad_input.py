@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from ecc_doctor.checks import ecc_api, ecc_roundtrip
 from ecc_doctor.config import from_mapping
@@ -170,3 +171,64 @@ async def test_huge_answer_is_not_read(tmp_path: Path) -> None:
         await server.wait_closed()
     assert result.status is Status.ERROR
     assert result.summary.endswith("answer larger than 1048576 bytes, not read")
+
+
+@pytest.mark.parametrize(
+    ("key", "make", "expected"),
+    [
+        ("ca_file", lambda d: d / "nonexistent.pem", "No such file or directory"),
+        ("ca_file", lambda d: _write(d / "ca.pem", "not a certificate"), "no PEM CA certificate"),
+        ("client_cert", lambda d: d / "nonexistent.pem", "No such file or directory"),
+        ("client_cert", lambda d: _write(d / "c.pem", "hello"), "not a PEM certificate"),
+        ("client_key", lambda d: _write(d / "k.pem", "hello"), "not a PEM private key"),
+    ],
+)
+async def test_tls_file_errors_name_the_key_and_path(
+    ecc_lab: Lab, tmp_path: Path, key: str, make: Callable[[Path], Path], expected: str
+) -> None:
+    path = make(tmp_path)
+    for module in (ecc_api, ecc_roundtrip):
+        result = await run_one(module, with_ecc(ecc_lab.config, **{key: path}))
+        assert result.status is Status.ERROR, result.summary
+        assert result.summary.startswith(f"ecc.{key} {path}: {expected}"), result.summary
+        no_traceback(result)
+
+
+async def test_client_key_of_another_certificate_is_named(ecc_lab: Lab, tmp_path: Path) -> None:
+    _, other_key = LabCA(tmp_path, name="other CA").issue("other", client=True)
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, client_key=other_key))
+    assert result.status is Status.ERROR
+    cert = ecc_lab.config.ecc.client_cert
+    assert result.summary.startswith(
+        f"ecc.client_key {other_key}: not the key of ecc.client_cert {cert}"
+    ), result.summary
+
+
+async def test_encrypted_client_key_is_named_not_prompted(ecc_lab: Lab, tmp_path: Path) -> None:
+    """OpenSSL would ask for the passphrase on the terminal: we say what is wrong instead."""
+    plain = serialization.load_pem_private_key(
+        Path(ecc_lab.config.ecc.client_key).read_bytes(), password=None
+    )
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        plain.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret passphrase"),
+        )
+    )
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, client_key=encrypted))
+    assert result.status is Status.ERROR
+    assert result.summary.startswith(f"ecc.client_key {encrypted}: the key is encrypted")
+
+
+async def test_callback_key_errors_name_the_key_and_path(ecc_lab: Lab, tmp_path: Path) -> None:
+    bad = _write(tmp_path / "cb.pem", "hello")
+    result = await run_one(ecc_api, with_ecc(ecc_lab.config, callback_cert=bad))
+    assert result.status is Status.ERROR
+    assert result.summary.startswith(f"ecc.callback_cert {bad}: not a PEM certificate")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.errors import ConnectError, ProbeError
 from ecc_doctor.probes.ecc_event_parse import EventParseError, EventRecord, parse_delivery
-from ecc_doctor.probes.ecc_rest import EccRest
+from ecc_doctor.probes.ecc_rest import EccRest, load_cert_pair
 from ecc_doctor.probes.http_server import InLoopServer, Receive, Scope, Send
 from ecc_doctor.transcript import Transcript
 
@@ -81,11 +81,11 @@ class EventReceiver:
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.cfg.callback_tls:
             return None
-        try:
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ctx.load_cert_chain(str(self.cfg.callback_cert), str(self.cfg.callback_key))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"cannot load ecc.callback_cert/callback_key: {exc}") from exc
+        cert, key = self.cfg.callback_cert, self.cfg.callback_key
+        if cert is None or key is None:
+            raise ConnectError("ecc.callback_tls needs ecc.callback_cert and ecc.callback_key")
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        load_cert_pair(ctx, ("callback_cert", cert), ("callback_key", key))
         return ctx
 
     async def __aenter__(self) -> EventReceiver:

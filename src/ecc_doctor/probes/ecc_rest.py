@@ -12,10 +12,14 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
@@ -106,14 +110,19 @@ class EccRest:
         self._client: httpx.AsyncClient | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
+        ca = self.cfg.ca_file
         try:
-            ctx = ssl.create_default_context(
-                cafile=str(self.cfg.ca_file) if self.cfg.ca_file else None
+            ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+        except ssl.SSLError as exc:  # before OSError: SSLError is one
+            raise ConnectError(
+                f"ecc.ca_file {ca}: no PEM CA certificate in it ({exc.reason or exc})"
+            ) from exc
+        except OSError as exc:
+            raise ConnectError(f"ecc.ca_file {ca}: {_os_reason(exc)}") from exc
+        if self.cfg.client_cert and self.cfg.client_key:
+            load_cert_pair(
+                ctx, ("client_cert", self.cfg.client_cert), ("client_key", self.cfg.client_key)
             )
-            if self.cfg.client_cert and self.cfg.client_key:
-                ctx.load_cert_chain(str(self.cfg.client_cert), str(self.cfg.client_key))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"cannot load TLS files for [ecc]: {exc}") from exc
         return ctx
 
     async def __aenter__(self) -> EccRest:
@@ -317,6 +326,62 @@ class EccRest:
                 return False
             raise
         return True
+
+
+def load_cert_pair(ctx: ssl.SSLContext, cert: tuple[str, Path], key: tuple[str, Path]) -> None:
+    """Load a certificate and its key into *ctx*. Each is ``(ecc key name, path)``: a
+    ConnectError names the key and the path of the file at fault. An encrypted key is an
+    error, never a passphrase prompt on the terminal."""
+    asked: list[bool] = []
+
+    def no_passphrase() -> bytes:
+        asked.append(True)
+        return b""
+
+    try:
+        ctx.load_cert_chain(str(cert[1]), str(key[1]), password=no_passphrase)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectError(_cert_pair_problem(cert, key, exc, bool(asked))) from exc
+
+
+def _cert_pair_problem(
+    cert: tuple[str, Path], key: tuple[str, Path], exc: Exception, asked: bool
+) -> str:
+    (cert_name, cert_path), (key_name, key_path) = cert, key
+    cert_at, key_at = f"ecc.{cert_name} {cert_path}", f"ecc.{key_name} {key_path}"
+    try:
+        cert_pem = _read_small(cert_path)
+    except OSError as err:
+        return f"{cert_at}: {_os_reason(err)}"
+    try:
+        x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return f"{cert_at}: not a PEM certificate (expected '-----BEGIN CERTIFICATE-----')"
+    try:
+        key_pem = _read_small(key_path)
+    except OSError as err:
+        return f"{key_at}: {_os_reason(err)}"
+    if asked or b"ENCRYPTED" in key_pem:
+        return (
+            f"{key_at}: the key is encrypted (passphrase-protected); give an unencrypted key file"
+        )
+    try:
+        serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return f"{key_at}: not a PEM private key (expected '-----BEGIN ... PRIVATE KEY-----')"
+    reason = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else str(exc)
+    if "MISMATCH" in reason.upper():
+        return f"{key_at}: not the key of {cert_at} (the two do not belong together)"
+    return f"{cert_at} with {key_at}: cannot be used ({reason})"
+
+
+def _read_small(path: Path, limit: int = 1 << 20) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(limit)
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 async def _read_bounded(resp: httpx.Response, what: str) -> bytes:
