@@ -32,7 +32,8 @@ class LabSubscription:
     event_types: list[str]
     callback_url: str
     content_type: str
-    queue: asyncio.Queue[tuple[dict[str, Any], float]] = field(default_factory=asyncio.Queue)
+    # (event body, publication timestamp ms, monotonic publication time)
+    queue: asyncio.Queue[tuple[dict[str, Any], float, float]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -55,7 +56,8 @@ class SubscriptionError(Exception):
 class EventingConnector:
     """Holds subscriptions and pushes published events to their callbacks.
 
-    ``faults`` is shared with the emulator: ``slow`` (seconds of delay per delivery),
+    ``faults`` is shared with the emulator: ``slow_delay`` (each event is delivered that many
+    seconds after its publication: a latency, so events of concurrent calls do not add up),
     ``duplicate``, ``foreign``, ``garbage`` and ``late`` shape deliveries for tests and demos.
     """
 
@@ -126,24 +128,24 @@ class EventingConnector:
 
     def publish(self, body: dict[str, Any]) -> None:
         """Queue one ECC event body for every subscription that wants it."""
-        stamp = time.time() * 1000
+        stamp, now = time.time() * 1000, time.monotonic()
         for sub in self.subscriptions.values():
             if sub.family != FAMILY:
                 continue
             if sub.event_types and body.get("callEvent") not in sub.event_types:
                 continue
-            sub.queue.put_nowait((body, stamp))
+            sub.queue.put_nowait((body, stamp, now))
 
     async def _worker(self, sub: LabSubscription) -> None:
         while True:
-            body, stamp = await sub.queue.get()
+            body, stamp, published = await sub.queue.get()
+            if self.slow_delay:
+                await asyncio.sleep(max(published + self.slow_delay - time.monotonic(), 0.0))
             await self._deliver_shaped(sub, body, stamp)
 
     async def _deliver_shaped(
         self, sub: LabSubscription, body: dict[str, Any], stamp: float
     ) -> None:
-        if self.slow_delay:
-            await asyncio.sleep(self.slow_delay)
         if "foreign" in self.modes:
             await self._deliver(sub, {**body, "callID": "lab-foreign-1", "callHref": ""}, stamp)
         if "garbage" in self.modes:
