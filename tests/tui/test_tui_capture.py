@@ -282,8 +282,13 @@ async def test_header_note_stays_visible_at_80_columns() -> None:
     app = DashboardApp(config, interval=30, capture=AUTH_FAILURE, note="capture only")
     async with app.run_test(size=(80, 24)) as pilot:
         await app.wait_run()
-        await pilot.pause()
-        header = str(app.query_one(HeaderBar).render())
+        bar = app.query_one(HeaderBar)
+        for _ in range(200):  # laid out at its 80-column width (bounded)
+            await pilot.pause()
+            if bar.content_region.width:
+                break
+        assert bar.content_region.width == 78
+        header = str(bar.render())
         assert header.startswith("ecc-doctor · no site file · REAL │ ")
         assert header.endswith(" │ capture only"), header
         await pilot.press("f")

@@ -321,7 +321,12 @@ async def test_footer_shows_help_lab_and_export_at_80x24() -> None:
     config = from_mapping({"site": {"name": "s"}}, source="<test>")
     app = DashboardApp(config, interval=0, run_on_start=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        # the footer recomposes its keys after focus settles: let it lay them out (bounded)
+        for _ in range(200):
+            await pilot.pause()
+            shown = list(app.query(FooterKey))
+            if len(shown) >= 9 and all(k.region.width for k in shown):
+                break
         assert app.focused is app.query_one(ChecksTable)
         keys = {k.description: k.region for k in app.query(FooterKey)}
         # the command palette's key is docked at the right end and covers what runs under it
