@@ -108,6 +108,7 @@ class AesEmulator:
         #: healed)
         self.restart_s = restart_s
         self._restart_timer: asyncio.Task[None] | None = None
+        self._restart_lock = asyncio.Lock()
         self.sessions: dict[str, LabSession] = {}
         self.resident: LabSession | None = None
         self.far_end = far_end
@@ -180,17 +181,19 @@ class AesEmulator:
             raise KeyError(fault)
 
     async def _restart_begins(self) -> None:
-        self.restarting = True
-        await self._set_dmcc(up=False)
-        self.sessions.clear()
-        self.resident = None
+        async with self._restart_lock:
+            self.restarting = True
+            await self._set_dmcc(up=False)
+            self.sessions.clear()
+            self.resident = None
 
     async def _restart_ends(self) -> None:
-        if not self.restarting:
-            return
-        self.restarting = False
-        await self._set_dmcc(up=self.network_up)
-        self._add_resident()
+        async with self._restart_lock:  # a heal and the timer may both end the restart
+            if not self.restarting:
+                return
+            await self._set_dmcc(up=self.network_up)
+            self._add_resident()
+            self.restarting = False  # only now: status() says "back" once the ports listen
 
     async def _back_after_restart(self) -> None:
         await asyncio.sleep(self.restart_s)
