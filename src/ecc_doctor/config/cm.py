@@ -19,7 +19,7 @@ class CmConfig:
     password: Secret = setting(doc="SAT password reference", example="env:CM_PASSWORD")
     port: int = setting(5022, doc="SAT SSH port (5022 lands directly in SAT)", min=1, max=65535)
     termtype: str = setting(
-        "ossi", doc="terminal type answered at the Terminal Type prompt (ossi, ossi3, ossi4)"
+        "ossi", doc="terminal type answered at the Terminal Type prompt (ossi, ossi3, ossi4, ossit)"
     )
     known_hosts: Path | None = setting(
         None, doc="known_hosts file used to verify the host key (default ~/.ssh/known_hosts)"
@@ -28,7 +28,9 @@ class CmConfig:
         False, doc="trust an unknown host key on first use and add it to known_hosts"
     )
     cti_links: list[int] = setting(
-        factory=list, doc="CTI links that must be established (empty: every link listed)"
+        factory=list,
+        doc="CTI links that must be established and administered (empty: every link that "
+        "'status aesvcs cti-link' lists)",
     )
     cti_link_sample_s: float = setting(
         0.0,
@@ -73,7 +75,7 @@ class CmConfig:
 
     def validate(self) -> str | None:
         if not self.termtype.lower().startswith("ossi"):
-            return f"termtype: expected an OSSI terminal type (ossi, ossi3, ossi4), got {self.termtype!r}"
+            return f"termtype: expected an OSSI terminal type (ossi, ossi3, ossi4, ossit), got {self.termtype!r}"
         if any(n < 1 for n in self.cti_links):
             return f"cti_links: expected link numbers from 1, got {self.cti_links!r}"
         return check_overrides(self.ossi_fields)
