@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncssh
 import pytest
+from tests.presence.sftp_test_server import sftp_server
 
 from ecc_doctor.checks import presence_archive, spec_of
 from ecc_doctor.config import from_mapping
@@ -95,33 +96,16 @@ class PasswordServer(asyncssh.SSHServer):
 @pytest.fixture
 async def hostile(tmp_path: Path) -> AsyncIterator[tuple[State, dict[str, Any]]]:
     state = State(HOSTILE_NAMES + GOOD_NAMES)
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    acceptor = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_factory=lambda: PasswordServer(state),
-        server_host_keys=[key],
-        sftp_factory=lambda chan: HostileSFTP(chan, state),
-    )
-    port = acceptor.sockets[0].getsockname()[1]
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {key.export_public_key().decode()}")
-    secret = tmp_path / "pw"
-    secret.write_text("hostile-pass\n")
-    section = {
-        "host": "127.0.0.1",
-        "port": port,
-        "username": "u",
-        "password": f"file:{secret}",
-        "known_hosts": str(known_hosts),
-        "path": "/archive",
-    }
-    try:
-        yield state, section
-    finally:
-        state.release.set()
-        acceptor.close()
-        await acceptor.wait_closed()
+    async with sftp_server(
+        tmp_path,
+        "hostile-pass",
+        lambda: PasswordServer(state),
+        lambda chan: HostileSFTP(chan, state),
+    ) as section:
+        try:
+            yield state, section
+        finally:
+            state.release.set()
 
 
 async def run(section: dict[str, Any], timeout: float | None = None) -> Result:

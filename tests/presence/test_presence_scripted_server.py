@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncssh
 import pytest
+from tests.presence.sftp_test_server import sftp_server
 
 from ecc_doctor.checks import presence_archive, spec_of
 from ecc_doctor.config import from_mapping
@@ -89,32 +90,10 @@ class KeyServer(asyncssh.SSHServer):
 @pytest.fixture
 async def scripted(tmp_path: Path) -> AsyncIterator[tuple[Script, dict[str, Any]]]:
     script = Script()
-    key = asyncssh.generate_private_key("ssh-ed25519")
-    acceptor = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_factory=KeyServer,
-        server_host_keys=[key],
-        sftp_factory=lambda chan: ScriptedSFTP(chan, script),
-    )
-    port = acceptor.sockets[0].getsockname()[1]
-    known_hosts = tmp_path / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {key.export_public_key().decode()}")
-    secret = tmp_path / "pw"
-    secret.write_text("scripted-pass\n")
-    section = {
-        "host": "127.0.0.1",
-        "port": port,
-        "username": "u",
-        "password": f"file:{secret}",
-        "known_hosts": str(known_hosts),
-        "path": "/archive",
-    }
-    try:
+    async with sftp_server(
+        tmp_path, "scripted-pass", KeyServer, lambda chan: ScriptedSFTP(chan, script)
+    ) as section:
         yield script, section
-    finally:
-        acceptor.close()
-        await acceptor.wait_closed()
 
 
 async def run(section: dict[str, Any]) -> Result:
