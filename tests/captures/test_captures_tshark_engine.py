@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 import threading
 from pathlib import Path
 
 import psutil
 import pytest
 from tests.conftest import PUBLIC_CAPTURES, require_shared, require_tool
+from tests.pcapwrite import tcp_stream, write_pcap
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.reader import PcapEngine
@@ -40,26 +40,7 @@ def test_default_ports_find_sip_on_other_ports_like_the_builtin_reader() -> None
 
 def _pcap(path: Path, payloads: list[bytes]) -> None:
     """One TCP stream 10.0.0.1:40000 -> 10.0.0.2:5060, a segment per payload."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
-    seq = 1000
-    for i, payload in enumerate(payloads):
-        tcp = struct.pack("!HHIIBBHHH", 40000, 5060, seq, 1, 5 << 4, 0x18, 65535, 0, 0)
-        ip = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
-            bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
-        )  # fmt: skip
-        words = struct.unpack("!10H", ip)
-        s = sum(words)
-        s = (s & 0xFFFF) + (s >> 16)
-        s = (s & 0xFFFF) + (s >> 16)
-        ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
-        frame = b"\x00\x00\x5e\x00\x53\x02\x00\x00\x5e\x00\x53\x01\x08\x00" + ip + tcp + payload
-        out.append(
-            struct.pack("<IIII", 1000 + i // 1000, (i % 1000) * 1000, len(frame), len(frame))
-        )
-        out.append(frame)
-        seq += len(payload)
-    path.write_bytes(b"".join(out))
+    write_pcap(path, tcp_stream(payloads))
 
 
 def _tshark_children() -> list[psutil.Process]:

@@ -8,7 +8,6 @@ import json
 import os
 import pty
 import select
-import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.conftest import FIXTURES, require_tool
+from tests.pcapwrite import ipv4_frame, write_pcap
 
 from ecc_doctor.cli import cli
 
@@ -31,35 +31,6 @@ def run(*args: str) -> tuple[int, str, str]:
     assert "Traceback" not in result.output + result.stderr
     assert "internal error" not in result.stderr
     return result.exit_code, result.stdout, result.stderr
-
-
-def _frame(
-    proto: int, payload: bytes, sport: int = 40000, dport: int = 5060, seq: int = 0
-) -> bytes:
-    if proto == 6:
-        l4 = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, 0x18, 65535, 0, 0)
-    else:
-        l4 = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
-    ip = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4) + len(payload), 0, 0x4000, 64, proto, 0,
-        bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]),
-    )  # fmt: skip
-    s = sum(struct.unpack("!10H", ip))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
-    return b"\x00\x00\x5e\x00\x53\x02\x00\x00\x5e\x00\x53\x01\x08\x00" + ip + l4 + payload
-
-
-def _write(path: Path, frames: list[bytes]) -> Path:
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
-    for i, frame in enumerate(frames):
-        out.append(
-            struct.pack("<IIII", 1000 + i // 1000, (i % 1000) * 1000, len(frame), len(frame))
-        )
-        out.append(frame)
-    path.write_bytes(b"".join(out))
-    return path
 
 
 # -- review-6 #5: output files that cannot be written, broken pipes ---------------------------
@@ -94,7 +65,7 @@ def test_a_write_that_fails_late_is_one_line(tmp_path: Path) -> None:
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     # far more output than a pipe buffer holds, and the reader stops after one line
     frames = [
-        _frame(
+        ipv4_frame(
             17,
             f"REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{i}\r\n"
             f"Call-ID: r{i}\r\nCSeq: 1 REGISTER\r\nFrom: <sip:u{i}@b>;tag={i}\r\n"
@@ -103,7 +74,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         )
         for i in range(800)
     ]
-    path = _write(tmp_path / "many.pcap", frames)
+    path = write_pcap(tmp_path / "many.pcap", frames)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ecc_doctor", "analyze", "-v", str(path)],
         stdout=subprocess.PIPE,
@@ -162,11 +133,11 @@ def test_time_limit_stops_tshark_and_the_other_files_go_on(tmp_path: Path) -> No
     require_tool("tshark")
     # a SIP header that never ends: Wireshark's reassembly takes many seconds on it
     first = b"INVITE sip:a@b SIP/2.0\r\nX-Long: "
-    frames, seq = [_frame(6, first, seq=1000)], 1000 + len(first)
+    frames, seq = [ipv4_frame(6, first, seq=1000)], 1000 + len(first)
     for _ in range(6000):
-        frames.append(_frame(6, b"a" * 1400, seq=seq))
+        frames.append(ipv4_frame(6, b"a" * 1400, seq=seq))
         seq += 1400
-    slow = _write(tmp_path / "slow.pcap", frames)
+    slow = write_pcap(tmp_path / "slow.pcap", frames)
     code, out, _ = run("analyze", "--engine", "tshark", "--time-limit", "2", str(slow), str(GOOD))
     assert code == 1
     assert f"{slow}: E ERROR: {slow}: analysis stopped after 2 s (--time-limit)" in out
@@ -183,11 +154,11 @@ def test_time_limit_option_is_checked() -> None:
 
 def test_progress_bar_is_drawn_on_a_terminal_for_big_files(tmp_path: Path) -> None:
     # > 5 MiB of non-SIP UDP (skipped fast) around one SIP call
-    noise = [_frame(17, bytes(8000), 16384, 16385) for _ in range(700)]
+    noise = [ipv4_frame(17, bytes(8000), 16384, 16385) for _ in range(700)]
     frames = noise[:350] + [
-        _frame(17, x, 5060, 5060) for x in _sip_call()
+        ipv4_frame(17, x, 5060, 5060) for x in _sip_call()
     ] + noise[350:]  # fmt: skip
-    path = _write(tmp_path / "big.pcap", frames)
+    path = write_pcap(tmp_path / "big.pcap", frames)
     assert path.stat().st_size > 5 * 1024 * 1024
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}

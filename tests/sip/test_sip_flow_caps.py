@@ -6,38 +6,20 @@ The caps are lowered (module constants) instead of writing 25,000 flows."""
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.pcapwrite import UDP, A, B, ipv4_frame, write_pcap
 
 from ecc_doctor.captures.sip import analyze as sip_analyze
 from ecc_doctor.captures.sip.analyze import analyze_file
 from ecc_doctor.cli import cli
 from ecc_doctor.models import Status
 
-A, B = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
-
 
 def _udp(src: bytes, dst: bytes, payload: bytes) -> bytes:
-    udp = struct.pack("!HHHH", 5060, 5060, 8 + len(payload), 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + len(payload), 0, 0x4000, 64, 17, 0, src, dst)
-    s = sum(struct.unpack("!10H", ip))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
-    return b"\x00\x00\x5e\x00\x53\x02\x00\x00\x5e\x00\x53\x01\x08\x00" + ip + udp + payload
-
-
-def _write(path: Path, frames: list[bytes]) -> None:
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
-    for i, frame in enumerate(frames):
-        out.append(
-            struct.pack("<IIII", 1000 + i // 1000, (i % 1000) * 1000, len(frame), len(frame))
-        )
-        out.append(frame)
-    path.write_bytes(b"".join(out))
+    return ipv4_frame(UDP, payload, src=src, dst=dst, sport=5060, dport=5060)
 
 
 def _register(i: int) -> bytes:
@@ -87,7 +69,7 @@ def fail_past_cap(tmp_path: Path) -> Path:
         frames += _call(f"ok{n}", "1 1 INVITE")
     frames += _call("bad", "1 2 INVITE")
     path = tmp_path / "capfail.pcap"
-    _write(path, frames)
+    write_pcap(path, frames)
     return path
 
 
@@ -108,7 +90,7 @@ def test_a_fail_beyond_the_cap_is_listed_and_sets_the_status(fail_past_cap: Path
 @pytest.mark.usefixtures("low_caps")
 def test_status_comes_from_the_counts_when_the_worst_is_not_listed(tmp_path: Path) -> None:
     path = tmp_path / "warns.pcap"
-    _write(path, [_register(i) for i in range(6)])
+    write_pcap(path, [_register(i) for i in range(6)])
     analysis = analyze_file(path)
     assert len(analysis.flows) == 4 and analysis.not_listed == {"WARN": 2}
     analysis.flows.clear()  # a caller that drops the listed flows still sees the verdict
@@ -141,7 +123,7 @@ def test_cli_exit_code_with_only_unlisted_failures(
     monkeypatch.setattr(sip_analyze, "MAX_BAD_FLOWS", 1)
     frames = _call("bad1", "1 2 INVITE") + _call("bad2", "1 3 INVITE")
     path = tmp_path / "fails.pcap"
-    _write(path, frames)
+    write_pcap(path, frames)
     result = CliRunner().invoke(cli, ["analyze", str(path)])
     assert result.exit_code == 1
     assert "... 1 more flow not listed: 1 FAIL" in result.stdout
@@ -155,7 +137,7 @@ def test_ladder_finds_a_call_id_beyond_the_ladder_store(
     for n in range(6):
         frames += _call(f"c{n}", "1 1 INVITE")
     path = tmp_path / "calls.pcap"
-    _write(path, frames)
+    write_pcap(path, frames)
     result = CliRunner().invoke(cli, ["ladder", str(path), "--call-id", "c0", "--width", "100"])
     assert result.exit_code == 0, result.stderr
     assert "PRACK" in result.stdout and "183 Session Progress" in result.stdout
