@@ -345,7 +345,7 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         info = rep.info
         head = f"{rep.path}"
         if info:
-            head += f": {info.get('messages', 0)} SIP messages, {len(rep.flows)} flows"
+            head += f": {info.get('messages', 0)} SIP messages, {info.get('flows_total', len(rep.flows))} flows"
         lines.append(head)
         for flow in rep.flows:
             lines.extend("  " + x for x in flow_lines(flow, verbose=verbose))

@@ -160,3 +160,35 @@ async def test_checks_count_unlisted_flows(fail_past_cap: Path) -> None:
     assert reg.metrics["flows"] == 6.0 and reg.metrics["not_listed"] == 2.0
     assert reg.details[0] == "2 more registration flows not listed (counted: 2 WARN)"
     assert prack.status is Status.FAIL and prack.metrics["failing"] == 1.0
+
+
+def _ok_register(i: int) -> list[bytes]:
+    """REGISTER answered 200 OK: a passing registration flow."""
+    req = _register(i)
+    ok = (
+        f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKr{i}\r\n"
+        f"Call-ID: r{i}\r\nCSeq: 1 REGISTER\r\nFrom: <sip:u{i}@b>;tag={i}\r\n"
+        f"To: <sip:u{i}@b>;tag=s{i}\r\nContact: <sip:u{i}@10.0.0.1>;expires=600\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    return [req, _udp(B, A, ok)]
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("low_caps")
+async def test_totals_in_the_table_head_and_passing_check_summary_count_unlisted_flows(
+    tmp_path: Path,
+) -> None:
+    from ecc_doctor.checks import all_checks, select
+    from ecc_doctor.config import from_mapping
+    from ecc_doctor.runner import run_checks
+
+    path = tmp_path / "ok.pcap"
+    write_pcap(path, [f for i in range(6) for f in _ok_register(i)])
+    result = CliRunner().invoke(cli, ["analyze", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "12 SIP messages, 6 flows" in result.stdout
+    cfg = from_mapping({"sip": {"captures": [str(path)]}}, source="<test>")
+    (reg,) = await run_checks(select(["sip.register"], all_checks()), cfg)
+    assert reg.status is Status.PASS, reg.summary
+    assert reg.summary.startswith("6 registration flows correct"), reg.summary

@@ -143,5 +143,5 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
             f"{first.aor or first.call_id}: {reason}"
         )
     else:
-        summary = f"{len(used)} {noun} flows correct in {names}"
+        summary = f"{n_used} {noun} flows correct in {names}"
     return ctx.result(status, summary, details=details[:200], metrics=metrics, evidence=evidence)
