@@ -61,42 +61,42 @@ class Secret:
         return MASK if self.is_plain else self._ref
 
     def problem(self) -> str | None:
-        """Why this reference cannot be resolved now, or None; the value itself is not read.
+        """Why this reference cannot be resolved now, or None.
 
-        The config loader calls this for every secret so that a missing variable or file is
-        a config error naming the key, while :meth:`reveal` still reads the value on use.
+        The config loader calls this for every secret so that a missing variable or an
+        unreadable file is a config error naming the key; the value is not kept (nor
+        registered for masking) until :meth:`reveal` reads it on use.
         """
-        if self._ref.startswith("env:"):
-            name = self._ref[4:]
-            return None if name in os.environ else f"environment variable {name} is not set"
-        if self._ref.startswith("file:"):
-            path = Path(self._ref[5:]).expanduser()
-            try:
-                with path.open("rb"):
-                    pass
-            except OSError as exc:
-                return f"cannot read {path}: {exc.strerror}"
+        try:
+            self._resolve()
+        except ConfigError as exc:
+            return exc.message.removeprefix(f"secret {self._ref}: ")
         return None
 
     def reveal(self) -> str:
         """Resolve the value; raises ConfigError if the variable or file is missing."""
+        value = self._resolve()
+        remember(value)
+        return value
+
+    def _resolve(self) -> str:
         if self._ref.startswith("env:"):
             name = self._ref[4:]
             value = os.environ.get(name)
             if value is None:
                 raise ConfigError(f"secret {self._ref}: environment variable {name} is not set")
-        elif self._ref.startswith("file:"):
+            return value
+        if self._ref.startswith("file:"):
             path = Path(self._ref[5:]).expanduser()
             try:
-                value = path.read_text(encoding="utf-8").rstrip("\r\n")
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
                 raise ConfigError(
                     f"secret {self._ref}: cannot read {path}: {exc.strerror}"
                 ) from exc
-        else:
-            value = self._ref
-        remember(value)
-        return value
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"secret {self._ref}: {path} is not UTF-8 text") from exc
+        return self._ref
 
     def __str__(self) -> str:
         return self.reference

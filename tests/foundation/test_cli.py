@@ -332,6 +332,21 @@ def test_unreadable_file_secret_is_config_error_naming_the_key(tmp_path: Path) -
     ]
 
 
+def test_secret_file_that_is_not_text_is_config_error_naming_the_key(tmp_path: Path) -> None:
+    binary = tmp_path / "aes.secret"
+    binary.write_bytes(b"\xff\xfe\x00pw")
+    binary.chmod(0o600)
+    site = _site(
+        tmp_path,
+        f'[aes]\nhost = "127.0.0.1"\nusername = "u"\npassword = "file:{binary}"\n',
+    )
+    result = CliRunner().invoke(cli, ["check", "net", "--config", str(site)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"ecc-doctor: {site}: aes.password: {binary} is not UTF-8 text"
+    ]
+
+
 def test_secret_values_are_still_read_only_when_used(tmp_path: Path, monkeypatch) -> None:
     """Load checks that the references resolve; a value changed afterwards is what is used."""
     from ecc_doctor.cli import load_site
