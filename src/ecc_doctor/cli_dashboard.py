@@ -7,6 +7,7 @@ options are checked, and the capture code (scapy) only when a capture is read.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def dashboard(
             from ecc_doctor import config as config_mod
 
             site_file = config_path or config_mod.env_override_path()
-            if capture is not None and config_path is None and not site_file.exists():
+            named = config_path is not None or "ECC_DOCTOR_CONFIG" in os.environ
+            if capture is not None and not named and not site_file.exists():
                 # a capture someone handed over: look at it without a site file
                 hint = f"no {site_file}: the checks skip (write one: ecc-doctor init {site_file})"
                 config = dataclasses.replace(
@@ -110,6 +112,9 @@ def dashboard(
         from ecc_doctor.checks import all_checks
 
         specs = all_checks()
+        if config is not None and not note:  # the same load-time checks as `check`
+            config_mod.check_secret_references(config)
+            config_mod.check_timeout_ids(config, [spec.id for spec in specs])
     except ConfigError as exc:
         _fail(exc.message)
         return

@@ -165,3 +165,23 @@ def test_capture_with_a_missing_named_site_file_is_still_an_error(tmp_path: Path
     code, output = run("--config", str(tmp_path / "site.toml"), "--capture", str(AUTH_FAILURE))
     assert code == 2
     assert "site.toml: no such file" in output
+
+
+def test_capture_with_a_missing_site_file_named_by_the_environment_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECC_DOCTOR_CONFIG", str(tmp_path / "typo.toml"))
+    code, output = run("--capture", str(AUTH_FAILURE))
+    assert code == 2
+    assert "typo.toml: no such file" in output
+
+
+def test_site_file_secret_that_does_not_resolve_stops_before_the_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ECCD_DASH_NOPE", raising=False)
+    site = tmp_path / "site.toml"
+    site.write_text('[cm]\nhost = "127.0.0.1"\nusername = "u"\npassword = "env:ECCD_DASH_NOPE"\n')
+    code, output = run("--config", str(site))
+    assert code == 2
+    assert "cm.password: environment variable ECCD_DASH_NOPE is not set" in output
