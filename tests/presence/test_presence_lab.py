@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -187,3 +188,23 @@ async def test_lab_server_refuses_every_write(sftp_lab: tuple[Lab, SftpEmulator]
             async with sftp.open("/archive/im/new.xml", "wb") as fh:
                 await fh.write(archive_xml([(*MARKER, 0.0)]))
     assert tree_digest(emu.root) == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "content",
+    ["[127.0.0.1]:{port}\n", "@cert-authority\n"],
+    ids=["no-key", "marker-only"],
+)
+@pytest.mark.parametrize("accept_new", [False, True], ids=["verify", "accept-new"])
+async def test_corrupt_known_hosts_is_an_error_naming_the_file(
+    sftp_lab: tuple[Lab, SftpEmulator], tmp_path: Path, content: str, accept_new: bool
+) -> None:
+    lab, _ = sftp_lab
+    known = tmp_path / "corrupt_known_hosts"
+    text = content.format(port=lab.data["sftp"]["port"])
+    known.write_text(text, encoding="utf-8")
+    result = await check(lab, known_hosts=str(known), accept_new_host_key=accept_new)
+    assert result.status is Status.ERROR
+    assert result.summary.startswith(f"known_hosts file {known} is unreadable"), result.summary
+    assert known.read_text(encoding="utf-8") == text  # nothing appended to a broken file

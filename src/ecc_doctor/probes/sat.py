@@ -29,6 +29,7 @@ from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.probes import sat_ossi, sat_records, sat_screens
 from ecc_doctor.probes.sat_ossi import OssiResponse
+from ecc_doctor.probes.ssh_common import readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
@@ -311,14 +312,6 @@ def _ssh_errors(
         raise ConnectError(f"CM {where}: {describe_os_error(exc)}") from exc
 
 
-def _readable_known_hosts(path: Path) -> None:
-    """ConnectError naming *path* when asyncssh cannot read it (a user's file, not our bug)."""
-    try:
-        asyncssh.read_known_hosts(str(path))
-    except ValueError as exc:
-        raise ConnectError(f"known_hosts file {path} is unreadable: {exc}") from exc
-
-
 async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout: float) -> Any:
     known_hosts = cfg.known_hosts or default_known_hosts()
     where = f"{cfg.host}:{cfg.port}"
@@ -328,7 +321,7 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
             raise ConnectError(f"known_hosts file {known_hosts} does not exist (cm.known_hosts)")
         known_hosts.parent.mkdir(parents=True, exist_ok=True)
         known_hosts.touch(exist_ok=True)
-        _readable_known_hosts(known_hosts)
+        readable_known_hosts(known_hosts)
         try:
             async with asyncio.timeout(timeout):
                 return await asyncssh.connect(

@@ -27,6 +27,7 @@ import asyncssh
 
 from ecc_doctor.config.sftp import SftpConfig
 from ecc_doctor.errors import AuthError, ConfigError, ConnectError, ProbeError, ProbeTimeout
+from ecc_doctor.probes.ssh_common import readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
@@ -359,6 +360,8 @@ async def open_session(
     where = f"{cfg.host}:{cfg.port}"
     transcript.note(f"connect {where} as {cfg.username} (known_hosts {known_hosts})")
     try:
+        if known_hosts.exists():
+            readable_known_hosts(known_hosts)  # asyncssh's ValueError would be an internal error
         if cfg.accept_new_host_key:
             await _accept_new(cfg, known_hosts, transcript, timeout)
         elif not known_hosts.exists():
