@@ -323,8 +323,8 @@ class _CheckOptions:
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
 
-    for path in (opts.json_path, opts.junit_path):
-        _check_writable(path)
+    check_writable(opts.json_path, "--json")
+    check_writable(opts.junit_path, "--junit")
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
     known_ids = [s.id for s in registry]
@@ -373,34 +373,51 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
             click.echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
         else:
             click.echo(junit.render(results, warn_as=opts.junit_warn_as, site=site), nl=False)
-    files: list[tuple[Path | None, Callable[[], str]]] = [
-        (opts.json_path, lambda: json_report.render(results, site=site, strict=opts.strict)),
-        (opts.junit_path, lambda: junit.render(results, warn_as=opts.junit_warn_as, site=site)),
+    files: list[tuple[Path | None, str, Callable[[], str]]] = [
+        (
+            opts.json_path,
+            "--json",
+            lambda: json_report.render(results, site=site, strict=opts.strict),
+        ),
+        (
+            opts.junit_path,
+            "--junit",
+            lambda: junit.render(results, warn_as=opts.junit_warn_as, site=site),
+        ),
     ]
     problems: list[str] = []
-    for path, render in files:  # one report that cannot be written does not stop the other
+    for path, label, render in files:  # one report that cannot be written does not stop the other
         if path is None:
             continue
         try:
-            path.write_text(render(), encoding="utf-8")
-        except OSError as exc:
-            problems.append(f"cannot write report {path}: {exc.strerror}")
+            write_report(path, render(), label)
+        except ConfigError as exc:
+            problems.append(exc.message)
     if problems:
         raise ConfigError("; ".join(problems))
 
 
-def _check_writable(path: Path | None) -> None:
-    """ConfigError before any check runs if a report file could not be written."""
+def check_writable(path: Path | None, label: str) -> None:
+    """ConfigError before the (long) work starts if the output file *label* (the option,
+    e.g. "--json") could not be written. Shared by ``check``, ``analyze`` and ``ladder``."""
     if path is None:
         return
     folder = path.parent
-    if path.is_dir():
-        raise ConfigError(f"cannot write report {path}: it is a directory")
+    if path.is_dir():  # click rejects it for check (dir_okay=False); analyze/ladder reach it
+        raise ConfigError(f"{label} {path}: is a folder, not a file")
     if not folder.is_dir():
-        raise ConfigError(f"cannot write report {path}: directory {folder} does not exist")
+        raise ConfigError(f"{label} {path}: no such folder {folder}")
     target = path if path.exists() else folder
     if not os.access(target, os.W_OK):
-        raise ConfigError(f"cannot write report {path}: permission denied on {target}")
+        raise ConfigError(f"{label} {path}: permission denied on {target}")
+
+
+def write_report(path: Path, text: str, label: str) -> None:
+    """Write an output file; a failure is a one-line ConfigError naming *label* and *path*."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{label} {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 # --- list, init ------------------------------------------------------------------------------

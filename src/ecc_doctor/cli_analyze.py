@@ -18,7 +18,7 @@ import click
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
-from ecc_doctor.cli import fail, run_guarded
+from ecc_doctor.cli import check_writable, fail, run_guarded, write_report
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
@@ -83,26 +83,6 @@ def _has_mgc_section(config_path: Path) -> bool:
         return "mgc" in tomllib.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return True
-
-
-def _check_writable(path: Path | None, option: str) -> None:
-    """Fail before the (long) analysis when an output file cannot be written."""
-    if path is None:
-        return
-    folder = path.parent
-    if path.is_dir():
-        raise ConfigError(f"{option} {path}: is a folder, not a file")
-    if not folder.is_dir():
-        raise ConfigError(f"{option} {path}: no such folder {folder}")
-    if not os.access(path if path.exists() else folder, os.W_OK):
-        raise ConfigError(f"{option} {path}: permission denied")
-
-
-def _write(path: Path, text: str, option: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _stdout_gone() -> None:
@@ -461,8 +441,8 @@ def analyze(
         rule_set = _rules_for(rules, gateway_text, config_path)
         port_set = _parse_ports(ports)
         _check_files(files)
-        _check_writable(json_path, "--json")
-        _check_writable(junit_path, "--junit")
+        check_writable(json_path, "--json")
+        check_writable(junit_path, "--junit")
         passwords = None
         if password_file is not None:
             from ecc_doctor.captures.sip.digest import load_passwords
@@ -486,11 +466,11 @@ def analyze(
         else:
             _echo_lines(_table(reports, verbose))
         if json_path is not None:
-            _write(json_path, _json(reports, status), "--json")
+            write_report(json_path, _json(reports, status), "--json")
         if junit_path is not None:
             from ecc_doctor.reporters import junit
 
-            _write(junit_path, junit.render(_results(reports), site="analyze"), "--junit")
+            write_report(junit_path, junit.render(_results(reports), site="analyze"), "--junit")
         if status in (Status.FAIL, Status.ERROR):
             return int(ExitCode.CHECKS_FAILED)
         return int(ExitCode.OK)
@@ -523,7 +503,7 @@ def ladder(
 
         port_set = _parse_ports(ports)
         _check_files([file])
-        _check_writable(svg_path, "--svg")
+        check_writable(svg_path, "--svg")
         try:
             # only this Call-ID's messages are kept, so it is found however many calls exist
             analysis = analyze_file(file, engine=engine, ports=port_set, ladder_call_id=call_id)
@@ -537,7 +517,7 @@ def ladder(
         cols = width or shutil.get_terminal_size((100, 24)).columns
         _echo_lines(render_text(lad, width=cols))
         if svg_path is not None:
-            _write(svg_path, render_svg(lad), "--svg")
+            write_report(svg_path, render_svg(lad), "--svg")
         return int(ExitCode.OK)
 
     run_guarded(body, debug=debug)

@@ -375,7 +375,7 @@ def test_unwritable_report_path_is_found_before_any_check_runs(monkeypatch, tmp_
     )
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [
-        f"ecc-doctor: cannot write report {absent}: directory {absent.parent} does not exist"
+        f"ecc-doctor: --junit {absent}: no such folder {absent.parent}"
     ]
     assert ran == []
     (tmp_path / "adir").mkdir()
@@ -399,5 +399,5 @@ def test_failing_json_report_does_not_prevent_the_junit_report(monkeypatch, tmp_
     args = ["check", "test.rm", "--config", str(site), "--json", str(json_dir / "o.json")]
     result = CliRunner().invoke(cli, [*args, "--junit", str(junit_path)])
     assert result.exit_code == 2, result.output
-    assert f"cannot write report {json_dir / 'o.json'}" in result.output
+    assert f"--json {json_dir / 'o.json'}: cannot write:" in result.output
     assert "test.rm" in junit_path.read_text()
