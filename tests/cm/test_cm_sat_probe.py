@@ -323,3 +323,15 @@ async def test_corrupt_known_hosts_is_connect_error_naming_the_file(
         async with open_sat(fast(cfg), Transcript("s"), connect_timeout=5):
             pass
     assert f"known_hosts file {known} is unreadable" in info.value.message
+
+
+async def test_bad_host_name_is_not_blamed_on_known_hosts(cm: Cm) -> None:
+    # a 70-character DNS label: IDNA encoding raises UnicodeError (a ValueError) in connect
+    cfg = dataclasses.replace(cm.cfg, host="a" * 70 + ".example")
+    with pytest.raises(ConnectError) as info:
+        async with open_sat(fast(cfg), Transcript("s"), connect_timeout=5):
+            pass
+    message = info.value.message
+    assert "known_hosts" not in message
+    assert message.startswith(f"CM {cfg.host}:{cfg.port}: ")
+    assert "label empty or too long" in message

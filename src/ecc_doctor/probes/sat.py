@@ -342,8 +342,11 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
                     kbdint_auth=True,
                     preferred_auth="keyboard-interactive,password",
                 )
-        except ValueError as exc:  # asyncssh reads known_hosts again while connecting
-            raise ConnectError(f"known_hosts file {known_hosts} is unreadable: {exc}") from exc
+        except ValueError as exc:
+            # asyncssh reads known_hosts again while connecting, but a ValueError can also be
+            # e.g. the IDNA UnicodeError of a bad cm.host: blame the file only if it is bad now
+            readable_known_hosts(known_hosts)
+            raise ConnectError(f"CM {where}: {exc}") from exc
         except asyncssh.PermissionDenied:
             if auth.pin_requested:
                 raise AuthError(f"CM {where} asks for a PIN: this login cannot use SAT") from None
