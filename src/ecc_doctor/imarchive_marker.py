@@ -98,15 +98,22 @@ class MarkerMatcher:
         return out
 
     def feed(self, rec: ImRecord, file: str, file_mtime: float) -> None:
-        """Consider one record from *file* (its mtime stands in for a missing timestamp)."""
+        """Consider one record from *file* (its mtime stands in for a missing timestamp).
+
+        Of several exact matches (a cumulative file re-uploaded later holds the IM again) the
+        one from the earliest-uploaded file is kept, whatever order the files are read in.
+        """
         sent = rec.timestamp or datetime.fromtimestamp(file_mtime, UTC)
-        if sent < self.after or self.exact is not None:
+        if sent < self.after:
             return
         self.seen += 1
         self.files.add(file)
         diffs = self._differences(rec)
         if not diffs:
-            self.exact = (file, rec, file_mtime)
+            if self.exact is None or file_mtime < self.exact[2]:
+                self.exact = (file, rec, file_mtime)
+            return
+        if self.exact is not None:
             return
         score = 3 - len(diffs)
         if score > 0 and (self.nearest is None or score > self.nearest.score):

@@ -259,6 +259,20 @@ def test_marker_archived_within_its_window_passes() -> None:
     assert status is Status.PASS
 
 
+def test_marker_in_two_files_is_judged_by_the_earliest_upload() -> None:
+    # a cumulative daily file re-uploaded 5 h later holds the IM too; files are read newest
+    # first, but the IM was archived in time in the hourly file
+    m = _matcher()
+    record = _rec("alice@x.example", "bob@x.example", "hello")
+    m.feed(record, "im_daily.xml", T0 + 5 * 3600)
+    m.feed(record, "im_1000.xml", T0 + 50 * 60)
+    status, message, lines = m.verdict(datetime.fromtimestamp(T0 + 6 * 3600, UTC))
+    assert status is Status.PASS, message
+    assert "found in im_1000.xml" in message
+    assert any(line.startswith("match in im_1000.xml") for line in lines)
+    assert "2 records sent since then, in 2 file(s) read" in lines
+
+
 def test_marker_body_mismatch_fails_naming_the_body_after_the_window() -> None:
     m = _matcher(body="good morning")
     m.feed(_rec("alice@x.example", "bob@x.example", "good evening"), "im_1.xml", T0)
