@@ -15,6 +15,7 @@ from ecc_doctor.probes.dmcc_frame import (
     parse_xml,
     read_frame,
 )
+from ecc_doctor.probes.timefmt import seconds
 
 
 def header(length: int, invoke_id: bytes = b"0001", version: int = 0) -> bytes:
@@ -100,8 +101,15 @@ async def test_truncated_body_is_a_connect_error_not_a_hang() -> None:
 
 @pytest.mark.anyio
 async def test_stalled_body_times_out() -> None:
-    with pytest.raises(ProbeTimeout, match="no complete DMCC message"):
+    with pytest.raises(ProbeTimeout, match="no complete DMCC message from AES within 0.05 s"):
         await read_frame(feed(header(100) + b"<a/>", eof=False), 0.05)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(9.99998, "10"), (0.25, "0.25"), (5.0, "5"), (0.123, "0.12")]
+)
+def test_time_limits_are_shown_rounded(value: float, shown: str) -> None:
+    assert seconds(value) == shown
 
 
 @pytest.mark.anyio

@@ -27,6 +27,7 @@ import httpx
 from ecc_doctor.config.aes import AesConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.secrets import MASK
 from ecc_doctor.transcript import Transcript
 
@@ -239,7 +240,7 @@ class OamClient:
         try:
             yield
         except httpx.TimeoutException as exc:
-            raise ProbeTimeout(f"{where}: no answer within {round(self.timeout, 2):g} s") from exc
+            raise ProbeTimeout(f"{where}: no answer within {seconds(self.timeout)} s") from exc
         except httpx.TooManyRedirects as exc:
             raise ProtocolError(f"{where}: too many redirects (login loop?)") from exc
         except httpx.TransportError as exc:

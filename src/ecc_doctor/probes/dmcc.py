@@ -45,6 +45,7 @@ from ecc_doctor.probes.dmcc_messages import (
     stop_request,
 )
 from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.transcript import Transcript
 
 #: NegResponse definedErrors (ECMA-354 schema, [CODE] Ratcow) that mean "AES is out of capacity":
@@ -52,11 +53,6 @@ from ecc_doctor.transcript import Transcript
 CAPACITY_ERRORS = frozenset({"maxNumberSessions", "serverResourcesBusy"})
 _STOP_TIMEOUT = 5.0
 _MAX_STALE = 64
-
-
-def seconds(value: float) -> str:
-    """A time limit for a message: ``9.99998`` -> ``10``, ``0.25`` -> ``0.25``."""
-    return f"{round(value, 2):g}"
 
 
 def _is_int(text: str) -> bool:

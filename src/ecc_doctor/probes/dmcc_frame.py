@@ -24,6 +24,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ecc_doctor.errors import ConnectError, ProbeTimeout, ProtocolError
+from ecc_doctor.probes.timefmt import seconds
 
 HEADER = struct.Struct(">HH4s")
 HEADER_LEN = HEADER.size
@@ -111,7 +112,7 @@ async def read_frame(
         raise ConnectError(f"AES closed the DMCC connection {where}") from exc
     except TimeoutError as exc:
         raise ProbeTimeout(
-            f"no complete DMCC message from AES within {round(timeout, 2):g} s"
+            f"no complete DMCC message from AES within {seconds(timeout)} s"
         ) from exc
     except OSError as exc:
         raise ConnectError(f"DMCC connection lost: {exc.strerror or exc}") from exc

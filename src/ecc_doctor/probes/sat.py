@@ -31,6 +31,7 @@ from ecc_doctor.probes import sat_ossi, sat_records, sat_screens
 from ecc_doctor.probes.sat_ossi import OssiResponse
 from ecc_doctor.probes.ssh_common import readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.transcript import Transcript
 
 MAX_BUFFER = 1 << 20
@@ -146,7 +147,7 @@ class SatSession:
         remaining = deadline - asyncio.get_running_loop().time()
         if len(self._buf) > MAX_BUFFER:
             raise ProtocolError(f"CM {self.where} sent over {MAX_BUFFER} bytes without {what}")
-        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {round(limit, 2):g} s")
+        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {seconds(limit)} s")
         if remaining <= 0:
             raise timeout
         try:
