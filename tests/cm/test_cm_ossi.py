@@ -8,12 +8,12 @@ import pytest
 
 from ecc_doctor.config import from_mapping
 from ecc_doctor.errors import ConfigError, ProtocolError
+from ecc_doctor.lab.cm_ossi import answer
 from ecc_doctor.probes.sat_ossi import (
     OSSI_FIELDS,
     STATUS_CTI,
     check_overrides,
     field_map,
-    ossi_lines,
     parse_ossi,
     secret_ids,
 )
@@ -67,19 +67,18 @@ def test_dropped_trailing_empty_field_is_restored() -> None:
 
 
 def test_fields_repeated_after_n_start_a_new_field_list() -> None:
-    lines = ossi_lines(
-        "display ip-services",
-        [
-            {"1501ff00": "AESVCS", "1502ff00": "y", "1503ff00": "procr", "1504ff00": "8765"},
-            {
-                "1541ff00": "1",
-                "1542ff00": "aes70",
-                "1543ff00": "pw-on-cm",
-                "1544ff00": "y",
-                "1545ff00": "in use",
-            },
-        ],
-    )
+    records = [
+        {"1501ff00": "AESVCS", "1502ff00": "y", "1503ff00": "procr", "1504ff00": "8765"},
+        {
+            "1541ff00": "1",
+            "1542ff00": "aes70",
+            "1543ff00": "pw-on-cm",
+            "1544ff00": "y",
+            "1545ff00": "in use",
+        },
+    ]
+    # the lab's writer, keyed by field ID directly (labels map each ID to itself)
+    lines = answer("display ip-services", {k: k for r in records for k in r}, records)
     response = parse_ossi(lines, mask=secret_ids(field_map()))
     parsed = from_ossi("display ip-services", response)
     assert isinstance(parsed, IpServices)

@@ -233,24 +233,3 @@ def looks_like_ossi(text: str) -> bool:
         and lines[-1].strip() == "t"
         and all(ln[0] in "cfdnet" for ln in lines)
     )
-
-
-def ossi_lines(command: str, records: Iterable[Mapping[str, str]]) -> list[str]:
-    """Render records as CM would over OSSI (a test helper; the lab has its own writer).
-
-    Field IDs go five to an ``f`` line and values five to a ``d`` line, so records span
-    several lines as on a real CM.
-    """
-    out = [f"c{command}"]
-    previous: list[str] | None = None
-    for i, record in enumerate(records):
-        if i:
-            out.append("n")
-        ids = list(record)
-        if ids != previous:
-            out += ["f" + "\t".join(ids[j : j + 5]) for j in range(0, len(ids), 5)]
-            previous = ids
-        vals = [record[k] for k in ids]
-        out += ["d" + "\t".join(vals[j : j + 5]) for j in range(0, len(vals), 5)]
-    out.append("t")
-    return out
