@@ -507,10 +507,6 @@ def ladder(
         try:
             # only this Call-ID's messages are kept, so it is found however many calls exist
             analysis = analyze_file(file, engine=engine, ports=port_set, ladder_call_id=call_id)
-            if call_id not in analysis.ladders:
-                seen = analysis.other_call_ids
-                hint = f"Call-IDs seen: {', '.join(seen)}" if seen else "no SIP messages"
-                raise CheckError(f"Call-ID {call_id!r} is not in the capture ({hint})")
             lad = build_ladder(analysis, call_id)
         except (CaptureError, CheckError) as exc:
             fail(exc.message, ExitCode.USAGE)

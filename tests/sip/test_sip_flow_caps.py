@@ -192,3 +192,22 @@ async def test_totals_in_the_table_head_and_passing_check_summary_count_unlisted
     (reg,) = await run_checks(select(["sip.register"], all_checks()), cfg)
     assert reg.status is Status.PASS, reg.summary
     assert reg.summary.startswith("6 registration flows correct"), reg.summary
+
+
+def test_a_missing_call_id_names_the_call_ids_seen(tmp_path: Path) -> None:
+    from ecc_doctor.captures.sip.ladder import build_ladder
+    from ecc_doctor.errors import CheckError
+
+    frames: list[bytes] = []
+    for n in range(3):
+        frames += _call(f"c{n}", "1 1 INVITE")
+    path = tmp_path / "calls.pcap"
+    write_pcap(path, frames)
+    # only the asked-for Call-ID is kept, so the hint comes from the other Call-IDs seen
+    analysis = analyze_file(path, ladder_call_id="nope")
+    with pytest.raises(CheckError) as err:
+        build_ladder(analysis, "nope")
+    assert err.value.message == ("Call-ID 'nope' is not in the capture (Call-IDs seen: c0, c1, c2)")
+    result = CliRunner().invoke(cli, ["ladder", str(path), "--call-id", "nope"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"ecc-doctor: {err.value.message}"

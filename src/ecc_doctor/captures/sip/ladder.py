@@ -66,7 +66,8 @@ def build_ladder(source: SipAnalysis | Iterable[SipMessage | CaptureNote], call_
                 messages.append(ladder_msg(msg))
         analysis = analyze_records(records)
     if not messages:
-        known = list(analysis.ladders)[:5]
+        # with ladder_call_id set only that Call-ID is kept: the others seen are named apart
+        known = analysis.other_call_ids or list(analysis.ladders)[:5]
         hint = f" (Call-IDs seen: {', '.join(known)})" if known else " (no SIP messages)"
         raise CheckError(f"Call-ID {call_id!r} is not in the capture{hint}")
     endpoints: list[str] = []
