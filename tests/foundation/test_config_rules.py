@@ -96,3 +96,31 @@ def test_template_is_valid_toml_and_loads(tmp_path: Path) -> None:
 def test_internal_keys_are_not_accepted() -> None:
     with pytest.raises(ConfigError, match="unknown key 'source'"):
         from_mapping({"source": "x"}, source="<t>")
+
+
+def test_secrets_are_only_top_level_section_fields() -> None:
+    """config._secret_fields looks at top-level section fields only: a Secret nested in a
+    list, table or sub-section would be missed by the load-time checks."""
+    import dataclasses
+    import typing
+
+    from ecc_doctor.config import SYSTEM_SECTIONS
+
+    def has_secret(tp: object) -> bool:
+        if tp is Secret:
+            return True
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            hints = typing.get_type_hints(tp)
+            return any(has_secret(hints[f.name]) for f in dataclasses.fields(tp))
+        return any(has_secret(arg) for arg in typing.get_args(tp))
+
+    top: list[str] = []
+    for name, section in SYSTEM_SECTIONS.items():
+        hints = typing.get_type_hints(section)
+        for f in dataclasses.fields(section):
+            tp = hints[f.name]
+            if tp is Secret or set(typing.get_args(tp)) == {Secret, type(None)}:
+                top.append(f"{name}.{f.name}")
+            else:
+                assert not has_secret(tp), f"{name}.{f.name} holds a nested Secret"
+    assert "cm.password" in top and "sftp.password" in top

@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,48 +107,37 @@ def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
     return f"{path}: TOML syntax error: {msg}"
 
 
-def _plain_secret_warnings(cfg: SiteConfig, source: str, mode: int | None) -> list[str]:
-    out = []
-    readable_by_others = mode is not None and bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+def _secret_fields(cfg: SiteConfig) -> Iterator[tuple[str, Secret]]:
+    """Every Secret set in the system sections, with its key ("cm.password"). Secrets are
+    only top-level section fields in the schema (tests/foundation pins that)."""
     for name in SYSTEM_SECTIONS:
         section = cfg.section(name)
         if section is None:
             continue
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if isinstance(value, Secret) and value.is_plain and readable_by_others:
-                out.append(
-                    f"{source}: {name}.{f.name} holds a plain-text secret in a file other "
-                    f"users can read; use 'env:NAME' or 'file:PATH', or chmod 600 {source}"
-                )
-    return out
+            if isinstance(value, Secret):
+                yield f"{name}.{f.name}", value
 
 
-def _secrets_in(value: Any, key: str) -> list[tuple[str, Secret]]:
-    """Every Secret inside *value* (a section, list, table), with its dotted key."""
-    if isinstance(value, Secret):
-        return [(key, value)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        found = []
-        for f in dataclasses.fields(value):
-            found += _secrets_in(getattr(value, f.name), f"{key}.{f.name}")
-        return found
-    if isinstance(value, list):
-        return [s for i, v in enumerate(value) for s in _secrets_in(v, f"{key}[{i}]")]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in _secrets_in(v, f"{key}.{k}")]
-    return []
+def _plain_secret_warnings(cfg: SiteConfig, source: str, mode: int | None) -> list[str]:
+    if mode is None or not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return []
+    return [
+        f"{source}: {key} holds a plain-text secret in a file other users can read; "
+        f"use 'env:NAME' or 'file:PATH', or chmod 600 {source}"
+        for key, secret in _secret_fields(cfg)
+        if secret.is_plain
+    ]
 
 
 def check_secret_references(cfg: SiteConfig) -> None:
     """ConfigError naming the key of the first ``env:`` variable that is not set or ``file:``
     that cannot be opened. Only checks that they resolve: the values are read when used."""
-    for name in SYSTEM_SECTIONS:
-        section = cfg.section(name)
-        for key, secret in _secrets_in(section, name) if section is not None else []:
-            problem = secret.problem()
-            if problem:
-                raise ConfigError(f"{cfg.source}: {key}: {problem}")
+    for key, secret in _secret_fields(cfg):
+        problem = secret.problem()
+        if problem:
+            raise ConfigError(f"{cfg.source}: {key}: {problem}")
 
 
 def check_timeout_ids(cfg: SiteConfig, known_ids: Iterable[str]) -> None:
