@@ -13,10 +13,13 @@ import asyncssh
 import pytest
 from tests.presence.conftest import run_presence, tree_digest
 
+from ecc_doctor.config import from_mapping
 from ecc_doctor.lab import Lab
 from ecc_doctor.lab.sftp import MARKER, SftpEmulator, archive_xml
 from ecc_doctor.models import Result, Status
+from ecc_doctor.probes.sftp import RemotePathError, open_session
 from ecc_doctor.secrets import Secret
+from ecc_doctor.transcript import Transcript
 
 
 @pytest.fixture
@@ -208,3 +211,17 @@ async def test_corrupt_known_hosts_is_an_error_naming_the_file(
     assert result.status is Status.ERROR
     assert result.summary.startswith(f"known_hosts file {known} is unreadable"), result.summary
     assert known.read_text(encoding="utf-8") == text  # nothing appended to a broken file
+
+
+@pytest.mark.anyio
+async def test_missing_directory_costs_one_extra_query(sftp_lab: tuple[Lab, SftpEmulator]) -> None:
+    # LSTAT alone tells a missing path from a file or a symlink (only a link needs STAT too)
+    lab, _ = sftp_lab
+    cfg = from_mapping({"sftp": section(lab)}, source="<test>").sftp
+    transcript = Transcript("sftp")
+    async with open_session(cfg, transcript, 5.0) as session:
+        with pytest.raises(RemotePathError) as info:
+            await session.list_dir("/archive/nope", limit=10)
+    assert info.value.reason == "missing"
+    queries = [ln for ln in transcript.lines if re.search(r"\b(L?STAT) /archive/nope", ln)]
+    assert len(queries) == 1, queries

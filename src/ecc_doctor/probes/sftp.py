@@ -181,19 +181,8 @@ class SftpSession:
             raise
         except asyncssh.SFTPError as exc:
             error = self._path_error(exc, "listing", path)
-            # OpenSSH answers "no such file" for a path that is a file, too (ENOTDIR)
-            kind = await self._target_kind(path) if error.reason == "missing" else None
-            if kind is not None and kind != "dir":
-                shown = {"file": "a regular file", "symlink": "a symbolic link"}.get(kind, kind)
-                raise RemotePathError(
-                    f"{path} on {self._where} is not a directory ({shown})", "not-dir"
-                ) from exc
-            if error.reason == "missing" and await self._is_link(path):
-                raise RemotePathError(
-                    f"{path} on {self._where} is a symbolic link that does not resolve "
-                    "(dangling, or a loop)",
-                    "broken-link",
-                ) from exc
+            if error.reason == "missing":
+                raise await self._why_missing(path, error) from exc
             raise error from exc
         finally:
             await _bounded(scan.aclose())
@@ -201,26 +190,37 @@ class SftpSession:
         self._t.received(f"{len(entries)} entries{more}")
         return Listing(path, tuple(entries), bounded, limit)
 
-    async def _target_kind(self, path: str) -> str | None:
-        """What *path* is, following symlinks (None: it cannot be stat'ed)."""
-        self._t.sent(f"STAT {path}")
+    async def _kind_at(self, path: str, *, follow: bool) -> str | None:
+        """What *path* is (STAT follows a symlink, LSTAT does not); None: no answer."""
+        self._t.sent(f"{'STAT' if follow else 'LSTAT'} {path}")
         try:
-            attrs = await self._sftp.stat(path.encode())
+            if follow:
+                attrs = await self._sftp.stat(path.encode())
+            else:
+                attrs = await self._sftp.lstat(path.encode())
         except asyncssh.SFTPError as exc:
             self._t.received(f"error: {exc.reason}")
             return None
-        self._t.received(_kind(attrs))
-        return _kind(attrs)
+        kind = _kind(attrs)
+        self._t.received(kind)
+        return kind
 
-    async def _is_link(self, path: str) -> bool:
-        self._t.sent(f"LSTAT {path}")
-        try:
-            attrs = await self._sftp.lstat(path.encode())
-        except asyncssh.SFTPError as exc:
-            self._t.received(f"error: {exc.reason}")
-            return False
-        self._t.received(_kind(attrs))
-        return _kind(attrs) == "symlink"
+    async def _why_missing(self, path: str, error: RemotePathError) -> RemotePathError:
+        """A listing said "no such file": OpenSSH says that for a file (ENOTDIR) and for a
+        symlink that does not resolve too. LSTAT tells them apart; only a link needs STAT."""
+        kind = await self._kind_at(path, follow=False)
+        if kind == "symlink":
+            kind = await self._kind_at(path, follow=True)
+            if kind is None:
+                return RemotePathError(
+                    f"{path} on {self._where} is a symbolic link that does not resolve "
+                    "(dangling, or a loop)",
+                    "broken-link",
+                )
+        if kind is None or kind == "dir":
+            return error
+        shown = "a regular file" if kind == "file" else kind
+        return RemotePathError(f"{path} on {self._where} is not a directory ({shown})", "not-dir")
 
     async def download(self, path: str, entry: RemoteEntry, max_bytes: int) -> Download:
         """Copy a regular file into the private workdir, reading at most *max_bytes* + 1 bytes;
