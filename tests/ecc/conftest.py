@@ -42,6 +42,13 @@ def with_ecc(config: SiteConfig, **changes: Any) -> SiteConfig:
     return dataclasses.replace(config, ecc=dataclasses.replace(config.ecc, **changes))
 
 
+def with_connect_timeout(config: SiteConfig, seconds: float) -> SiteConfig:
+    """*config* with timeouts.connect set to *seconds*."""
+    return dataclasses.replace(
+        config, timeouts=dataclasses.replace(config.timeouts, connect=seconds)
+    )
+
+
 async def run_one(module: ModuleType, config: SiteConfig, **kwargs: Any) -> Result:
     """Run one check module through the runner (timeouts and error handling included)."""
     (result,) = await run_checks([spec_of(module)], config, **kwargs)

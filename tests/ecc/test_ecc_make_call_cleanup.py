@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from types import ModuleType
 
 import pytest
 
 from ecc_doctor.checks import ecc_roundtrip, ecc_trunk
-from ecc_doctor.config import SiteConfig
 from ecc_doctor.models import Status
 
-from .conftest import clean_ecc_lab, no_traceback, run_one
+from .conftest import clean_ecc_lab, no_traceback, run_one, with_connect_timeout
 
 pytestmark = pytest.mark.anyio
-
-
-def with_connect_timeout(config: SiteConfig, seconds: float) -> SiteConfig:
-    return dataclasses.replace(
-        config, timeouts=dataclasses.replace(config.timeouts, connect=seconds)
-    )
 
 
 @pytest.mark.parametrize("module", [ecc_roundtrip, ecc_trunk], ids=lambda m: m.ID)

@@ -60,6 +60,7 @@ async def _drive(steps: CallSteps) -> StepFailed | ProbeError | None:
         return found
 
     steps.start()
+    await steps.snapshot_calls(a)  # before the step's clock starts: not part of its latency
     try:
         await steps.run(
             "alerting",

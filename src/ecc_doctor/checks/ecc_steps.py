@@ -175,18 +175,30 @@ class CallSteps:
         """Ignore every event received before this call's first request."""
         self.receiver.seek(self.receiver.mark())
 
+    async def snapshot_calls(self, address: str) -> None:
+        """Note the calls *address* has before Make Call, so that :meth:`cleanup` can tell
+        the calls that appear afterwards. Await it before :meth:`run` starts the step's clock:
+        it is a REST round trip of its own. Unknown (``None``) when ECC cannot list them."""
+        self.calls_before = await self._calls_at(address)
+        if self.calls_before is None:
+            self.rest.transcript.note(
+                f"calls of {address} before Make Call unknown: a failed Make Call is cleaned up "
+                "by its events only"
+            )
+
     async def make_call(self, from_: str, to: str) -> None:
         """Make Call *from_* -> *to*. If it fails (no answer in time, no callID, cancelled),
         ECC may still have created the call: :meth:`cleanup` then looks for it and drops it."""
-        self.calls_before = await self._calls_at(from_)
         self.dialled, self.dialled_at = (from_, to), time.monotonic()
         self.call_id = (await self.rest.make_call(from_, to)).call_id
 
     async def _calls_at(self, address: str) -> set[str] | None:
+        """The ids of the calls ECC lists for *address* (``None``: ECC cannot tell)."""
         try:
             conns = await self.rest.connections_of(address)
-        except EccHttpError:
-            return None  # e.g. not monitored: Make Call will say so
+        except ProbeError as exc:  # not monitored, no answer in time, not shaped connections[]
+            self.rest.transcript.note(f"cannot list the calls of {address}: {exc}")
+            return None
         return {cid for c in conns if (cid := _call_of(c))}
 
     async def run(
@@ -314,11 +326,7 @@ class CallSteps:
             if e.call_id and e.received_at >= self.dialled_at and (e.calling, e.called) == (a, b)
         ]
         if self.calls_before is not None:
-            try:
-                now = await self._calls_at(a)
-            except ProbeError as exc:
-                self.rest.transcript.note(f"cannot list the calls of {a} to clean up: {exc}")
-                now = None
+            now = await self._calls_at(a)
             found += sorted((now or set()) - self.calls_before)
         return list(dict.fromkeys(found))
 

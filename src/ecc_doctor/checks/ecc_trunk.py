@@ -62,6 +62,7 @@ async def _scenario(ctx: CheckContext, steps: CallSteps) -> Result:
     a, n = _caller(cfg), cfg.trunk_number
 
     steps.start()
+    await steps.snapshot_calls(a)  # before the window opens: not part of the latency
     steps.state = cfg.event_alerting  # ALERTING before the answer is expected, not judged
     expected = {cfg.event_active, *cfg.event_ended}
     try:

@@ -72,15 +72,27 @@ class EccEmulator:
         trunk_answer_delay: float = 0.2,
         make_call_delay: float = 0.0,
         alert_caller_only: bool = False,
+        connections_delay: float = 0.0,
+        connections_missing: bool = False,
+        make_call_events: bool = True,
     ) -> None:
         """*trunk_answer_delay*: seconds until the trunk's far end answers; *make_call_delay*:
         seconds the Make Call answer is held back after the call was created (and rings);
-        *alert_caller_only*: the ALERTING event of a station call reports only the caller."""
+        *alert_caller_only*: the ALERTING event of a station call reports only the caller;
+        *connections_delay*: seconds every Get Connections By Address answer is held back;
+        *connections_missing*: Get Connections By Address answers 404 (an ECC without it);
+        *make_call_events*: False publishes no event for calls placed by Make Call (they
+        still ring)."""
         self.budget_ms = budget_ms
         self.slow_delay = slow_delay
         self.trunk_answer_delay = trunk_answer_delay
         self.make_call_delay = make_call_delay
         self.alert_caller_only = alert_caller_only
+        self.connections_delay = connections_delay
+        self.connections_missing = connections_missing
+        self.make_call_events = make_call_events
+        self._silent: set[str] = set()  # calls whose events are not published
+        self._closing = asyncio.Event()  # set while the server stops: delayed answers go now
         self.active: set[str] = set()
         self.requests = 0
         self._token = ""
@@ -125,6 +137,7 @@ class EccEmulator:
         }
 
     async def stop(self) -> None:
+        self._closing.set()
         await self._drop_all()
         if self._efc is not None:
             await self._efc.close()
@@ -147,8 +160,10 @@ class EccEmulator:
             return
         self._require_efc().online = up
         if up:
+            self._closing.clear()
             await self._server.start()
         else:
+            self._closing.set()
             await self._server.stop()
 
     def status(self) -> dict[str, Any]:
@@ -178,7 +193,8 @@ class EccEmulator:
     def _publish(self, events: list[dict[str, Any]]) -> None:
         efc = self._require_efc()
         for body in events:
-            efc.publish(body)
+            if body.get("callID") not in self._silent:
+                efc.publish(body)
 
     def _start_trunk_timer(self, call: Call) -> None:
         async def answer_later() -> None:
@@ -194,6 +210,30 @@ class EccEmulator:
         task = asyncio.create_task(answer_later(), name=f"lab-trunk-{call.id}")
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
+
+    async def _hold_back(self, seconds: float) -> None:
+        """Delay an answer by *seconds*; cut short (not cancelled) when the server stops, so
+        uvicorn has no cancelled handler to report."""
+        if seconds > 0 and not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
+
+    # -- calls the lab places itself (someone else phoning) ---------------------------------
+    def place_call(self, from_: str, to: str) -> str:
+        """A call *from_* -> *to* that no ECC client asked for (it rings, events published):
+        returns its id."""
+        call, events = self._model.make_call(from_, to)
+        self._publish(events)
+        return call.id
+
+    def call_up(self, call_id: str) -> bool:
+        return call_id in self._model.calls
+
+    def hang_up(self, call_id: str) -> None:
+        """End a call from the lab's side (a call already gone is fine)."""
+        call = self._model.calls.get(call_id)
+        if call is not None:
+            self._publish(self._model.drop(call))
 
     # -- HTTP -------------------------------------------------------------------------------
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -241,9 +281,11 @@ class EccEmulator:
             return await self._eventing(method, path[len(EFC) :], _json(body))
         if path.startswith(ECC):
             parts = path[len(ECC) :].strip("/").split("/")
+            if _is_connections(method, parts):
+                await self._hold_back(self.connections_delay)
             answer = self._ecc(method, parts, query, body)
-            if self.make_call_delay and method == "POST" and parts == ["calls"]:
-                await asyncio.sleep(self.make_call_delay)  # the call exists and rings already
+            if method == "POST" and parts == ["calls"]:
+                await self._hold_back(self.make_call_delay)  # the call exists and rings already
             return answer
         raise Reply(404, {"message": f"no service at {path}"})
 
@@ -274,6 +316,8 @@ class EccEmulator:
             if not isinstance(data, dict) or not {"from", "to"} <= data.keys():
                 raise Reply(400, {"message": "MakeCall needs a JSON object with 'from' and 'to'"})
             call, events = model.make_call(str(data["from"]), str(data["to"]))
+            if not self.make_call_events:
+                self._silent.add(call.id)
             self._publish(events)
             if call.trunk:
                 self._start_trunk_timer(call)
@@ -285,12 +329,9 @@ class EccEmulator:
             if method in ("DELETE", "POST"):
                 self._publish(model.drop(call))
                 return 200, None
-        if (
-            len(parts) == 3
-            and parts[0] == "addresses"
-            and parts[2] == "connections"
-            and method == "GET"
-        ):
+        if _is_connections(method, parts):
+            if self.connections_missing:
+                raise Reply(404, {"message": "no ECC resource for Get Connections By Address"})
             return 200, {"connections": model.connections_of(parts[1])}
         if method == "POST" and action:
             if len(parts) == 4 and parts[0] == "calls" and parts[2] == "connections":
@@ -303,6 +344,16 @@ class EccEmulator:
             self._publish(model.action(call, conn, action))
             return 200, None
         raise Reply(404, {"message": f"no ECC resource {'/'.join(parts)} for {method}"})
+
+
+def _is_connections(method: str, parts: list[str]) -> bool:
+    """Is this Get Connections By Address (GET addresses/{a}/connections)?"""
+    return (
+        method == "GET"
+        and len(parts) == 3
+        and parts[0] == "addresses"
+        and parts[2] == "connections"
+    )
 
 
 async def _read(receive: Receive, limit: int = 1 << 20) -> bytes:
