@@ -38,3 +38,47 @@ def test_extra_is_split_at_the_first_equals_sign_everywhere() -> None:
     assert endpoints(cfg) == [("sm1", "10.0.0.20", 5061), ("extra[1]", "10.0.0.21", 5060)]
     with pytest.raises(ConfigError, match=r"extra\[0\]: expected 'host:port' or 'name=host:port'"):
         from_mapping({"net": {"extra": ["a=b=c:22"]}}, source="<t>")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "[::1:22",  # unclosed bracket
+        "::1]:22",  # stray closing bracket
+        "a[b]c:22",  # brackets inside a host
+        "::1:22",  # IPv6 without brackets: where does the port start?
+        "sm1=fe80::1:5060",
+        "h:\u0662\u0662",  # Arabic-Indic digits are digits to str.isdigit, not a port
+        "h:\uff12\uff12",  # fullwidth digits
+        "h:+22",
+        "h:",
+        ":22",
+        "[]:22",
+        "h:0",
+        "h:65536",
+    ],
+)
+def test_malformed_endpoints_are_one_line_config_errors(item: str) -> None:
+    from ecc_doctor.config.sections import parse_endpoint
+
+    assert parse_endpoint(item) is None
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"net": {"extra": ["ok=10.0.0.1:22", item]}}, source="<t>")
+    message = info.value.message
+    assert "\n" not in message
+    assert message.endswith(f"extra[1]: expected 'host:port' or 'name=host:port', got {item!r}")
+
+
+@pytest.mark.parametrize(
+    ("item", "parsed"),
+    [
+        ("[::1]:22", ("", "::1", 22)),
+        ("lo6=[fe80::1]:5060", ("lo6", "fe80::1", 5060)),
+        ("cm.example:5022", ("", "cm.example", 5022)),
+        ("sm1=10.0.0.20:65535", ("sm1", "10.0.0.20", 65535)),
+    ],
+)
+def test_wellformed_endpoints_parse(item: str, parsed: tuple[str, str, int]) -> None:
+    from ecc_doctor.config.sections import parse_endpoint
+
+    assert parse_endpoint(item) == parsed

@@ -33,14 +33,21 @@ class NetConfig:
 
 def parse_endpoint(item: str) -> tuple[str, str, int] | None:
     """``name=host:port`` or ``host:port`` (IPv6 as ``[::1]:22``) -> (name or "", host, port);
-    None when malformed. The name ends at the first ``=``; a host never contains one."""
+    None when malformed: a host with ``[``/``]`` left over or an unbracketed ``:``, a port
+    that is not 1-65535 in ASCII digits. The name ends at the first ``=``; a host never
+    contains one."""
     name, sep, target = item.partition("=")
     if not sep:
         name, target = "", item
     host, colon, port = target.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
-    if not colon or not host or "=" in target or not port.isdigit():
+    if not colon or not host or "=" in target or "[" in host or "]" in host:
+        return None
+    if ":" in host and not bracketed:  # "::1:22": the port is ambiguous, write "[::1]:22"
+        return None
+    if not (port.isascii() and port.isdigit()):  # str.isdigit also takes e.g. Arabic digits
         return None
     if not 0 < int(port) < 65536:
         return None
