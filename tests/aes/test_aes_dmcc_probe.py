@@ -357,11 +357,17 @@ async def test_malformed_grant_with_a_session_id_is_still_stopped(peer, duration
 
     cfg = await peer(script)
     transcript = Transcript("dmcc")
+    session = DmccSession(cfg, transcript, io_timeout=2)
     with pytest.raises(ProtocolError, match="lacks sessionID or actualSessionDuration"):
-        async with DmccSession(cfg, transcript, io_timeout=2):
+        async with session:
             pass
     assert stopped.is_set()
     assert "session ABC-0 stopped" in "\n".join(transcript.lines)
+    # what AES did grant is kept after the stop, with duration 0 for the unparsable one
+    info = session.last_info
+    assert info is not None
+    assert (info.session_id, info.duration_s) == ("ABC-0", 0)
+    assert info.protocol_version.endswith("/csta/ed3/privA")
 
 
 @pytest.mark.anyio

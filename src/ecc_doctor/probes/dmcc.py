@@ -333,14 +333,17 @@ class DmccSession:
         session_id = child_text(root, "sessionID")
         version = child_text(root, "actualProtocolVersion")
         duration = child_text(root, "actualSessionDuration")
-        if session_id:  # AES holds this session now: remember it so every way out stops it
-            self.info = SessionInfo(session_id, "", 0, elapsed)
-        if not session_id or not _is_int(duration):
-            raise ProtocolError(
-                f"{self.where}: StartApplicationSessionPosResponse lacks sessionID or "
-                f"actualSessionDuration"
-            )
-        self.info = SessionInfo(session_id, version, int(duration), elapsed)
+        lacks = (
+            f"{self.where}: StartApplicationSessionPosResponse lacks sessionID or "
+            "actualSessionDuration"
+        )
+        if not session_id:
+            raise ProtocolError(lacks)
+        granted = int(duration) if _is_int(duration) else None
+        # AES holds this session now: remember it so every way out stops it
+        self.info = SessionInfo(session_id, version, granted or 0, elapsed)
+        if granted is None:
+            raise ProtocolError(lacks)
         self.transcript.note(
             f"session {session_id} open: protocol {version} (AES {release_of(version)}), "
             f"duration {duration} s"
