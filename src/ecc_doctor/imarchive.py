@@ -197,11 +197,16 @@ class _Target:
         self._elements = 0
         self._text = 0
 
-    def _spend(self, elements: int, text: int) -> None:
+    def _building(self, elements: int, text: int) -> ET.TreeBuilder | None:
+        """The record's builder while the record stays within its caps (counting this much
+        more), else None: past a cap what was built is dropped and the rest streams by."""
+        if self._builder is None:
+            return None
         self._elements += elements
         self._text += text
         if self._elements > MAX_RECORD_ELEMENTS or self._text > MAX_RECORD_TEXT:
-            self._builder = None  # drop what was built; the rest streams by unbuilt
+            self._builder = None
+        return self._builder
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         self.depth += 1
@@ -216,10 +221,9 @@ class _Target:
             self._builder = ET.TreeBuilder()
             self._record_depth = self.depth
             self._elements = self._text = 0
-        if self._builder is not None:
-            self._spend(1, sum(len(k) + len(v) for k, v in attrib.items()))
-        if self._builder is not None:
-            self._builder.start(local, {_local(k): v for k, v in attrib.items()})
+        size = sum(len(k) + len(v) for k, v in attrib.items())
+        if (builder := self._building(1, size)) is not None:
+            builder.start(local, {_local(k): v for k, v in attrib.items()})
 
     def end(self, tag: str) -> None:
         elem = self._builder.end(_local(tag)) if self._builder is not None else None
@@ -236,10 +240,8 @@ class _Target:
         self.depth -= 1
 
     def data(self, text: str) -> None:
-        if self._builder is not None:
-            self._spend(0, len(text))
-        if self._builder is not None:
-            self._builder.data(text)
+        if (builder := self._building(0, len(text))) is not None:
+            builder.data(text)
 
     def close(self) -> None:
         return None
