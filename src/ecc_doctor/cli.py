@@ -568,11 +568,7 @@ MAX_LAB_LINE = 4096
 
 async def _lab_console(lab: Any) -> None:
     lines = _stdin_lines()
-    while True:
-        line = await lines.get()
-        if line is None:  # stdin closed: keep serving until interrupted
-            await asyncio.Event().wait()
-            continue
+    while (line := await lines.get()) is not None:
         words = line.split()
         if not words:
             continue
@@ -590,6 +586,7 @@ async def _lab_console(lab: Any) -> None:
                 click.echo("commands: fault NAME | heal NAME | status | quit")
         except ConfigError as exc:
             click.echo(exc.message)
+    await asyncio.Event().wait()  # stdin closed: keep serving until interrupted (cancelled)
 
 
 def main() -> None:

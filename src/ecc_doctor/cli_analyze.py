@@ -97,8 +97,8 @@ def _stdout_gone() -> None:
         pass
 
 
-def _echo_lines(lines: Iterator[str] | Sequence[str], text: str = "") -> bool:
-    """Print *text* (as is) or *lines*; False when the reader has gone away."""
+def _echo_lines(lines: Iterator[str] | Sequence[str], text: str = "") -> None:
+    """Print *text* (as is) or *lines*; quietly stop when the reader has gone away."""
     try:
         if text:
             click.echo(text, nl=False)
@@ -107,8 +107,6 @@ def _echo_lines(lines: Iterator[str] | Sequence[str], text: str = "") -> bool:
         sys.stdout.flush()
     except BrokenPipeError:
         _stdout_gone()
-        return False
-    return True
 
 
 @contextmanager
@@ -320,7 +318,9 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
     for rep in reports:
         if rep.error is not None:
             errors += 1
-            lines.append(f"{rep.path}: {Status.ERROR.symbol} {Status.ERROR.value}: {rep.error}")
+            # the reader's messages start with the path already: name it once
+            reason = rep.error.removeprefix(f"{rep.path}: ")
+            lines.append(f"{rep.path}: {Status.ERROR.symbol} {Status.ERROR.value}: {reason}")
             continue
         info = rep.info
         head = f"{rep.path}"

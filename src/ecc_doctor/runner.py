@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from ecc_doctor import cancel
 from ecc_doctor.checks import CheckSpec
@@ -130,7 +131,7 @@ async def _guarded(
         if not isinstance(item, Result):
             kind = type(item).__name__
             return [ctx.result(Status.ERROR, f"{spec.id} returned {kind}, expected Result")]
-    return [r for r in results if isinstance(r, Result)]
+    return cast(list[Result], results)  # every item was checked above
 
 
 def _error(ctx: CheckContext, reason: str, exc: BaseException, debug: bool) -> Result:

@@ -97,7 +97,8 @@ def test_a_bad_file_among_good_ones_is_an_error_of_its_own(tmp_path: Path) -> No
     garbage.write_bytes(b"\x00garbage, not a capture" * 10)
     code, out, err = run("analyze", str(GOOD), str(garbage), str(SIP / "register-udp.pcap"))
     assert code == 1 and err == ""
-    assert f"{garbage}: E ERROR: {garbage}: not a pcap or pcapng file" in out
+    assert f"{garbage}: E ERROR: not a pcap or pcapng file" in out  # the path once
+    assert out.count(str(garbage)) == 1
     assert "✓ PASS  invite" in out and "✓ PASS  register" in out
     assert out.rstrip().endswith("2 flows: 2 PASS; 1 file not analyzed (ERROR)")
 
@@ -140,7 +141,7 @@ def test_time_limit_stops_tshark_and_the_other_files_go_on(tmp_path: Path) -> No
     slow = write_pcap(tmp_path / "slow.pcap", frames)
     code, out, _ = run("analyze", "--engine", "tshark", "--time-limit", "2", str(slow), str(GOOD))
     assert code == 1
-    assert f"{slow}: E ERROR: {slow}: analysis stopped after 2 s (--time-limit)" in out
+    assert f"{slow}: E ERROR: analysis stopped after 2 s (--time-limit)" in out
     assert "✓ PASS  invite" in out
 
 

@@ -27,6 +27,7 @@ from ecc_doctor.captures.sip.prack import InviteTracker
 from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS, RegisterTracker
 from ecc_doctor.errors import CaptureError, ConfigError
 from ecc_doctor.models import Finding, Status
+from ecc_doctor.probes.tcp import host_port
 
 RULES = ("register", "prack")
 
@@ -350,7 +351,7 @@ def ladder_msg(msg: SipMsg) -> LadderMsg:
 
 
 def _endpoint(host: str, port: int) -> str:
-    return intern(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return intern(host_port(host, port))
 
 
 def analyze_records(
