@@ -10,9 +10,13 @@ import re
 import pytest
 
 from ecc_doctor.checks import all_checks, select
+from ecc_doctor.checks.cm_cti_link import listed_links
 from ecc_doctor.lab import Lab
+from ecc_doctor.lab.cm_ossi import LAB_FIELDS, STATUS_CTI, answer
 from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.models import Result, Status
+from ecc_doctor.probes.sat_ossi import parse_ossi
+from ecc_doctor.probes.sat_records import CtiLinkStatus, from_ossi
 from ecc_doctor.runner import run_checks
 
 pytestmark = pytest.mark.anyio
@@ -176,3 +180,34 @@ async def test_cti_link_admin_defaults_to_the_links_cm_lists(lab: Lab) -> None:
     assert by_id["cm.cti-link-admin"].status is Status.PASS, by_id["cm.cti-link-admin"].summary
     assert by_id["cm.cti-link-admin"].summary == "CTI link 2 administered as ADJ-IP"
     assert await sessions_closed(lab) == 0
+
+
+async def test_no_listed_link_fails_alike_in_both_link_checks(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the lab CM lists no CTI link at all (its records for 'status aesvcs cti-link' are empty)
+    emu = cm_of(lab)
+    records = emu._records
+    monkeypatch.setattr(emu, "_records", lambda c: [] if c == STATUS_CTI else records(c))
+    results = await run(lab, "cm.cti-link", "cm.cti-link-admin", cti_links=[])
+    for result in results:
+        assert result.status is Status.FAIL, (result.check_id, result.summary)
+        assert result.summary == (
+            "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)"
+        )
+        assert [e.title for e in result.evidence if e.kind == "table"] == ["status aesvcs cti-link"]
+    assert await sessions_closed(lab) == 0
+
+
+def test_listed_links_are_the_default_with_the_listing_as_evidence() -> None:
+    rows = [
+        {"CTI Link": n, "Version": "7", "Mnt Busy": "no", "AE Services Server": "aes70",
+         "Service State": "established", "Msgs Sent": "5", "Msgs Rcvd": "5"}
+        for n in ("1", "3")
+    ]  # fmt: skip
+    lines = answer(STATUS_CTI, LAB_FIELDS[STATUS_CTI], rows)
+    status = from_ossi(STATUS_CTI, parse_ossi(lines))
+    assert isinstance(status, CtiLinkStatus)
+    links, evidence = listed_links(status)
+    assert links == [1, 3]
+    assert evidence.title == "status aesvcs cti-link"

@@ -47,6 +47,21 @@ def _evidence(status: CtiLinkStatus, title: str) -> Evidence:
     return Evidence.table(title, table.columns, table.rows)
 
 
+def listed_links(status: CtiLinkStatus) -> tuple[list[int], Evidence]:
+    """Every link 'status aesvcs cti-link' lists (what a check covers when cm.cti_links is
+    empty), with that listing as evidence."""
+    return [row.link for row in status.rows], _evidence(status, "status aesvcs cti-link")
+
+
+def no_links(ctx: CheckContext, evidence: list[Evidence]) -> Result:
+    """The FAIL when no link is configured and CM lists none."""
+    return ctx.result(
+        Status.FAIL,
+        "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)",
+        evidence=evidence,
+    )
+
+
 def _stuck(first: CtiLinkStatus, second: CtiLinkStatus, wanted: list[int]) -> list[str]:
     out = []
     for number in wanted:
@@ -61,14 +76,11 @@ async def check(ctx: CheckContext) -> Result:
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
     async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
         status = await sat.cti_status()
-        wanted = list(cfg.cti_links) or [r.link for r in status.rows]
-        evidence = [_evidence(status, "status aesvcs cti-link")]
+        listed, table = listed_links(status)
+        wanted = list(cfg.cti_links) or listed
+        evidence = [table]
         if not wanted:
-            return ctx.result(
-                Status.FAIL,
-                "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)",
-                evidence=evidence,
-            )
+            return no_links(ctx, evidence)
         problems = _problems(cfg, status, wanted)
         metrics = _metrics(status, wanted)
         if problems:

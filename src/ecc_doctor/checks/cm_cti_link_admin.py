@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ecc_doctor.checks.cm_cti_link import listed_links, no_links
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
@@ -47,16 +48,10 @@ async def check(ctx: CheckContext) -> Result:
     async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
         links = list(cfg.cti_links)
         if not links:  # default: every link CM lists, as cm.cti-link does
-            status = await sat.cti_status()
-            listed = status.tables()[0]
-            evidence.append(Evidence.table("status aesvcs cti-link", listed.columns, listed.rows))
-            links = [row.link for row in status.rows]
+            links, listing = listed_links(await sat.cti_status())
+            evidence.append(listing)
             if not links:
-                return ctx.result(
-                    Status.FAIL,
-                    "no AE Services CTI link is administered ('status aesvcs cti-link' lists none)",
-                    evidence=evidence,
-                )
+                return no_links(ctx, evidence)
         for number in links:
             found, table = await _one(sat, cfg, number)
             problems += found
