@@ -130,6 +130,47 @@ def _call_of(connection: dict[str, Any]) -> str:
     return call_id_of({k: v for k, v in connection.items() if k != "id"})
 
 
+_CALLED_KEYS = ("to", "called", "calledParty", "calledDevice", "originalCalledParticipant")
+_CALLING_KEYS = ("from", "calling", "callingParty", "callingDevice", "originalCallingParticipant")
+
+
+def _number(text: str) -> str:
+    """A party as a comparable number: ``tel:``/``sip:`` and ``@host`` removed, digits only
+    (the text itself if it has no digits)."""
+    text = text.strip()
+    if text.lower().startswith(("tel:", "sip:", "sips:")):
+        text = text.split(":", 1)[1]
+    text = text.split("@", 1)[0]
+    return "".join(ch for ch in text if ch.isdigit()) or text
+
+
+def _field(data: dict[str, Any], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get("address") or value.get("number")
+        if isinstance(value, (str, int)) and str(value):
+            return str(value)
+    return ""
+
+
+def call_has_party(call: dict[str, Any], a: str, b: str) -> bool:
+    """Does a call (GET call's answer) look like *a* calling *b*? With a called party
+    (``to``, ``originalCalledParticipant``, ...) it must be *b* (and a calling party, if
+    given, *a*); without one, *b* must be among its participants or connections."""
+    called, calling = _field(call, _CALLED_KEYS), _field(call, _CALLING_KEYS)
+    if called:
+        return _number(called) == _number(b) and (not calling or _number(calling) == _number(a))
+    parties: set[str] = set()
+    for key in ("participants", "connections"):
+        items = call.get(key)
+        for item in items if isinstance(items, list) else []:
+            party = _field(item, ("address", "number")) if isinstance(item, dict) else item
+            if isinstance(party, (str, int)) and str(party):
+                parties.add(_number(str(party)))
+    return _number(b) in parties
+
+
 class StepFailed(Exception):
     """A step's expected event did not come (or came wrong): ``summary`` is the FAIL line."""
 
@@ -294,9 +335,8 @@ class CallSteps:
     async def cleanup(self) -> None:
         """Drop the call if it may still be up (a call already gone is fine).
 
-        Without a call id (Make Call failed or was cut short) the calls ECC may have created
-        for it are dropped: those its events show from the caller to the called number since
-        Make Call was sent, and those the caller has now but did not have before.
+        Without a call id (Make Call failed or was cut short) only the calls tied to this Make
+        Call are dropped (see :meth:`_strays`); any other call at the caller is left up.
         """
         if self.ended:
             return
@@ -320,15 +360,45 @@ class CallSteps:
                 raise
 
     async def _strays(self, a: str, b: str) -> list[str]:
+        """The calls this failed Make Call *a* -> *b* may have created. Only calls tied to it:
+        its events since Make Call was sent name *a* calling *b*; or a call that *a* has now but
+        did not have before it has *b* as a party (*b*'s connections list it, for a station;
+        GET call names *b* as the called party or a participant, for a trunk number). Other
+        new calls at *a* (someone calling in meanwhile) are left up, and the transcript says
+        so."""
         found = [
             e.call_id
             for e in list(self.receiver.events)
             if e.call_id and e.received_at >= self.dialled_at and (e.calling, e.called) == (a, b)
         ]
-        if self.calls_before is not None:
-            now = await self._calls_at(a)
-            found += sorted((now or set()) - self.calls_before)
-        return list(dict.fromkeys(found))
+        found = list(dict.fromkeys(found))
+        if self.calls_before is None:
+            return found
+        now = await self._calls_at(a) or set()
+        new = [cid for cid in sorted(now - self.calls_before) if cid not in found]
+        if not new:
+            return found
+        at_b = await self._calls_at(b)  # None for a trunk number: ECC does not monitor it
+        for cid in new:
+            if await self._has_party(cid, a, b, at_b):
+                found.append(cid)
+            else:
+                self.rest.transcript.note(
+                    f"call {cid} appeared at {a} while Make Call {a}->{b} was pending, but "
+                    f"nothing ties it to that Make Call ({b} is not a party): not ours, left up"
+                )
+        return found
+
+    async def _has_party(self, call_id: str, a: str, b: str, at_b: set[str] | None) -> bool:
+        """Is *b* the called party of *call_id* (or, without a direction, a participant)?"""
+        if at_b is not None and call_id in at_b:
+            return True
+        try:
+            call = await self.rest.get_call(call_id)
+        except ProbeError as exc:
+            self.rest.transcript.note(f"cannot read call {call_id}: {exc}")
+            return False
+        return call_has_party(call, a, b)
 
     def latencies(self) -> dict[str, float]:
         return {f"step.{s.name}_ms": s.latency_ms for s in self.steps if s.latency_ms is not None}
