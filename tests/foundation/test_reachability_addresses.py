@@ -8,7 +8,8 @@ from ecc_doctor.checks import CHECKS, spec_of
 from ecc_doctor.checks.reachability import endpoints
 from ecc_doctor.config import from_mapping
 from ecc_doctor.errors import ConfigError, ConnectError
-from ecc_doctor.probes.tcp import connect_latency, host_port
+from ecc_doctor.netaddr import host_port
+from ecc_doctor.probes.tcp import connect_latency
 from ecc_doctor.runner import run_checks
 
 

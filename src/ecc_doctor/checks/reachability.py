@@ -10,7 +10,8 @@ from ecc_doctor.config.sections import parse_endpoint
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import ConnectError
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.probes.tcp import connect_latency, host_port
+from ecc_doctor.netaddr import host_port
+from ecc_doctor.probes.tcp import connect_latency
 
 ID = "net.reachability"
 TITLE = "Every configured endpoint accepts TCP connections"

@@ -9,6 +9,7 @@ import socket
 import time
 
 from ecc_doctor.errors import ConnectError
+from ecc_doctor.netaddr import host_port
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -26,11 +27,6 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno in names:
         return names[exc.errno]
     return exc.strerror or str(exc) or type(exc).__name__
-
-
-def host_port(host: str, port: int) -> str:
-    """``host:port`` as users write it: an IPv6 address in brackets (``[::1]:22``)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def connect_latency(host: str, port: int, timeout: float) -> float:

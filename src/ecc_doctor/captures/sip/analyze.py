@@ -27,7 +27,7 @@ from ecc_doctor.captures.sip.prack import InviteTracker
 from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS, RegisterTracker
 from ecc_doctor.errors import CaptureError, ConfigError
 from ecc_doctor.models import Finding, Status
-from ecc_doctor.probes.tcp import host_port
+from ecc_doctor.netaddr import host_port
 
 RULES = ("register", "prack")
 
