@@ -19,7 +19,7 @@ from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import CheckError, ProbeError
 from ecc_doctor.probes.ecc_events import EventReceiver, EventRecord, Subscription
-from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, call_id_of
+from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, connection_call_id
 
 #: time kept free at the end of a check that waited for a station: cleanup runs in it and the
 #: check reports the wait itself before the runner cuts it off with a bare "timed out"
@@ -96,21 +96,26 @@ async def stations(ctx: CheckContext, *numbers: str) -> AsyncIterator[StationWai
             ) from None
 
 
+#: a station acquired later than this (s) counts as a wait, even if it looked free: a freed
+#: lock can still have a woken waiter ahead of us (asyncio.Lock is fair)
+WAIT_S = 0.005
+
+
 async def _acquire(ctx: CheckContext, number: str, station: _Station, wait: StationWait) -> None:
-    if station.lock.locked():
-        holder = station.holder or "another check"
-        t0 = time.monotonic()
-        try:
-            async with asyncio.timeout(max(ctx.remaining() - MARGIN_S, 0.0)):
-                await station.lock.acquire()
-        except TimeoutError:
-            raise CheckError(
-                f"waited {time.monotonic() - t0:.1f} s for station {number} (held by {holder}) "
-                f"until this check's {ctx.timeout_s:g} s time limit ran out: {_advice(ctx)}"
-            ) from None
-        wait.waits.append((number, holder, time.monotonic() - t0))
-    else:
-        await station.lock.acquire()
+    holder = station.holder or "another check"
+    held = station.lock.locked()
+    t0 = time.monotonic()
+    try:
+        async with asyncio.timeout(max(ctx.remaining() - MARGIN_S, 0.0)):
+            await station.lock.acquire()
+    except TimeoutError:
+        raise CheckError(
+            f"waited {time.monotonic() - t0:.1f} s for station {number} (held by {holder}) "
+            f"until this check's {ctx.timeout_s:g} s time limit ran out: {_advice(ctx)}"
+        ) from None
+    waited = time.monotonic() - t0
+    if held or waited > WAIT_S:
+        wait.waits.append((number, holder, waited))
     station.holder = ctx.check_id
 
 
@@ -122,12 +127,6 @@ def _release(station: _Station) -> None:
 def _concerns(event: EventRecord, party: str) -> bool:
     """Does *event* report *party* ('' : any party)?"""
     return not party or event.address == party or party in event.alerting
-
-
-def _call_of(connection: dict[str, Any]) -> str:
-    """The call id of a connection listed by Get Connections By Address ("id" is the
-    connection's own)."""
-    return call_id_of({k: v for k, v in connection.items() if k != "id"})
 
 
 _CALLED_KEYS = ("to", "called", "calledParty", "calledDevice", "originalCalledParticipant")
@@ -240,7 +239,7 @@ class CallSteps:
         except ProbeError as exc:  # not monitored, no answer in time, not shaped connections[]
             self.rest.transcript.note(f"cannot list the calls of {address}: {exc}")
             return None
-        return {cid for c in conns if (cid := _call_of(c))}
+        return {cid for c in conns if (cid := connection_call_id(c))}
 
     async def run(
         self,

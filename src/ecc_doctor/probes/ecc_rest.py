@@ -73,6 +73,12 @@ def call_id_of(data: dict[str, Any]) -> str:
     return ""
 
 
+def connection_call_id(connection: dict[str, Any]) -> str:
+    """The call id of a connection listed by Get Connections By Address: its ``callID`` /
+    ``callId``, never its ``id`` (that is the connection's own)."""
+    return call_id_of({k: v for k, v in connection.items() if k != "id"})
+
+
 def _body_message(data: Any, text: str) -> str:
     if isinstance(data, dict):
         for key in ("message", "errorMessage", "error_description", "error", "detail"):
@@ -249,7 +255,7 @@ class EccRest:
     async def connection_id(self, address: str, call_id: str) -> str:
         """The id of *address*'s connection in *call_id* ('' if ECC lists none)."""
         for conn in await self.connections_of(address):
-            if call_id_of({k: v for k, v in conn.items() if k != "id"}) == call_id:
+            if connection_call_id(conn) == call_id:
                 return str(conn.get("id") or conn.get("connectionId") or "")
         return ""
 
@@ -447,5 +453,6 @@ __all__ = [
     "EccRest",
     "EccUnavailable",
     "call_id_of",
+    "connection_call_id",
     "session",
 ]
