@@ -32,7 +32,7 @@ async def test_passing_captures() -> None:
         }
     )
     reg, prack = res["sip.register"], res["sip.prack"]
-    assert reg.status is Status.PASS and reg.summary.startswith("1 registration flows correct")
+    assert reg.status is Status.PASS and reg.summary.startswith("1 registration flow correct")
     assert prack.status is Status.PASS and reg.source == "SIP Adventures: REGISTER"
     assert prack.source == "RFC 3262 / SIP Adventures: PRACK"
     table = reg.evidence[0]

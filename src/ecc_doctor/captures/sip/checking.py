@@ -141,5 +141,5 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
             f"{first.aor or first.call_id}: {reason}"
         )
     else:
-        summary = f"{n_used} {noun} flows correct in {names}"
+        summary = f"{n_used} {noun} flow{'' if n_used == 1 else 's'} correct in {names}"
     return ctx.result(status, summary, details=details[:200], metrics=metrics, evidence=evidence)
