@@ -16,7 +16,16 @@ from pathlib import Path
 
 from ecc_doctor.captures.decode import Decoder, Want
 from ecc_doctor.captures.pcapfile import Progress, open_capture
-from ecc_doctor.captures.records import TCP, CaptureNote, Frame, FrameRecord, SipRecord
+from ecc_doctor.captures.records import (
+    TCP,
+    UDP,
+    CaptureNote,
+    Frame,
+    FrameRecord,
+    SipMessage,
+    SipRecord,
+)
+from ecc_doctor.captures.shard import shard_of
 from ecc_doctor.captures.sipassembler import SipAssembler
 from ecc_doctor.captures.sipframing import SIP_FIRST_BYTES, looks_like_sip
 
@@ -69,8 +78,22 @@ class PcapEngine:
                 f"{cut} frames in all had their payload cut by the snapshot length",
             )
 
-    def sip(self, path: Path, ports: Sequence[int] = (5060, 5061)) -> Iterator[SipRecord]:
-        """Every SIP message (UDP datagrams and TCP streams reassembled), in completion order."""
+    def sip(
+        self,
+        path: Path,
+        ports: Sequence[int] = (5060, 5061),
+        shard: tuple[int, int] | None = None,
+    ) -> Iterator[SipRecord]:
+        """Every SIP message (UDP datagrams and TCP streams reassembled), in completion order.
+
+        With *shard* ``(index, count)`` (an extension of the Engine protocol, for
+        ``analyze --jobs``), only the messages :func:`~ecc_doctor.captures.shard.shard_of`
+        gives to *index* are yielded, with the notes about them; notes about the capture
+        itself (truncation, TCP streams, fragments, UDP junk) come from shard 0 only.
+        """
+        if shard is not None and shard[1] > 1:
+            yield from self._sip_shard(path, ports, *shard)
+            return
         decoder = Decoder()
         assembler = SipAssembler(ports)
         want = sip_filter(assembler, ports)
@@ -89,6 +112,53 @@ class PcapEngine:
                 yield from feed(frame)
         yield from decoder.flush()
         yield from assembler.flush()
+
+    def _sip_shard(
+        self, path: Path, ports: Sequence[int], index: int, count: int
+    ) -> Iterator[SipRecord]:
+        decoder = Decoder()
+        assembler = SipAssembler(ports)
+        want = sip_filter(assembler, ports)
+        decode = decoder.decode
+        feed = assembler.feed
+        first = index == 0
+        skip = (frozenset(ports), SIP_FIRST_BYTES)
+        for rec in open_capture(path, self.progress if first else None, skip):
+            if type(rec) is not tuple:
+                if first:
+                    yield rec  # type: ignore[misc]
+                continue
+            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
+            if decoder.notes:
+                notes = decoder.pop_notes()
+                if first:
+                    yield from notes
+            if frame is None or type(frame) is not Frame:
+                continue
+            if frame.proto == UDP:
+                # a datagram is one message: the owner alone sees it, its duplicate and
+                # framing notes included; junk on a SIP port is shard 0's to report
+                if looks_like_sip(frame.payload):
+                    if shard_of(frame.payload, count) == index:
+                        yield from feed(frame)
+                elif first:
+                    yield from feed(frame)
+                continue
+            # every shard reassembles every TCP stream to find where messages start
+            yield from _own(feed(frame), index, count)
+        if first:
+            yield from decoder.flush()
+        yield from _own(assembler.flush(), index, count)
+
+
+def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:
+    """The messages of shard *index*, and (shard 0) the notes."""
+    for rec in records:
+        if type(rec) is SipMessage:
+            if shard_of(rec.data, count) == index:
+                yield rec
+        elif index == 0:
+            yield rec
 
 
 def sip_filter(assembler: SipAssembler, ports: Iterable[int]) -> Want:
