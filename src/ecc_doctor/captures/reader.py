@@ -11,10 +11,11 @@ byte comparisons, before any record is built.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ecc_doctor.captures.decode import Decoder, Want
+from ecc_doctor.captures.decode import Decoder, Want, address
 from ecc_doctor.captures.pcapfile import Progress, open_capture
 from ecc_doctor.captures.records import (
     TCP,
@@ -91,68 +92,105 @@ class PcapEngine:
         gives to *index* are yielded, with the notes about them; notes about the capture
         itself (truncation, TCP streams, fragments, UDP junk) come from shard 0 only.
         """
-        if shard is not None and shard[1] > 1:
-            yield from self._sip_shard(path, ports, *shard)
-            return
-        decoder = Decoder()
-        assembler = SipAssembler(ports)
-        want = sip_filter(assembler, ports)
-        decode = decoder.decode
-        feed = assembler.feed
-        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied
-        skip = (frozenset(ports), SIP_FIRST_BYTES)
-        for rec in open_capture(path, self.progress, skip):
-            if type(rec) is not tuple:
-                yield rec  # type: ignore[misc]
-                continue
-            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
-            if decoder.notes:
-                yield from decoder.pop_notes()
-            if frame is not None and type(frame) is Frame:
-                yield from feed(frame)
-        yield from decoder.flush()
-        yield from assembler.flush()
-
-    def _sip_shard(
-        self, path: Path, ports: Sequence[int], index: int, count: int
-    ) -> Iterator[SipRecord]:
-        decoder = Decoder()
-        assembler = SipAssembler(ports)
-        want = sip_filter(assembler, ports)
-        decode = decoder.decode
-        feed = assembler.feed
+        index, count = shard if shard is not None and shard[1] > 1 else (0, 1)
         first = index == 0
-        skip = (frozenset(ports), SIP_FIRST_BYTES)
+        decoder = Decoder()
+        assembler = SipAssembler(ports)
+        want = sip_filter(assembler, ports)
+        decode = decoder.decode
+        feed = assembler.feed
+        datagram = assembler.datagram
+        port_set = frozenset(ports)
+        fast_links = _FAST_LINKS
+        fields = _IPV4_UDP
+        pairs: dict[bytes, tuple[str, str]] = {}
+        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied
+        skip = (port_set, SIP_FIRST_BYTES)
         for rec in open_capture(path, self.progress if first else None, skip):
             if type(rec) is not tuple:
                 if first:
                     yield rec  # type: ignore[misc]
                 continue
-            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
+            frame_no, linktype, data, ts, _origlen = rec
+            link = fast_links.get(linktype)
+            if (
+                link is not None
+                and len(data) >= link[0] + 28
+                and data[link[1]] == 8
+                and data[link[1] + 1] == 0
+                and data[link[0]] == 0x45
+                and data[link[0] + 9] == UDP
+                and not data[link[0] + 6] & 0x3F
+                and not data[link[0] + 7]
+            ):
+                # The fast lane: an unfragmented IPv4/UDP packet without options (nearly every
+                # SIP packet of a trunk) goes straight to the assembler, with what
+                # Decoder.decode and SipAssembler.feed would do for it, minus the Frame.
+                ip = link[0]
+                total, ip_id, addrs, sport, dport, ulen = fields(data, ip + 2)
+                end = ip + total if total >= 20 else len(data)
+                start = ip + 28
+                plen = min(ulen - 8, end - start) if ulen >= 8 else end - start
+                if (
+                    sport not in port_set
+                    and dport not in port_set
+                    and not looks_like_sip(data, start)
+                ):
+                    continue
+                payload = data[start : start + plen]
+                if count > 1:
+                    # a datagram is one message: its owner alone sees it (its duplicate and
+                    # framing notes too); junk on a SIP port is shard 0's to report
+                    if looks_like_sip(payload):
+                        if shard_of(payload, count) != index:
+                            continue
+                    elif not first:
+                        continue
+                hosts = pairs.get(addrs)
+                if hosts is None:
+                    if len(pairs) >= 4096:
+                        pairs.clear()
+                    hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
+                yield from datagram(
+                    (frame_no,), ts, hosts[0], sport, hosts[1], dport, payload, max(plen, 0), ip_id
+                )
+                continue
+            frame = decode(linktype, data, ts, frame_no, want)
             if decoder.notes:
                 notes = decoder.pop_notes()
                 if first:
                     yield from notes
             if frame is None or type(frame) is not Frame:
                 continue
-            if frame.proto == UDP:
-                # a datagram is one message: the owner alone sees it, its duplicate and
-                # framing notes included; junk on a SIP port is shard 0's to report
+            if count == 1:
+                yield from feed(frame)
+            elif frame.proto == UDP:
                 if looks_like_sip(frame.payload):
                     if shard_of(frame.payload, count) == index:
                         yield from feed(frame)
                 elif first:
                     yield from feed(frame)
-                continue
-            # every shard reassembles every TCP stream to find where messages start
-            yield from _own(feed(frame), index, count)
+            else:
+                # every shard reassembles every TCP stream to find where messages start
+                yield from _own(feed(frame), index, count)
         if first:
             yield from decoder.flush()
         yield from _own(assembler.flush(), index, count)
 
 
+# link type -> (offset of the IP header, offset of the ethertype): Ethernet, Linux SLL, SLL2
+# without VLAN tags (tagged frames take the Decoder's general path)
+_FAST_LINKS = {1: (14, 12), 113: (16, 14), 276: (20, 0)}
+# from IPv4 byte 2: total length, ID, (flags/offset, TTL), protocol, (checksum), both
+# addresses, then the UDP ports and length
+_IPV4_UDP = struct.Struct("!HH4x2x8sHHH").unpack_from
+
+
 def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:
     """The messages of shard *index*, and (shard 0) the notes."""
+    if count == 1:
+        yield from records
+        return
     for rec in records:
         if type(rec) is SipMessage:
             if shard_of(rec.data, count) == index:

@@ -64,24 +64,48 @@ class SipAssembler:
         return key in self.streams
 
     def _udp(self, frame: Frame) -> Out:
-        payload = frame.payload
+        return self.datagram(
+            frame.fragments or (frame.frame,),
+            frame.ts,
+            frame.src,
+            frame.sport,
+            frame.dst,
+            frame.dport,
+            frame.payload,
+            frame.payload_len,
+            frame.ip_id,
+        )
+
+    def datagram(
+        self,
+        frames: tuple[int, ...],
+        ts: float,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        payload: bytes,
+        payload_len: int,
+        ip_id: int | None,
+    ) -> Out:
+        """What one UDP datagram gives (``frames``: its IP fragments' frames, or its own).
+
+        The engine's fast lane calls this directly for plain IPv4/UDP packets, without
+        building a :class:`Frame` first."""
         if not looks_like_sip(payload):
-            if (frame.sport in self.ports or frame.dport in self.ports) and not _keepalive(payload):
+            if (sport in self.ports or dport in self.ports) and not _keepalive(payload):
                 self.udp_junk += 1
                 if self.udp_junk <= MAX_JUNK_NOTES:
-                    return [self._junk(frame)]
+                    return [_junk(frames[-1], src, sport, dst, dport, payload)]
             return []
-        frames = frame.fragments or (frame.frame,)
-        message = SipMessage(
-            frames, frame.ts, frame.src, frame.sport, frame.dst, frame.dport, "UDP", payload
-        )
-        if frame.ip_id:
-            dup = self.duplicates.check(message, frame.ip_id)
+        message = SipMessage(frames, ts, src, sport, dst, dport, "UDP", payload)
+        if ip_id:
+            dup = self.duplicates.check(message, ip_id)
             if dup is not None:
                 return [dup]
-        if len(payload) < frame.payload_len:
-            return [self._snaplen(frame, frames), message]
-        return [*_udp_body_check(frame, frames), message]
+        if len(payload) < payload_len:
+            return [_snaplen(frames[-1], len(payload), payload_len, frames), message]
+        return [*_udp_body_check(payload, frames), message]
 
     def _tcp(self, frame: Frame) -> Out:
         key = (frame.src, frame.sport, frame.dst, frame.dport)
@@ -106,7 +130,14 @@ class SipAssembler:
             stream.check_gap(frame.ts, out)
         if len(frame.payload) < frame.payload_len:
             # the rest of the segment is missing: drop the partial message, resynchronise
-            out.append(self._snaplen(frame, (*(f for _, f in stream.frames), frame.frame)))
+            out.append(
+                _snaplen(
+                    frame.frame,
+                    len(frame.payload),
+                    frame.payload_len,
+                    (*(f for _, f in stream.frames), frame.frame),
+                )
+            )
             stream.lose()
         elif frame.payload:
             out += stream.segment(frame.seq, frame.payload, frame.frame, frame.ts)
@@ -162,24 +193,6 @@ class SipAssembler:
             )
         return out
 
-    def _snaplen(self, frame: Frame, frames: tuple[int, ...]) -> CaptureNote:
-        return CaptureNote(
-            "capture.snaplen",
-            f"frame {frame.frame}: only {len(frame.payload)} of {frame.payload_len} payload bytes "
-            "were captured (snapshot length too small); the SIP message is incomplete",
-            frames,
-        )
-
-    def _junk(self, frame: Frame) -> CaptureNote:
-        head = frame.payload[:24].decode("latin-1")
-        shown = "".join(ch if ch.isprintable() else "." for ch in head)
-        return CaptureNote(
-            "sip.framing",
-            f"frame {frame.frame}: UDP {frame.src}:{frame.sport} -> {frame.dst}:{frame.dport} "
-            f"on a SIP port is not a SIP message ({shown!r})",
-            (frame.frame,),
-        )
-
 
 class DuplicateFilter:
     """Spots the same UDP datagram captured twice (same IPv4 ID and bytes, within a second)."""
@@ -223,25 +236,45 @@ def _keepalive(payload: bytes) -> bool:
     return all(b in _KEEPALIVE_BYTES for b in payload[:16])
 
 
-def _udp_body_check(frame: Frame, frames: tuple[int, ...]) -> Out:
+def _snaplen(frame: int, got: int, length: int, frames: tuple[int, ...]) -> CaptureNote:
+    return CaptureNote(
+        "capture.snaplen",
+        f"frame {frame}: only {got} of {length} payload bytes "
+        "were captured (snapshot length too small); the SIP message is incomplete",
+        frames,
+    )
+
+
+def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes) -> CaptureNote:
+    head = payload[:24].decode("latin-1")
+    shown = "".join(ch if ch.isprintable() else "." for ch in head)
+    return CaptureNote(
+        "sip.framing",
+        f"frame {frame}: UDP {src}:{sport} -> {dst}:{dport} "
+        f"on a SIP port is not a SIP message ({shown!r})",
+        (frame,),
+    )
+
+
+def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
     """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
-    end = header_end(frame.payload)
+    end = header_end(payload)
     try:
         if end < 0:
             raise FramingError("the header block has no terminating empty line")
-        length = content_length(frame.payload[:end])
+        length = content_length(payload[:end])
     except FramingError as exc:
-        return [_framing(frame, frames, str(exc))]
-    if length is not None and length > len(frame.payload) - end:
+        return [_framing(frames[-1], frames, str(exc))]
+    if length is not None and length > len(payload) - end:
         return [
             _framing(
-                frame,
+                frames[-1],
                 frames,
-                f"Content-Length {length} but only {len(frame.payload) - end} body bytes",
+                f"Content-Length {length} but only {len(payload) - end} body bytes",
             )  # fmt: skip
         ]
     return []
 
 
-def _framing(frame: Frame, frames: tuple[int, ...], why: str) -> CaptureNote:
-    return CaptureNote("sip.framing", f"frame {frame.frame}: malformed SIP message: {why}", frames)
+def _framing(frame: int, frames: tuple[int, ...], why: str) -> CaptureNote:
+    return CaptureNote("sip.framing", f"frame {frame}: malformed SIP message: {why}", frames)
