@@ -665,3 +665,29 @@ def test_random_segmentation_reordering_and_retransmission(seed: int) -> None:
     out += asm.flush()
     assert [r.data for r in out if isinstance(r, SipMessage)] == sent
     assert [r for r in out if isinstance(r, CaptureNote)] == []
+
+
+@pytest.mark.parametrize(
+    ("clen", "why"),
+    [
+        ("abc", "not a number"),
+        ("99999999", "exceeds"),
+        ("5\r\nContent-Length: 6", "conflicting"),
+        ("5\r\nl: 5", None),  # the same value twice is not a conflict
+        ("1 2", "not a number"),
+    ],
+)
+def test_bad_content_length_on_udp(tmp_path: Path, clen: str, why: str | None) -> None:
+    """The reader's fast lane (plain IPv4/UDP) and the general path (VLAN-tagged) agree."""
+    bad = sip_message("INVITE sip:bob@x SIP/2.0", body=b"v=0\r\n", clen=clen)
+    plain = sip_records(write_pcap(tmp_path / "plain.pcap", [udp4(bad)]))
+    ip = IP(src=A4, dst=B4, id=1) / UDP(sport=5060, dport=5060) / Raw(bad)
+    tagged = bytes(Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=10) / ip)
+    general = sip_records(write_pcap(tmp_path / "vlan.pcap", [tagged]))
+    assert plain == general
+    assert [m.data for m in messages(plain)] == [bad]
+    if why is None:
+        assert notes(plain) == []
+    else:
+        (note,) = notes(plain)
+        assert note.rule == "sip.framing" and why in note.message

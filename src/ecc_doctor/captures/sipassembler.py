@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from ecc_doctor.captures.records import FIN, RST, SYN, TCP, UDP, CaptureNote, Frame, SipMessage
 from ecc_doctor.captures.sipframing import (
+    CONTENT_LENGTH,
+    MAX_BODY,
     FramingError,
     content_length,
     header_end,
@@ -259,12 +261,22 @@ def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes
 def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
     """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
     end = header_end(payload)
-    try:
-        if end < 0:
-            raise FramingError("the header block has no terminating empty line")
-        length = content_length(payload[:end])
-    except FramingError as exc:
-        return [_framing(frames[-1], frames, str(exc))]
+    if end < 0:
+        return [_framing(frames[-1], frames, "the header block has no terminating empty line")]
+    # the common case, one plain Content-Length, without content_length()'s copy of the
+    # header block and its set of values; anything else takes the general path
+    found = CONTENT_LENGTH.findall(payload, 0, end)
+    if len(found) == 1 and found[0].strip().isdigit() and len(found[0]) < 16:
+        length: int | None = int(found[0])
+        if length is not None and length > MAX_BODY:
+            length = None  # the general path says why
+    else:
+        length = None
+    if length is None and found:
+        try:
+            length = content_length(payload[:end])
+        except FramingError as exc:
+            return [_framing(frames[-1], frames, str(exc))]
     if length is not None and length > len(payload) - end:
         return [
             _framing(

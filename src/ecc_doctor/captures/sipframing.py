@@ -18,7 +18,7 @@ _START = re.compile(
     rb"(?:[A-Z][A-Za-z0-9._!%*+`'~-]{0,31} [^ \r\n]{1,4096} SIP/2\.0\r?\n|SIP/2\.0 [1-6][0-9][0-9][ \r\n])"
 )
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_CONTENT_LENGTH = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+CONTENT_LENGTH = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 SIP_FIRST_BYTES = frozenset(range(ord("A"), ord("Z") + 1))  # where a start line can begin
 _FIRST_BYTES = SIP_FIRST_BYTES
 _LINE_END = re.compile(rb"\n")
@@ -49,7 +49,7 @@ def could_become_sip(data: bytes | bytearray) -> bool:
 
 def content_length(header: bytes | bytearray) -> int | None:
     """The Content-Length in a header block (None when absent); FramingError when invalid."""
-    found = _CONTENT_LENGTH.findall(header)
+    found = CONTENT_LENGTH.findall(header)
     if not found:
         return None
     values = {v.strip() for v in found}
