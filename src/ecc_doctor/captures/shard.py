@@ -30,25 +30,26 @@ def _head_end(data: bytes) -> int:
     return end if end >= 0 else min(len(data), _MAX_HEAD)
 
 
-def call_id_key(data: bytes) -> bytes:
-    """The first Call-ID value in the header block of *data*, stripped (b"" when none)."""
-    end = _head_end(data)
+def call_id_key(data: bytes, end: int = -1) -> bytes:
+    """The first Call-ID value in the header block of *data* (which ends at *end* when
+    given), stripped; b"" when there is none."""
+    if end < 0:
+        end = _head_end(data)
     # the common spelling first: one C-level search instead of a case-insensitive regex
     at = data.find(b"\r\nCall-ID:", 0, end)
-    if at >= 0 and data.rfind(b"\ni:", 0, at) < 0 and data.rfind(b"\nI:", 0, at) < 0:
+    if at >= 0 and data.find(b"\ni:", 0, at) < 0 and data.find(b"\nI:", 0, at) < 0:
         stop = data.find(b"\r", at + 10, end + 1)
         return data[at + 10 : stop if stop >= 0 else end].strip()
     found = _CALL_ID.search(data, 0, end)
     return found.group(1).strip() if found else b""
 
 
-def is_register(data: bytes) -> bool:
+def is_register(data: bytes, end: int = -1) -> bool:
     """A REGISTER request, or a response whose CSeq names REGISTER."""
-    if data[:9].upper() == b"REGISTER ":
-        return True
     if not data.startswith(b"SIP/"):
-        return False
-    end = _head_end(data)
+        return data[:9].upper() == b"REGISTER "
+    if end < 0:
+        end = _head_end(data)
     # a quick no for nearly every response (other spellings than these take the regex)
     if data.find(b"EGISTER", 0, end) < 0 and data.find(b"egister", 0, end) < 0:
         return False
@@ -58,6 +59,9 @@ def is_register(data: bytes) -> bool:
 
 def shard_of(data: bytes, count: int) -> int:
     """The process (0..count-1) that analyses the SIP message *data*."""
-    if count <= 1 or is_register(data):
+    if count <= 1:
         return 0
-    return zlib.crc32(call_id_key(data)) % count
+    end = _head_end(data)
+    if is_register(data, end):
+        return 0
+    return zlib.crc32(call_id_key(data, end)) % count
