@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import FIXTURES, PUBLIC_CAPTURES
 
+from ecc_doctor.captures import pcapfile
 from ecc_doctor.captures.reader import PcapEngine
 from ecc_doctor.captures.records import SipMessage, SipRecord
 from ecc_doctor.captures.shard import call_id_key, is_register, shard_of
@@ -29,8 +30,13 @@ def _is_subsequence(part: list[SipRecord], whole: list[SipRecord]) -> bool:
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
-@pytest.mark.parametrize("count", [2, 3])
-def test_shards_add_up_to_one_reader(path: Path, count: int) -> None:
+@pytest.mark.parametrize(("count", "chunk"), [(2, 1 << 20), (3, 1 << 20), (2, 97)])
+def test_shards_add_up_to_one_reader(
+    path: Path, count: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small read chunks send records through the file reader's general path (records cut
+    # by a chunk end), where the shard router is asked too
+    monkeypatch.setattr(pcapfile, "CHUNK", chunk)
     whole = list(PcapEngine().sip(path, PORTS))
     parts = [list(PcapEngine().sip(path, PORTS, shard=(i, count))) for i in range(count)]
     assert sorted(map(repr, whole)) == sorted(repr(r) for part in parts for r in part)
@@ -57,8 +63,10 @@ def test_call_id_key_spellings() -> None:
     assert call_id_key(b"SIP/2.0 200 OK\r\ni:abc@h\r\n\r\n") == b"abc@h"
     assert call_id_key(b"SIP/2.0 200 OK\r\nCALL-ID :  abc@h\r\n\r\n") == b"abc@h"
     assert call_id_key(b"SIP/2.0 200 OK\nCall-ID: abc@h\n\n") == b"abc@h"
-    # the first one counts, and a Call-ID in the body does not
-    assert call_id_key(b"SIP/2.0 200 OK\r\ni: one\r\nCall-ID: two\r\n\r\n") == b"one"
+    # the common spelling is looked for first (a message with two Call-IDs is malformed)
+    assert call_id_key(b"SIP/2.0 200 OK\r\ni: one\r\nCall-ID: two\r\n\r\n") == b"two"
+    assert call_id_key(b"SIP/2.0 200 OK\r\ni: one\r\ncall-id: two\r\n\r\n") == b"one"
+    # a Call-ID in the body does not count
     assert call_id_key(b"NOTIFY sip:a@h SIP/2.0\r\nCSeq: 1 NOTIFY\r\n\r\nCall-ID: body\r\n") == b""
 
 
@@ -67,6 +75,9 @@ def test_register_goes_to_shard_zero() -> None:
     response = b"SIP/2.0 401 Unauthorized\r\nCall-ID: x\r\ncseq: 1 Register\r\n\r\n"
     other = b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nSubject: REGISTER\r\n\r\n"
     assert is_register(request) and is_register(response) and not is_register(other)
+    assert is_register(response.replace(b"cseq", b"CSeq"))
+    assert not is_register(b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE\r\nX: 1 REGISTER\r\n\r\n")
+    assert not is_register(b"SIP/2.0 200 OK\r\nCSeq: 1\r\n\r\n")
     keys = [f"call-{n}".encode() for n in range(50)]
     for count in (2, 4):
         spread = {

@@ -22,6 +22,11 @@ Progress = Callable[[int, int], None]
 # (SIP ports, bytes a SIP start line can begin with): frames that are plain IPv4/UDP on other
 # ports whose payload cannot start a SIP message are skipped before they are even copied
 Skip = tuple[frozenset[int], frozenset[int]]
+# (read buffer, UDP payload start, payload stop, frame number) -> keep the record? Asked for
+# the unfragmented IPv4/UDP records (no IP options, Ethernet/SLL/SLL2) the skip let through,
+# before they are copied out of the read buffer: ``analyze --jobs`` drops the messages
+# another process owns here
+Route = Callable[[bytes, int, int, int], bool]
 
 CHUNK = 1 << 20  # 1 MiB reads (a refill briefly holds the old window, the read and the new one)
 MAX_RECORD = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
@@ -93,9 +98,13 @@ def _rtp_like(buf: bytes, ip: int, et: int, end: int, skip: Skip) -> bool:
 
 
 def open_capture(
-    path: Path, progress: Progress | None = None, skip: Skip | None = None
+    path: Path,
+    progress: Progress | None = None,
+    skip: Skip | None = None,
+    route: Route | None = None,
 ) -> Iterator[Record | CaptureNote]:
-    """Records of the pcap or pcapng file at *path*, in file order (see ``Skip``)."""
+    """Records of the pcap or pcapng file at *path*, in file order (see ``Skip`` and
+    ``Route``; *route* is asked only for pcap files, together with *skip*)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
     except OSError as exc:
@@ -106,7 +115,7 @@ def open_capture(
         fh.seek(0)
         reader = ChunkReader(fh, total, progress)
         if head in PCAP_MAGICS:
-            yield from _pcap_records(reader, path, skip)
+            yield from _pcap_records(reader, path, skip, route)
         elif head == PCAPNG_SHB:
             yield from _pcapng_records(reader, path, skip)
         else:
@@ -126,7 +135,9 @@ def _wide_header(endian: str, link: int, et: int) -> struct.Struct:
     return struct.Struct(f"{endian}IIII{pad}xH{-et - 2}xB5xBBxB10xHH4xB")
 
 
-def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Record | CaptureNote]:
+def _pcap_records(
+    r: ChunkReader, path: Path, skip: Skip | None, route: Route | None = None
+) -> Iterator[Record | CaptureNote]:
     if not r.need(24):
         raise CaptureError(f"{path}: pcap file header is truncated ({len(r.buf)} of 24 bytes)")
     endian, scale = PCAP_MAGICS[r.buf[:4]]
@@ -162,6 +173,18 @@ def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Rec
                     and b0 not in first
                     and sp not in swapped
                     and dp not in swapped
+                ):
+                    pos = end
+                    continue
+                if (
+                    route is not None
+                    and caplen >= min_cap
+                    and vihl == 0x45
+                    and proto == 17
+                    and ether == ipv4
+                    and not hi & 0x3F
+                    and not lo
+                    and not _routed(route, buf, pos + 16 + link, end, frame)
                 ):
                     pos = end
                     continue
@@ -212,9 +235,33 @@ def _pcap_records(r: ChunkReader, path: Path, skip: Skip | None) -> Iterator[Rec
                 if sport not in sip_ports and dport not in sip_ports:
                     pos = end
                     continue
+            if (
+                route is not None
+                and end >= ip + 28
+                and buf[ip] == 0x45
+                and buf[ip + 9] == 17
+                and buf[ip + et] == 8
+                and buf[ip + et + 1] == 0
+                and not buf[ip + 6] & 0x3F
+                and not buf[ip + 7]
+                and not _routed(route, buf, ip, end, frame)
+            ):
+                pos = end
+                continue
         data = buf[pos + 16 : end]
         pos = end
         yield (frame, linktype, data, sec + frac * scale, origlen)
+
+
+def _routed(route: Route, buf: bytes, ip: int, end: int, frame: int) -> bool:
+    """Ask *route* about the UDP payload of the IPv4 packet at *ip* (record ends at *end*),
+    bounded as Decoder does: by the IP total length (when set) and the UDP length."""
+    total = (buf[ip + 2] << 8) | buf[ip + 3]
+    stop = ip + total if total >= 20 else end
+    start = ip + 28
+    ulen = (buf[ip + 24] << 8) | buf[ip + 25]
+    stop = min(start + ulen - 8, stop) if ulen >= 8 else stop
+    return route(buf, start, max(start, min(stop, end)), frame)
 
 
 def _truncated(frame: int, what: str) -> CaptureNote:

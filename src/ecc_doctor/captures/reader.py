@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ecc_doctor.captures.decode import Decoder, Want, address
-from ecc_doctor.captures.pcapfile import Progress, open_capture
+from ecc_doctor.captures.pcapfile import Progress, Route, open_capture
 from ecc_doctor.captures.records import (
     TCP,
     UDP,
@@ -104,9 +104,12 @@ class PcapEngine:
         fast_links = _FAST_LINKS
         fields = _IPV4_UDP
         pairs: dict[bytes, tuple[str, str]] = {}
-        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied
+        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied,
+        # and so are the datagrams another process owns (see the fast lane below)
         skip = (port_set, SIP_FIRST_BYTES)
-        for rec in open_capture(path, self.progress if first else None, skip):
+        routed = [0]  # the last frame the file reader's router kept
+        route = _router(index, count, routed) if count > 1 else None
+        for rec in open_capture(path, self.progress if first else None, skip, route):
             if type(rec) is not tuple:
                 if first:
                     yield rec  # type: ignore[misc]
@@ -138,7 +141,7 @@ class PcapEngine:
                 ):
                     continue
                 payload = data[start : start + plen]
-                if count > 1:
+                if count > 1 and routed[0] != frame_no:
                     # a datagram is one message: its owner alone sees it (its duplicate and
                     # framing notes too); junk on a SIP port is shard 0's to report
                     if looks_like_sip(payload):
@@ -176,6 +179,24 @@ class PcapEngine:
         if first:
             yield from decoder.flush()
         yield from _own(assembler.flush(), index, count)
+
+
+def _router(index: int, count: int, routed: list[int]) -> Route:
+    """The file reader's keep/drop decision for shard *index* of *count*: a datagram is
+    one message, so its owner alone sees it (its duplicate and framing notes too); junk on
+    a SIP port is shard 0's to report. ``routed[0]`` is set to each frame kept."""
+    first = index == 0
+
+    def route(buf: bytes, start: int, stop: int, frame: int) -> bool:
+        if looks_like_sip(buf, start, stop):
+            keep = shard_of(buf, count, start, stop) == index
+        else:
+            keep = first
+        if keep:
+            routed[0] = frame
+        return keep
+
+    return route
 
 
 # link type -> (offset of the IP header, offset of the ethertype): Ethernet, Linux SLL, SLL2

@@ -5,8 +5,11 @@ messages of one Call-ID go to the same process (an INVITE flow is one Call-ID), 
 REGISTER request and response goes to process 0, because the REGISTER rules look across
 Call-IDs (contacts per AOR, a nonce used twice). The key is the first Call-ID header of the
 header block as written (``Call-ID`` or compact ``i``), so it is cheap to find without
-parsing the message. A Call-ID written two ways within one call (different spacing, a folded
-line) could split that call over two processes; real stacks repeat the header byte for byte.
+parsing the message: the common spellings ``Call-ID:`` and ``CSeq:`` are looked for first,
+other spellings (``i``, ``call-id``, ``CSEQ``...) only when those are absent. Only a malformed
+message could be placed differently than the analysis sees it (a Call-ID or CSeq header
+twice, spelled two ways; a Call-ID written two ways within one call, or a folded one); its
+call would then be judged in two processes. Real stacks repeat these headers byte for byte.
 
 >>> shard_of(b"BYE sip:b@h SIP/2.0\\r\\nCall-ID: abc\\r\\n\\r\\n", 2) == shard_of(
 ...     b"SIP/2.0 200 OK\\r\\ni: abc \\r\\n\\r\\n", 2)
@@ -18,50 +21,81 @@ from __future__ import annotations
 import re
 import zlib
 
-_CALL_ID = re.compile(rb"\n[ \t]*(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-_CSEQ_METHOD = re.compile(rb"\n[ \t]*cseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGNORECASE)
+_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_CSEQ_METHOD = re.compile(rb"\ncseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGNORECASE)
 _MAX_HEAD = 65_536  # what the parser reads of a message (message.MAX_MESSAGE)
 
+# Every function takes the message as ``data[start:stop]`` (the file reader passes its read
+# buffer and the payload's bounds, so a message another process owns is never copied).
 
-def _head_end(data: bytes) -> int:
-    end = data.find(b"\r\n\r\n", 0, _MAX_HEAD)
+
+def _head_end(data: bytes, start: int, stop: int) -> int:
+    limit = min(stop, start + _MAX_HEAD)
+    end = data.find(b"\r\n\r\n", start, limit)
     if end < 0:
-        end = data.find(b"\n\n", 0, _MAX_HEAD)
-    return end if end >= 0 else min(len(data), _MAX_HEAD)
+        end = data.find(b"\n\n", start, limit)
+    return end if end >= 0 else limit
 
 
-def call_id_key(data: bytes, end: int = -1) -> bytes:
-    """The first Call-ID value in the header block of *data* (which ends at *end* when
-    given), stripped; b"" when there is none."""
+def call_id_key(data: bytes, start: int = 0, stop: int = -1, end: int = -1) -> bytes:
+    """The first Call-ID value in the header block of ``data[start:stop]`` (which ends at
+    *end* when given), stripped; b"" when there is none."""
+    if stop < 0:
+        stop = len(data)
     if end < 0:
-        end = _head_end(data)
+        end = _head_end(data, start, stop)
     # the common spelling first: one C-level search instead of a case-insensitive regex
-    at = data.find(b"\r\nCall-ID:", 0, end)
-    if at >= 0 and data.find(b"\ni:", 0, at) < 0 and data.find(b"\nI:", 0, at) < 0:
-        stop = data.find(b"\r", at + 10, end + 1)
-        return data[at + 10 : stop if stop >= 0 else end].strip()
-    found = _CALL_ID.search(data, 0, end)
+    at = data.find(b"\r\nCall-ID:", start, end)
+    if at >= 0:
+        cut = data.find(b"\r", at + 10, end + 1)
+        return data[at + 10 : cut if cut >= 0 else end].strip()
+    found = _CALL_ID.search(data, start, end)
     return found.group(1).strip() if found else b""
 
 
-def is_register(data: bytes, end: int = -1) -> bool:
-    """A REGISTER request, or a response whose CSeq names REGISTER."""
-    if not data.startswith(b"SIP/"):
-        return data[:9].upper() == b"REGISTER "
+def is_register(data: bytes, start: int = 0, stop: int = -1, end: int = -1) -> bool:
+    """``data[start:stop]`` is a REGISTER request, or a response whose CSeq names REGISTER."""
+    if not data.startswith(b"SIP/", start):
+        return data[start : start + 9].upper() == b"REGISTER "
+    if stop < 0:
+        stop = len(data)
     if end < 0:
-        end = _head_end(data)
-    # a quick no for nearly every response (other spellings than these take the regex)
-    if data.find(b"EGISTER", 0, end) < 0 and data.find(b"egister", 0, end) < 0:
-        return False
-    found = _CSEQ_METHOD.search(data, 0, end)
+        end = _head_end(data, start, stop)
+    at = data.find(b"\r\nCSeq:", start, end)
+    if at >= 0:
+        # the common spelling: the method is the second word after the colon
+        cut = data.find(b"\r", at + 7, end + 1)
+        words = data[at + 7 : cut if cut >= 0 else end].split(None, 2)
+        return len(words) > 1 and words[1].upper() == b"REGISTER"
+    found = _CSEQ_METHOD.search(data, start, end)
     return found is not None and found.group(1).upper() == b"REGISTER"
 
 
-def shard_of(data: bytes, count: int) -> int:
-    """The process (0..count-1) that analyses the SIP message *data*."""
+def shard_of(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:
+    """The process (0..count-1) that analyses the SIP message ``data[start:stop]``."""
     if count <= 1:
         return 0
-    end = _head_end(data)
-    if is_register(data, end):
+    if stop < 0:
+        stop = len(data)
+    # is_register() and call_id_key() inlined for the common spellings: this runs in every
+    # process for every SIP message of the capture
+    end = data.find(b"\r\n\r\n", start, min(stop, start + _MAX_HEAD))
+    if end < 0:
+        end = _head_end(data, start, stop)
+    if data.startswith(b"SIP/", start):
+        at = data.find(b"\r\nCSeq:", start, end)
+        if at < 0:
+            if is_register(data, start, stop, end):
+                return 0
+        else:
+            cut = data.find(b"\r", at + 7, end + 1)
+            line = data[at + 7 : cut if cut >= 0 else end]
+            if (b"EGISTER" in line or b"egister" in line) and is_register(data, start, stop, end):
+                return 0
+    elif data[start : start + 9].upper() == b"REGISTER ":
         return 0
-    return zlib.crc32(call_id_key(data, end)) % count
+    at = data.find(b"\r\nCall-ID:", start, end)
+    if at < 0:
+        return zlib.crc32(call_id_key(data, start, stop, end)) % count
+    cut = data.find(b"\r", at + 10, end + 1)
+    return zlib.crc32(data[at + 10 : cut if cut >= 0 else end].strip()) % count

@@ -30,12 +30,15 @@ class FramingError(Exception):
     """The bytes cannot be a SIP message (the message says why)."""
 
 
-def looks_like_sip(data: bytes | bytearray, pos: int = 0) -> bool:
-    """True when *data* at *pos* starts with a SIP request or status line.
+def looks_like_sip(data: bytes | bytearray, pos: int = 0, end: int = -1) -> bool:
+    """True when ``data[pos:end]`` (to the end by default) starts with a SIP request or
+    status line.
 
     The first-byte test keeps RTP (first byte 0x80-0xBF) and most binary traffic cheap.
     """
-    return len(data) > pos and data[pos] in _FIRST_BYTES and _START.match(data, pos) is not None
+    if end < 0:
+        end = len(data)
+    return end > pos and data[pos] in _FIRST_BYTES and _START.match(data, pos, end) is not None
 
 
 def could_become_sip(data: bytes | bytearray) -> bool:
