@@ -22,11 +22,13 @@ Progress = Callable[[int, int], None]
 # (SIP ports, bytes a SIP start line can begin with): frames that are plain IPv4/UDP on other
 # ports whose payload cannot start a SIP message are skipped before they are even copied
 Skip = tuple[frozenset[int], frozenset[int]]
-# (read buffer, UDP payload start, payload stop, frame number) -> keep the record? Asked for
-# the unfragmented IPv4/UDP records (no IP options, Ethernet/SLL/SLL2) the skip let through,
-# before they are copied out of the read buffer: ``analyze --jobs`` drops the messages
-# another process owns here
-Route = Callable[[bytes, int, int, int], bool]
+# (read buffer, offset of the IPv4 header, end of the record, frame number, timestamp) ->
+# TAKEN when the lane took the packet (it is then not yielded), FLUSH when it also wants the
+# reader to yield FLUSH now (it holds results to pass on), falsy to decline. Called, with
+# *skip*, for the unfragmented IPv4/UDP packets without IP options on Ethernet/SLL/SLL2 that
+# the skip let through, before they are copied out of the read buffer (reader._FastLane)
+Lane = Callable[[bytes, int, int, int, float], int]
+TAKEN, FLUSH = 1, 2
 
 CHUNK = 1 << 20  # 1 MiB reads (a refill briefly holds the old window, the read and the new one)
 MAX_RECORD = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
@@ -82,6 +84,19 @@ FIXED_LINKS = {1: (14, -2), 113: (16, -2), 276: (20, -20)}
 _PORTS = struct.Struct("!HH").unpack_from
 
 
+def _plain_udp(buf: bytes, ip: int, et: int, end: int) -> bool:
+    """An unfragmented IPv4/UDP packet without IP options at *ip* (what a Lane takes)."""
+    return (
+        end >= ip + 28
+        and buf[ip] == 0x45
+        and buf[ip + 9] == 17
+        and buf[ip + et] == 8
+        and buf[ip + et + 1] == 0
+        and not buf[ip + 6] & 0x3F
+        and not buf[ip + 7]
+    )
+
+
 def _rtp_like(buf: bytes, ip: int, et: int, end: int, skip: Skip) -> bool:
     """True for an unfragmented IPv4/UDP packet (no options) that cannot carry SIP."""
     return (
@@ -101,10 +116,10 @@ def open_capture(
     path: Path,
     progress: Progress | None = None,
     skip: Skip | None = None,
-    route: Route | None = None,
-) -> Iterator[Record | CaptureNote]:
+    lane: Lane | None = None,
+) -> Iterator[Record | CaptureNote | int]:
     """Records of the pcap or pcapng file at *path*, in file order (see ``Skip`` and
-    ``Route``; *route* is asked only for pcap files, together with *skip*)."""
+    ``Lane``; *lane* is used together with *skip*)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the generator's finally
     except OSError as exc:
@@ -115,9 +130,9 @@ def open_capture(
         fh.seek(0)
         reader = ChunkReader(fh, total, progress)
         if head in PCAP_MAGICS:
-            yield from _pcap_records(reader, path, skip, route)
+            yield from _pcap_records(reader, path, skip, lane)
         elif head == PCAPNG_SHB:
-            yield from _pcapng_records(reader, path, skip)
+            yield from _pcapng_records(reader, path, skip, lane)
         else:
             shown = f"magic {head.hex()}" if head else "the file is empty"
             raise CaptureError(f"{path}: not a pcap or pcapng file ({shown})")
@@ -136,8 +151,8 @@ def _wide_header(endian: str, link: int, et: int) -> struct.Struct:
 
 
 def _pcap_records(
-    r: ChunkReader, path: Path, skip: Skip | None, route: Route | None = None
-) -> Iterator[Record | CaptureNote]:
+    r: ChunkReader, path: Path, skip: Skip | None, lane: Lane | None = None
+) -> Iterator[Record | CaptureNote | int]:
     if not r.need(24):
         raise CaptureError(f"{path}: pcap file header is truncated ({len(r.buf)} of 24 bytes)")
     endian, scale = PCAP_MAGICS[r.buf[:4]]
@@ -177,16 +192,18 @@ def _pcap_records(
                     pos = end
                     continue
                 if (
-                    route is not None
+                    lane is not None
                     and caplen >= min_cap
                     and vihl == 0x45
                     and proto == 17
                     and ether == ipv4
                     and not hi & 0x3F
                     and not lo
-                    and not _routed(route, buf, pos + 16 + link, end, frame)
+                    and (took := lane(buf, pos + 16 + link, end, frame, sec + frac * scale))
                 ):
                     pos = end
+                    if took == FLUSH:
+                        yield FLUSH
                     continue
                 if caplen <= MAX_RECORD:
                     data = buf[pos + 16 : end]
@@ -236,32 +253,17 @@ def _pcap_records(
                     pos = end
                     continue
             if (
-                route is not None
-                and end >= ip + 28
-                and buf[ip] == 0x45
-                and buf[ip + 9] == 17
-                and buf[ip + et] == 8
-                and buf[ip + et + 1] == 0
-                and not buf[ip + 6] & 0x3F
-                and not buf[ip + 7]
-                and not _routed(route, buf, ip, end, frame)
+                lane is not None
+                and _plain_udp(buf, ip, et, end)
+                and (took := lane(buf, ip, end, frame, sec + frac * scale))
             ):
                 pos = end
+                if took == FLUSH:
+                    yield FLUSH
                 continue
         data = buf[pos + 16 : end]
         pos = end
         yield (frame, linktype, data, sec + frac * scale, origlen)
-
-
-def _routed(route: Route, buf: bytes, ip: int, end: int, frame: int) -> bool:
-    """Ask *route* about the UDP payload of the IPv4 packet at *ip* (record ends at *end*),
-    bounded as Decoder does: by the IP total length (when set) and the UDP length."""
-    total = (buf[ip + 2] << 8) | buf[ip + 3]
-    stop = ip + total if total >= 20 else end
-    start = ip + 28
-    ulen = (buf[ip + 24] << 8) | buf[ip + 25]
-    stop = min(start + ulen - 8, stop) if ulen >= 8 else stop
-    return route(buf, start, max(start, min(stop, end)), frame)
 
 
 def _truncated(frame: int, what: str) -> CaptureNote:
@@ -283,8 +285,8 @@ class _Iface:
 
 
 def _pcapng_records(
-    r: ChunkReader, path: Path, skip: Skip | None
-) -> Iterator[Record | CaptureNote]:
+    r: ChunkReader, path: Path, skip: Skip | None, lane: Lane | None = None
+) -> Iterator[Record | CaptureNote | int]:
     endian = "<"
     ifaces: list[_Iface] = []
     frame = 0
@@ -334,8 +336,18 @@ def _pcapng_records(
             iface_id, hi, lo, caplen, origlen = struct.unpack_from(endian + "IIIII", buf, pos + 8)
             if skip is not None and iface_id < len(ifaces) and caplen <= blen - 32:
                 link, et = FIXED_LINKS.get(ifaces[iface_id].linktype, (-1, 0))
-                if link >= 0 and _rtp_like(buf, pos + 28 + link, et, pos + 28 + caplen, skip):
-                    continue
+                if link >= 0:
+                    ip, end = pos + 28 + link, pos + 28 + caplen
+                    if _rtp_like(buf, ip, et, end, skip):
+                        continue
+                    if lane is not None and _plain_udp(buf, ip, et, end):
+                        iface = ifaces[iface_id]
+                        ts = ((hi << 32) | lo) / iface.per_second + iface.offset
+                        took = lane(buf, ip, end, frame, ts)
+                        if took:
+                            if took == FLUSH:
+                                yield FLUSH
+                            continue
             rec = _packet(
                 ifaces, iface_id, hi, lo, buf, pos + 28, caplen, origlen, blen - 32, frame
             )

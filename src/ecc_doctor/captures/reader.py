@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ecc_doctor.captures.decode import Decoder, Want, address
-from ecc_doctor.captures.pcapfile import Progress, Route, open_capture
+from ecc_doctor.captures.pcapfile import FLUSH, TAKEN, Progress, open_capture
 from ecc_doctor.captures.records import (
     TCP,
     UDP,
@@ -99,66 +99,23 @@ class PcapEngine:
         want = sip_filter(assembler, ports)
         decode = decoder.decode
         feed = assembler.feed
-        datagram = assembler.datagram
-        port_set = frozenset(ports)
-        fast_links = _FAST_LINKS
-        fields = _IPV4_UDP
-        pairs: dict[bytes, tuple[str, str]] = {}
-        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied,
-        # and so are the datagrams another process owns (see the fast lane below)
-        skip = (port_set, SIP_FIRST_BYTES)
-        routed = [0]  # the last frame the file reader's router kept
-        route = _router(index, count, routed) if count > 1 else None
-        for rec in open_capture(path, self.progress if first else None, skip, route):
+        # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied;
+        # plain IPv4/UDP packets go through the fast lane there (see _FastLane), which
+        # leaves what they give in ``lane.out`` for this loop to pass on in file order
+        skip = (frozenset(ports), SIP_FIRST_BYTES)
+        lane = _FastLane(assembler, ports, index, count)
+        out = lane.out
+        for rec in open_capture(path, self.progress if first else None, skip, lane.take):
+            if out:
+                yield from out
+                out.clear()
+            if rec is FLUSH:
+                continue
             if type(rec) is not tuple:
                 if first:
                     yield rec  # type: ignore[misc]
                 continue
-            frame_no, linktype, data, ts, _origlen = rec
-            link = fast_links.get(linktype)
-            if (
-                link is not None
-                and len(data) >= link[0] + 28
-                and data[link[1]] == 8
-                and data[link[1] + 1] == 0
-                and data[link[0]] == 0x45
-                and data[link[0] + 9] == UDP
-                and not data[link[0] + 6] & 0x3F
-                and not data[link[0] + 7]
-            ):
-                # The fast lane: an unfragmented IPv4/UDP packet without options (nearly every
-                # SIP packet of a trunk) goes straight to the assembler, with what
-                # Decoder.decode and SipAssembler.feed would do for it, minus the Frame.
-                ip = link[0]
-                total, ip_id, addrs, sport, dport, ulen = fields(data, ip + 2)
-                end = ip + total if total >= 20 else len(data)
-                start = ip + 28
-                plen = min(ulen - 8, end - start) if ulen >= 8 else end - start
-                if (
-                    sport not in port_set
-                    and dport not in port_set
-                    and not looks_like_sip(data, start)
-                ):
-                    continue
-                payload = data[start : start + plen]
-                if count > 1 and routed[0] != frame_no:
-                    # a datagram is one message: its owner alone sees it (its duplicate and
-                    # framing notes too); junk on a SIP port is shard 0's to report
-                    if looks_like_sip(payload):
-                        if shard_of(payload, count) != index:
-                            continue
-                    elif not first:
-                        continue
-                hosts = pairs.get(addrs)
-                if hosts is None:
-                    if len(pairs) >= 4096:
-                        pairs.clear()
-                    hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
-                yield from datagram(
-                    (frame_no,), ts, hosts[0], sport, hosts[1], dport, payload, max(plen, 0), ip_id
-                )
-                continue
-            frame = decode(linktype, data, ts, frame_no, want)
+            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
             if decoder.notes:
                 notes = decoder.pop_notes()
                 if first:
@@ -176,35 +133,71 @@ class PcapEngine:
             else:
                 # every shard reassembles every TCP stream to find where messages start
                 yield from _own(feed(frame), index, count)
+        yield from out
         if first:
             yield from decoder.flush()
         yield from _own(assembler.flush(), index, count)
 
 
-def _router(index: int, count: int, routed: list[int]) -> Route:
-    """The file reader's keep/drop decision for shard *index* of *count*: a datagram is
-    one message, so its owner alone sees it (its duplicate and framing notes too); junk on
-    a SIP port is shard 0's to report. ``routed[0]`` is set to each frame kept."""
-    first = index == 0
-
-    def route(buf: bytes, start: int, stop: int, frame: int) -> bool:
-        if looks_like_sip(buf, start, stop):
-            keep = shard_of(buf, count, start, stop) == index
-        else:
-            keep = first
-        if keep:
-            routed[0] = frame
-        return keep
-
-    return route
-
-
-# link type -> (offset of the IP header, offset of the ethertype): Ethernet, Linux SLL, SLL2
-# without VLAN tags (tagged frames take the Decoder's general path)
-_FAST_LINKS = {1: (14, 12), 113: (16, 14), 276: (20, 0)}
 # from IPv4 byte 2: total length, ID, (flags/offset, TTL), protocol, (checksum), both
 # addresses, then the UDP ports and length
 _IPV4_UDP = struct.Struct("!HH4x2x8sHHH").unpack_from
+
+
+class _FastLane:
+    """What Decoder.decode and SipAssembler.feed do for an unfragmented IPv4/UDP packet
+    without IP options (nearly every SIP packet of a trunk), done on the file reader's
+    buffer: no copy of the record, no Frame. The file reader calls :meth:`take` (see
+    pcapfile.Lane); what the packet gives is left in :attr:`out`.
+
+    With several processes (``shard``), a datagram is one message: its owner alone sees it
+    (its duplicate and framing notes too), and junk on a SIP port is shard 0's to report.
+    """
+
+    __slots__ = ("out", "take")
+
+    def __init__(self, assembler: SipAssembler, ports: Sequence[int], index: int, count: int):
+        self.out: list[SipRecord] = []
+        out = self.out
+        datagram = assembler.datagram
+        port_set = frozenset(ports)
+        fields = _IPV4_UDP
+        first = index == 0
+        pairs: dict[bytes, tuple[str, str]] = {}
+
+        def take(buf: bytes, ip: int, end: int, frame: int, ts: float) -> int:
+            total, ip_id, addrs, sport, dport, ulen = fields(buf, ip + 2)
+            stop = ip + total if total >= 20 else end
+            start = ip + 28
+            plen = min(ulen - 8, stop - start) if ulen >= 8 else stop - start
+            if (
+                sport not in port_set
+                and dport not in port_set
+                and not looks_like_sip(buf, start, end)
+            ):
+                return TAKEN  # not SIP: dropped, as the Decoder's pre-filter does
+            payload = buf[start : min(start + plen, end)] if plen > 0 else b""
+            if count > 1:
+                if looks_like_sip(payload):
+                    if shard_of(payload, count) != index:
+                        return TAKEN
+                elif not first:
+                    return TAKEN
+            hosts = pairs.get(addrs)
+            if hosts is None:
+                if len(pairs) >= 4096:
+                    pairs.clear()
+                hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
+            out.extend(
+                datagram(
+                    (frame,), ts, hosts[0], sport, hosts[1], dport, payload, max(plen, 0), ip_id
+                )
+            )
+            # hand over in small batches: one trip through the generators per batch, and
+            # memory stays flat
+            return FLUSH if len(out) >= 16 else TAKEN
+
+        self.take = take
 
 
 def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:
