@@ -132,7 +132,7 @@ def analyze_sharded(
                 daemon=True,
             )
             try:
-                with _no_main_module():
+                with _starting_worker():
                     proc.start()
             except BaseException:
                 receive.close()
@@ -161,8 +161,8 @@ def analyze_sharded(
 
 
 @contextlib.contextmanager
-def _no_main_module() -> Iterator[None]:
-    """Start a spawn worker without re-running the caller's main script in it.
+def _starting_worker() -> Iterator[None]:
+    """Start a spawn worker without the caller's main script, and deaf to Ctrl-C.
 
     "spawn" runs the parent's ``__main__`` file again in the child (as ``__mp_main__``) so
     that functions defined there can be unpickled. Our worker is a function of this module
@@ -170,14 +170,26 @@ def _no_main_module() -> Iterator[None]:
     calls analyze_file() at top level without an ``if __name__ == "__main__"`` guard would
     run again in every worker. With an empty ``__main__`` while the process is started, the
     child imports just this module.
+
+    Ctrl-C reaches the whole process group; the parent handles it and stops the workers. A
+    child started while SIGINT is ignored ignores it from its first instruction (Python
+    keeps an inherited SIG_IGN), so it prints no KeyboardInterrupt while it starts up.
+    Signal handlers can only be changed in the main thread; elsewhere the worker ignores
+    SIGINT once it runs.
     """
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.getsignal(signal.SIGINT) if in_main_thread else None
+    if old_sigint is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         if main is not None:
             sys.modules["__main__"] = main
+        if old_sigint is not None:
+            signal.signal(signal.SIGINT, old_sigint)
 
 
 def _receive(
@@ -244,11 +256,25 @@ def _worker(
     passwords: dict[str, str],
     max_contacts: int,
 ) -> None:
-    """One shard in a worker process: sends ("ok", analysis, peak RSS KiB) or ("error",
-    exception or None, "Type: message", traceback)."""
-    # the parent handles Ctrl-C (it reaches the whole process group) and stops the workers
+    """The worker process: analyses one shard (see :func:`_run_shard`)."""
+    # the parent handles Ctrl-C (see _starting_worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    _run_shard(conn, path, ports, shard, rules, passwords=passwords, max_contacts=max_contacts)
+
+
+def _run_shard(
+    conn: Connection,
+    path: str,
+    ports: tuple[int, ...],
+    shard: tuple[int, int],
+    rules: tuple[str, ...],
+    *,
+    passwords: dict[str, str],
+    max_contacts: int,
+) -> None:
+    """Analyse *shard* of *path*; send ("ok", analysis, peak RSS KiB) or ("error", the
+    exception or None when it does not pickle, "Type: message", traceback) on *conn*."""
     try:
         p = Path(path)
         try:
