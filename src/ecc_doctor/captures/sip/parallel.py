@@ -9,16 +9,22 @@ threads, and forking a threaded process is unsafe). :func:`merge` then adds the 
 the result one process gives: counts summed, flows and notes re-capped in frame order,
 ladders merged by last activity.
 
-Where the result can differ from one process (all are documented in the README):
+The result is the same as one process's (to_dict() and the ladders) on every committed and
+public capture and on the 870k-packet benchmark file (tests/sip/test_sip_parallel.py,
+/tmp/eccbench/compare.sh). Where it can differ, by construction:
 
-- a ``capture.timestamps`` note (timestamps jumping back or forward): each shard sees the
-  jump between its own messages, at another frame or not at all;
-- captures with more than ``max_calls`` calls active at once (each shard holds fewer calls,
-  so fewer are evicted early), or with more flows than the listing caps (which flows are
-  listed as examples depends on when each flow ended; the counts are the same);
-- flows judged when idle tables are swept (every 1,000 messages of a process), e.g. a call
-  idle for an hour that resumes; and a PRACK without answer judged against the last message
-  of its shard instead of the capture's (FAIL or WARN when it is about 32 s from the end).
+- a ``capture.timestamps`` note (timestamps jumping back by more than 1 s or forward by a
+  day): each shard sees the jump between its own messages, at another frame or not at all;
+- captures with more than ``max_calls`` calls in flight at once (each shard holds its own
+  ``max_calls``, so fewer calls are evicted early), or with more flows than the listing
+  caps: which flows are listed as examples follows the order flows end, approximated here
+  by their last frame (the counts, the status and the worst verdict's example stay exact);
+- the idle sweep runs every 1,000 messages of each process, so a call idle for more than
+  IDLE_INVITE/IDLE_REGISTER that resumes can be cut at another point; a reliable 1xx or a
+  PRACK still unanswered at the end is judged against the last INVITE-dialog message of
+  its shard rather than of the capture (FAIL or WARN only when that is about 32 s away);
+- two messages of different shards completed by one TCP segment: their notes and ladders
+  keep shard order at that frame, not stream order.
 """
 
 from __future__ import annotations
