@@ -7,21 +7,24 @@ reaches the target packet count and size (870k packets, 375 MB; no RTP is added 
 alone reaches the count), then measures on that same file, each tool in its own process:
 
 - ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules), packets/s
-  and peak RSS; also the reader alone (``PcapEngine.sip``);
+  and peak RSS, once per ``--jobs`` value (default ``1,auto``: one process, and as many as
+  ``analyze`` picks by itself); also the reader alone (``PcapEngine.sip``);
 - ``tshark -r FILE -Y sip``;
 - pyshark on a slice (it is far slower, so the whole file would take too long);
 - memory flatness: ecc-doctor analyze on the first 1/4, 1/2 and the whole file (the parts
   are cut with ``editcap -F`` in the file's own format, so the same reader code runs).
 
-Peak RSS is each process's own VmHWM. For the Python children, wall and CPU time cover the
-same work (from the import of ecc_doctor to the result, measured inside the child); for
-tshark, CPU time is the child's rusage (user + system) and wall time includes its start-up.
+Peak RSS is each process's own VmHWM; with ``--jobs`` it is the SUM of the analysing
+processes' peaks (each worker reports its own VmHWM to the parent), and CPU time includes
+the workers'. For the Python children, wall and CPU time cover the same work (from the
+import of ecc_doctor to the result, measured inside the child); for tshark, CPU time is the
+child's rusage (user + system) and wall time includes its start-up.
 With ``--repeat N`` every measurement is taken N times and the fastest run is reported
 (on a shared machine the slower runs measure the other load, not the tool).
 
 Needs root (tcpdump on lo), sipp, tcpdump, tshark/editcap; pyshark is optional.
 Usage: ``sudo .venv/bin/python benchmarks/bench_analyze.py [--seconds 60] [--keep DIR]``,
-``.venv/bin/python benchmarks/bench_analyze.py --input FILE [--repeat 3]``.
+``.venv/bin/python benchmarks/bench_analyze.py --input FILE [--repeat 3] [--jobs 1,2]``.
 Results go to stdout as a Markdown table.
 """
 
@@ -177,15 +180,22 @@ def _pcap_records(path: Path) -> list[tuple[float, bytes]]:
 # --- measuring --------------------------------------------------------------------------
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 from pathlib import Path
 mode, path = sys.argv[1], sys.argv[2]
+jobs = sys.argv[3] if len(sys.argv) > 3 else "1"
 ports = (5060, 5062)
 t, c = time.perf_counter(), time.process_time()
+workers_kib = 0
 if mode == "analyze":
     from ecc_doctor.captures.sip.analyze import analyze_file
-    result = analyze_file(path, engine="scapy", rules=("register", "prack"), ports=ports)
-    info = {"messages": result.to_dict().get("messages"), "status": str(result.status)}
+    result = analyze_file(
+        path, engine="scapy", rules=("register", "prack"), ports=ports,
+        jobs=jobs if jobs == "auto" else int(jobs),
+    )
+    info = {"messages": result.to_dict().get("messages"), "status": str(result.status),
+            "jobs": 1 + len(result.workers_peak_kib)}
+    workers_kib = sum(result.workers_peak_kib)
 elif mode == "reader":
     from ecc_doctor.captures.reader import PcapEngine
     info = {"records": sum(1 for _ in PcapEngine().sip(Path(path), ports))}
@@ -195,8 +205,10 @@ elif mode == "pyshark":
     info = {"sip": sum(1 for _ in cap)}
     cap.close()
 seconds, cpu = time.perf_counter() - t, time.process_time() - c
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the --jobs workers, joined by now
+cpu += kids.ru_utime + kids.ru_stime
 hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
-print(json.dumps({"seconds": seconds, "cpu": cpu, "hwm_kib": hwm, **info}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "hwm_kib": hwm + workers_kib, **info}))
 """
 
 
@@ -238,14 +250,14 @@ def _hwm_kib(pid: int) -> int:
 
 
 def python_child(
-    mode: str, path: Path, repeat: int = 1
+    mode: str, path: Path, repeat: int = 1, jobs: str = "1"
 ) -> tuple[float, float, dict[str, object], float]:
     """(seconds of work, peak RSS MiB, info, CPU seconds of the same work): the fastest of
-    *repeat* runs (peak RSS: the largest)."""
+    *repeat* runs (peak RSS: the largest; with *jobs*, the sum over the processes)."""
     best: tuple[float, float, dict[str, object], float] | None = None
     peak = 0.0
     for _ in range(max(repeat, 1)):
-        _, rss, out, _ = run_measured([sys.executable, "-c", CHILD, mode, str(path)])
+        _, rss, out, _ = run_measured([sys.executable, "-c", CHILD, mode, str(path), jobs])
         info = json.loads(out.strip().splitlines()[-1])
         rss = max(rss, int(info.pop("hwm_kib")) / 1024)
         peak = max(peak, rss)
@@ -310,6 +322,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per measurement, the fastest is reported"
     )
+    parser.add_argument(
+        "--jobs",
+        default="1,auto",
+        help="analyze --jobs values to measure, comma list of numbers or auto (default 1,auto)",
+    )
     opts = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ecc-bench-"))
     os.chmod(work, 0o777)  # tcpdump drops privileges before writing
@@ -360,9 +377,12 @@ def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
         return f"{n / seconds:,.0f}"
 
     n = opts.repeat
-    sec, rss, info, cpu = python_child("analyze", path, n)
-    analyze_rss = rss
-    rows.append(("ecc-doctor analyze (register+prack rules)", rate(total, sec), rate(total, cpu), f"{rss:.0f}", f"{sec:.1f} s wall, {cpu:.1f} s CPU, {info.get('messages')} SIP messages"))  # fmt: skip
+    job_values = [j.strip() for j in opts.jobs.split(",") if j.strip()]
+    analyze_rss: list[float] = []
+    for jobs in job_values:
+        sec, rss, info, cpu = python_child("analyze", path, n, jobs)
+        analyze_rss.append(rss)
+        rows.append((f"ecc-doctor analyze --jobs {jobs} (register+prack rules)", rate(total, sec), rate(total, cpu), f"{rss:.0f}", f"{sec:.1f} s wall, {cpu:.1f} s CPU, {info.get('messages')} SIP messages, {info.get('jobs')} process(es)"))  # fmt: skip
     sec, rss, info, cpu = python_child("reader", path, n)
     reader_rss = rss
     rows.append(("ecc-doctor reader only (PcapEngine.sip)", rate(total, sec), rate(total, cpu), f"{rss:.0f}", f"{sec:.1f} s wall, {cpu:.1f} s CPU, {info.get('records')} records"))  # fmt: skip
@@ -385,11 +405,11 @@ def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
     for label, part in (("1/4", 4), ("1/2", 2)):
         piece = work / f"part{part}.pcap"
         slice_capture(path, piece, total // part)
-        a_rss = python_child("analyze", piece, n)[1]
+        a_rss = [python_child("analyze", piece, n, jobs)[1] for jobs in job_values]
         r_rss = python_child("reader", piece, n)[1]
-        flat.append(f"| {label} | {total // part:,} | {a_rss:.0f} | {r_rss:.0f} |")
+        flat.append(f"| {label} | {total // part:,} | {' | '.join(f'{r:.0f}' for r in a_rss)} | {r_rss:.0f} |")  # fmt: skip
         piece.unlink()
-    flat.append(f"| full | {total:,} | {analyze_rss:.0f} | {reader_rss:.0f} |")
+    flat.append(f"| full | {total:,} | {' | '.join(f'{r:.0f}' for r in analyze_rss)} | {reader_rss:.0f} |")  # fmt: skip
 
     print(f"\nCapture: {total:,} packets, {size:.0f} MB ({path.name}); Python {sys.version.split()[0]}; best of {n} run(s)")  # fmt: skip
     print(f"Machine at the start: {before}")
@@ -399,8 +419,8 @@ def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print("\nMemory flatness (peak RSS in MiB on the first part of the same file):\n")
-    print("| part | packets | ecc-doctor analyze | reader only |")
-    print("|---|---:|---:|---:|")
+    print("| part | packets | " + " | ".join(f"analyze --jobs {j}" for j in job_values) + " | reader only |")  # fmt: skip
+    print("|---|---:|" + "---:|" * len(job_values) + "---:|")
     print("\n".join(flat))
 
 

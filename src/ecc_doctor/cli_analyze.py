@@ -41,6 +41,17 @@ def _parse_rules(text: str) -> tuple[str, ...]:
     return rules
 
 
+def _parse_jobs(text: str) -> int | str:
+    value = text.strip().lower()
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(
+            f"--jobs: expected a number of processes (1, 2, ...) or auto, got {text!r}"
+        )
+    return int(value)
+
+
 def _parse_ports(text: str) -> tuple[int, ...]:
     ports = []
     for part in text.split(","):
@@ -209,6 +220,7 @@ def _analyze_all(
     config_path: Path | None,
     gateway_text: Path | None,
     time_limit: float = 0.0,
+    jobs: int | str = 1,
 ) -> list[_FileReport]:
     """Each file on its own: one that cannot be read (or runs past *time_limit*) is an ERROR
     of its own, and the others are still analyzed."""
@@ -217,7 +229,7 @@ def _analyze_all(
         rep = _FileReport(path)
         try:
             with _time_limit(time_limit):
-                _analyze_one(rep, rules, engine, ports, passwords, config_path, gateway_text)
+                _analyze_one(rep, rules, engine, ports, passwords, config_path, gateway_text, jobs)
         except CaptureError as exc:
             rep.error, rep.unreadable = exc.message, True
         except cancel.WorkStopped:
@@ -234,6 +246,7 @@ def _analyze_one(
     passwords: dict[str, str] | None,
     config_path: Path | None,
     gateway_text: Path | None,
+    jobs: int | str = 1,
 ) -> None:
     from ecc_doctor.captures.sip.analyze import analyze_file
 
@@ -248,6 +261,7 @@ def _analyze_one(
                 ports=ports,
                 passwords=passwords,
                 progress=progress,
+                jobs=jobs,
             )
         rep.flows.extend(analysis.flows)
         rep.notes.extend(analysis.notes)
@@ -409,6 +423,13 @@ def _check_files(files: Sequence[Path]) -> None:
     show_default=True,
     help="Seconds per capture file before its analysis is stopped (an ERROR); 0: no limit.",
 )
+@click.option(
+    "--jobs",
+    default="auto",
+    show_default=True,
+    help="Processes per capture file (SIP rules, scapy engine; tshark ignores it): auto "
+    "uses up to 4 CPUs on files of 64 MiB or more, 1 on smaller ones. Same verdicts either way.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also show passing findings and notes.")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
 def analyze(
@@ -423,6 +444,7 @@ def analyze(
     gateway_text: Path | None,
     config_path: Path | None,
     time_limit: float,
+    jobs: str,
     verbose: bool,
     debug: bool,
 ) -> None:
@@ -440,6 +462,7 @@ def analyze(
     def body() -> int:
         rule_set = _rules_for(rules, gateway_text, config_path)
         port_set = _parse_ports(ports)
+        job_count = _parse_jobs(jobs)
         _check_files(files)
         check_writable(json_path, "--json")
         check_writable(junit_path, "--junit")
@@ -449,7 +472,15 @@ def analyze(
 
             passwords = load_passwords(password_file)
         reports = _analyze_all(
-            files, rule_set, engine, port_set, passwords, config_path, gateway_text, time_limit
+            files,
+            rule_set,
+            engine,
+            port_set,
+            passwords,
+            config_path,
+            gateway_text,
+            time_limit,
+            job_count,
         )
         if all(r.unreadable for r in reports):
             # nothing to report on: the files are the problem (one line each)

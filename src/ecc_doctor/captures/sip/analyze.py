@@ -48,6 +48,9 @@ RECENT = 512
 IDLE_REGISTER = 7_200.0
 IDLE_INVITE = 3_600.0
 
+#: Notes listed per rule; the rest are counted in one "more ... not listed" note.
+MAX_NOTES = 20
+
 #: Capture notes that are information, not a problem with the capture.
 INFO_NOTES = frozenset({"capture.duplicate"})
 
@@ -91,6 +94,11 @@ class SipAnalysis:
     #: the first few other Call-IDs are named in ``other_call_ids``
     ladder_call_id: str | None = None
     other_call_ids: list[str] = field(default_factory=list)
+    #: each note's place in frame order (the highest frame it or an earlier note names), so
+    #: the notes of ``analyze --jobs`` shards merge in the order one process lists them
+    note_frames: list[int] = field(default_factory=list)
+    #: peak RSS (KiB) of the other processes of ``analyze --jobs`` (this one's is its own)
+    workers_peak_kib: list[int] = field(default_factory=list)
 
     @property
     def flow_statuses(self) -> list[Status]:
@@ -164,12 +172,14 @@ class _Analyzer:
     def note(self, rule: str, severity: Status, message: str, frames: Sequence[int]) -> None:
         n = self.notes_seen.get(rule, 0)
         self.notes_seen[rule] = n + 1
-        if n < 20:
-            self.result.notes.append(Finding(rule, severity, message, tuple(frames)))
-        elif n == 20:
-            self.result.notes.append(
-                Finding(rule, Status.PASS, f"more '{rule}' notes not listed", ())
-            )
+        if n <= MAX_NOTES:
+            result = self.result
+            place = result.note_frames[-1] if result.note_frames else 0
+            result.note_frames.append(max(place, max(frames)) if frames else place)
+            if n < MAX_NOTES:
+                result.notes.append(Finding(rule, severity, message, tuple(frames)))
+            else:
+                result.notes.append(more_notes(rule))
 
     def capture_note(self, rec: CaptureNote) -> None:
         sev = Status.PASS if rec.rule in INFO_NOTES else Status.WARN
@@ -320,16 +330,31 @@ class _Analyzer:
             tracker.done.clear()
             for flow in tracker.finish_each():
                 self._keep(flow)
-        self.result.flows.sort(key=lambda f: (f.frames[0] if f.frames else 0, f.kind))
+        self.result.flows.sort(key=flow_order)
         if self.result.duplicates:
-            self.note(
-                "capture.duplicates",
-                Status.PASS,
-                f"{self.result.duplicates} byte-identical copies of messages (captured twice "
-                "within 5 ms on the same hop) were ignored",
-                (),
-            )
+            self.note(*duplicates_note(self.result.duplicates))
         return self.result
+
+
+def flow_order(flow: Flow) -> tuple[int, str]:
+    """How the listed flows are sorted: by first frame, then kind."""
+    return (flow.frames[0] if flow.frames else 0, flow.kind)
+
+
+def more_notes(rule: str) -> Finding:
+    """The note listed in place of the notes of *rule* beyond MAX_NOTES."""
+    return Finding(rule, Status.PASS, f"more '{rule}' notes not listed", ())
+
+
+def duplicates_note(count: int) -> tuple[str, Status, str, tuple[int, ...]]:
+    """The summary note about *count* ignored byte-identical copies (note() arguments)."""
+    return (
+        "capture.duplicates",
+        Status.PASS,
+        f"{count} byte-identical copies of messages (captured twice within 5 ms on the same "
+        "hop) were ignored",
+        (),
+    )
 
 
 def ladder_msg(msg: SipMsg) -> LadderMsg:
@@ -394,17 +419,35 @@ def analyze_file(
     progress: Progress | None = None,
     max_contacts: int = AURA_MAX_CONTACTS,
     ladder_call_id: str | None = None,
+    jobs: int | str | None = None,
 ) -> SipAnalysis:
-    """Read *path* with *engine* and analyze it. CaptureError when it is not a capture."""
+    """Read *path* with *engine* and analyze it. CaptureError when it is not a capture.
+
+    *jobs* processes share the work (built-in engine only; see
+    :mod:`~ecc_doctor.captures.sip.parallel`): None or "auto" picks 2-4 for a big file
+    when CPUs are free, 1 is one process. The result is the same either way.
+    """
     from ecc_doctor.captures.engines import get_engine
+    from ecc_doctor.captures.sip import parallel
 
     p = Path(path)
     if not p.is_file():
         raise CaptureError(f"{p}: no such capture file")
+    count = parallel.job_count(jobs, p, engine, ladder_call_id)
     eng = get_engine(engine)
     if progress is not None and hasattr(eng, "progress"):
         eng.progress = progress  # (bytes read, total bytes), called by the engine
     try:
+        if count > 1:
+            return parallel.analyze_sharded(
+                p,
+                count,
+                rules=rules,
+                ports=tuple(ports),
+                passwords=passwords,
+                max_contacts=max_contacts,
+                progress=progress,
+            )
         records = eng.sip(p, tuple(ports))
         return analyze_records(
             records,
@@ -416,4 +459,8 @@ def analyze_file(
     except (CaptureError, ConfigError):
         raise
     except OSError as exc:
-        raise CaptureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+        raise read_error(p, exc) from exc
+
+
+def read_error(path: Path, exc: OSError) -> CaptureError:
+    return CaptureError(f"{path}: cannot read: {exc.strerror or exc}")

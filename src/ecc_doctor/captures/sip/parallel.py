@@ -1,0 +1,447 @@
+"""``analyze --jobs N``: one capture analysed by N processes, merged into one result.
+
+Every process reads the whole file, but only shard *i* of the SIP messages is built, parsed
+and judged there (:meth:`PcapEngine.sip` with ``shard=(i, N)``: all messages of a Call-ID in
+one shard, every REGISTER in shard 0). Shard 0 runs in the calling process, so its progress
+callback and :func:`ecc_doctor.cancel.raise_if_stopped` keep working; shards 1..N-1 run in
+worker processes started with the "spawn" method (the check runner and the dashboard have
+threads, and forking a threaded process is unsafe). :func:`merge` then adds the shards up to
+the result one process gives: counts summed, flows and notes re-capped in frame order,
+ladders merged by last activity.
+
+The result is the same as one process's (to_dict() and the ladders) on every committed and
+public capture and on the 870k-packet benchmark file (tests/sip/test_sip_parallel.py,
+/tmp/eccbench/compare.sh). Where it can differ, by construction:
+
+- a ``capture.timestamps`` note (timestamps jumping back by more than 1 s or forward by a
+  day): each shard sees the jump between its own messages, at another frame or not at all;
+- captures with more than ``max_calls`` calls in flight at once (each shard holds its own
+  ``max_calls``, so fewer calls are evicted early), or with more flows than the listing
+  caps: which flows are listed as examples follows the order flows end, approximated here
+  by their last frame (the counts, the status and the worst verdict's example stay exact);
+- the idle sweep runs every 1,000 messages of each process, so a call idle for more than
+  IDLE_INVITE/IDLE_REGISTER that resumes can be cut at another point; a reliable 1xx or a
+  PRACK still unanswered at the end is judged against the last INVITE-dialog message of
+  its shard rather than of the capture (FAIL or WARN only when that is about 32 s away);
+- two messages of different shards completed by one TCP segment: their notes and ladders
+  keep shard order at that frame, not stream order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+import types
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from ecc_doctor import cancel
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.reader import PcapEngine
+from ecc_doctor.captures.sip.analyze import (
+    LADDER_CALLS,
+    LADDER_MESSAGES,
+    LADDER_TOTAL,
+    MAX_NOTES,
+    LadderMsg,
+    Progress,
+    SipAnalysis,
+    _Analyzer,
+    analyze_records,
+    duplicates_note,
+    flow_order,
+    more_notes,
+    read_error,
+)
+from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS
+from ecc_doctor.errors import CaptureError, ConfigError
+from ecc_doctor.models import Finding
+
+#: ``jobs=None``/"auto" runs more than one process on files at least this big (smaller ones
+#: take less time than starting a Python process and importing ecc-doctor).
+AUTO_MIN_BYTES = 64 * 1024 * 1024
+#: and at most this many (each reads the whole file; beyond 4 the reading dominates).
+AUTO_MAX_JOBS = 4
+#: seconds a worker gets to exit on its own after sending its result
+JOIN_TIMEOUT = 5.0
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def job_count(jobs: int | str | None, path: Path, engine: str, ladder_call_id: str | None) -> int:
+    """How many processes analyse *path*: *jobs*, or for None/"auto" min(CPUs, 4) on a big
+    file. Always 1 for the tshark engine and for one Call-ID's ladder."""
+    if engine != "scapy" or ladder_call_id is not None:
+        return 1
+    if jobs is None or jobs == "auto":
+        try:
+            big = path.stat().st_size >= AUTO_MIN_BYTES
+        except OSError:
+            big = False
+        return min(usable_cpus(), AUTO_MAX_JOBS) if big else 1
+    if isinstance(jobs, str):
+        if not jobs.isdigit():
+            raise ConfigError(f"jobs: expected a number of processes or 'auto', got {jobs!r}")
+        jobs = int(jobs)
+    if jobs < 1:
+        raise ConfigError(f"jobs: expected at least 1 process, got {jobs}")
+    return jobs
+
+
+# --- running the shards -------------------------------------------------------------------
+
+
+def analyze_sharded(
+    path: Path,
+    count: int,
+    *,
+    rules: Sequence[str],
+    ports: tuple[int, ...],
+    passwords: Mapping[str, str] | None = None,
+    max_contacts: int = AURA_MAX_CONTACTS,
+    progress: Progress | None = None,
+) -> SipAnalysis:
+    """Analyse *path* in *count* processes (this one and count-1 workers) and merge.
+
+    Every worker is stopped and joined before this returns or raises: on success, on a
+    CaptureError in any shard, on a worker that dies, on KeyboardInterrupt and on
+    :class:`~ecc_doctor.cancel.WorkStopped` (the check timeout or ``--time-limit``).
+    """
+    _Analyzer(rules, None, max_contacts, 1)  # an unknown rule is a ConfigError before any work
+    ctx = multiprocessing.get_context("spawn")
+    workers: list[tuple[BaseProcess, Connection]] = []
+    done = False
+    try:
+        for index in range(1, count):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=_worker,
+                args=(send, str(path), ports, (index, count), tuple(rules)),
+                kwargs={"passwords": dict(passwords or {}), "max_contacts": max_contacts},
+                name=f"ecc-doctor analyze {index}/{count}",
+                daemon=True,
+            )
+            try:
+                with _starting_worker():
+                    proc.start()
+            except BaseException:
+                receive.close()
+                raise
+            finally:
+                send.close()  # the worker holds the other end: EOF here when it dies
+            workers.append((proc, receive))
+        own = analyze_records(
+            PcapEngine(progress).sip(path, ports, shard=(0, count)),
+            rules=rules,
+            passwords=passwords,
+            max_contacts=max_contacts,
+        )
+        parts = [own]
+        peaks = []
+        for index, (worker, receive) in enumerate(workers, 1):
+            part, peak = _receive(worker, receive, index, count)
+            parts.append(part)
+            peaks.append(peak)
+        done = True
+    finally:
+        _stop(workers, gently=done)
+    result = merge(parts)
+    result.workers_peak_kib = peaks
+    return result
+
+
+@contextlib.contextmanager
+def _starting_worker() -> Iterator[None]:
+    """Start a spawn worker without the caller's main script, and deaf to Ctrl-C.
+
+    "spawn" runs the parent's ``__main__`` file again in the child (as ``__mp_main__``) so
+    that functions defined there can be unpickled. Our worker is a function of this module
+    and gets only plain data, so that is not needed, and it would be harmful: a script that
+    calls analyze_file() at top level without an ``if __name__ == "__main__"`` guard would
+    run again in every worker. With an empty ``__main__`` while the process is started, the
+    child imports just this module.
+
+    Ctrl-C reaches the whole process group; the parent handles it and stops the workers. A
+    child started while SIGINT is ignored ignores it from its first instruction (Python
+    keeps an inherited SIG_IGN), so it prints no KeyboardInterrupt while it starts up.
+    Signal handlers can only be changed in the main thread; elsewhere the worker ignores
+    SIGINT once it runs.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.getsignal(signal.SIGINT) if in_main_thread else None
+    if old_sigint is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+        if old_sigint is not None:
+            signal.signal(signal.SIGINT, old_sigint)
+
+
+def _receive(
+    proc: BaseProcess, conn: Connection, index: int, count: int
+) -> tuple[SipAnalysis, int]:
+    """The worker's (analysis, peak RSS KiB); its error re-raised here."""
+    while True:
+        ready = wait([conn, proc.sentinel], timeout=0.2)
+        cancel.raise_if_stopped()
+        if conn in ready or proc.sentinel in ready:
+            break
+    try:
+        message = conn.recv() if conn.poll() else None
+    except (EOFError, OSError):
+        message = None
+    if message is None:
+        proc.join(JOIN_TIMEOUT)
+        raise CaptureError(f"analysis process {index} of {count} died (exit code {proc.exitcode})")
+    if message[0] == "ok":
+        return message[1], message[2]
+    _, exc, text, remote_tb = message
+    if isinstance(exc, BaseException):
+        raise exc from _RemoteTraceback(remote_tb)
+    raise RuntimeError(f"analysis process {index} of {count} failed: {text}") from (
+        _RemoteTraceback(remote_tb)
+    )
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of a worker's exception (shown as the cause with ``--debug``)."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+
+    def __str__(self) -> str:
+        return f"\n\nin the analysis process:\n{self.args[0]}"
+
+
+def _stop(workers: Sequence[tuple[BaseProcess, Connection]], *, gently: bool) -> None:
+    """Close the pipes; terminate (unless *gently*: they are exiting) and join every worker."""
+    for _, conn in workers:
+        conn.close()
+    for proc, _ in workers:
+        if not gently and proc.is_alive():
+            proc.terminate()
+    for proc, _ in workers:
+        proc.join(JOIN_TIMEOUT)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(JOIN_TIMEOUT)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        proc.close()
+
+
+def _worker(
+    conn: Connection,
+    path: str,
+    ports: tuple[int, ...],
+    shard: tuple[int, int],
+    rules: tuple[str, ...],
+    *,
+    passwords: dict[str, str],
+    max_contacts: int,
+) -> None:
+    """The worker process: analyses one shard (see :func:`_run_shard`)."""
+    # the parent handles Ctrl-C (see _starting_worker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+    _run_shard(conn, path, ports, shard, rules, passwords=passwords, max_contacts=max_contacts)
+
+
+def _run_shard(
+    conn: Connection,
+    path: str,
+    ports: tuple[int, ...],
+    shard: tuple[int, int],
+    rules: tuple[str, ...],
+    *,
+    passwords: dict[str, str],
+    max_contacts: int,
+) -> None:
+    """Analyse *shard* of *path*; send ("ok", analysis, peak RSS KiB) or ("error", the
+    exception or None when it does not pickle, "Type: message", traceback) on *conn*."""
+    try:
+        p = Path(path)
+        try:
+            result = analyze_records(
+                PcapEngine().sip(p, ports, shard=shard),
+                rules=rules,
+                passwords=passwords or None,
+                max_contacts=max_contacts,
+            )
+        except OSError as exc:
+            raise read_error(p, exc) from exc
+        conn.send(("ok", result, _peak_rss_kib()))
+    except BaseException as exc:  # noqa: BLE001 - every error goes to the parent
+        text = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError, ValueError):  # unless the parent has gone
+            conn.send(("error", _portable(exc), text, traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _portable(exc: BaseException) -> BaseException | None:
+    """*exc* if it survives pickling (then the caller gets its own type and message)."""
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any exception type may fail to pickle
+        return None
+    return copy if isinstance(copy, BaseException) else None
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent was killed (SIGKILL: no chance to stop it) exits at once."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _peak_rss_kib() -> int:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the spawning parent)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+# --- merging ------------------------------------------------------------------------------
+
+
+def merge(parts: Sequence[SipAnalysis]) -> SipAnalysis:
+    """The shards' results as one (what one process would list, see the module doc)."""
+    out = SipAnalysis(rules=parts[0].rules)
+    for part in parts:
+        out.messages += part.messages
+        out.duplicates += part.duplicates
+        out.unparsed += part.unparsed
+        out.flows_total += part.flows_total
+        _add(out.counts, part.counts)
+    _merge_flows(out, parts)
+    _merge_notes(out, parts)
+    _merge_ladders(out, parts)
+    return out
+
+
+def _add(total: dict[str, int], part: Mapping[str, int]) -> None:
+    for key, n in part.items():
+        total[key] = total.get(key, 0) + n
+
+
+def _merge_flows(out: SipAnalysis, parts: Sequence[SipAnalysis]) -> None:
+    """Re-cap the listed flows of all shards as one process caps them.
+
+    The flows are offered in the order they ended (their last frame, which is close to the
+    order a process finishes them), to the same listing code as in a single process, so at
+    the caps a worse verdict takes a milder one's place there too.
+    """
+    capper = _Analyzer(parts[0].rules, None, AURA_MAX_CONTACTS, 1)
+    listed = heapq.merge(
+        *(
+            [(_last_frame(f), i, f) for f in sorted(p.flows, key=_last_frame)]
+            for i, p in enumerate(parts)
+        ),
+        key=lambda item: (item[0], item[1]),
+    )
+    for _, _, flow in listed:
+        capper._keep(flow)
+    out.flows = capper.result.flows
+    out.flows.sort(key=flow_order)
+    out.flows_not_listed = capper.result.flows_not_listed
+    out.not_listed = dict(capper.result.not_listed)
+    for part in parts:
+        out.flows_not_listed += part.flows_not_listed
+        _add(out.not_listed, part.not_listed)
+
+
+def _last_frame(flow: Flow) -> int:
+    return flow.frames[-1] if flow.frames else 0
+
+
+def _merge_notes(out: SipAnalysis, parts: Sequence[SipAnalysis]) -> None:
+    """The notes in frame order, MAX_NOTES per rule and the "more ... not listed" note at the
+    place of the first one beyond (a shard's own marker stands for its next note)."""
+    merged = heapq.merge(
+        *(
+            [
+                (at, i, note)
+                for note, at in zip(p.notes, p.note_frames, strict=True)
+                if note.rule != "capture.duplicates"  # made again from the summed count
+            ]
+            for i, p in enumerate(parts)
+        ),
+        key=lambda item: (item[0], item[1]),
+    )
+    seen: dict[str, int] = {}
+    for at, _, note in merged:
+        n = seen.get(note.rule, 0)
+        if n > MAX_NOTES:
+            continue
+        seen[note.rule] = n + 1
+        out.notes.append(note if n < MAX_NOTES else more_notes(note.rule))
+        out.note_frames.append(at)
+    if out.duplicates:
+        rule, severity, message, frames = duplicates_note(out.duplicates)
+        out.notes.append(Finding(rule, severity, message, frames))
+        out.note_frames.append(out.note_frames[-1] if out.note_frames else 0)
+
+
+def _merge_ladders(out: SipAnalysis, parts: Sequence[SipAnalysis]) -> None:
+    """All ladders, least recently active first (by their last arrow), then the oldest
+    dropped until LADDER_CALLS and LADDER_TOTAL hold, as one process drops them.
+
+    A Call-ID can have a ladder in two shards: its REGISTERs are shard 0's, its other
+    messages (a BYE, say) live by the Call-ID. Its arrows are then merged in frame order.
+    """
+    last: dict[str, tuple[int, int]] = {}  # Call-ID -> (last arrow's frame, shard)
+    arrows: dict[str, list[LadderMsg]] = {}
+    for i, part in enumerate(parts):
+        for call, lst in part.ladders.items():
+            place = (lst[-1].frame, i)
+            have = arrows.get(call)
+            if have is None:
+                arrows[call] = lst
+            else:
+                both = heapq.merge(have, lst, key=lambda m: m.frame)
+                arrows[call] = list(itertools.islice(both, LADDER_MESSAGES))
+                place = max(place, last[call])
+            last[call] = place
+    ladders: OrderedDict[str, list[LadderMsg]] = OrderedDict()
+    total = 0
+    for call in sorted(last, key=last.__getitem__):
+        ladders[call] = arrows[call]
+        total += len(arrows[call])
+    while len(ladders) > 1 and (len(ladders) > LADDER_CALLS or total > LADDER_TOTAL):
+        total -= len(ladders.popitem(last=False)[1])
+    out.ladders = ladders
