@@ -79,37 +79,40 @@ MEMO_TEXT = 256
 MEMO_SIZE = 1024
 
 
-class _Memo(Generic[T]):
+class _Memo(dict[str, T]):
     """A bounded memo of a parse function by its input text.
 
-    From, To, Contact, Via and Request-URI values repeat in every message of a call or
-    transaction, so each is parsed once. Two generations: when the newer one is full it
-    becomes the older one (the oldest is dropped), so recently used values stay and memory is
-    bounded (2 x MEMO_SIZE values of at most MEMO_TEXT characters). The results are shared
-    between messages and must not be changed by callers.
+    From, To, Contact, Via and Request-URI values (and header lines, start lines, CSeq
+    values) repeat in every message of a call or transaction, so each is parsed once. It is
+    a dict whose ``__missing__`` parses: a hit (``memo[text]``) is one C-level dict lookup
+    with no Python call, which is what keeps the per-message cost low. Two generations: when
+    the newer one (the dict itself) holds *size* values it becomes the older one and the
+    oldest is dropped, so recently used values stay and memory is bounded (2 x *size* values
+    of at most MEMO_TEXT characters; longer texts are parsed every time). The results are
+    shared between messages and must not be changed by callers.
     """
 
-    __slots__ = ("fn", "new", "old")
+    __slots__ = ("fn", "old", "size")
 
-    def __init__(self, fn: Callable[[str], T]) -> None:
+    def __init__(self, fn: Callable[[str], T], size: int = MEMO_SIZE) -> None:
+        super().__init__()
         self.fn = fn
-        self.new: dict[str, T] = {}
         self.old: dict[str, T] = {}
+        self.size = size
 
-    def __call__(self, text: str) -> T:
-        value = self.new.get(text)
-        if value is not None:
-            return value
+    def __missing__(self, text: str) -> T:
         if len(text) > MEMO_TEXT:
             return self.fn(text)
-        value = self.old.get(text)
-        if value is None:
-            value = self.fn(text)
-        if len(self.new) >= MEMO_SIZE:
-            self.old = self.new
-            self.new = {}
-        self.new[text] = value
+        old = self.old
+        value = old[text] if text in old else self.fn(text)
+        if len(self) >= self.size:
+            self.old = dict(self)
+            self.clear()
+        self[text] = value
         return value
+
+    def __call__(self, text: str) -> T:
+        return self[text]
 
 
 def split_list(value: str, sep: str = ",") -> list[str]:
@@ -161,6 +164,16 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
     """``;a=b;c`` -> ({"a": "b", "c": ""}, names seen twice). Names are lower-cased."""
     params: dict[str, str] = {}
     dupes: list[str] = []
+    if ";" not in text and '"' not in text and "<" not in text:
+        # the most common case: one parameter (a Via branch, a tag) or none; what the loop
+        # below makes of a single piece
+        part = text.strip()
+        if part:
+            name, _, val = part.partition("=")
+            key = name.strip().lower()
+            if key:
+                params[key] = val.strip()
+        return params, dupes
     if '"' not in text and "<" not in text:
         # the common case, split_list's fast path inlined: no quoting, so nothing to unquote
         kept = 0
@@ -275,6 +288,8 @@ class NameAddr:
 
 
 def parse_name_addr(value: str) -> NameAddr:
+    """Parse a name-addr or addr-spec; the URI comes from the memo (the same URI appears
+    with a new tag in every call)."""
     text = value.strip()
     if text == "*":
         return NameAddr(raw=text, display="", uri=Uri(raw="*"), params={}, star=True)
@@ -285,7 +300,7 @@ def parse_name_addr(value: str) -> NameAddr:
         return NameAddr(
             raw=text,
             display=unquote(display),
-            uri=parse_uri(uri_text),
+            uri=_uri[uri_text],
             params=params,
             dup_params=tuple(dupes),
         )
@@ -293,7 +308,7 @@ def parse_name_addr(value: str) -> NameAddr:
     uri_text, _, after = text.partition(";")
     params, dupes = parse_params(after)
     return NameAddr(
-        raw=text, display="", uri=parse_uri(uri_text), params=params, dup_params=tuple(dupes)
+        raw=text, display="", uri=_uri[uri_text], params=params, dup_params=tuple(dupes)
     )
 
 
@@ -485,11 +500,6 @@ def parse(rec: SipMessage) -> SipMsg | ParseFailure:
         return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
 
 
-#: Header lines seen recently (not folded, not too long) -> (header key, stripped value):
-#: CSeq, Call-ID, From, To, Contact... lines repeat across the messages of a call.
-_LINES: dict[str, tuple[str, str]] = {}
-
-
 def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
     """The lower-case long name of a header line's *name* part ("" when it is not a name)."""
     key = _cache.get(name)
@@ -506,6 +516,75 @@ def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - 
     return key
 
 
+_Line = tuple[str, str, tuple[str, ...]]
+
+
+def _header_line(line: str) -> _Line | tuple[()]:
+    """``(header key, stripped value, values)`` of a plain header line, where *values* is
+    the value split at commas for a list header, else just the value; ``()`` for any other
+    line (blank, folded continuation, leading white space, no header name): ``_parse``
+    walks those one by one."""
+    lead = line[:1]
+    if not line or lead == " " or lead == "\t" or line.isspace():
+        return ()
+    name, colon, value = line.partition(":")
+    key = _header_key(name) if colon else ""
+    if not key:
+        return ()
+    value = value.strip()
+    return key, value, tuple(split_list(value)) if key in LIST_HEADERS else (value,)
+
+
+#: (is_request, method, status, reason, Request-URI, status problem, Request-URI problem)
+_Start = tuple[bool, str, int, str, str, str, str]
+
+
+def _start_line(line: str) -> _Start | str:
+    """The parsed start line, or why it is none (the ParseFailure reason)."""
+    start = line.strip()
+    m = _STATUS_LINE.match(start)
+    if m:
+        status = int(m.group(2))
+        problem = ""
+        if status < 100 or status > 699:
+            problem = f"status code {status} is outside 100-699"
+        return False, "", status, (m.group(3) or "").strip(), "", problem, ""
+    m = _REQUEST_LINE.match(start)
+    if not m:
+        return f"not a SIP start line: {start[:60]!r}"
+    ruri = m.group(2)
+    problem = parse_uri(ruri).problem
+    return True, m.group(1).upper(), 0, "", ruri, "", f"Request-URI: {problem}" if problem else ""
+
+
+def _cseq(text: str) -> tuple[int, str] | tuple[()]:
+    """``(number, upper-case method)`` of a CSeq value, ``()`` when it is malformed."""
+    num, _, cmethod = text.strip().partition(" ")
+    n = int_or_none(num)
+    if n is None or n >= 2**31 or not cmethod.strip():
+        return ()
+    return n, cmethod.strip().upper()
+
+
+def _via_problem(value: str) -> tuple[Via, str]:
+    """The top Via and its sent-by problem ("" when none)."""
+    via = parse_via(value)
+    if via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
+        return via, f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
+    return via, ""
+
+
+#: Header lines seen recently: CSeq, Call-ID, From, To, Contact... lines repeat across the
+#: messages of a call (4 x MEMO_SIZE lines at most, as before the two generations).
+_LINES: _Memo[_Line | tuple[()]] = _Memo(_header_line, 2 * MEMO_SIZE)
+_STARTS: _Memo[_Start | str] = _Memo(_start_line)
+_CSEQS: _Memo[tuple[int, str] | tuple[()]] = _Memo(_cseq)
+_VIAS: _Memo[tuple[Via, str]] = _Memo(_via_problem)
+_INTS: _Memo[int | None] = _Memo(int_or_none)
+
+_MANDATORY = ("call-id", "from", "to", "via")
+
+
 def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     raw = rec.data
     data = raw[:MAX_MESSAGE]
@@ -517,37 +596,62 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         head, sep, body = data.partition(b"\n\n")
         if sep:
             problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
-    lines = head.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+    text = head.decode("utf-8", errors="replace")
+    lines = text.split("\r\n")
+    if text.count("\n") >= len(lines):  # a bare LF as well: every line end counts
+        lines = text.replace("\r\n", "\n").split("\n")
     first = 0
     while first < len(lines) and (not lines[first] or lines[first].isspace()):
         first += 1  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
     if first == len(lines):
         return ParseFailure(rec, "empty SIP payload")
-    start = lines[first].strip()
-    is_request = False
-    method = reason = ruri = ""
-    status = 0
-    m = _STATUS_LINE.match(start)
-    if m:
-        status = int(m.group(2))
-        reason = (m.group(3) or "").strip()
-        if status < 100 or status > 699:
-            problems.append(f"status code {status} is outside 100-699")
+    start = _STARTS[lines[first]]
+    if isinstance(start, str):
+        return ParseFailure(rec, start)
+    is_request, method, status, reason, ruri, start_problem, ruri_problem = start
+    if start_problem:
+        problems.append(start_problem)
+    header_lines = lines[first + 1 :]
+    # The common case: every line is a plain "Name: value" line already in the memo with
+    # its values split, so a dict of them is all there is to do (no folding, no junk, no
+    # limit to count against, no header on two lines).
+    plain = list(map(_LINES.__getitem__, header_lines))
+    if len(plain) <= MAX_HEADERS and () not in plain:
+        headers = {key: [*values] for key, _, values in plain}  # type: ignore[misc]
+        if len(headers) < len(plain):  # a header on more than one line
+            headers = _merge_lines(plain)  # type: ignore[arg-type] # () was ruled out
     else:
-        m = _REQUEST_LINE.match(start)
-        if not m:
-            return ParseFailure(rec, f"not a SIP start line: {start[:60]!r}")
-        is_request = True
-        method, ruri = m.group(1).upper(), m.group(2)
+        headers = _walk_lines(header_lines, plain, problems)
+    return _check(
+        rec, is_request, method, status, reason, ruri, ruri_problem, headers, body, problems
+    )
+
+
+def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
+    """The headers of plain lines when some header is on more than one line."""
+    headers: dict[str, list[str]] = {}
+    for key, _, values in plain:
+        current = headers.get(key)
+        if current is None:
+            headers[key] = [*values]
+        else:
+            current.extend(values)
+    for key in LIST_HEADERS.intersection(headers):
+        del headers[key][MAX_VALUES:]
+    return headers
+
+
+def _walk_lines(
+    lines: list[str], plain: list[_Line | tuple[()]], problems: list[str]
+) -> dict[str, list[str]]:
+    """Group header lines one by one: folded continuations, blank and nameless lines, and
+    the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
     headers: dict[str, list[str]] = {}
     current: list[str] | None = None
     count = 0
-    key_of = _header_key
-    known = _LINES
-    for line in lines[first + 1 :]:
-        hit = known.get(line)
-        if hit is not None:
-            key, value = hit
+    for line, hit in zip(lines, plain, strict=True):
+        if hit:
+            key, value, _ = hit
         else:
             lead = line[:1]
             if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
@@ -556,16 +660,12 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             if not line or line.isspace():
                 continue
             name, colon, value = line.partition(":")
-            key = key_of(name) if colon else ""
+            key = _header_key(name) if colon else ""
             if not key:
                 problems.append(f"header line without a name: {line[:40]!r}")
                 current = None
                 continue
             value = value.strip()
-            if lead != " " and lead != "\t" and len(line) <= MEMO_TEXT:
-                if len(known) >= 4 * MEMO_SIZE:
-                    known.clear()
-                known[line] = (key, value)
         count += 1
         if count > MAX_HEADERS:
             problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
@@ -588,68 +688,60 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         for value in values:
             split.extend(split_list(value))
         headers[key] = split[:MAX_VALUES]
-    msg = SipMsg(
-        rec=rec,
-        is_request=is_request,
-        method=method,
-        status=status,
-        reason=reason,
-        ruri=ruri,
-        headers=headers,
-        body=body,
-        problems=problems,
-    )
-    _check(msg)
-    return msg
+    return headers
 
 
-def _check(msg: SipMsg) -> None:
-    """Fill CSeq and note the malformations analyzers and engineers care about."""
-    problems = msg.problems
-    headers = msg.headers
+def _check(
+    rec: SipMessage,
+    is_request: bool,
+    method: str,
+    status: int,
+    reason: str,
+    ruri: str,
+    ruri_problem: str,
+    headers: dict[str, list[str]],
+    body: bytes,
+    problems: list[str],
+) -> SipMsg:
+    """Fill CSeq and note the malformations analyzers and engineers care about.
+
+    Every value is looked up in a memo, so a repeated From, To, Via or CSeq costs a dict
+    lookup; a problem text is only built when there is a problem.
+    """
     values = headers.get("cseq")
     cseq_text = values[0] if values else ""
-    num, _, cmethod = cseq_text.strip().partition(" ")
-    n = int_or_none(num)
-    if n is None or n >= 2**31 or not cmethod.strip():
+    parsed = _CSEQS[cseq_text]
+    cseq, cseq_method = -1, ""
+    if not parsed:
         problems.append(f"CSeq missing or malformed: {cseq_text[:40]!r} (RFC 3261 §8.1.1.5)")
     else:
-        msg.cseq = n
-        msg.cseq_method = cmethod.strip().upper()
-        if msg.is_request and msg.cseq_method != msg.method:
-            problems.append(
-                f"CSeq method {msg.cseq_method} differs from the request method {msg.method}"
-            )
-    if not msg.is_request:
-        msg.method = msg.cseq_method
-    for name in ("call-id", "from", "to", "via"):
-        if not headers.get(name):
-            problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
-    # the cached properties every analyzer reads, filled here without the descriptor calls
-    cache = msg.__dict__
-    for name, attr in (("from", "from_"), ("to", "to")):
-        values = headers.get(name)
-        if values:
-            addr = cache[attr] = _name_addr(values[0])
+        cseq, cseq_method = parsed
+        if is_request and cseq_method != method:
+            problems.append(f"CSeq method {cseq_method} differs from the request method {method}")
+    if not is_request:
+        method = cseq_method
+    call_ids, froms, tos, vias = (headers.get(name) for name in _MANDATORY)
+    if not (call_ids and froms and tos and vias):
+        for name in _MANDATORY:
+            if not headers.get(name):
+                problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
+    # the values every analyzer reads, parsed here rather than lazily (see SipMsg)
+    from_ = _name_addr[froms[0] if froms else ""]
+    to = _name_addr[tos[0] if tos else ""]
+    for name, values, addr in (("From", froms, from_), ("To", tos, to)):
+        if values and (addr.dup_params or addr.uri.problem):
             if "tag" in addr.dup_params:
-                problems.append(
-                    f"{name.title()} carries more than one tag parameter: {addr.raw[:120]!r}"
-                )
+                problems.append(f"{name} carries more than one tag parameter: {addr.raw[:120]!r}")
             if addr.uri.problem:
-                problems.append(f"{name.title()}: {addr.uri.problem}")
-    if msg.is_request:
-        uri = _uri(msg.ruri)
-        if uri.problem:
-            problems.append(f"Request-URI: {uri.problem}")
-    values = headers.get("via")
-    via = cache["top_via"] = _via(values[0]) if values and values[0] else None
-    if via is not None and via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
-        problems.append(
-            f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
-        )
-    values = headers.get("call-id")
-    cache["call_id"] = values[0].strip() if values else ""
-    contacts = cache["contacts"] = [_name_addr(v) for v in headers.get("contact", ())]
+                problems.append(f"{name}: {addr.uri.problem}")
+    if ruri_problem:
+        problems.append(ruri_problem)
+    top_via = None
+    if vias and vias[0]:
+        top_via, via_problem = _VIAS[vias[0]]
+        if via_problem:
+            problems.append(via_problem)
+    contacts = [_name_addr[v] for v in headers.get("contact", ())]
     for contact in contacts:
         if contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
@@ -657,12 +749,23 @@ def _check(msg: SipMsg) -> None:
     values = headers.get("content-length")
     length = values[0] if values else ""
     if length:
-        declared = int_or_none(length)
+        declared = _INTS[length]
         if declared is None:
             problems.append(f"Content-Length is not a number: {length[:20]!r}")
-        elif msg.rec.transport == "UDP" and declared < len(msg.body):
-            msg.body = msg.body[:declared]
-        elif declared > len(msg.body):
+        elif rec.transport == "UDP" and declared < len(body):
+            body = body[:declared]
+        elif declared > len(body):
             problems.append(
-                f"Content-Length {declared} but only {len(msg.body)} body bytes (RFC 3261 §18.3)"
+                f"Content-Length {declared} but only {len(body)} body bytes (RFC 3261 §18.3)"
             )
+    msg = SipMsg(
+        rec, is_request, method, status, reason, ruri, headers, body, problems, cseq, cseq_method
+    )
+    # the cached properties, filled here without the descriptor calls
+    cache = msg.__dict__
+    cache["from_"] = from_
+    cache["to"] = to
+    cache["top_via"] = top_via
+    cache["call_id"] = call_ids[0].strip() if call_ids else ""
+    cache["contacts"] = contacts
+    return msg
