@@ -495,39 +495,40 @@ def parse(rec: SipMessage) -> SipMsg | ParseFailure:
         return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
 
 
-def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
+def _header_key(name: str) -> str:
     """The lower-case long name of a header line's *name* part ("" when it is not a name)."""
-    key = _cache.get(name)
-    if key is None:
-        stripped = name.strip()
-        if not stripped or " " in stripped:
-            key = ""
-        else:
-            key = stripped.lower()
-            key = COMPACT.get(key, key)
-        if len(_cache) >= 1024:
-            _cache.clear()
-        _cache[name] = key
-    return key
+    stripped = name.strip()
+    if not stripped or " " in stripped:
+        return ""
+    key = stripped.lower()
+    return COMPACT.get(key, key)
 
 
 _Line = tuple[str, str, tuple[str, ...]]
 
+#: What ``_header_line`` gives for a line that is not a plain header line: its key "" is no
+#: header name, so one ``"" in headers`` after grouping finds it.
+_NOT_PLAIN: _Line = ("", "", ())
 
-def _header_line(line: str) -> _Line | tuple[()]:
+
+def _header_line(line: str) -> _Line:
     """``(header key, stripped value, values)`` of a plain header line, where *values* is
-    the value split at commas for a list header, else just the value; ``()`` for any other
-    line (blank, folded continuation, leading white space, no header name): ``_parse``
-    walks those one by one."""
+    the value split at commas for a list header, else just the value; ``_NOT_PLAIN`` for
+    any other line (blank, folded continuation, leading white space, no header name):
+    ``_walk_lines`` walks those one by one."""
     lead = line[:1]
     if not line or lead == " " or lead == "\t" or line.isspace():
-        return ()
+        return _NOT_PLAIN
     name, colon, value = line.partition(":")
-    key = _header_key(name) if colon else ""
+    key = _KEYS[name] if colon else ""
     if not key:
-        return ()
+        return _NOT_PLAIN
     value = value.strip()
-    return key, value, tuple(split_list(value)) if key in LIST_HEADERS else (value,)
+    if key not in LIST_HEADERS:
+        return key, value, (value,)
+    if "," not in value:  # what split_list makes of a single value, without the call
+        return key, value, (value,) if value else ()
+    return key, value, tuple(split_list(value))
 
 
 #: (is_request, method, status, reason, Request-URI, status problem, Request-URI problem)
@@ -571,8 +572,9 @@ def _via_problem(value: str) -> tuple[Via, str]:
 
 #: Header lines seen recently: CSeq, Call-ID, From, To, Contact... lines repeat across the
 #: messages of a call (4 x MEMO_SIZE lines at most, as before the two generations).
-_LINES: _Memo[_Line | tuple[()]] = _Memo(_header_line, 2 * MEMO_SIZE)
+_LINES: _Memo[_Line] = _Memo(_header_line, 2 * MEMO_SIZE)
 _STARTS: _Memo[_Start | str] = _Memo(_start_line)
+_KEYS: _Memo[str] = _Memo(_header_key)
 _CSEQS: _Memo[tuple[int, str] | tuple[()]] = _Memo(_cseq)
 _VIAS: _Memo[tuple[Via, str]] = _Memo(_via_problem)
 _INTS: _Memo[int | None] = _Memo(int_or_none)
@@ -581,6 +583,14 @@ _MANDATORY = ("call-id", "from", "to", "via")
 
 
 def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
+    """Parse one record (the work of :func:`parse`).
+
+    One function on purpose: this runs for every SIP message of a capture, and at a few
+    microseconds a message the calls between helpers would cost as much as the work. Every
+    repeated piece (start line, header line, From, To, Via, CSeq value...) comes from a
+    memo, so a repeated one costs a dict lookup, and a problem text is only built when
+    there is a problem.
+    """
     raw = rec.data
     data = raw[:MAX_MESSAGE]
     problems: list[str] = []
@@ -607,104 +617,17 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     if start_problem:
         problems.append(start_problem)
     header_lines = lines[first + 1 :]
-    # The common case: every line is a plain "Name: value" line already in the memo with
-    # its values split, so a dict of them is all there is to do (no folding, no junk, no
-    # limit to count against, no header on two lines).
-    plain = list(map(_LINES.__getitem__, header_lines))
-    if len(plain) <= MAX_HEADERS and () not in plain:
-        headers = {}
-        for key, _, values in plain:  # type: ignore[misc] # (a loop is faster than a dict comprehension in 3.11)
-            headers[key] = [*values]
-        if len(headers) < len(plain):  # a header on more than one line
-            headers = _merge_lines(plain)  # type: ignore[arg-type] # () was ruled out
-    else:
-        headers = _walk_lines(header_lines, plain, problems)
-    return _check(
-        rec, is_request, method, status, reason, ruri, ruri_problem, headers, body, problems
-    )
-
-
-def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
-    """The headers of plain lines when some header is on more than one line."""
+    # The common case: every line is a plain "Name: value" line, already in the memo with
+    # its values split, and each header on one line: then one pass builds the headers (no
+    # folding, no junk, no limit to count against). Anything else is grouped again below.
     headers: dict[str, list[str]] = {}
-    for key, _, values in plain:
-        current = headers.get(key)
-        if current is None:
-            headers[key] = [*values]
-        else:
-            current.extend(values)
-    for key in LIST_HEADERS.intersection(headers):
-        del headers[key][MAX_VALUES:]
-    return headers
-
-
-def _walk_lines(
-    lines: list[str], plain: list[_Line | tuple[()]], problems: list[str]
-) -> dict[str, list[str]]:
-    """Group header lines one by one: folded continuations, blank and nameless lines, and
-    the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
-    headers: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    count = 0
-    for line, hit in zip(lines, plain, strict=True):
-        if hit:
-            key, value, _ = hit
-        else:
-            lead = line[:1]
-            if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
-                current[-1] = current[-1] + " " + line.strip()
-                continue
-            if not line or line.isspace():
-                continue
-            name, colon, value = line.partition(":")
-            key = _header_key(name) if colon else ""
-            if not key:
-                problems.append(f"header line without a name: {line[:40]!r}")
-                current = None
-                continue
-            value = value.strip()
-        count += 1
-        if count > MAX_HEADERS:
-            problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
-            break
-        current = headers.get(key)
-        if current is None:
-            current = headers[key] = []
-        current.append(value)
-    # split comma lists after folding is complete
-    for key in LIST_HEADERS.intersection(headers):
-        values = headers[key]
-        if len(values) == 1 and "," not in values[0]:
-            value = values[0].strip()  # a folded line may have left a leading space
-            if not value:
-                headers[key] = []  # what split_list makes of an empty value
-            elif value is not values[0]:
-                values[0] = value
-            continue
-        split: list[str] = []
-        for value in values:
-            split.extend(split_list(value))
-        headers[key] = split[:MAX_VALUES]
-    return headers
-
-
-def _check(
-    rec: SipMessage,
-    is_request: bool,
-    method: str,
-    status: int,
-    reason: str,
-    ruri: str,
-    ruri_problem: str,
-    headers: dict[str, list[str]],
-    body: bytes,
-    problems: list[str],
-) -> SipMsg:
-    """Fill CSeq and note the malformations analyzers and engineers care about.
-
-    Every value is looked up in a memo, so a repeated From, To, Via or CSeq costs a dict
-    lookup; a problem text is only built when there is a problem.
-    """
+    known = _LINES
+    for line in header_lines:
+        key, _, items = known[line]
+        headers[key] = [*items]
+    if len(headers) < len(header_lines) or "" in headers or len(header_lines) > MAX_HEADERS:
+        headers = _group_lines(header_lines, problems)
+    # Fill CSeq and note the malformations analyzers and engineers care about.
     values = headers.get("cseq")
     cseq_text = values[0] if values else ""
     parsed = _CSEQS[cseq_text]
@@ -770,3 +693,73 @@ def _check(
     cache["call_id"] = call_ids[0].strip() if call_ids else ""
     cache["contacts"] = contacts
     return msg
+
+
+def _group_lines(lines: list[str], problems: list[str]) -> dict[str, list[str]]:
+    """The headers of lines that are not all plain and single (see ``_parse``)."""
+    plain = [_LINES[line] for line in lines]
+    if len(lines) <= MAX_HEADERS and _NOT_PLAIN not in plain:
+        return _merge_lines(plain)
+    return _walk_lines(lines, plain, problems)
+
+
+def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
+    """The headers of plain lines when some header is on more than one line."""
+    headers: dict[str, list[str]] = {}
+    for key, _, values in plain:
+        current = headers.get(key)
+        if current is None:
+            headers[key] = [*values]
+        else:
+            current.extend(values)
+    for key in LIST_HEADERS.intersection(headers):
+        del headers[key][MAX_VALUES:]
+    return headers
+
+
+def _walk_lines(lines: list[str], plain: list[_Line], problems: list[str]) -> dict[str, list[str]]:
+    """Group header lines one by one: folded continuations, blank and nameless lines, and
+    the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
+    headers: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    count = 0
+    for line, hit in zip(lines, plain, strict=True):
+        if hit is not _NOT_PLAIN:
+            key, value, _ = hit
+        else:
+            lead = line[:1]
+            if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
+                current[-1] = current[-1] + " " + line.strip()
+                continue
+            if not line or line.isspace():
+                continue
+            name, colon, value = line.partition(":")
+            key = _KEYS[name] if colon else ""
+            if not key:
+                problems.append(f"header line without a name: {line[:40]!r}")
+                current = None
+                continue
+            value = value.strip()
+        count += 1
+        if count > MAX_HEADERS:
+            problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
+            break
+        current = headers.get(key)
+        if current is None:
+            current = headers[key] = []
+        current.append(value)
+    # split comma lists after folding is complete
+    for key in LIST_HEADERS.intersection(headers):
+        values = headers[key]
+        if len(values) == 1 and "," not in values[0]:
+            value = values[0].strip()  # a folded line may have left a leading space
+            if not value:
+                headers[key] = []  # what split_list makes of an empty value
+            elif value is not values[0]:
+                values[0] = value
+            continue
+        split: list[str] = []
+        for value in values:
+            split.extend(split_list(value))
+        headers[key] = split[:MAX_VALUES]
+    return headers
