@@ -616,7 +616,8 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     is_request, method, status, reason, ruri, start_problem, ruri_problem = start
     if start_problem:
         problems.append(start_problem)
-    header_lines = lines[first + 1 :]
+    del lines[: first + 1]  # the header lines, without copying them to a new list
+    header_lines = lines
     # The common case: every line is a plain "Name: value" line, already in the memo with
     # its values split, and each header on one line: then one pass builds the headers (no
     # folding, no junk, no limit to count against). Anything else is grouped again below.
