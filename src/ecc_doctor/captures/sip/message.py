@@ -328,7 +328,6 @@ def parse_via(value: str) -> Via:
 
 _uri: _Memo[Uri] = _Memo(parse_uri)
 _name_addr: _Memo[NameAddr] = _Memo(parse_name_addr)
-_via: _Memo[Via] = _Memo(parse_via)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +430,7 @@ class SipMsg:
     @_once
     def top_via(self) -> Via | None:
         values = self.headers.get("via")
-        return _via(values[0]) if values and values[0] else None
+        return _VIAS[values[0]][0] if values and values[0] else None
 
     @property
     def branch(self) -> str:
@@ -591,10 +590,10 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     memo, so a repeated one costs a dict lookup, and a problem text is only built when
     there is a problem.
     """
-    raw = rec.data
-    data = raw[:MAX_MESSAGE]
+    data = rec.data
     problems: list[str] = []
-    if len(raw) > MAX_MESSAGE:
+    if len(data) > MAX_MESSAGE:
+        data = data[:MAX_MESSAGE]
         problems.append(f"message longer than {MAX_MESSAGE} bytes, the rest was ignored")
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
