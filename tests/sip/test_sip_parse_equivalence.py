@@ -449,3 +449,73 @@ def test_edge_cases_parse_the_same() -> None:
     cases.append(base + b"x" * MAX_MESSAGE)
     recs = [SipMessage((1,), 0.0, "a", 1, "b", 2, "UDP", c) for c in cases]
     assert check_same(recs, "edge") > len(cases)
+
+
+# -- the fast paths of the memoised parser ---------------------------------------------------
+def _rec(data: bytes, transport: str = "UDP") -> SipMessage:
+    return SipMessage((1,), 0.0, "a", 1, "b", 2, transport, data)
+
+
+BASE = (
+    b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
+    b'From: "A" <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c\r\n'
+    b"CSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.1>\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+def test_header_on_several_lines_is_merged_and_bounded() -> None:
+    """A header on more than one plain line leaves the one-pass path: values in order, a
+    list header still cut at MAX_VALUES over all its lines."""
+    many = b", ".join(b"opt%d" % i for i in range(40))
+    data = BASE.replace(
+        b"Content-Length: 0\r\n",
+        b"Supported: " + many + b"\r\nX-A: 1\r\nVia: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK2\r\n"
+        b"Supported: " + many + b"\r\nX-A: 2\r\nContent-Length: 0\r\n",
+    )
+    msg = fast.parse(_rec(data))
+    assert isinstance(msg, fast.SipMsg)
+    assert len(msg.all("supported")) == MAX_VALUES
+    assert msg.all("x-a") == ["1", "2"]
+    assert [v.split(";")[0] for v in msg.all("via")] == [
+        "SIP/2.0/UDP 10.0.0.1",
+        "SIP/2.0/TCP 10.0.0.2",
+    ]
+    assert fast_view(_rec(data)) == reference(_rec(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        BASE.replace(b"Call-ID: c\r\n", b"Call-ID: c\n"),  # one bare LF among CRLFs
+        BASE.replace(b"\r\nTo:", b"\r\r\nTo:"),  # CR CR LF
+        BASE.replace(b"\r\nTo:", b"\rTo:"),  # a lone CR stays in the line
+        b"\r\n \r\n" + BASE,  # blank lines before the start line
+        BASE.replace(b"Call-ID: c\r\n", b"Call-ID: c\r\n\tfolded\r\n"),
+        BASE.replace(b"Call-ID: c\r\n", b"Call-ID: c\r\n\r\n"[:-2] + b" \r\n"),
+        BASE.replace(b"Call-ID: c\r\n", b"Call-ID: c\r\nnot a header\r\n"),
+        BASE.replace(b"To: ", b"To: " + b"x" * 300),  # longer than MEMO_TEXT
+    ],
+)
+def test_odd_head_shapes_parse_the_same(data: bytes) -> None:
+    for _ in range(2):  # first parse and memoised re-parse
+        assert fast_view(_rec(data)) == reference(_rec(data))
+
+
+def test_memo_generations_keep_results_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With tiny memo generations every value is dropped and parsed again many times: the
+    parse stays the same and no memo grows past its two generations."""
+    memos = [m for m in vars(fast).values() if isinstance(m, fast._Memo)]
+    assert fast._LINES in memos and fast._name_addr in memos
+    for memo in memos:  # start empty: what the memos hold never changes a parse
+        monkeypatch.setattr(memo, "size", 3)
+        monkeypatch.setattr(memo, "old", {})
+        memo.clear()
+    rng = random.Random("generations")
+    recs = []
+    for i in range(60):
+        data = BASE.replace(b"tag=1", b"tag=%d" % (i % 7)).replace(b"z9hG4bK1", b"z9hG4bK%d" % i)
+        recs.append(_rec(mutate(data, rng) if i % 3 == 0 else data, rng.choice(["UDP", "TCP"])))
+    for rec in recs + recs[::-1]:
+        assert fast_view(rec) == reference(rec), rec.data[:300]
+    for memo in memos:
+        assert len(memo) <= 3 and len(memo.old) <= 3

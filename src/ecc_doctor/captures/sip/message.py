@@ -79,41 +79,47 @@ MEMO_TEXT = 256
 MEMO_SIZE = 1024
 
 
-class _Memo(Generic[T]):
+class _Memo(dict[str, T]):
     """A bounded memo of a parse function by its input text.
 
-    From, To, Contact, Via and Request-URI values repeat in every message of a call or
-    transaction, so each is parsed once. Two generations: when the newer one is full it
-    becomes the older one (the oldest is dropped), so recently used values stay and memory is
-    bounded (2 x MEMO_SIZE values of at most MEMO_TEXT characters). The results are shared
-    between messages and must not be changed by callers.
+    From, To, Contact, Via and Request-URI values (and header lines, start lines, CSeq
+    values) repeat in every message of a call or transaction, so each is parsed once. It is
+    a dict whose ``__missing__`` parses: a hit (``memo[text]``) is one C-level dict lookup
+    with no Python call, which is what keeps the per-message cost low. Two generations: when
+    the newer one (the dict itself) holds *size* values it becomes the older one and the
+    oldest is dropped, so recently used values stay and memory is bounded (2 x *size* values
+    of at most MEMO_TEXT characters; longer texts are parsed every time). The results are
+    shared between messages and must not be changed by callers.
     """
 
-    __slots__ = ("fn", "new", "old")
+    __slots__ = ("fn", "old", "size")
 
-    def __init__(self, fn: Callable[[str], T]) -> None:
+    def __init__(self, fn: Callable[[str], T], size: int = MEMO_SIZE) -> None:
+        super().__init__()
         self.fn = fn
-        self.new: dict[str, T] = {}
         self.old: dict[str, T] = {}
+        self.size = size
 
-    def __call__(self, text: str) -> T:
-        value = self.new.get(text)
-        if value is not None:
-            return value
+    def __missing__(self, text: str) -> T:
         if len(text) > MEMO_TEXT:
             return self.fn(text)
-        value = self.old.get(text)
-        if value is None:
-            value = self.fn(text)
-        if len(self.new) >= MEMO_SIZE:
-            self.old = self.new
-            self.new = {}
-        self.new[text] = value
+        old = self.old
+        value = old[text] if text in old else self.fn(text)
+        if len(self) >= self.size:
+            self.old = dict(self)
+            self.clear()
+        self[text] = value
         return value
+
+    def __call__(self, text: str) -> T:
+        return self[text]
 
 
 def split_list(value: str, sep: str = ",") -> list[str]:
     """Split at *sep* outside quotes and angle brackets (bounded to MAX_VALUES items)."""
+    if sep not in value:  # a single value (what the walk below makes of it, quotes or not)
+        value = value.strip()
+        return [value] if value else []
     if '"' not in value and "<" not in value:  # the common case: no quoting at all
         return [v for v in (p.strip() for p in value.split(sep, MAX_VALUES)) if v][:MAX_VALUES]
     out: list[str] = []
@@ -161,6 +167,16 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
     """``;a=b;c`` -> ({"a": "b", "c": ""}, names seen twice). Names are lower-cased."""
     params: dict[str, str] = {}
     dupes: list[str] = []
+    if ";" not in text and '"' not in text and "<" not in text:
+        # the most common case: one parameter (a Via branch, a tag) or none; what the loop
+        # below makes of a single piece
+        part = text.strip()
+        if part:
+            name, _, val = part.partition("=")
+            key = name.strip().lower()
+            if key:
+                params[key] = val.strip()
+        return params, dupes
     if '"' not in text and "<" not in text:
         # the common case, split_list's fast path inlined: no quoting, so nothing to unquote
         kept = 0
@@ -275,6 +291,8 @@ class NameAddr:
 
 
 def parse_name_addr(value: str) -> NameAddr:
+    """Parse a name-addr or addr-spec; the URI comes from the memo (the same URI appears
+    with a new tag in every call)."""
     text = value.strip()
     if text == "*":
         return NameAddr(raw=text, display="", uri=Uri(raw="*"), params={}, star=True)
@@ -282,19 +300,11 @@ def parse_name_addr(value: str) -> NameAddr:
         display, _, rest = text.partition("<")
         uri_text, _, after = rest.partition(">")
         params, dupes = parse_params(after.lstrip().removeprefix(";"))
-        return NameAddr(
-            raw=text,
-            display=unquote(display),
-            uri=parse_uri(uri_text),
-            params=params,
-            dup_params=tuple(dupes),
-        )
+        return NameAddr(text, unquote(display), _uri[uri_text], params, tuple(dupes))
     # addr-spec: header parameters follow the URI (RFC 3261 §20.10)
     uri_text, _, after = text.partition(";")
     params, dupes = parse_params(after)
-    return NameAddr(
-        raw=text, display="", uri=parse_uri(uri_text), params=params, dup_params=tuple(dupes)
-    )
+    return NameAddr(text, "", _uri[uri_text], params, tuple(dupes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,12 +323,11 @@ def parse_via(value: str) -> Via:
     sent_by, _, param_text = rest.strip().partition(";")
     params, _ = parse_params(param_text)
     transport = proto.rpartition("/")[2].upper()
-    return Via(transport=transport, sent_by=sent_by.strip(), params=params)
+    return Via(transport, sent_by.strip(), params)
 
 
 _uri: _Memo[Uri] = _Memo(parse_uri)
 _name_addr: _Memo[NameAddr] = _Memo(parse_name_addr)
-_via: _Memo[Via] = _Memo(parse_via)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,7 +430,7 @@ class SipMsg:
     @_once
     def top_via(self) -> Via | None:
         values = self.headers.get("via")
-        return _via(values[0]) if values and values[0] else None
+        return _VIAS[values[0]][0] if values and values[0] else None
 
     @property
     def branch(self) -> str:
@@ -485,69 +494,238 @@ def parse(rec: SipMessage) -> SipMsg | ParseFailure:
         return ParseFailure(rec, f"unreadable SIP message ({type(exc).__name__})")
 
 
-#: Header lines seen recently (not folded, not too long) -> (header key, stripped value):
-#: CSeq, Call-ID, From, To, Contact... lines repeat across the messages of a call.
-_LINES: dict[str, tuple[str, str]] = {}
-
-
-def _header_key(name: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
+def _header_key(name: str) -> str:
     """The lower-case long name of a header line's *name* part ("" when it is not a name)."""
-    key = _cache.get(name)
-    if key is None:
-        stripped = name.strip()
-        if not stripped or " " in stripped:
-            key = ""
-        else:
-            key = stripped.lower()
-            key = COMPACT.get(key, key)
-        if len(_cache) >= 1024:
-            _cache.clear()
-        _cache[name] = key
-    return key
+    stripped = name.strip()
+    if not stripped or " " in stripped:
+        return ""
+    key = stripped.lower()
+    return COMPACT.get(key, key)
+
+
+_Line = tuple[str, str, tuple[str, ...]]
+
+#: What ``_header_line`` gives for a line that is not a plain header line: its key "" is no
+#: header name, so one ``"" in headers`` after grouping finds it.
+_NOT_PLAIN: _Line = ("", "", ())
+
+
+def _header_line(line: str) -> _Line:
+    """``(header key, stripped value, values)`` of a plain header line, where *values* is
+    the value split at commas for a list header, else just the value; ``_NOT_PLAIN`` for
+    any other line (blank, folded continuation, leading white space, no header name):
+    ``_walk_lines`` walks those one by one."""
+    lead = line[:1]
+    if not line or lead == " " or lead == "\t" or line.isspace():
+        return _NOT_PLAIN
+    name, colon, value = line.partition(":")
+    key = _KEYS[name] if colon else ""
+    if not key:
+        return _NOT_PLAIN
+    value = value.strip()
+    if key not in LIST_HEADERS:
+        return key, value, (value,)
+    if "," not in value:  # what split_list makes of a single value, without the call
+        return key, value, (value,) if value else ()
+    return key, value, tuple(split_list(value))
+
+
+#: (is_request, method, status, reason, Request-URI, status problem, Request-URI problem)
+_Start = tuple[bool, str, int, str, str, str, str]
+
+
+def _start_line(line: str) -> _Start | str:
+    """The parsed start line, or why it is none (the ParseFailure reason)."""
+    start = line.strip()
+    m = _STATUS_LINE.match(start)
+    if m:
+        status = int(m.group(2))
+        problem = ""
+        if status < 100 or status > 699:
+            problem = f"status code {status} is outside 100-699"
+        return False, "", status, (m.group(3) or "").strip(), "", problem, ""
+    m = _REQUEST_LINE.match(start)
+    if not m:
+        return f"not a SIP start line: {start[:60]!r}"
+    ruri = m.group(2)
+    problem = parse_uri(ruri).problem
+    return True, m.group(1).upper(), 0, "", ruri, "", f"Request-URI: {problem}" if problem else ""
+
+
+def _cseq(text: str) -> tuple[int, str] | tuple[()]:
+    """``(number, upper-case method)`` of a CSeq value, ``()`` when it is malformed."""
+    num, _, cmethod = text.strip().partition(" ")
+    n = int_or_none(num)
+    if n is None or n >= 2**31 or not cmethod.strip():
+        return ()
+    return n, cmethod.strip().upper()
+
+
+def _via_problem(value: str) -> tuple[Via, str]:
+    """The top Via and its sent-by problem ("" when none)."""
+    via = parse_via(value)
+    if via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
+        return via, f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
+    return via, ""
+
+
+#: Header lines seen recently: CSeq, Call-ID, From, To, Contact... lines repeat across the
+#: messages of a call (4 x MEMO_SIZE lines at most, as before the two generations).
+_LINES: _Memo[_Line] = _Memo(_header_line, 2 * MEMO_SIZE)
+_STARTS: _Memo[_Start | str] = _Memo(_start_line)
+_KEYS: _Memo[str] = _Memo(_header_key)
+_CSEQS: _Memo[tuple[int, str] | tuple[()]] = _Memo(_cseq)
+_VIAS: _Memo[tuple[Via, str]] = _Memo(_via_problem)
+_INTS: _Memo[int | None] = _Memo(int_or_none)
+
+_MANDATORY = ("call-id", "from", "to", "via")
 
 
 def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
-    raw = rec.data
-    data = raw[:MAX_MESSAGE]
+    """Parse one record (the work of :func:`parse`).
+
+    One function on purpose: this runs for every SIP message of a capture, and at a few
+    microseconds a message the calls between helpers would cost as much as the work. Every
+    repeated piece (start line, header line, From, To, Via, CSeq value...) comes from a
+    memo, so a repeated one costs a dict lookup, and a problem text is only built when
+    there is a problem.
+    """
+    data = rec.data
     problems: list[str] = []
-    if len(raw) > MAX_MESSAGE:
+    if len(data) > MAX_MESSAGE:
+        data = data[:MAX_MESSAGE]
         problems.append(f"message longer than {MAX_MESSAGE} bytes, the rest was ignored")
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
         if sep:
             problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
-    lines = head.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+    text = head.decode("utf-8", errors="replace")
+    lines = text.split("\r\n")
+    if text.count("\n") >= len(lines):  # a bare LF as well: every line end counts
+        lines = text.replace("\r\n", "\n").split("\n")
     first = 0
     while first < len(lines) and (not lines[first] or lines[first].isspace()):
         first += 1  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
     if first == len(lines):
         return ParseFailure(rec, "empty SIP payload")
-    start = lines[first].strip()
-    is_request = False
-    method = reason = ruri = ""
-    status = 0
-    m = _STATUS_LINE.match(start)
-    if m:
-        status = int(m.group(2))
-        reason = (m.group(3) or "").strip()
-        if status < 100 or status > 699:
-            problems.append(f"status code {status} is outside 100-699")
+    start = _STARTS[lines[first]]
+    if isinstance(start, str):
+        return ParseFailure(rec, start)
+    is_request, method, status, reason, ruri, start_problem, ruri_problem = start
+    if start_problem:
+        problems.append(start_problem)
+    del lines[: first + 1]  # the header lines, without copying them to a new list
+    header_lines = lines
+    # The common case: every line is a plain "Name: value" line, already in the memo with
+    # its values split, and each header on one line: then one pass builds the headers (no
+    # folding, no junk, no limit to count against). Anything else is grouped again below.
+    headers: dict[str, list[str]] = {}
+    known = _LINES
+    for line in header_lines:
+        key, _, items = known[line]
+        headers[key] = [*items]
+    if len(headers) < len(header_lines) or "" in headers or len(header_lines) > MAX_HEADERS:
+        headers = _group_lines(header_lines, problems)
+    # Fill CSeq and note the malformations analyzers and engineers care about.
+    values = headers.get("cseq")
+    cseq_text = values[0] if values else ""
+    parsed = _CSEQS[cseq_text]
+    cseq, cseq_method = -1, ""
+    if not parsed:
+        problems.append(f"CSeq missing or malformed: {cseq_text[:40]!r} (RFC 3261 §8.1.1.5)")
     else:
-        m = _REQUEST_LINE.match(start)
-        if not m:
-            return ParseFailure(rec, f"not a SIP start line: {start[:60]!r}")
-        is_request = True
-        method, ruri = m.group(1).upper(), m.group(2)
+        cseq, cseq_method = parsed
+        if is_request and cseq_method != method:
+            problems.append(f"CSeq method {cseq_method} differs from the request method {method}")
+    if not is_request:
+        method = cseq_method
+    get = headers.get
+    call_ids = get("call-id")
+    froms = get("from")
+    tos = get("to")
+    vias = get("via")
+    if not (call_ids and froms and tos and vias):
+        for name in _MANDATORY:
+            if not get(name):
+                problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
+    # the values every analyzer reads, parsed here rather than lazily (see SipMsg)
+    from_ = _name_addr[froms[0] if froms else ""]
+    to = _name_addr[tos[0] if tos else ""]
+    if from_.dup_params or from_.uri.problem or to.dup_params or to.uri.problem:
+        for name, values, addr in (("From", froms, from_), ("To", tos, to)):
+            if values and "tag" in addr.dup_params:
+                problems.append(f"{name} carries more than one tag parameter: {addr.raw[:120]!r}")
+            if values and addr.uri.problem:
+                problems.append(f"{name}: {addr.uri.problem}")
+    if ruri_problem:
+        problems.append(ruri_problem)
+    top_via = None
+    if vias and vias[0]:
+        top_via, via_problem = _VIAS[vias[0]]
+        if via_problem:
+            problems.append(via_problem)
+    contacts = [*map(_name_addr.__getitem__, get("contact", ()))]
+    for contact in contacts:
+        if contact.uri.problem:
+            problems.append(f"Contact: {contact.uri.problem}")
+            break
+    values = get("content-length")
+    length = values[0] if values else ""
+    if length:
+        declared = _INTS[length]
+        if declared is None:
+            problems.append(f"Content-Length is not a number: {length[:20]!r}")
+        elif rec.transport == "UDP" and declared < len(body):
+            body = body[:declared]
+        elif declared > len(body):
+            problems.append(
+                f"Content-Length {declared} but only {len(body)} body bytes (RFC 3261 §18.3)"
+            )
+    msg = SipMsg(
+        rec, is_request, method, status, reason, ruri, headers, body, problems, cseq, cseq_method
+    )
+    # the cached properties, filled here without the descriptor calls
+    cache = msg.__dict__
+    cache["from_"] = from_
+    cache["to"] = to
+    cache["top_via"] = top_via
+    cache["call_id"] = call_ids[0].strip() if call_ids else ""
+    cache["contacts"] = contacts
+    return msg
+
+
+def _group_lines(lines: list[str], problems: list[str]) -> dict[str, list[str]]:
+    """The headers of lines that are not all plain and single (see ``_parse``)."""
+    plain = [_LINES[line] for line in lines]
+    if len(lines) <= MAX_HEADERS and _NOT_PLAIN not in plain:
+        return _merge_lines(plain)
+    return _walk_lines(lines, plain, problems)
+
+
+def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
+    """The headers of plain lines when some header is on more than one line."""
+    headers: dict[str, list[str]] = {}
+    for key, _, values in plain:
+        current = headers.get(key)
+        if current is None:
+            headers[key] = [*values]
+        else:
+            current.extend(values)
+    for key in LIST_HEADERS.intersection(headers):
+        del headers[key][MAX_VALUES:]
+    return headers
+
+
+def _walk_lines(lines: list[str], plain: list[_Line], problems: list[str]) -> dict[str, list[str]]:
+    """Group header lines one by one: folded continuations, blank and nameless lines, and
+    the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
     headers: dict[str, list[str]] = {}
     current: list[str] | None = None
     count = 0
-    key_of = _header_key
-    known = _LINES
-    for line in lines[first + 1 :]:
-        hit = known.get(line)
-        if hit is not None:
-            key, value = hit
+    for line, hit in zip(lines, plain, strict=True):
+        if hit is not _NOT_PLAIN:
+            key, value, _ = hit
         else:
             lead = line[:1]
             if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
@@ -556,16 +734,12 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             if not line or line.isspace():
                 continue
             name, colon, value = line.partition(":")
-            key = key_of(name) if colon else ""
+            key = _KEYS[name] if colon else ""
             if not key:
                 problems.append(f"header line without a name: {line[:40]!r}")
                 current = None
                 continue
             value = value.strip()
-            if lead != " " and lead != "\t" and len(line) <= MEMO_TEXT:
-                if len(known) >= 4 * MEMO_SIZE:
-                    known.clear()
-                known[line] = (key, value)
         count += 1
         if count > MAX_HEADERS:
             problems.append(f"more than {MAX_HEADERS} header lines, the rest was ignored")
@@ -588,81 +762,4 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         for value in values:
             split.extend(split_list(value))
         headers[key] = split[:MAX_VALUES]
-    msg = SipMsg(
-        rec=rec,
-        is_request=is_request,
-        method=method,
-        status=status,
-        reason=reason,
-        ruri=ruri,
-        headers=headers,
-        body=body,
-        problems=problems,
-    )
-    _check(msg)
-    return msg
-
-
-def _check(msg: SipMsg) -> None:
-    """Fill CSeq and note the malformations analyzers and engineers care about."""
-    problems = msg.problems
-    headers = msg.headers
-    values = headers.get("cseq")
-    cseq_text = values[0] if values else ""
-    num, _, cmethod = cseq_text.strip().partition(" ")
-    n = int_or_none(num)
-    if n is None or n >= 2**31 or not cmethod.strip():
-        problems.append(f"CSeq missing or malformed: {cseq_text[:40]!r} (RFC 3261 §8.1.1.5)")
-    else:
-        msg.cseq = n
-        msg.cseq_method = cmethod.strip().upper()
-        if msg.is_request and msg.cseq_method != msg.method:
-            problems.append(
-                f"CSeq method {msg.cseq_method} differs from the request method {msg.method}"
-            )
-    if not msg.is_request:
-        msg.method = msg.cseq_method
-    for name in ("call-id", "from", "to", "via"):
-        if not headers.get(name):
-            problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
-    # the cached properties every analyzer reads, filled here without the descriptor calls
-    cache = msg.__dict__
-    for name, attr in (("from", "from_"), ("to", "to")):
-        values = headers.get(name)
-        if values:
-            addr = cache[attr] = _name_addr(values[0])
-            if "tag" in addr.dup_params:
-                problems.append(
-                    f"{name.title()} carries more than one tag parameter: {addr.raw[:120]!r}"
-                )
-            if addr.uri.problem:
-                problems.append(f"{name.title()}: {addr.uri.problem}")
-    if msg.is_request:
-        uri = _uri(msg.ruri)
-        if uri.problem:
-            problems.append(f"Request-URI: {uri.problem}")
-    values = headers.get("via")
-    via = cache["top_via"] = _via(values[0]) if values and values[0] else None
-    if via is not None and via.sent_by.count(":") > 1 and not via.sent_by.startswith("["):
-        problems.append(
-            f"Via sent-by {via.sent_by!r}: IPv6 address without brackets (RFC 3261 §25.1)"
-        )
-    values = headers.get("call-id")
-    cache["call_id"] = values[0].strip() if values else ""
-    contacts = cache["contacts"] = [_name_addr(v) for v in headers.get("contact", ())]
-    for contact in contacts:
-        if contact.uri.problem:
-            problems.append(f"Contact: {contact.uri.problem}")
-            break
-    values = headers.get("content-length")
-    length = values[0] if values else ""
-    if length:
-        declared = int_or_none(length)
-        if declared is None:
-            problems.append(f"Content-Length is not a number: {length[:20]!r}")
-        elif msg.rec.transport == "UDP" and declared < len(msg.body):
-            msg.body = msg.body[:declared]
-        elif declared > len(msg.body):
-            problems.append(
-                f"Content-Length {declared} but only {len(msg.body)} body bytes (RFC 3261 §18.3)"
-            )
+    return headers
