@@ -176,13 +176,15 @@ class _FastLane:
                 and not looks_like_sip(buf, start, end)
             ):
                 return TAKEN  # not SIP: dropped, as the Decoder's pre-filter does
-            payload = buf[start : min(start + plen, end)] if plen > 0 else b""
+            stop = min(start + plen, end) if plen > 0 else start
             if count > 1:
-                if looks_like_sip(payload):
-                    if shard_of(payload, count) != index:
+                # decided on the read buffer: a message another process owns is not copied
+                if looks_like_sip(buf, start, stop):
+                    if shard_of(buf, count, start, stop) != index:
                         return TAKEN
                 elif not first:
                     return TAKEN
+            payload = buf[start:stop]
             hosts = pairs.get(addrs)
             if hosts is None:
                 if len(pairs) >= 4096:
