@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
+from typing import Any
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.gctune import fewer_collections
@@ -68,6 +69,10 @@ class LadderMsg:
     is_request: bool
     cseq: str = ""
     problems: tuple[str, ...] = ()
+
+
+#: a LadderMsg's fields as a plain tuple (what the analyzer keeps until the end)
+_Arrow = tuple[int, tuple[int, ...], float, str, str, str, str, bool, str, tuple[str, ...]]
 
 
 @dataclass
@@ -154,6 +159,9 @@ class _Analyzer:
         self.last_ts: float | None = None
         self.ts_ok = True
         self.since_sweep = 0
+        # the ladders as plain tuples in LadderMsg field order (a frozen dataclass costs
+        # ~1.5 us to build; most arrows are evicted before the end): LadderMsg at finish()
+        self.ladders: OrderedDict[str, list[_Arrow]] = OrderedDict()
         self.ladder_total = 0
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
@@ -245,7 +253,7 @@ class _Analyzer:
         self.last_ts = rec.ts
 
     def _ladder(self, msg: SipMsg) -> None:
-        ladders = self.result.ladders
+        ladders = self.ladders
         call = msg.call_id
         only = self.result.ladder_call_id
         if only is not None and call != only:
@@ -260,7 +268,7 @@ class _Analyzer:
         else:
             ladders.move_to_end(call)
         if len(lst) < LADDER_MESSAGES:
-            lst.append(ladder_msg(msg))
+            lst.append(_arrow(msg))
             self.ladder_total += 1
         # the least recently active dialogs make room (never the one just added to)
         while len(ladders) > 1 and (
@@ -321,6 +329,9 @@ class _Analyzer:
             for flow in tracker.finish_each():
                 self._keep(flow)
         self.result.flows.sort(key=lambda f: (f.frames[0] if f.frames else 0, f.kind))
+        for call, arrows in self.ladders.items():
+            self.result.ladders[call] = [LadderMsg(*arrow) for arrow in arrows]
+        self.ladders.clear()
         if self.result.duplicates:
             self.note(
                 "capture.duplicates",
@@ -335,23 +346,64 @@ class _Analyzer:
 def ladder_msg(msg: SipMsg) -> LadderMsg:
     """One ladder arrow. Its strings repeat across messages (endpoints, labels, CSeq), so they
     are shared (``sys.intern``) instead of kept once per message."""
+    return LadderMsg(*_arrow(msg))
+
+
+#: Memos for the texts of arrows, which repeat across messages: (host, port) -> "host:port",
+#: (method or (status, reason)) -> label, (CSeq number, method) -> "1 INVITE"; each one is
+#: cleared when it reaches _MEMO_MAX entries.
+_endpoints: dict[tuple[str, int], str] = {}
+_labels: dict[object, str] = {}
+_cseqs: dict[tuple[int, str], str] = {}
+_MEMO_MAX = 4_096
+
+
+def _arrow(msg: SipMsg) -> _Arrow:
+    """The fields of :func:`ladder_msg`'s LadderMsg, in order. Built for every message, so
+    the texts come from memos (a dict lookup instead of formatting and interning each time)."""
     rec = msg.rec
-    return LadderMsg(
-        rec.frames[-1],
-        rec.frames,
+    frames = rec.frames
+    src = _endpoints.get((rec.src, rec.sport)) or _endpoint(rec.src, rec.sport)
+    dst = _endpoints.get((rec.dst, rec.dport)) or _endpoint(rec.dst, rec.dport)
+    is_request = msg.is_request
+    label_key = msg.method if is_request else (msg.status, msg.reason)
+    label = _labels.get(label_key)
+    if label is None:
+        label = _labels[label_key] = intern(msg.label)
+        _bound(_labels)
+    cseq = msg.cseq
+    if cseq >= 0:
+        cseq_key = (cseq, msg.cseq_method)
+        cseq_text = _cseqs.get(cseq_key)
+        if cseq_text is None:
+            cseq_text = _cseqs[cseq_key] = intern(f"{cseq} {msg.cseq_method}")
+            _bound(_cseqs)
+    else:
+        cseq_text = ""
+    problems = msg.problems
+    return (
+        frames[-1],
+        frames,
         rec.ts,
-        _endpoint(rec.src, rec.sport),
-        _endpoint(rec.dst, rec.dport),
+        src,
+        dst,
         rec.transport,
-        intern(msg.label),
-        msg.is_request,
-        intern(f"{msg.cseq} {msg.cseq_method}") if msg.cseq >= 0 else "",
-        tuple(msg.problems[:3]) if msg.problems else (),
+        label,
+        is_request,
+        cseq_text,
+        tuple(problems[:3]) if problems else (),
     )
 
 
 def _endpoint(host: str, port: int) -> str:
-    return intern(host_port(host, port))
+    text = _endpoints[(host, port)] = intern(host_port(host, port))
+    _bound(_endpoints)
+    return text
+
+
+def _bound(memo: dict[Any, str]) -> None:
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
 
 
 def analyze_records(
