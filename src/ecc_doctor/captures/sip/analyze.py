@@ -201,10 +201,8 @@ class _Analyzer:
         draft: FlowDraft | None = None
         if msg.method == "REGISTER" and self.reg is not None:
             draft = self.reg.feed(msg)
-        elif self.inv is not None and (
-            (msg.is_request and msg.method == "INVITE") or self.inv.knows(msg.call_id)
-        ):
-            draft = self.inv.feed(msg)
+        elif self.inv is not None:
+            draft = self.inv.track(msg)
         if msg.problems:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
             if draft is not None:

@@ -19,10 +19,11 @@ retransmission, and byte-identical copies captured twice are dropped before they
 
 from __future__ import annotations
 
+import marshal
 import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -33,6 +34,7 @@ from ecc_doctor.captures.sip.common import (
     TIMER_F,
     FlowDraft,
     LruTable,
+    field_values,
     fmt_frames,
     reduce_fields,
 )
@@ -126,17 +128,106 @@ class CallState:
         return reduce_fields(self)
 
 
-@dataclass(frozen=True, slots=True)
-class ParkedCall:
-    """A call quiet for PARK_IDLE, pickled: a few hundred bytes instead of the several KiB of
-    live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s for
-    their BYE, so a capture shorter than that holds every call. It is unpickled, unchanged,
-    when a message for it arrives or when it is finished; the sweep reads the fields here."""
+class ParkedCall(NamedTuple):
+    """A call quiet for PARK_IDLE, serialized: a few hundred bytes instead of the several KiB
+    of live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s
+    for their BYE, so a capture shorter than that holds every call. It is restored
+    (:func:`unpark`), unchanged, when a message for it arrives or when it is finished; the
+    sweep reads the fields here. (A NamedTuple: built for nearly every call, and a frozen
+    dataclass costs about three times as much to build.)"""
 
     last_ts: float
     ended: bool
     confirmed: bool  # an INVITE got a 2xx
     blob: bytes
+    marshalled: bool = True  # blob is marshal data of _pack(); False: a pickle of the state
+
+
+def park_call(call: CallState) -> ParkedCall:
+    """*call* serialized. Nearly every call is parked once and restored once (to take a late
+    message or to be finished): ``marshal`` of plain values (:func:`_pack`) costs half of
+    pickling the objects. Pickle stays for values marshal does not know (records from a
+    custom engine)."""
+    confirmed = False
+    for txn in call.txns:
+        if 200 <= txn.final < 300:
+            confirmed = True
+            break
+    last_ts, ended = call.draft.last_ts, call.ended
+    try:
+        return ParkedCall(last_ts, ended, confirmed, marshal.dumps(_pack(call)))
+    except ValueError:
+        blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
+        return ParkedCall(last_ts, ended, confirmed, blob, marshalled=False)
+
+
+def unpark(parked: ParkedCall) -> CallState:
+    """The call :func:`park_call` serialized, equal to the one parked."""
+    if not parked.marshalled:
+        state: CallState = pickle.loads(parked.blob)
+        return state
+    return _unpack(marshal.loads(parked.blob))
+
+
+# _pack/_unpack: every object as the tuple of its field values in field order (Cls(*values)
+# builds it again), the fields holding objects (draft, txns, pracks, early dialogs and their
+# reliable responses, findings) packed the same way in place.
+def _pack(call: CallState) -> tuple[Any, ...]:
+    return (
+        call.draft.pack(),
+        [_pack_txn(txn) for txn in call.txns],
+        {key: field_values(prack) for key, prack in call.pracks.items()},
+        call.cseq_by_tag,
+        call.seen_requests,
+        call.reliable_count,
+        call.prack_count,
+        call.digest_checked,
+        call.prack_cseqs,
+        call.ended,
+    )
+
+
+def _unpack(values: tuple[Any, ...]) -> CallState:
+    return CallState(
+        FlowDraft.unpack(values[0]),
+        [_unpack_txn(txn) for txn in values[1]],
+        {key: PrackTxn(*prack) for key, prack in values[2].items()},
+        *values[3:],
+    )
+
+
+def _pack_txn(txn: InviteTxn) -> tuple[Any, ...]:
+    return (
+        txn.cseq,
+        txn.branch,
+        txn.src,
+        txn.dst,
+        txn.frames,
+        txn.ts,
+        txn.offers_100rel,
+        {
+            tag: (dlg.to_tag, dlg.last_rseq, {n: field_values(r) for n, r in dlg.reliable.items()})
+            for tag, dlg in txn.early.items()
+        },
+        txn.final,
+        txn.final_reason,
+        txn.final_frames,
+        txn.retrans,
+        txn.with_auth,
+    )
+
+
+def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
+    early = {
+        tag: EarlyDialog(to_tag, last, {n: Reliable(*r) for n, r in reliable.items()})
+        for tag, (to_tag, last, reliable) in values[7].items()
+    }
+    return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
+
+
+def _has_option(msg: SipMsg, header: str, tag: str) -> bool:
+    """``tag in msg.options(header)`` without building the set (once per INVITE response)."""
+    return tag in [value.strip().lower() for value in msg.all(header)]
 
 
 def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
@@ -164,33 +255,46 @@ class InviteTracker:
         return self.calls.get(call_id) is not None
 
     def feed(self, msg: SipMsg) -> FlowDraft | None:
-        self.end_ts = max(self.end_ts, msg.ts)
+        return self._feed(msg, self.calls.get(msg.call_id))
+
+    def track(self, msg: SipMsg) -> FlowDraft | None:
+        """:meth:`feed` if *msg* is an INVITE or belongs to a call already seen, else None
+        (what the analyzer does for every message: one table lookup for both questions)."""
         call = self.calls.get(msg.call_id)
+        if call is None and not (msg.is_request and msg.method == "INVITE"):
+            return None
+        return self._feed(msg, call)
+
+    def _feed(self, msg: SipMsg, call: CallState | ParkedCall | None) -> FlowDraft | None:
+        ts = msg.ts
+        if ts > self.end_ts:
+            self.end_ts = ts
+        call_id = msg.call_id
         if call is None:
             if not (msg.is_request and msg.method == "INVITE"):
                 return None
-            draft = FlowDraft("invite", msg.call_id, msg.call_id, first_ts=msg.ts)
+            draft = FlowDraft("invite", call_id, call_id, first_ts=ts)
             draft.aor = msg.to.uri.aor
             call = CallState(draft=draft)
-            for key, old in self.calls.put(msg.call_id, call):
+            for key, old in self.calls.put(call_id, call):
                 self._finish(key, old, evicted=True)
         elif isinstance(call, ParkedCall):
-            call = pickle.loads(call.blob)
-            self.calls.replace(msg.call_id, call)
+            call = unpark(call)
+            self.calls.replace(call_id, call)
         draft = call.draft
         draft.add_frames(msg.frames)
-        draft.last_ts = msg.ts
+        draft.last_ts = ts
         if msg.is_request:
             self._request(call, msg)
         else:
             self._response(call, msg)
         live = self.live
-        live.pop(msg.call_id, None)
-        live[msg.call_id] = None
+        live.pop(call_id, None)
+        live[call_id] = None
         return draft
 
     def park(self, now: float) -> None:
-        """Pickle the calls quiet for PARK_IDLE at capture time *now* (see :class:`ParkedCall`).
+        """Serialize the calls quiet for PARK_IDLE at capture time *now* (see :class:`ParkedCall`).
 
         Call it between messages: the draft :meth:`feed` returned must not be used after."""
         parked = []
@@ -201,26 +305,26 @@ class InviteTracker:
                 continue
             if now - call.draft.last_ts <= PARK_IDLE:
                 break  # the rest were active more recently
-            confirmed = any(200 <= t.final < 300 for t in call.txns)
-            blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
-            self.calls.replace(key, ParkedCall(call.draft.last_ts, call.ended, confirmed, blob))
+            self.calls.replace(key, park_call(call))
             parked.append(key)
         for key in parked:
             del self.live[key]
 
     # -- requests ----------------------------------------------------------------------
     def _request(self, call: CallState, msg: SipMsg) -> None:
-        src, dst = msg.rec.src, msg.rec.dst
-        if msg.method not in ("ACK", "CANCEL") and msg.cseq >= 0:
+        method = msg.method
+        if method != "ACK" and method != "CANCEL" and msg.cseq >= 0:
             self._dialog_cseq(call, msg)
-        if msg.method == "INVITE":
+        if method == "INVITE":
             self._invite(call, msg)
-        elif msg.method == "PRACK":
-            self._prack(call, msg, src, dst)
-        elif msg.method == "ACK":
+        elif method == "PRACK":
+            self._prack(call, msg, msg.rec.src, msg.rec.dst)
+        elif method == "ACK":
             self._ack(call, msg)
+        if self.passwords is None:  # digest checks only with passwords
+            return
         auth_value = msg.first("authorization") or msg.first("proxy-authorization")
-        if auth_value and self.passwords is not None:
+        if auth_value:
             dkey = (msg.cseq, msg.method)
             if dkey not in call.digest_checked:
                 call.digest_checked.add(dkey)
@@ -261,7 +365,7 @@ class InviteTracker:
                 txn.retrans += 1
                 txn.frames.append(msg.frame)
                 return
-        offers = "100rel" in msg.options("supported") or "100rel" in msg.options("require")
+        offers = _has_option(msg, "supported", "100rel") or _has_option(msg, "require", "100rel")
         call.txns.append(
             InviteTxn(
                 cseq=msg.cseq,
@@ -436,7 +540,7 @@ class InviteTracker:
     def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
         draft = call.draft
         f = [msg.frame]
-        reliable = "100rel" in msg.options("require")
+        reliable = _has_option(msg, "require", "100rel")
         if msg.status < 200:
             if not reliable:
                 return
@@ -573,7 +677,7 @@ class InviteTracker:
             self.done.clear()
 
     def _finish(self, key: str, state: CallState | ParkedCall, *, evicted: bool) -> None:
-        call: CallState = pickle.loads(state.blob) if isinstance(state, ParkedCall) else state
+        call = unpark(state) if isinstance(state, ParkedCall) else state
         self.live.pop(key, None)
         draft = call.draft
         for txn in call.txns:
