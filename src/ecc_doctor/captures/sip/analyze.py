@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
-from typing import Any
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.gctune import fewer_collections
@@ -71,8 +70,12 @@ class LadderMsg:
     problems: tuple[str, ...] = ()
 
 
-#: a LadderMsg's fields as a plain tuple (what the analyzer keeps until the end)
-_Arrow = tuple[int, tuple[int, ...], float, str, str, str, str, bool, str, tuple[str, ...]]
+#: What the analyzer keeps per ladder arrow until the end: the message's values a LadderMsg
+#: is made of, as read (frames, ts, src, sport, dst, dport, transport, is_request, method,
+#: status, reason, cseq, cseq_method, problems); see _raw_arrow() and _ladder_msg().
+_Arrow = tuple[
+    tuple[int, ...], float, str, int, str, int, str, bool, str, int, str, int, str, tuple[str, ...]
+]
 
 
 @dataclass
@@ -159,8 +162,9 @@ class _Analyzer:
         self.last_ts: float | None = None
         self.ts_ok = True
         self.since_sweep = 0
-        # the ladders as plain tuples in LadderMsg field order (a frozen dataclass costs
-        # ~1.5 us to build; most arrows are evicted before the end): LadderMsg at finish()
+        # the ladders as plain tuples of the values read from each message (_raw_arrow):
+        # most arrows are evicted before the end, so the texts and the LadderMsg (a frozen
+        # dataclass, slow to build) are made at finish() for the kept ones only
         self.ladders: OrderedDict[str, list[_Arrow]] = OrderedDict()
         self.ladder_total = 0
         self.notes_seen: dict[str, int] = {}
@@ -266,7 +270,7 @@ class _Analyzer:
         else:
             ladders.move_to_end(call)
         if len(lst) < LADDER_MESSAGES:
-            lst.append(_arrow(msg))
+            lst.append(_raw_arrow(msg))
             self.ladder_total += 1
         # the least recently active dialogs make room (never the one just added to)
         while len(ladders) > 1 and (
@@ -328,7 +332,7 @@ class _Analyzer:
                 self._keep(flow)
         self.result.flows.sort(key=lambda f: (f.frames[0] if f.frames else 0, f.kind))
         for call, arrows in self.ladders.items():
-            self.result.ladders[call] = [LadderMsg(*arrow) for arrow in arrows]
+            self.result.ladders[call] = [_ladder_msg(arrow) for arrow in arrows]
         self.ladders.clear()
         if self.result.duplicates:
             self.note(
@@ -344,64 +348,64 @@ class _Analyzer:
 def ladder_msg(msg: SipMsg) -> LadderMsg:
     """One ladder arrow. Its strings repeat across messages (endpoints, labels, CSeq), so they
     are shared (``sys.intern``) instead of kept once per message."""
-    return LadderMsg(*_arrow(msg))
+    return _ladder_msg(_raw_arrow(msg))
 
 
-#: Memos for the texts of arrows, which repeat across messages: (host, port) -> "host:port",
-#: (method or (status, reason)) -> label, (CSeq number, method) -> "1 INVITE"; each one is
-#: cleared when it reaches _MEMO_MAX entries.
-_endpoints: dict[tuple[str, int], str] = {}
-_labels: dict[object, str] = {}
-_cseqs: dict[tuple[int, str], str] = {}
-_MEMO_MAX = 4_096
-
-
-def _arrow(msg: SipMsg) -> _Arrow:
-    """The fields of :func:`ladder_msg`'s LadderMsg, in order. Built for every message, so
-    the texts come from memos (a dict lookup instead of formatting and interning each time)."""
+def _raw_arrow(msg: SipMsg) -> _Arrow:
+    """The values of *msg* an arrow is made of, read and nothing else: this runs for every
+    message, the texts are made by :func:`_ladder_msg` for the arrows kept (an arrow is
+    about 400 bytes like this, LADDER_TOTAL bounds them)."""
     rec = msg.rec
-    frames = rec.frames
-    src = _endpoints.get((rec.src, rec.sport)) or _endpoint(rec.src, rec.sport)
-    dst = _endpoints.get((rec.dst, rec.dport)) or _endpoint(rec.dst, rec.dport)
-    is_request = msg.is_request
-    label_key = msg.method if is_request else (msg.status, msg.reason)
-    label = _labels.get(label_key)
-    if label is None:
-        label = _labels[label_key] = intern(msg.label)
-        _bound(_labels)
-    cseq = msg.cseq
-    if cseq >= 0:
-        cseq_key = (cseq, msg.cseq_method)
-        cseq_text = _cseqs.get(cseq_key)
-        if cseq_text is None:
-            cseq_text = _cseqs[cseq_key] = intern(f"{cseq} {msg.cseq_method}")
-            _bound(_cseqs)
-    else:
-        cseq_text = ""
     problems = msg.problems
     return (
-        frames[-1],
-        frames,
+        rec.frames,
         rec.ts,
-        src,
-        dst,
+        rec.src,
+        rec.sport,
+        rec.dst,
+        rec.dport,
         rec.transport,
-        label,
-        is_request,
-        cseq_text,
+        msg.is_request,
+        msg.method,
+        msg.status,
+        msg.reason,
+        msg.cseq,
+        msg.cseq_method,
         tuple(problems[:3]) if problems else (),
     )
 
 
+def _ladder_msg(arrow: _Arrow) -> LadderMsg:
+    frames, ts, src, sport, dst, dport, transport, is_request, method, status, reason = arrow[:11]
+    cseq, cseq_method, problems = arrow[11:]
+    # the text of SipMsg.label
+    label = method if is_request else f"{status} {reason}".strip()
+    return LadderMsg(
+        frames[-1],
+        frames,
+        ts,
+        _endpoint(src, sport),
+        _endpoint(dst, dport),
+        transport,
+        intern(label),
+        is_request,
+        intern(f"{cseq} {cseq_method}") if cseq >= 0 else "",
+        problems,
+    )
+
+
+#: (host, port) -> "host:port", interned (cleared when it reaches _ENDPOINTS_MAX entries)
+_endpoints: dict[tuple[str, int], str] = {}
+_ENDPOINTS_MAX = 4_096
+
+
 def _endpoint(host: str, port: int) -> str:
-    text = _endpoints[(host, port)] = intern(host_port(host, port))
-    _bound(_endpoints)
+    text = _endpoints.get((host, port))
+    if text is None:
+        if len(_endpoints) >= _ENDPOINTS_MAX:
+            _endpoints.clear()
+        text = _endpoints[(host, port)] = intern(host_port(host, port))
     return text
-
-
-def _bound(memo: dict[Any, str]) -> None:
-    if len(memo) > _MEMO_MAX:
-        memo.clear()
 
 
 def analyze_records(
