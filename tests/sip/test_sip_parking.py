@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import MISSING, fields
+from pathlib import Path
 
+import pytest
 from tests.conftest import FIXTURES
 
+from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.reader import PcapEngine
 from ecc_doctor.captures.records import SipMessage
 from ecc_doctor.captures.sip.analyze import analyze_records
@@ -112,7 +115,7 @@ def test_parked_calls_come_back_unchanged() -> None:
         parked = tracker.calls.peek(key)
         assert isinstance(parked, ParkedCall) and parked.last_ts == state.draft.last_ts
         assert parked.ended == state.ended
-        assert parked.marshalled and unpark(parked) == copies[key]
+        assert unpark(parked) == copies[key]
     assert not tracker.live
 
 
@@ -172,7 +175,7 @@ def test_every_field_of_a_parked_call_comes_back() -> None:
     _non_default_everywhere(call.pracks[("z9hG4bKp", "10.0.0.1", "10.0.0.2")])
     copy = pickle.loads(pickle.dumps(call))
     parked = park_call(call)
-    assert parked.marshalled and (parked.last_ts, parked.ended) == (12.5, True)
+    assert (parked.last_ts, parked.ended) == (12.5, True)
     assert parked.confirmed is False  # 486
     back = unpark(parked)
     assert back == copy
@@ -181,13 +184,71 @@ def test_every_field_of_a_parked_call_comes_back() -> None:
     assert unpark(parked) == copy
 
 
-class _Text(str):
-    """A str subclass, as a custom engine might hand over: marshal cannot write it."""
+PRACK_CAPTURES = sorted((FIXTURES / "sip").glob("prack-*.pcap"))
 
 
-def test_parking_falls_back_to_pickle_for_values_marshal_cannot_write() -> None:
-    call = _rich_call()
-    call.draft.aor = _Text("sip:b@h")
-    parked = park_call(call)
-    assert not parked.marshalled
-    assert unpark(parked) == call
+def _messages(path: Path) -> list[SipMsg]:
+    parsed = [parse(r) for r in PcapEngine().sip(path, (5060, 5061)) if isinstance(r, SipMessage)]
+    return [m for m in parsed if isinstance(m, SipMsg)]
+
+
+def _flows(msgs: list[SipMsg], *, park: bool, timing_lost: bool, later: float) -> list[Flow]:
+    tracker = InviteTracker(max_calls=100)
+    for msg in msgs:
+        tracker.feed(msg)
+    if park:
+        tracker.park(float("inf"))
+        assert all(isinstance(state, ParkedCall) for _, state in tracker.calls.items())
+    if timing_lost:
+        tracker.timing = False  # the capture clock turned out implausible after parking
+    tracker.end_ts += later  # the capture went on without these calls
+    return tracker.finish_all()
+
+
+@pytest.mark.parametrize("path", PRACK_CAPTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("timing_lost", [False, True])
+@pytest.mark.parametrize("later", [0.0, 100.0])
+def test_parked_calls_give_the_flows_of_calls_never_parked(
+    path: Path, timing_lost: bool, later: float
+) -> None:
+    """A parked call whose flow cannot change any more keeps it ready (and is not restored to
+    be finished); one whose verdicts depend on the end of the capture or on timing is
+    restored. Either way the flows are those of calls that stayed in memory."""
+    msgs = _messages(path)
+    kept = _flows(msgs, park=False, timing_lost=timing_lost, later=later)
+    assert kept and _flows(msgs, park=True, timing_lost=timing_lost, later=later) == kept
+
+
+def _unsettled_calls() -> list[SipMsg]:
+    """A call whose PRACK is never answered, and one whose reliable 183 is never PRACKed."""
+    w = Wire()
+    w.send(UAC, UAS, msg("p", "INVITE sip:b@10.0.0.2 SIP/2.0", "1 INVITE", "pi", extra="Supported: 100rel"))  # fmt: skip
+    w.send(UAS, UAC, msg("p", "SIP/2.0 183 Session Progress", "1 INVITE", "pi", "tb", "Require: 100rel\nRSeq: 1"))  # fmt: skip
+    w.send(UAC, UAS, msg("p", "PRACK sip:b@10.0.0.2 SIP/2.0", "2 PRACK", "pp", "tb", "RAck: 1 1 INVITE"))  # fmt: skip
+    w.send(UAS, UAC, msg("p", "SIP/2.0 200 OK", "1 INVITE", "pi", "tb"))
+    w.send(UAC, UAS, msg("r", "INVITE sip:b@10.0.0.2 SIP/2.0", "1 INVITE", "ri", extra="Supported: 100rel"))  # fmt: skip
+    w.send(UAS, UAC, msg("r", "SIP/2.0 183 Session Progress", "1 INVITE", "ri", "tb", "Require: 100rel\nRSeq: 1"))  # fmt: skip
+    parsed = [parse(rec) for rec in w.records]
+    return [m for m in parsed if isinstance(m, SipMsg)]
+
+
+@pytest.mark.parametrize("later", [0.0, 100.0])
+def test_calls_judged_at_the_end_of_the_capture_are_restored_to_be_finished(later: float) -> None:
+    msgs = _unsettled_calls()
+    kept = _flows(msgs, park=False, timing_lost=False, later=later)
+    assert {f.status for f in kept} == {Status.FAIL if later else Status.WARN}
+    assert _flows(msgs, park=True, timing_lost=False, later=later) == kept
+
+
+def test_only_settled_calls_are_parked_with_their_flow() -> None:
+    ready = {}
+    for path in PRACK_CAPTURES:
+        tracker = InviteTracker(max_calls=100)
+        for msg in _messages(path):
+            tracker.feed(msg)
+        tracker.park(float("inf"))
+        for key, state in tracker.calls.items():
+            assert isinstance(state, ParkedCall)
+            ready[f"{path.stem}/{key}"] = state.flow is not None
+    # both kinds occur in these captures: unanswered PRACKs, retransmitted reliable 1xx
+    assert any(ready.values()) and not all(ready.values())

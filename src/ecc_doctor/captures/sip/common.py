@@ -158,7 +158,7 @@ class FlowDraft:
         return reduce_fields(self)
 
     def pack(self) -> tuple[Any, ...]:
-        """The fields as plain values (findings as tuples) that ``marshal`` can write;
+        """The fields as plain values (findings as tuples), which pickle quickly;
         :meth:`unpack` builds an equal draft from them."""
         return (
             self.kind,
@@ -249,6 +249,8 @@ class FlowDraft:
 
 def fmt_frames(frames: list[int] | tuple[int, ...]) -> str:
     """``f3`` or ``f3, f5, f7``, shortened after a few."""
+    if len(frames) == 1:  # the usual case, several times per call
+        return f"f{frames[0]}"
     uniq = sorted(set(frames))
     text = ", ".join(f"f{f}" for f in uniq[:6])
     if len(uniq) > 6:

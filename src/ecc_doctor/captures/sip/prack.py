@@ -19,7 +19,6 @@ retransmission, and byte-identical copies captured twice are dropped before they
 
 from __future__ import annotations
 
-import marshal
 import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -134,39 +133,34 @@ class ParkedCall(NamedTuple):
     for their BYE, so a capture shorter than that holds every call. It is restored
     (:func:`unpark`), unchanged, when a message for it arrives or when it is finished; the
     sweep reads the fields here. (A NamedTuple: built for nearly every call, and a frozen
-    dataclass costs about three times as much to build.)"""
+    dataclass costs about three times as much to build.)
+
+    ``flow`` is the call's flow when finishing it unchanged gives the same flow whenever and
+    however that happens (:meth:`InviteTracker._settled`): finishing then needs no
+    :func:`unpark`. A message for the call drops it (the call changes)."""
 
     last_ts: float
     ended: bool
     confirmed: bool  # an INVITE got a 2xx
     blob: bytes
-    marshalled: bool = True  # blob is marshal data of _pack(); False: a pickle of the state
+    flow: Flow | None = None
 
 
 def park_call(call: CallState) -> ParkedCall:
-    """*call* serialized. Nearly every call is parked once and restored once (to take a late
-    message or to be finished): ``marshal`` of plain values (:func:`_pack`) costs half of
-    pickling the objects. Pickle stays for values marshal does not know (records from a
-    custom engine)."""
+    """*call* serialized: a pickle of plain values (:func:`_pack`), which costs a fifth of
+    pickling the objects themselves (their classes are looked up and reduced one by one)."""
     confirmed = False
     for txn in call.txns:
         if 200 <= txn.final < 300:
             confirmed = True
             break
-    last_ts, ended = call.draft.last_ts, call.ended
-    try:
-        return ParkedCall(last_ts, ended, confirmed, marshal.dumps(_pack(call)))
-    except ValueError:
-        blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
-        return ParkedCall(last_ts, ended, confirmed, blob, marshalled=False)
+    blob = pickle.dumps(_pack(call), pickle.HIGHEST_PROTOCOL)
+    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob)
 
 
 def unpark(parked: ParkedCall) -> CallState:
     """The call :func:`park_call` serialized, equal to the one parked."""
-    if not parked.marshalled:
-        state: CallState = pickle.loads(parked.blob)
-        return state
-    return _unpack(marshal.loads(parked.blob))
+    return _unpack(pickle.loads(parked.blob))
 
 
 # _pack/_unpack: every object as the tuple of its field values in field order (Cls(*values)
@@ -230,10 +224,6 @@ def _has_option(msg: SipMsg, header: str, tag: str) -> bool:
     return tag in [value.strip().lower() for value in msg.all(header)]
 
 
-def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
-    return txn_src == src and txn_dst == dst
-
-
 class InviteTracker:
     """Feed every message of Call-IDs that carry an INVITE; get one Flow per call."""
 
@@ -266,7 +256,8 @@ class InviteTracker:
         return self._feed(msg, call)
 
     def _feed(self, msg: SipMsg, call: CallState | ParkedCall | None) -> FlowDraft | None:
-        ts = msg.ts
+        rec = msg.rec
+        ts = rec.ts
         if ts > self.end_ts:
             self.end_ts = ts
         call_id = msg.call_id
@@ -282,7 +273,7 @@ class InviteTracker:
             call = unpark(call)
             self.calls.replace(call_id, call)
         draft = call.draft
-        draft.add_frames(msg.frames)
+        draft.add_frames(rec.frames)
         draft.last_ts = ts
         if msg.is_request:
             self._request(call, msg)
@@ -305,7 +296,12 @@ class InviteTracker:
                 continue
             if now - call.draft.last_ts <= PARK_IDLE:
                 break  # the rest were active more recently
-            self.calls.replace(key, park_call(call))
+            state = park_call(call)
+            if self._settled(call):
+                # most calls are finished from here: their flow now saves restoring them.
+                # Serialized first: building the flow adds to the live call's draft
+                state = state._replace(flow=self._flow(call, evicted=False))
+            self.calls.replace(key, state)
             parked.append(key)
         for key in parked:
             del self.live[key]
@@ -339,14 +335,17 @@ class InviteTracker:
                     )
 
     def _dialog_cseq(self, call: CallState, msg: SipMsg) -> None:
-        tag = f"{msg.from_.tag}|{msg.to.tag}"
-        ident = (msg.branch, msg.cseq, msg.method)
-        if ident in call.seen_requests:
+        cseq = msg.cseq
+        ident = (msg.branch, cseq, msg.method)
+        seen = call.seen_requests
+        if ident in seen:  # a retransmission: checked already
             return
-        if len(call.seen_requests) < 256:
-            call.seen_requests.add(ident)
+        if len(seen) < 256:
+            seen.add(ident)
+        to_tag = msg.to.tag
+        tag = f"{msg.from_.tag}|{to_tag}"
         top = call.cseq_by_tag.get(tag)
-        if top is not None and msg.cseq < top and msg.to.tag:
+        if top is not None and cseq < top and to_tag:
             call.draft.add(
                 "sip.dialog.cseq",
                 Status.WARN,
@@ -356,12 +355,12 @@ class InviteTracker:
                 "RFC 3261 §12.2.1.1, §12.2.2",
             )
         if top is not None or len(call.cseq_by_tag) < 64:
-            call.cseq_by_tag[tag] = max(top or 0, msg.cseq)
+            call.cseq_by_tag[tag] = max(top or 0, cseq)
 
     def _invite(self, call: CallState, msg: SipMsg) -> None:
         src, dst, branch = msg.rec.src, msg.rec.dst, msg.branch
         for txn in call.txns:
-            if txn.branch == branch and _hop_match(txn.src, txn.dst, src, dst):
+            if txn.branch == branch and txn.src == src and txn.dst == dst:
                 txn.retrans += 1
                 txn.frames.append(msg.frame)
                 return
@@ -383,17 +382,18 @@ class InviteTracker:
 
     def _find_txn(self, call: CallState, msg: SipMsg) -> InviteTxn | None:
         """The INVITE transaction a response belongs to (same branch, reversed hop)."""
-        src, dst = msg.rec.src, msg.rec.dst
+        rec = msg.rec
+        src, dst, branch, cseq = rec.src, rec.dst, msg.branch, msg.cseq
         best: InviteTxn | None = None
         for txn in reversed(call.txns):
-            if txn.branch == msg.branch and txn.cseq == msg.cseq:
-                if _hop_match(txn.src, txn.dst, dst, src):
+            if txn.branch == branch and txn.cseq == cseq:
+                if txn.src == dst and txn.dst == src:
                     return txn
                 best = best or txn
         if best is not None:
             return best
         for txn in reversed(call.txns):
-            if txn.cseq == msg.cseq and _hop_match(txn.src, txn.dst, dst, src):
+            if txn.cseq == cseq and txn.src == dst and txn.dst == src:
                 return txn
         return None
 
@@ -425,7 +425,7 @@ class InviteTracker:
                 REF_RACK,
             )
             return
-        same_hop = [t for t in call.txns if _hop_match(t.src, t.dst, src, dst)]
+        same_hop = [t for t in call.txns if t.src == src and t.dst == dst]
         candidates = same_hop or list(call.txns)
         if not candidates:
             return
@@ -499,13 +499,15 @@ class InviteTracker:
 
     # -- responses ---------------------------------------------------------------------
     def _response(self, call: CallState, msg: SipMsg) -> None:
-        if msg.method == "BYE" and msg.status >= 200:
-            call.ended = True
-        if msg.method == "INVITE":
+        method = msg.method
+        if method == "INVITE":
             txn = self._find_txn(call, msg)
             if txn is not None:
                 self._invite_response(call, txn, msg)
-        elif msg.method == "PRACK":
+        elif method == "BYE":
+            if msg.status >= 200:
+                call.ended = True
+        elif method == "PRACK":
             pkey = (msg.branch, msg.rec.dst, msg.rec.src)
             prack = call.pracks.get(pkey)
             if prack is None:
@@ -540,9 +542,8 @@ class InviteTracker:
     def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
         draft = call.draft
         f = [msg.frame]
-        reliable = _has_option(msg, "require", "100rel")
         if msg.status < 200:
-            if not reliable:
+            if not _has_option(msg, "require", "100rel"):
                 return
             if msg.status == 100:
                 draft.add(
@@ -577,7 +578,9 @@ class InviteTracker:
                 )
                 return
             tag = msg.to.tag
-            dlg = txn.early.setdefault(tag, EarlyDialog(tag))
+            dlg = txn.early.get(tag)
+            if dlg is None:
+                dlg = txn.early[tag] = EarlyDialog(tag)
             rel = dlg.reliable.get(rseq)
             if rel is not None:  # retransmission of the same reliable 1xx
                 if rel.pracked:
@@ -610,7 +613,8 @@ class InviteTracker:
                         "RFC 3262 §3",
                     )
             dlg.last_rseq = rseq
-            sdp = "sdp" in msg.first("content-type").lower() and bool(msg.body.strip())
+            body = msg.body  # not only whitespace: what bool(body.strip()) says, without a copy
+            sdp = "sdp" in msg.first("content-type").lower() and bool(body) and not body.isspace()
             dlg.reliable[rseq] = Reliable(rseq, msg.status, list(f), [msg.ts], sdp=sdp)
             if len(dlg.reliable) > 32:
                 dlg.reliable.pop(next(iter(dlg.reliable)))
@@ -640,7 +644,10 @@ class InviteTracker:
             txn.final = msg.status
             txn.final_reason = msg.reason
             txn.final_frames = list(f)
-            if all(t.final >= 300 for t in call.txns):
+            for t in call.txns:
+                if t.final < 300:
+                    break
+            else:  # every INVITE got a final non-2xx response
                 call.ended = True
 
     # -- finishing ---------------------------------------------------------------------
@@ -677,8 +684,32 @@ class InviteTracker:
             self.done.clear()
 
     def _finish(self, key: str, state: CallState | ParkedCall, *, evicted: bool) -> None:
-        call = unpark(state) if isinstance(state, ParkedCall) else state
         self.live.pop(key, None)
+        if isinstance(state, ParkedCall):
+            if state.flow is not None:
+                self.done.append(state.flow)
+                return
+            state = unpark(state)
+        self.done.append(self._flow(state, evicted=evicted))
+
+    def _settled(self, call: CallState) -> bool:
+        """Whether :meth:`_flow` gives the same flow for *call* whenever and however it is
+        finished: no unanswered PRACK and no reliable response left unPRACKed before a final
+        response (their verdicts depend on the end of the capture and on eviction), and no
+        retransmitted one while timing may still be judged (the capture clock may yet
+        turn out implausible: see ``timing``)."""
+        for prack in call.pracks.values():
+            if not prack.answer:
+                return False
+        for txn in call.txns:
+            for dlg in txn.early.values():
+                for rel in dlg.reliable.values():
+                    if not (rel.pracked or txn.final) or (len(rel.frames) > 1 and self.timing):
+                        return False
+        return True
+
+    def _flow(self, call: CallState, *, evicted: bool) -> Flow:
+        """The flow of a finished call (adds the verdicts made at the end to its draft)."""
         draft = call.draft
         for txn in call.txns:
             for dlg in txn.early.values():
@@ -696,7 +727,7 @@ class InviteTracker:
                     prack.frames[:1],
                     REF_PRACK,
                 )
-        self.done.append(draft.build(self._summary(call)))
+        return draft.build(self._summary(call))
 
     def _judge_reliable(
         self, draft: FlowDraft, txn: InviteTxn, rel: Reliable, evicted: bool
