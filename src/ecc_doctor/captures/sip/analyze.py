@@ -73,6 +73,14 @@ class LadderMsg:
     problems: tuple[str, ...] = ()
 
 
+#: What the analyzer keeps per ladder arrow until the end: the message's values a LadderMsg
+#: is made of, as read (frames, ts, src, sport, dst, dport, transport, is_request, method,
+#: status, reason, cseq, cseq_method, problems); see _raw_arrow() and _ladder_msg().
+_Arrow = tuple[
+    tuple[int, ...], float, str, int, str, int, str, bool, str, int, str, int, str, tuple[str, ...]
+]
+
+
 @dataclass
 class SipAnalysis:
     """What :func:`analyze_records` found."""
@@ -162,6 +170,10 @@ class _Analyzer:
         self.last_ts: float | None = None
         self.ts_ok = True
         self.since_sweep = 0
+        # the ladders as plain tuples of the values read from each message (_raw_arrow):
+        # most arrows are evicted before the end, so the texts and the LadderMsg (a frozen
+        # dataclass, slow to build) are made at finish() for the kept ones only
+        self.ladders: OrderedDict[str, list[_Arrow]] = OrderedDict()
         self.ladder_total = 0
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
@@ -203,10 +215,8 @@ class _Analyzer:
         draft: FlowDraft | None = None
         if msg.method == "REGISTER" and self.reg is not None:
             draft = self.reg.feed(msg)
-        elif self.inv is not None and (
-            (msg.is_request and msg.method == "INVITE") or self.inv.knows(msg.call_id)
-        ):
-            draft = self.inv.feed(msg)
+        elif self.inv is not None:
+            draft = self.inv.track(msg)
         if msg.problems:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
             if draft is not None:
@@ -255,7 +265,7 @@ class _Analyzer:
         self.last_ts = rec.ts
 
     def _ladder(self, msg: SipMsg) -> None:
-        ladders = self.result.ladders
+        ladders = self.ladders
         call = msg.call_id
         only = self.result.ladder_call_id
         if only is not None and call != only:
@@ -270,7 +280,7 @@ class _Analyzer:
         else:
             ladders.move_to_end(call)
         if len(lst) < LADDER_MESSAGES:
-            lst.append(ladder_msg(msg))
+            lst.append(_raw_arrow(msg))
             self.ladder_total += 1
         # the least recently active dialogs make room (never the one just added to)
         while len(ladders) > 1 and (
@@ -331,6 +341,9 @@ class _Analyzer:
             for flow in tracker.finish_each():
                 self._keep(flow)
         self.result.flows.sort(key=flow_order)
+        for call, arrows in self.ladders.items():
+            self.result.ladders[call] = [_ladder_msg(arrow) for arrow in arrows]
+        self.ladders.clear()
         if self.result.duplicates:
             self.note(*duplicates_note(self.result.duplicates))
         return self.result
@@ -360,23 +373,64 @@ def duplicates_note(count: int) -> tuple[str, Status, str, tuple[int, ...]]:
 def ladder_msg(msg: SipMsg) -> LadderMsg:
     """One ladder arrow. Its strings repeat across messages (endpoints, labels, CSeq), so they
     are shared (``sys.intern``) instead of kept once per message."""
+    return _ladder_msg(_raw_arrow(msg))
+
+
+def _raw_arrow(msg: SipMsg) -> _Arrow:
+    """The values of *msg* an arrow is made of, read and nothing else: this runs for every
+    message, the texts are made by :func:`_ladder_msg` for the arrows kept (an arrow is
+    about 400 bytes like this, LADDER_TOTAL bounds them)."""
     rec = msg.rec
-    return LadderMsg(
-        rec.frames[-1],
+    problems = msg.problems
+    return (
         rec.frames,
         rec.ts,
-        _endpoint(rec.src, rec.sport),
-        _endpoint(rec.dst, rec.dport),
+        rec.src,
+        rec.sport,
+        rec.dst,
+        rec.dport,
         rec.transport,
-        intern(msg.label),
         msg.is_request,
-        intern(f"{msg.cseq} {msg.cseq_method}") if msg.cseq >= 0 else "",
-        tuple(msg.problems[:3]) if msg.problems else (),
+        msg.method,
+        msg.status,
+        msg.reason,
+        msg.cseq,
+        msg.cseq_method,
+        tuple(problems[:3]) if problems else (),
     )
 
 
+def _ladder_msg(arrow: _Arrow) -> LadderMsg:
+    frames, ts, src, sport, dst, dport, transport, is_request, method, status, reason = arrow[:11]
+    cseq, cseq_method, problems = arrow[11:]
+    # the text of SipMsg.label
+    label = method if is_request else f"{status} {reason}".strip()
+    return LadderMsg(
+        frames[-1],
+        frames,
+        ts,
+        _endpoint(src, sport),
+        _endpoint(dst, dport),
+        transport,
+        intern(label),
+        is_request,
+        intern(f"{cseq} {cseq_method}") if cseq >= 0 else "",
+        problems,
+    )
+
+
+#: (host, port) -> "host:port", interned (cleared when it reaches _ENDPOINTS_MAX entries)
+_endpoints: dict[tuple[str, int], str] = {}
+_ENDPOINTS_MAX = 4_096
+
+
 def _endpoint(host: str, port: int) -> str:
-    return intern(host_port(host, port))
+    text = _endpoints.get((host, port))
+    if text is None:
+        if len(_endpoints) >= _ENDPOINTS_MAX:
+            _endpoints.clear()
+        text = _endpoints[(host, port)] = intern(host_port(host, port))
+    return text
 
 
 def analyze_records(

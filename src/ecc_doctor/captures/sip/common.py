@@ -32,14 +32,23 @@ REF_RACK = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
 _GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
-def reduce_fields(obj: Any) -> tuple[Any, ...]:
-    """``__reduce__`` for a slots dataclass: its class and field values, read at C speed
-    (the dataclass default walks ``fields()`` in Python), so parked state pickles quickly."""
+def field_values(obj: Any) -> tuple[Any, ...]:
+    """The field values of a dataclass in field order (``Cls(*values)`` builds it again),
+    read at C speed: the dataclass helpers walk ``fields()`` in Python."""
     cls = type(obj)
     get = _GETTERS.get(cls)
     if get is None:
         get = _GETTERS[cls] = attrgetter(*(f.name for f in fields(cls)))
-    return cls, get(obj)
+    values: tuple[Any, ...] = get(obj)
+    return values
+
+
+def reduce_fields(obj: Any) -> tuple[Any, ...]:
+    """``__reduce__`` for a slots dataclass: its class and field values."""
+    return type(obj), field_values(obj)
+
+
+_STATUS = {s.value: s for s in Status}
 
 
 class LruTable(Generic[K, V]):
@@ -148,10 +157,37 @@ class FlowDraft:
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
 
+    def pack(self) -> tuple[Any, ...]:
+        """The fields as plain values (findings as tuples), which pickle quickly;
+        :meth:`unpack` builds an equal draft from them."""
+        return (
+            self.kind,
+            self.key,
+            self.call_id,
+            self.aor,
+            self.frames,
+            [(f.rule, f.severity.value, f.message, f.frames, f.reference) for f in self.findings],
+            self.dropped_findings,
+            self.first_ts,
+            self.last_ts,
+            self.problems,
+        )
+
+    @classmethod
+    def unpack(cls, values: tuple[Any, ...]) -> FlowDraft:
+        findings = [
+            Finding(rule, _STATUS[severity], message, frames, reference)
+            for rule, severity, message, frames, reference in values[5]
+        ]
+        return cls(*values[:5], findings, *values[6:])  # type: ignore[call-arg]
+
     def add_frames(self, frames: tuple[int, ...]) -> None:
+        mine = self.frames
         for f in frames:
-            if len(self.frames) < MAX_FLOW_FRAMES and (not self.frames or self.frames[-1] != f):
-                self.frames.append(f)
+            if len(mine) >= MAX_FLOW_FRAMES:
+                return
+            if not mine or mine[-1] != f:
+                mine.append(f)
 
     def add(
         self,
@@ -213,6 +249,8 @@ class FlowDraft:
 
 def fmt_frames(frames: list[int] | tuple[int, ...]) -> str:
     """``f3`` or ``f3, f5, f7``, shortened after a few."""
+    if len(frames) == 1:  # the usual case, several times per call
+        return f"f{frames[0]}"
     uniq = sorted(set(frames))
     text = ", ".join(f"f{f}" for f in uniq[:6])
     if len(uniq) > 6:

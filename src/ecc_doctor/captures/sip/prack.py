@@ -22,7 +22,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -33,6 +33,7 @@ from ecc_doctor.captures.sip.common import (
     TIMER_F,
     FlowDraft,
     LruTable,
+    field_values,
     fmt_frames,
     reduce_fields,
 )
@@ -126,21 +127,101 @@ class CallState:
         return reduce_fields(self)
 
 
-@dataclass(frozen=True, slots=True)
-class ParkedCall:
-    """A call quiet for PARK_IDLE, pickled: a few hundred bytes instead of the several KiB of
-    live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s for
-    their BYE, so a capture shorter than that holds every call. It is unpickled, unchanged,
-    when a message for it arrives or when it is finished; the sweep reads the fields here."""
+class ParkedCall(NamedTuple):
+    """A call quiet for PARK_IDLE, serialized: a few hundred bytes instead of the several KiB
+    of live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s
+    for their BYE, so a capture shorter than that holds every call. It is restored
+    (:func:`unpark`), unchanged, when a message for it arrives or when it is finished; the
+    sweep reads the fields here. (A NamedTuple: built for nearly every call, and a frozen
+    dataclass costs about three times as much to build.)
+
+    ``flow`` is the call's flow when finishing it unchanged gives the same flow whenever and
+    however that happens (:meth:`InviteTracker._settled`): finishing then needs no
+    :func:`unpark`. A message for the call drops it (the call changes)."""
 
     last_ts: float
     ended: bool
     confirmed: bool  # an INVITE got a 2xx
     blob: bytes
+    flow: Flow | None = None
 
 
-def _hop_match(txn_src: str, txn_dst: str, src: str, dst: str) -> bool:
-    return txn_src == src and txn_dst == dst
+def park_call(call: CallState) -> ParkedCall:
+    """*call* serialized: a pickle of plain values (:func:`_pack`), which costs a fifth of
+    pickling the objects themselves (their classes are looked up and reduced one by one)."""
+    confirmed = False
+    for txn in call.txns:
+        if 200 <= txn.final < 300:
+            confirmed = True
+            break
+    blob = pickle.dumps(_pack(call), pickle.HIGHEST_PROTOCOL)
+    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob)
+
+
+def unpark(parked: ParkedCall) -> CallState:
+    """The call :func:`park_call` serialized, equal to the one parked."""
+    return _unpack(pickle.loads(parked.blob))
+
+
+# _pack/_unpack: every object as the tuple of its field values in field order (Cls(*values)
+# builds it again), the fields holding objects (draft, txns, pracks, early dialogs and their
+# reliable responses, findings) packed the same way in place.
+def _pack(call: CallState) -> tuple[Any, ...]:
+    return (
+        call.draft.pack(),
+        [_pack_txn(txn) for txn in call.txns],
+        {key: field_values(prack) for key, prack in call.pracks.items()},
+        call.cseq_by_tag,
+        call.seen_requests,
+        call.reliable_count,
+        call.prack_count,
+        call.digest_checked,
+        call.prack_cseqs,
+        call.ended,
+    )
+
+
+def _unpack(values: tuple[Any, ...]) -> CallState:
+    return CallState(
+        FlowDraft.unpack(values[0]),
+        [_unpack_txn(txn) for txn in values[1]],
+        {key: PrackTxn(*prack) for key, prack in values[2].items()},
+        *values[3:],
+    )
+
+
+def _pack_txn(txn: InviteTxn) -> tuple[Any, ...]:
+    return (
+        txn.cseq,
+        txn.branch,
+        txn.src,
+        txn.dst,
+        txn.frames,
+        txn.ts,
+        txn.offers_100rel,
+        {
+            tag: (dlg.to_tag, dlg.last_rseq, {n: field_values(r) for n, r in dlg.reliable.items()})
+            for tag, dlg in txn.early.items()
+        },
+        txn.final,
+        txn.final_reason,
+        txn.final_frames,
+        txn.retrans,
+        txn.with_auth,
+    )
+
+
+def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
+    early = {
+        tag: EarlyDialog(to_tag, last, {n: Reliable(*r) for n, r in reliable.items()})
+        for tag, (to_tag, last, reliable) in values[7].items()
+    }
+    return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
+
+
+def _has_option(msg: SipMsg, header: str, tag: str) -> bool:
+    """``tag in msg.options(header)`` without building the set (once per INVITE response)."""
+    return tag in [value.strip().lower() for value in msg.all(header)]
 
 
 class InviteTracker:
@@ -164,33 +245,47 @@ class InviteTracker:
         return self.calls.get(call_id) is not None
 
     def feed(self, msg: SipMsg) -> FlowDraft | None:
-        self.end_ts = max(self.end_ts, msg.ts)
+        return self._feed(msg, self.calls.get(msg.call_id))
+
+    def track(self, msg: SipMsg) -> FlowDraft | None:
+        """:meth:`feed` if *msg* is an INVITE or belongs to a call already seen, else None
+        (what the analyzer does for every message: one table lookup for both questions)."""
         call = self.calls.get(msg.call_id)
+        if call is None and not (msg.is_request and msg.method == "INVITE"):
+            return None
+        return self._feed(msg, call)
+
+    def _feed(self, msg: SipMsg, call: CallState | ParkedCall | None) -> FlowDraft | None:
+        rec = msg.rec
+        ts = rec.ts
+        if ts > self.end_ts:
+            self.end_ts = ts
+        call_id = msg.call_id
         if call is None:
             if not (msg.is_request and msg.method == "INVITE"):
                 return None
-            draft = FlowDraft("invite", msg.call_id, msg.call_id, first_ts=msg.ts)
+            draft = FlowDraft("invite", call_id, call_id, first_ts=ts)
             draft.aor = msg.to.uri.aor
             call = CallState(draft=draft)
-            for key, old in self.calls.put(msg.call_id, call):
+            for key, old in self.calls.put(call_id, call):
                 self._finish(key, old, evicted=True)
         elif isinstance(call, ParkedCall):
-            call = pickle.loads(call.blob)
-            self.calls.replace(msg.call_id, call)
+            call = unpark(call)
+            self.calls.replace(call_id, call)
         draft = call.draft
-        draft.add_frames(msg.frames)
-        draft.last_ts = msg.ts
+        draft.add_frames(rec.frames)
+        draft.last_ts = ts
         if msg.is_request:
             self._request(call, msg)
         else:
             self._response(call, msg)
         live = self.live
-        live.pop(msg.call_id, None)
-        live[msg.call_id] = None
+        live.pop(call_id, None)
+        live[call_id] = None
         return draft
 
     def park(self, now: float) -> None:
-        """Pickle the calls quiet for PARK_IDLE at capture time *now* (see :class:`ParkedCall`).
+        """Serialize the calls quiet for PARK_IDLE at capture time *now* (see :class:`ParkedCall`).
 
         Call it between messages: the draft :meth:`feed` returned must not be used after."""
         parked = []
@@ -201,26 +296,31 @@ class InviteTracker:
                 continue
             if now - call.draft.last_ts <= PARK_IDLE:
                 break  # the rest were active more recently
-            confirmed = any(200 <= t.final < 300 for t in call.txns)
-            blob = pickle.dumps(call, pickle.HIGHEST_PROTOCOL)
-            self.calls.replace(key, ParkedCall(call.draft.last_ts, call.ended, confirmed, blob))
+            state = park_call(call)
+            if self._settled(call):
+                # most calls are finished from here: their flow now saves restoring them.
+                # Serialized first: building the flow adds to the live call's draft
+                state = state._replace(flow=self._flow(call, evicted=False))
+            self.calls.replace(key, state)
             parked.append(key)
         for key in parked:
             del self.live[key]
 
     # -- requests ----------------------------------------------------------------------
     def _request(self, call: CallState, msg: SipMsg) -> None:
-        src, dst = msg.rec.src, msg.rec.dst
-        if msg.method not in ("ACK", "CANCEL") and msg.cseq >= 0:
+        method = msg.method
+        if method != "ACK" and method != "CANCEL" and msg.cseq >= 0:
             self._dialog_cseq(call, msg)
-        if msg.method == "INVITE":
+        if method == "INVITE":
             self._invite(call, msg)
-        elif msg.method == "PRACK":
-            self._prack(call, msg, src, dst)
-        elif msg.method == "ACK":
+        elif method == "PRACK":
+            self._prack(call, msg, msg.rec.src, msg.rec.dst)
+        elif method == "ACK":
             self._ack(call, msg)
+        if self.passwords is None:  # digest checks only with passwords
+            return
         auth_value = msg.first("authorization") or msg.first("proxy-authorization")
-        if auth_value and self.passwords is not None:
+        if auth_value:
             dkey = (msg.cseq, msg.method)
             if dkey not in call.digest_checked:
                 call.digest_checked.add(dkey)
@@ -235,14 +335,17 @@ class InviteTracker:
                     )
 
     def _dialog_cseq(self, call: CallState, msg: SipMsg) -> None:
-        tag = f"{msg.from_.tag}|{msg.to.tag}"
-        ident = (msg.branch, msg.cseq, msg.method)
-        if ident in call.seen_requests:
+        cseq = msg.cseq
+        ident = (msg.branch, cseq, msg.method)
+        seen = call.seen_requests
+        if ident in seen:  # a retransmission: checked already
             return
-        if len(call.seen_requests) < 256:
-            call.seen_requests.add(ident)
+        if len(seen) < 256:
+            seen.add(ident)
+        to_tag = msg.to.tag
+        tag = f"{msg.from_.tag}|{to_tag}"
         top = call.cseq_by_tag.get(tag)
-        if top is not None and msg.cseq < top and msg.to.tag:
+        if top is not None and cseq < top and to_tag:
             call.draft.add(
                 "sip.dialog.cseq",
                 Status.WARN,
@@ -252,16 +355,16 @@ class InviteTracker:
                 "RFC 3261 §12.2.1.1, §12.2.2",
             )
         if top is not None or len(call.cseq_by_tag) < 64:
-            call.cseq_by_tag[tag] = max(top or 0, msg.cseq)
+            call.cseq_by_tag[tag] = max(top or 0, cseq)
 
     def _invite(self, call: CallState, msg: SipMsg) -> None:
         src, dst, branch = msg.rec.src, msg.rec.dst, msg.branch
         for txn in call.txns:
-            if txn.branch == branch and _hop_match(txn.src, txn.dst, src, dst):
+            if txn.branch == branch and txn.src == src and txn.dst == dst:
                 txn.retrans += 1
                 txn.frames.append(msg.frame)
                 return
-        offers = "100rel" in msg.options("supported") or "100rel" in msg.options("require")
+        offers = _has_option(msg, "supported", "100rel") or _has_option(msg, "require", "100rel")
         call.txns.append(
             InviteTxn(
                 cseq=msg.cseq,
@@ -279,17 +382,18 @@ class InviteTracker:
 
     def _find_txn(self, call: CallState, msg: SipMsg) -> InviteTxn | None:
         """The INVITE transaction a response belongs to (same branch, reversed hop)."""
-        src, dst = msg.rec.src, msg.rec.dst
+        rec = msg.rec
+        src, dst, branch, cseq = rec.src, rec.dst, msg.branch, msg.cseq
         best: InviteTxn | None = None
         for txn in reversed(call.txns):
-            if txn.branch == msg.branch and txn.cseq == msg.cseq:
-                if _hop_match(txn.src, txn.dst, dst, src):
+            if txn.branch == branch and txn.cseq == cseq:
+                if txn.src == dst and txn.dst == src:
                     return txn
                 best = best or txn
         if best is not None:
             return best
         for txn in reversed(call.txns):
-            if txn.cseq == msg.cseq and _hop_match(txn.src, txn.dst, dst, src):
+            if txn.cseq == cseq and txn.src == dst and txn.dst == src:
                 return txn
         return None
 
@@ -321,7 +425,7 @@ class InviteTracker:
                 REF_RACK,
             )
             return
-        same_hop = [t for t in call.txns if _hop_match(t.src, t.dst, src, dst)]
+        same_hop = [t for t in call.txns if t.src == src and t.dst == dst]
         candidates = same_hop or list(call.txns)
         if not candidates:
             return
@@ -395,13 +499,15 @@ class InviteTracker:
 
     # -- responses ---------------------------------------------------------------------
     def _response(self, call: CallState, msg: SipMsg) -> None:
-        if msg.method == "BYE" and msg.status >= 200:
-            call.ended = True
-        if msg.method == "INVITE":
+        method = msg.method
+        if method == "INVITE":
             txn = self._find_txn(call, msg)
             if txn is not None:
                 self._invite_response(call, txn, msg)
-        elif msg.method == "PRACK":
+        elif method == "BYE":
+            if msg.status >= 200:
+                call.ended = True
+        elif method == "PRACK":
             pkey = (msg.branch, msg.rec.dst, msg.rec.src)
             prack = call.pracks.get(pkey)
             if prack is None:
@@ -436,9 +542,8 @@ class InviteTracker:
     def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
         draft = call.draft
         f = [msg.frame]
-        reliable = "100rel" in msg.options("require")
         if msg.status < 200:
-            if not reliable:
+            if not _has_option(msg, "require", "100rel"):
                 return
             if msg.status == 100:
                 draft.add(
@@ -473,7 +578,9 @@ class InviteTracker:
                 )
                 return
             tag = msg.to.tag
-            dlg = txn.early.setdefault(tag, EarlyDialog(tag))
+            dlg = txn.early.get(tag)
+            if dlg is None:
+                dlg = txn.early[tag] = EarlyDialog(tag)
             rel = dlg.reliable.get(rseq)
             if rel is not None:  # retransmission of the same reliable 1xx
                 if rel.pracked:
@@ -506,7 +613,8 @@ class InviteTracker:
                         "RFC 3262 §3",
                     )
             dlg.last_rseq = rseq
-            sdp = "sdp" in msg.first("content-type").lower() and bool(msg.body.strip())
+            body = msg.body  # not only whitespace: what bool(body.strip()) says, without a copy
+            sdp = "sdp" in msg.first("content-type").lower() and bool(body) and not body.isspace()
             dlg.reliable[rseq] = Reliable(rseq, msg.status, list(f), [msg.ts], sdp=sdp)
             if len(dlg.reliable) > 32:
                 dlg.reliable.pop(next(iter(dlg.reliable)))
@@ -536,7 +644,10 @@ class InviteTracker:
             txn.final = msg.status
             txn.final_reason = msg.reason
             txn.final_frames = list(f)
-            if all(t.final >= 300 for t in call.txns):
+            for t in call.txns:
+                if t.final < 300:
+                    break
+            else:  # every INVITE got a final non-2xx response
                 call.ended = True
 
     # -- finishing ---------------------------------------------------------------------
@@ -573,8 +684,32 @@ class InviteTracker:
             self.done.clear()
 
     def _finish(self, key: str, state: CallState | ParkedCall, *, evicted: bool) -> None:
-        call: CallState = pickle.loads(state.blob) if isinstance(state, ParkedCall) else state
         self.live.pop(key, None)
+        if isinstance(state, ParkedCall):
+            if state.flow is not None:
+                self.done.append(state.flow)
+                return
+            state = unpark(state)
+        self.done.append(self._flow(state, evicted=evicted))
+
+    def _settled(self, call: CallState) -> bool:
+        """Whether :meth:`_flow` gives the same flow for *call* whenever and however it is
+        finished: no unanswered PRACK and no reliable response left unPRACKed before a final
+        response (their verdicts depend on the end of the capture and on eviction), and no
+        retransmitted one while timing may still be judged (the capture clock may yet
+        turn out implausible: see ``timing``)."""
+        for prack in call.pracks.values():
+            if not prack.answer:
+                return False
+        for txn in call.txns:
+            for dlg in txn.early.values():
+                for rel in dlg.reliable.values():
+                    if not (rel.pracked or txn.final) or (len(rel.frames) > 1 and self.timing):
+                        return False
+        return True
+
+    def _flow(self, call: CallState, *, evicted: bool) -> Flow:
+        """The flow of a finished call (adds the verdicts made at the end to its draft)."""
         draft = call.draft
         for txn in call.txns:
             for dlg in txn.early.values():
@@ -592,7 +727,7 @@ class InviteTracker:
                     prack.frames[:1],
                     REF_PRACK,
                 )
-        self.done.append(draft.build(self._summary(call)))
+        return draft.build(self._summary(call))
 
     def _judge_reliable(
         self, draft: FlowDraft, txn: InviteTxn, rel: Reliable, evicted: bool
