@@ -262,6 +262,7 @@ def _analyze_one(
                 passwords=passwords,
                 progress=progress,
                 jobs=jobs,
+                ladders=False,  # the report shows no ladders (`ecc-doctor ladder` draws them)
             )
         rep.flows.extend(analysis.flows)
         rep.notes.extend(analysis.notes)

@@ -175,6 +175,7 @@ class _Analyzer:
         # dataclass, slow to build) are made at finish() for the kept ones only
         self.ladders: OrderedDict[str, list[_Arrow]] = OrderedDict()
         self.ladder_total = 0
+        self.ladders_on = True  # analyze_records(ladders=False) turns it off
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
         self.kept_bad = 0
@@ -211,7 +212,8 @@ class _Analyzer:
             self.result.unparsed += 1
             self.note("sip.parse", Status.WARN, f"{msg.reason} (f{rec.frame})", rec.frames)
             return
-        self._ladder(msg)
+        if self.ladders_on:
+            self._ladder(msg)
         draft: FlowDraft | None = None
         if msg.method == "REGISTER" and self.reg is not None:
             draft = self.reg.feed(msg)
@@ -442,16 +444,20 @@ def analyze_records(
     max_calls: int = 10_000,
     progress: Progress | None = None,
     ladder_call_id: str | None = None,
+    ladders: bool = True,
 ) -> SipAnalysis:
     """Analyze SIP records (from any engine) with the named *rules*.
 
     *ladder_call_id* keeps the ladder of that Call-ID only (none of the others, none evicted).
+    *ladders* False keeps no ladder data at all (``ecc-doctor analyze`` shows none; checks,
+    the dashboard and ``ecc-doctor ladder`` do): about a tenth less work per message.
     *passwords* (user -> password) turns on digest verification. *progress* is called every
     few hundred messages with (messages so far, last frame number). :func:`analyze_file`'s
     *progress* gets (bytes read, file size) from engines that report it.
     """
     analyzer = _Analyzer(rules, passwords, max_contacts, max_calls)
     analyzer.result.ladder_call_id = ladder_call_id
+    analyzer.ladders_on = ladders or ladder_call_id is not None
     with fewer_collections():
         for rec in records:
             if isinstance(rec, CaptureNote):
@@ -474,6 +480,7 @@ def analyze_file(
     max_contacts: int = AURA_MAX_CONTACTS,
     ladder_call_id: str | None = None,
     jobs: int | str | None = None,
+    ladders: bool = True,
 ) -> SipAnalysis:
     """Read *path* with *engine* and analyze it. CaptureError when it is not a capture.
 
@@ -501,6 +508,7 @@ def analyze_file(
                 passwords=passwords,
                 max_contacts=max_contacts,
                 progress=progress,
+                ladders=ladders,
             )
         records = eng.sip(p, tuple(ports))
         return analyze_records(
@@ -509,6 +517,7 @@ def analyze_file(
             passwords=passwords,
             max_contacts=max_contacts,
             ladder_call_id=ladder_call_id,
+            ladders=ladders,
         )
     except (CaptureError, ConfigError):
         raise

@@ -116,6 +116,7 @@ def analyze_sharded(
     passwords: Mapping[str, str] | None = None,
     max_contacts: int = AURA_MAX_CONTACTS,
     progress: Progress | None = None,
+    ladders: bool = True,
 ) -> SipAnalysis:
     """Analyse *path* in *count* processes (this one and count-1 workers) and merge.
 
@@ -133,7 +134,11 @@ def analyze_sharded(
             proc = ctx.Process(
                 target=_worker,
                 args=(send, str(path), ports, (index, count), tuple(rules)),
-                kwargs={"passwords": dict(passwords or {}), "max_contacts": max_contacts},
+                kwargs={
+                    "passwords": dict(passwords or {}),
+                    "max_contacts": max_contacts,
+                    "ladders": ladders,
+                },
                 name=f"ecc-doctor analyze {index}/{count}",
                 daemon=True,
             )
@@ -151,6 +156,7 @@ def analyze_sharded(
             rules=rules,
             passwords=passwords,
             max_contacts=max_contacts,
+            ladders=ladders,
         )
         parts = [own]
         peaks = []
@@ -261,12 +267,22 @@ def _worker(
     *,
     passwords: dict[str, str],
     max_contacts: int,
+    ladders: bool = True,
 ) -> None:
     """The worker process: analyses one shard (see :func:`_run_shard`)."""
     # the parent handles Ctrl-C (see _starting_worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
-    _run_shard(conn, path, ports, shard, rules, passwords=passwords, max_contacts=max_contacts)
+    _run_shard(
+        conn,
+        path,
+        ports,
+        shard,
+        rules,
+        passwords=passwords,
+        max_contacts=max_contacts,
+        ladders=ladders,
+    )
 
 
 def _run_shard(
@@ -278,6 +294,7 @@ def _run_shard(
     *,
     passwords: dict[str, str],
     max_contacts: int,
+    ladders: bool = True,
 ) -> None:
     """Analyse *shard* of *path*; send ("ok", analysis, peak RSS KiB) or ("error", the
     exception or None when it does not pickle, "Type: message", traceback) on *conn*."""
@@ -289,6 +306,7 @@ def _run_shard(
                 rules=rules,
                 passwords=passwords or None,
                 max_contacts=max_contacts,
+                ladders=ladders,
             )
         except OSError as exc:
             raise read_error(p, exc) from exc
