@@ -6,7 +6,8 @@ synthetic RTP frames (G.711-like, 20 ms packets on 500 media streams) as noise u
 reaches the target packet count and size (870k packets, 375 MB; no RTP is added when the SIP
 alone reaches the count), then measures on that same file, each tool in its own process:
 
-- ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules), packets/s
+- ``ecc-doctor analyze`` (``analyze_file`` with the register and prack rules, no ladders, as
+  the command runs it), packets/s
   and peak RSS, once per ``--jobs`` value (default ``1,auto``: one process, and as many as
   ``analyze`` picks by itself); also the reader alone (``PcapEngine.sip``);
 - ``tshark -r FILE -Y sip``;
@@ -192,6 +193,7 @@ if mode == "analyze":
     result = analyze_file(
         path, engine="scapy", rules=("register", "prack"), ports=ports,
         jobs=jobs if jobs == "auto" else int(jobs),
+        ladders=False,  # as the analyze command runs it (it shows no ladders)
     )
     info = {"messages": result.to_dict().get("messages"), "status": str(result.status),
             "jobs": 1 + len(result.workers_peak_kib)}
