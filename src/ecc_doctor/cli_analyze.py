@@ -45,7 +45,7 @@ def _parse_jobs(text: str) -> int | str:
     value = text.strip().lower()
     if value == "auto":
         return value
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise ConfigError(
             f"--jobs: expected a number of processes (1, 2, ...) or auto, got {text!r}"
         )
@@ -56,7 +56,7 @@ def _parse_ports(text: str) -> tuple[int, ...]:
     ports = []
     for part in text.split(","):
         part = part.strip()
-        if not part.isdigit() or not 0 < int(part) < 65536:
+        if not (part.isascii() and part.isdigit()) or not 0 < int(part) < 65536:
             raise ConfigError(f"--ports: expected port numbers like 5060,5061, got {text!r}")
         ports.append(int(part))
     return tuple(ports)

@@ -86,3 +86,12 @@ def test_register_goes_to_shard_zero() -> None:
         assert spread == set(range(count))
         assert shard_of(request.replace(b"x", keys[7]), count) == 0
         assert shard_of(response.replace(b"x", keys[7]), count) == 0
+
+
+def test_register_in_any_letter_case_stays_in_the_first_process() -> None:
+    """The parser upper-cases methods, so 'REGIster' is a REGISTER (review finding)."""
+    for method in (b"REGIster", b"REGISTEr", b"register", b"Register"):
+        request = b"%s sip:h SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 %s\r\n\r\n" % (method, method)
+        response = b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq: 1 %s\r\n\r\n" % method
+        for count in (2, 3):
+            assert shard_of(request, count) == 0 and shard_of(response, count) == 0, method

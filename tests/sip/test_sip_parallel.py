@@ -450,3 +450,46 @@ def test_a_script_without_a_main_guard_can_use_jobs(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out == "run\nPASS 1\n"
+
+
+def test_jobs_are_checked_and_capped(tmp_path: Path) -> None:
+    """Non-ASCII digits are a usage error; --jobs 500 does not start 499 processes."""
+    path = tmp_path / "x.pcap"
+    path.write_bytes(b"")
+    with pytest.raises(ConfigError):
+        parallel.job_count("²", path, "scapy", None)
+    cap = max(parallel.AUTO_MAX_JOBS, parallel.MAX_JOBS_PER_CPU * parallel.usable_cpus())
+    assert parallel.job_count(500, path, "scapy", None) == cap
+    assert parallel.job_count("3", path, "scapy", None) == min(3, cap)
+
+
+def test_worker_starts_from_two_threads_restore_main() -> None:
+    """Two checks starting workers at once must leave __main__ as it was (review finding):
+    A enters, B tries to enter, A leaves, B leaves."""
+    main = sys.modules["__main__"]
+    a_inside = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with parallel._starting_worker():
+                a_inside.set()
+                time.sleep(0.3)  # B tries to enter meanwhile
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def second() -> None:
+        a_inside.wait(5)
+        try:
+            with parallel._starting_worker():
+                time.sleep(0.5)  # still inside when A leaves, unless the lock kept B out
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    assert sys.modules["__main__"] is main

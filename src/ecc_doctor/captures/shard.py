@@ -90,7 +90,8 @@ def shard_of(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:
         else:
             cut = data.find(b"\r", at + 7, end + 1)
             line = data[at + 7 : cut if cut >= 0 else end]
-            if (b"EGISTER" in line or b"egister" in line) and is_register(data, start, stop, end):
+            # the method's case does not matter (the parser upper-cases it)
+            if b"REGISTER" in line.upper() and is_register(data, start, stop, end):
                 return 0
     elif data[start : start + 9].upper() == b"REGISTER ":
         return 0

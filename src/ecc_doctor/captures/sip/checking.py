@@ -33,6 +33,9 @@ def _analyze(cfg: SipConfig, rule: str, base: Path | None) -> list[tuple[Path, S
                     ports=tuple(cfg.ports),
                     passwords=passwords,
                     max_contacts=cfg.max_contacts,
+                    # sip.register and sip.prack run side by side in `check --all`: one
+                    # process each (`ecc-doctor analyze --jobs` is the fast way on big files)
+                    jobs=1,
                 ),
             )
         )

@@ -24,7 +24,11 @@ public capture and on the 870k-packet benchmark file (tests/sip/test_sip_paralle
   PRACK still unanswered at the end is judged against the last INVITE-dialog message of
   its shard rather than of the capture (FAIL or WARN only when that is about 32 s away);
 - two messages of different shards completed by one TCP segment: their notes and ladders
-  keep shard order at that frame, not stream order.
+  keep shard order at that frame, not stream order;
+- byte-identical copies are looked for among a fixed number of recent datagrams/messages
+  (4,096 within 1 s in the reader, the last 512 in the analyzer): a process that sees 1/N of
+  the messages looks back further in time, so beyond about 4,000 datagrams/s a copy can be
+  recognised (and left out) where one process would analyse it again.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ from ecc_doctor.models import Finding
 AUTO_MIN_BYTES = 64 * 1024 * 1024
 #: and at most this many (each reads the whole file; beyond 4 the reading dominates).
 AUTO_MAX_JOBS = 4
+#: an explicit --jobs is cut to this many processes per usable CPU (at least AUTO_MAX_JOBS)
+MAX_JOBS_PER_CPU = 2
 #: seconds a worker gets to exit on its own after sending its result
 JOIN_TIMEOUT = 5.0
 
@@ -96,12 +102,14 @@ def job_count(jobs: int | str | None, path: Path, engine: str, ladder_call_id: s
             big = False
         return min(usable_cpus(), AUTO_MAX_JOBS) if big else 1
     if isinstance(jobs, str):
-        if not jobs.isdigit():
+        if not (jobs.isascii() and jobs.isdigit()):
             raise ConfigError(f"jobs: expected a number of processes or 'auto', got {jobs!r}")
         jobs = int(jobs)
     if jobs < 1:
         raise ConfigError(f"jobs: expected at least 1 process, got {jobs}")
-    return jobs
+    # the work is CPU-bound and every process reads the whole file: more processes than
+    # MAX_JOBS_PER_CPU per usable CPU only cost memory
+    return min(jobs, max(AUTO_MAX_JOBS, MAX_JOBS_PER_CPU * usable_cpus()))
 
 
 # --- running the shards -------------------------------------------------------------------
@@ -189,8 +197,24 @@ def _starting_worker() -> Iterator[None]:
     Signal handlers can only be changed in the main thread; elsewhere the worker ignores
     SIGINT once it runs.
     """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
+    with _STARTING:  # two checks starting workers at once must not mix up __main__
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            with _sigint_ignored():
+                yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
+#: one worker start at a time in this process (see _starting_worker)
+_STARTING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored meanwhile, when this is the main thread (see _starting_worker)."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     old_sigint = signal.getsignal(signal.SIGINT) if in_main_thread else None
     if old_sigint is not None:
@@ -198,8 +222,6 @@ def _starting_worker() -> Iterator[None]:
     try:
         yield
     finally:
-        if main is not None:
-            sys.modules["__main__"] = main
         if old_sigint is not None:
             signal.signal(signal.SIGINT, old_sigint)
 

@@ -129,7 +129,7 @@ class CallState:
 
 class ParkedCall(NamedTuple):
     """A call quiet for PARK_IDLE, serialized: a few hundred bytes instead of the several KiB
-    of live objects. Ended calls wait out 64*T1 for late messages, answered ones up to 300 s
+    of live objects (plus its finished Flow when it is settled, see ``flow``). Ended calls wait out 64*T1 for late messages, answered ones up to 300 s
     for their BYE, so a capture shorter than that holds every call. It is restored
     (:func:`unpark`), unchanged, when a message for it arrives or when it is finished; the
     sweep reads the fields here. (A NamedTuple: built for nearly every call, and a frozen
