@@ -150,14 +150,15 @@ def analyze_sharded(
                 name=f"ecc-doctor analyze {index}/{count}",
                 daemon=True,
             )
+            started = False
             try:
                 with _starting_worker():
                     proc.start()
-            except BaseException:
-                receive.close()
-                raise
+                started = True
             finally:
                 send.close()  # the worker holds the other end: EOF here when it dies
+                if not started:
+                    receive.close()
             workers.append((proc, receive))
         own = analyze_records(
             PcapEngine(progress).sip(path, ports, shard=(0, count)),
