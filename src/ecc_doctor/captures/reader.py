@@ -125,10 +125,7 @@ class PcapEngine:
             if count == 1:
                 yield from feed(frame)
             elif frame.proto == UDP:
-                if looks_like_sip(frame.payload):
-                    if shard_of(frame.payload, count) == index:
-                        yield from feed(frame)
-                elif first:
+                if _owns_datagram(frame.payload, index, count):
                     yield from feed(frame)
             else:
                 # every shard reassembles every TCP stream to find where messages start
@@ -150,8 +147,8 @@ class _FastLane:
     buffer: no copy of the record, no Frame. The file reader calls :meth:`take` (see
     pcapfile.Lane); what the packet gives is left in :attr:`out`.
 
-    With several processes (``shard``), a datagram is one message: its owner alone sees it
-    (its duplicate and framing notes too), and junk on a SIP port is shard 0's to report.
+    With several processes (``shard``) it keeps only this process's datagrams
+    (:func:`_owns_datagram`).
     """
 
     __slots__ = ("out", "take")
@@ -162,7 +159,6 @@ class _FastLane:
         datagram = assembler.datagram
         port_set = frozenset(ports)
         fields = _IPV4_UDP
-        first = index == 0
         pairs: dict[bytes, tuple[str, str]] = {}
 
         def take(buf: bytes, ip: int, end: int, frame: int, ts: float) -> int:
@@ -177,13 +173,9 @@ class _FastLane:
             ):
                 return TAKEN  # not SIP: dropped, as the Decoder's pre-filter does
             stop = min(start + plen, end) if plen > 0 else start
-            if count > 1:
-                # decided on the read buffer: a message another process owns is not copied
-                if looks_like_sip(buf, start, stop):
-                    if shard_of(buf, count, start, stop) != index:
-                        return TAKEN
-                elif not first:
-                    return TAKEN
+            # decided on the read buffer: a message another process owns is not copied
+            if count > 1 and not _owns_datagram(buf, index, count, start, stop):
+                return TAKEN
             payload = buf[start:stop]
             hosts = pairs.get(addrs)
             if hosts is None:
@@ -200,6 +192,15 @@ class _FastLane:
             return FLUSH if len(out) >= 16 else TAKEN
 
         self.take = take
+
+
+def _owns_datagram(data: bytes, index: int, count: int, start: int = 0, stop: int = -1) -> bool:
+    """Whether process *index* of *count* takes the UDP payload ``data[start:stop]``: a
+    datagram is one message, so its owner alone sees it (its duplicate and framing notes
+    too); junk on a SIP port is process 0's to report."""
+    if looks_like_sip(data, start, stop):
+        return shard_of(data, count, start, stop) == index
+    return index == 0
 
 
 def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:
