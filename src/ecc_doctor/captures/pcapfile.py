@@ -101,12 +101,7 @@ def _rtp_like(buf: bytes, ip: int, et: int, end: int, skip: Skip) -> bool:
     """True for an unfragmented IPv4/UDP packet (no options) that cannot carry SIP."""
     return (
         end > ip + 28
-        and buf[ip] == 0x45
-        and buf[ip + 9] == 17
-        and buf[ip + et] == 8
-        and buf[ip + et + 1] == 0
-        and not buf[ip + 6] & 0x3F
-        and not buf[ip + 7]
+        and _plain_udp(buf, ip, et, end)
         and buf[ip + 28] not in skip[1]
         and not skip[0].intersection(_PORTS(buf, ip + 20))
     )
@@ -160,7 +155,6 @@ def _pcap_records(
     unpack = struct.Struct(endian + "IIII").unpack_from
     link, et = FIXED_LINKS.get(linktype, (-1, 0)) if skip is not None else (-1, 0)
     sip_ports, first = skip if skip is not None else (frozenset(), frozenset())
-    ports_of = _PORTS
     # the RTP skip with one unpack per packet: values compared in the file's byte order
     wide_struct = _wide_header(endian, link, et) if link >= 0 else None
     wide = wide_struct.unpack_from if wide_struct is not None else None
@@ -235,23 +229,12 @@ def _pcap_records(
                 return
             buf, pos, n = r.buf, r.pos, len(r.buf)
             end = pos + 16 + caplen
-        if link >= 0:
-            # inlined _rtp_like, for the records the one-unpack test above could not see
+        if skip is not None and link >= 0:
+            # the records the one-unpack test above could not see (cut by a chunk end)
             ip = pos + 16 + link
-            if (
-                end > ip + 28
-                and buf[ip] == 0x45
-                and buf[ip + 9] == 17
-                and buf[ip + et] == 8
-                and buf[ip + et + 1] == 0
-                and not buf[ip + 6] & 0x3F
-                and not buf[ip + 7]
-                and buf[ip + 28] not in first
-            ):
-                sport, dport = ports_of(buf, ip + 20)
-                if sport not in sip_ports and dport not in sip_ports:
-                    pos = end
-                    continue
+            if _rtp_like(buf, ip, et, end, skip):
+                pos = end
+                continue
             if (
                 lane is not None
                 and _plain_udp(buf, ip, et, end)
