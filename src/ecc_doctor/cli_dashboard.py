@@ -133,3 +133,5 @@ def dashboard(
         note=note,
     )
     app.run()
+    if app.return_code:  # SIGTERM: 130 once everything was closed
+        sys.exit(app.return_code)

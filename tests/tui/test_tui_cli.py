@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -185,3 +186,22 @@ def test_site_file_secret_that_does_not_resolve_stops_before_the_screen(
     code, output = run("--config", str(site))
     assert code == 2
     assert "cm.password: environment variable ECCD_DASH_NOPE is not set" in output
+
+
+def test_dashboard_quits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """SIGTERM (a service manager, `kill`) quits like 'q': the lab stops and its private
+    directory is removed, and the exit code is 130 (interrupted), as for `check`."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    term = Terminal(["dashboard", "--lab"], tmp_path, {**os.environ, "TMPDIR": str(tmp)})
+    try:
+        term.wait_for(b"PASS")
+        assert [p.name for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
+        term.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while term.proc.poll() is None and time.monotonic() < deadline:
+            term.read_some(0.2)
+        assert term.proc.returncode == 130, term.seen[-2000:]
+        assert not [p for p in tmp.iterdir() if p.name.startswith("ecc-doctor-lab-")]
+    finally:
+        term.close()

@@ -8,6 +8,9 @@ code, which imports scapy; the reporters) are imported when first used.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -81,8 +84,18 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
         yield Input(placeholder="search checks (enter keeps, esc clears)", id="search")
         yield Footer(compact=True)
 
+    #: The exit code after SIGTERM: 130, "interrupted", as for `check` (README exit codes).
+    TERMINATED = 130
+
     def on_mount(self) -> None:
         self._mounted_views = True
+        # SIGTERM (a service manager, `kill`) quits like 'q': the lab stops, running checks
+        # are cancelled and close their sessions. Without this, SIGTERM's default action
+        # would end the process with DMCC/SSH sessions and the lab's files left behind.
+        # (Not in the main thread, as in tests run by App.run_test: SIGTERM keeps its default;
+        # the handler goes with the event loop when the app has ended.)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
         for warning in self.config.warnings if self.config is not None else ():
             self.say(warning, severity="warning", timeout=15)
         self.query_one(ChecksTable).focus()
@@ -97,6 +110,9 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
         self.set_interval(5, self._refresh_times, name="clock")
         self._start_capture()
         self._show_mgc()
+
+    def _terminated(self) -> None:
+        self.exit(return_code=self.TERMINATED)
 
     def on_lab_ready(self, message: LabReady) -> None:
         assert self.lab is not None
