@@ -10,9 +10,9 @@ turns that into a ``sip.parse`` finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
 
 from ecc_doctor.captures.records import SipMessage
 
@@ -208,8 +208,15 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
     return params, dupes
 
 
-@dataclass(frozen=True, slots=True)
-class Uri:
+#: The parameters of a URI or name-addr that has none: shared, never changed (nor is any
+#: parsed value: they are shared through the memos).
+_NO_PARAMS: dict[str, str] = {}
+
+
+# Uri, NameAddr and Via are named tuples rather than frozen dataclasses: the memos make them
+# for every new From/To tag and Via branch, nearly every message, and a frozen dataclass's
+# __init__ sets each field through object.__setattr__ (about three times the cost).
+class Uri(NamedTuple):
     """A SIP URI, loosely parsed: ``scheme:user@host:port;params``."""
 
     raw: str
@@ -217,7 +224,7 @@ class Uri:
     user: str = ""
     host: str = ""
     port: int | None = None
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = _NO_PARAMS
     problem: str = ""
 
     @property
@@ -274,8 +281,7 @@ def _port(text: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class NameAddr:
+class NameAddr(NamedTuple):
     """``"Display" <uri>;params`` or ``uri;params`` (From, To, Contact, Route...)."""
 
     raw: str
@@ -307,8 +313,7 @@ def parse_name_addr(value: str) -> NameAddr:
     return NameAddr(text, "", _uri[uri_text], params, tuple(dupes))
 
 
-@dataclass(frozen=True, slots=True)
-class Via:
+class Via(NamedTuple):
     transport: str
     sent_by: str
     params: dict[str, str]
@@ -389,7 +394,7 @@ class SipMsg:
     status: int  # 0 for a request
     reason: str
     ruri: str
-    headers: dict[str, list[str]]
+    headers: dict[str, Sequence[str]]  # values shared with the memos: never change them
     body: bytes
     problems: list[str] = field(default_factory=list)
     cseq: int = -1
@@ -397,20 +402,23 @@ class SipMsg:
 
     # -- header access ---------------------------------------------------------------
     def all(self, name: str) -> list[str]:
-        """Every value of header *name* (long or compact name; lists split)."""
+        """Every value of header *name* (long or compact name; lists split), a new list."""
+        return [*self._values(name)]
+
+    def _values(self, name: str) -> Sequence[str]:
         key = name.lower()
-        return self.headers.get(COMPACT.get(key, key), [])
+        return self.headers.get(COMPACT.get(key, key), ())
 
     def first(self, name: str, default: str = "") -> str:
-        values = self.all(name)
+        values = self._values(name)
         return values[0] if values else default
 
     def has(self, name: str) -> bool:
-        return bool(self.all(name))
+        return bool(self._values(name))
 
     def options(self, name: str) -> set[str]:
         """Option tags of Supported/Require (lower-cased)."""
-        return {v.strip().lower() for v in self.all(name) if v.strip()}
+        return {v.strip().lower() for v in self._values(name) if v.strip()}
 
     @_once
     def call_id(self) -> str:
@@ -503,18 +511,19 @@ def _header_key(name: str) -> str:
     return COMPACT.get(key, key)
 
 
-_Line = tuple[str, str, tuple[str, ...]]
+_Line = tuple[str, tuple[str, ...]]
 
 #: What ``_header_line`` gives for a line that is not a plain header line: its key "" is no
 #: header name, so one ``"" in headers`` after grouping finds it.
-_NOT_PLAIN: _Line = ("", "", ())
+_NOT_PLAIN: _Line = ("", ())
 
 
 def _header_line(line: str) -> _Line:
-    """``(header key, stripped value, values)`` of a plain header line, where *values* is
-    the value split at commas for a list header, else just the value; ``_NOT_PLAIN`` for
-    any other line (blank, folded continuation, leading white space, no header name):
-    ``_walk_lines`` walks those one by one."""
+    """``(header key, values)`` of a plain header line, where *values* is the value
+    stripped and split at commas for a list header, else just the stripped value;
+    ``_NOT_PLAIN`` for any other line (blank, folded continuation, leading white space, no
+    header name): ``_walk_lines`` walks those one by one. A pair, so that ``dict()`` builds
+    the headers of a message from the memo's pairs in one C-level pass (see ``_parse``)."""
     lead = line[:1]
     if not line or lead == " " or lead == "\t" or line.isspace():
         return _NOT_PLAIN
@@ -524,10 +533,10 @@ def _header_line(line: str) -> _Line:
         return _NOT_PLAIN
     value = value.strip()
     if key not in LIST_HEADERS:
-        return key, value, (value,)
+        return key, (value,)
     if "," not in value:  # what split_list makes of a single value, without the call
-        return key, value, (value,) if value else ()
-    return key, value, tuple(split_list(value))
+        return key, (value,) if value else ()
+    return key, tuple(split_list(value))
 
 
 #: (is_request, method, status, reason, Request-URI, status problem, Request-URI problem)
@@ -618,13 +627,11 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     del lines[: first + 1]  # the header lines, without copying them to a new list
     header_lines = lines
     # The common case: every line is a plain "Name: value" line, already in the memo with
-    # its values split, and each header on one line: then one pass builds the headers (no
-    # folding, no junk, no limit to count against). Anything else is grouped again below.
-    headers: dict[str, list[str]] = {}
-    known = _LINES
-    for line in header_lines:
-        key, _, items = known[line]
-        headers[key] = [*items]
+    # its values split, and each header on one line: then dict() builds the headers from
+    # the memo's (key, values) pairs in one C-level pass (no folding, no junk, no limit to
+    # count against; the value tuples are shared with the memo and never changed). A header
+    # on two lines shows as fewer keys than lines; that and anything else is grouped again.
+    headers: dict[str, Sequence[str]] = dict(map(_LINES.__getitem__, header_lines))
     if len(headers) < len(header_lines) or "" in headers or len(header_lines) > MAX_HEADERS:
         headers = _group_lines(header_lines, problems)
     # Fill CSeq and note the malformations analyzers and engineers care about.
@@ -695,7 +702,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     return msg
 
 
-def _group_lines(lines: list[str], problems: list[str]) -> dict[str, list[str]]:
+def _group_lines(lines: list[str], problems: list[str]) -> dict[str, Sequence[str]]:
     """The headers of lines that are not all plain and single (see ``_parse``)."""
     plain = [_LINES[line] for line in lines]
     if len(lines) <= MAX_HEADERS and _NOT_PLAIN not in plain:
@@ -703,10 +710,10 @@ def _group_lines(lines: list[str], problems: list[str]) -> dict[str, list[str]]:
     return _walk_lines(lines, plain, problems)
 
 
-def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
+def _merge_lines(plain: list[_Line]) -> dict[str, Sequence[str]]:
     """The headers of plain lines when some header is on more than one line."""
     headers: dict[str, list[str]] = {}
-    for key, _, values in plain:
+    for key, values in plain:
         current = headers.get(key)
         if current is None:
             headers[key] = [*values]
@@ -714,10 +721,12 @@ def _merge_lines(plain: list[_Line]) -> dict[str, list[str]]:
             current.extend(values)
     for key in LIST_HEADERS.intersection(headers):
         del headers[key][MAX_VALUES:]
-    return headers
+    return cast(dict[str, Sequence[str]], headers)
 
 
-def _walk_lines(lines: list[str], plain: list[_Line], problems: list[str]) -> dict[str, list[str]]:
+def _walk_lines(
+    lines: list[str], plain: list[_Line], problems: list[str]
+) -> dict[str, Sequence[str]]:
     """Group header lines one by one: folded continuations, blank and nameless lines, and
     the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
     headers: dict[str, list[str]] = {}
@@ -725,7 +734,8 @@ def _walk_lines(lines: list[str], plain: list[_Line], problems: list[str]) -> di
     count = 0
     for line, hit in zip(lines, plain, strict=True):
         if hit is not _NOT_PLAIN:
-            key, value, _ = hit
+            key = hit[0]
+            value = line.partition(":")[2].strip()  # what _header_line split
         else:
             lead = line[:1]
             if current and (lead == " " or lead == "\t"):  # folded continuation (RFC 3261 §7.3.1)
@@ -762,4 +772,4 @@ def _walk_lines(lines: list[str], plain: list[_Line], problems: list[str]) -> di
         for value in values:
             split.extend(split_list(value))
         headers[key] = split[:MAX_VALUES]
-    return headers
+    return cast(dict[str, Sequence[str]], headers)
