@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
+    MAX_FLOW_FRAMES,
     REF_AUTH,
     REF_PRACK,
     REF_RACK,
@@ -219,9 +220,13 @@ def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
     return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
 
 
-def _has_option(msg: SipMsg, header: str, tag: str) -> bool:
-    """``tag in msg.options(header)`` without building the set (once per INVITE response)."""
-    return tag in [value.strip().lower() for value in msg.all(header)]
+def _has_option(values: list[str] | None, tag: str) -> bool:
+    """``tag in msg.options(header)`` for *values* = ``msg.headers.get(header)`` (a long
+    lower-case name, as the parser keys them), without building the set: once per INVITE
+    response, and most of them carry no Require at all."""
+    if not values:
+        return False
+    return tag in [value.strip().lower() for value in values]
 
 
 class InviteTracker:
@@ -273,12 +278,24 @@ class InviteTracker:
             call = unpark(call)
             self.calls.replace(call_id, call)
         draft = call.draft
-        draft.add_frames(rec.frames)
-        draft.last_ts = ts
-        if msg.is_request:
-            self._request(call, msg)
+        frames = rec.frames
+        mine = draft.frames
+        if len(frames) == 1 and len(mine) < MAX_FLOW_FRAMES:
+            # draft.add_frames() inlined for the usual one-frame message (every message)
+            frame = frames[0]
+            if not mine or mine[-1] != frame:
+                mine.append(frame)
         else:
-            self._response(call, msg)
+            draft.add_frames(frames)
+        draft.last_ts = ts
+        # the top Via branch, read once here: most handlers need it, and msg.branch is two
+        # property calls (SipMsg.branch, Via.branch) each time
+        via = msg.top_via
+        branch = via.params.get("branch", "") if via is not None else ""
+        if msg.is_request:
+            self._request(call, msg, branch)
+        else:
+            self._response(call, msg, branch)
         live = self.live
         live.pop(call_id, None)
         live[call_id] = None
@@ -307,14 +324,14 @@ class InviteTracker:
             del self.live[key]
 
     # -- requests ----------------------------------------------------------------------
-    def _request(self, call: CallState, msg: SipMsg) -> None:
+    def _request(self, call: CallState, msg: SipMsg, branch: str) -> None:
         method = msg.method
         if method != "ACK" and method != "CANCEL" and msg.cseq >= 0:
-            self._dialog_cseq(call, msg)
+            self._dialog_cseq(call, msg, branch)
         if method == "INVITE":
-            self._invite(call, msg)
+            self._invite(call, msg, branch)
         elif method == "PRACK":
-            self._prack(call, msg, msg.rec.src, msg.rec.dst)
+            self._prack(call, msg, branch)
         elif method == "ACK":
             self._ack(call, msg)
         if self.passwords is None:  # digest checks only with passwords
@@ -334,18 +351,27 @@ class InviteTracker:
                         REF_AUTH,
                     )
 
-    def _dialog_cseq(self, call: CallState, msg: SipMsg) -> None:
+    def _dialog_cseq(self, call: CallState, msg: SipMsg, branch: str) -> None:
+        """(Called with ``msg.cseq >= 0``.)"""
         cseq = msg.cseq
-        ident = (msg.branch, cseq, msg.method)
+        ident = (branch, cseq, msg.method)
         seen = call.seen_requests
         if ident in seen:  # a retransmission: checked already
             return
         if len(seen) < 256:
             seen.add(ident)
-        to_tag = msg.to.tag
-        tag = f"{msg.from_.tag}|{to_tag}"
-        top = call.cseq_by_tag.get(tag)
-        if top is not None and cseq < top and to_tag:
+        # NameAddr.tag read from the params: once per request, a property call saved each
+        to_tag = msg.to.params.get("tag", "")
+        tag = f"{msg.from_.params.get('tag', '')}|{to_tag}"
+        by_tag = call.cseq_by_tag
+        top = by_tag.get(tag)
+        if top is None:
+            if len(by_tag) < 64:
+                by_tag[tag] = cseq
+            return
+        if cseq > top:
+            by_tag[tag] = cseq
+        elif cseq < top and to_tag:
             call.draft.add(
                 "sip.dialog.cseq",
                 Status.WARN,
@@ -354,36 +380,38 @@ class InviteTracker:
                 [msg.frame],
                 "RFC 3261 §12.2.1.1, §12.2.2",
             )
-        if top is not None or len(call.cseq_by_tag) < 64:
-            call.cseq_by_tag[tag] = max(top or 0, cseq)
 
-    def _invite(self, call: CallState, msg: SipMsg) -> None:
-        src, dst, branch = msg.rec.src, msg.rec.dst, msg.branch
+    def _invite(self, call: CallState, msg: SipMsg, branch: str) -> None:
+        rec = msg.rec
+        src, dst = rec.src, rec.dst
         for txn in call.txns:
             if txn.branch == branch and txn.src == src and txn.dst == dst:
                 txn.retrans += 1
-                txn.frames.append(msg.frame)
+                txn.frames.append(rec.frames[-1])
                 return
-        offers = _has_option(msg, "supported", "100rel") or _has_option(msg, "require", "100rel")
+        headers = msg.headers
+        offers = _has_option(headers.get("supported"), "100rel") or _has_option(
+            headers.get("require"), "100rel"
+        )
         call.txns.append(
             InviteTxn(
                 cseq=msg.cseq,
                 branch=branch,
                 src=src,
                 dst=dst,
-                frames=[msg.frame],
-                ts=msg.ts,
+                frames=[rec.frames[-1]],
+                ts=rec.ts,
                 offers_100rel=offers,
-                with_auth=msg.has("authorization") or msg.has("proxy-authorization"),
+                with_auth=bool(headers.get("authorization") or headers.get("proxy-authorization")),
             )
         )
         if len(call.txns) > MAX_TXNS:
             call.txns.pop(0)
 
-    def _find_txn(self, call: CallState, msg: SipMsg) -> InviteTxn | None:
+    def _find_txn(self, call: CallState, msg: SipMsg, branch: str) -> InviteTxn | None:
         """The INVITE transaction a response belongs to (same branch, reversed hop)."""
         rec = msg.rec
-        src, dst, branch, cseq = rec.src, rec.dst, msg.branch, msg.cseq
+        src, dst, cseq = rec.src, rec.dst, msg.cseq
         best: InviteTxn | None = None
         for txn in reversed(call.txns):
             if txn.branch == branch and txn.cseq == cseq:
@@ -397,20 +425,25 @@ class InviteTracker:
                 return txn
         return None
 
-    def _prack(self, call: CallState, msg: SipMsg, src: str, dst: str) -> None:
+    def _prack(self, call: CallState, msg: SipMsg, branch: str) -> None:
         draft = call.draft
-        pkey = (msg.branch, src, dst)
-        if pkey in call.pracks:
-            call.pracks[pkey].frames.append(msg.frame)  # retransmission
+        rec = msg.rec
+        src, dst = rec.src, rec.dst
+        frame = rec.frames[-1]
+        pkey = (branch, src, dst)
+        pracks = call.pracks
+        known = pracks.get(pkey)
+        if known is not None:
+            known.frames.append(frame)  # retransmission
             return
         rack = " ".join(msg.first("rack").split())
-        call.pracks[pkey] = PrackTxn(msg.branch, src, dst, [msg.frame], msg.ts, rack)
-        if len(call.pracks) > 64:
-            call.pracks.pop(next(iter(call.pracks)))
+        pracks[pkey] = PrackTxn(branch, src, dst, [frame], rec.ts, rack)
+        if len(pracks) > 64:
+            pracks.pop(next(iter(pracks)))
         call.prack_count += 1
         if len(call.prack_cseqs) < 64:
             call.prack_cseqs.add(msg.cseq)
-        f = [msg.frame]
+        f = [frame]
         parts = rack.split(" ")
         rseq = int_or_none(parts[0]) if parts else None
         rcseq = int_or_none(parts[1]) if len(parts) > 1 else None
@@ -480,9 +513,10 @@ class InviteTracker:
     def _ack(self, call: CallState, msg: SipMsg) -> None:
         if not call.txns:
             return
-        cseqs = {t.cseq for t in call.txns}
-        if msg.cseq in cseqs:
-            return
+        cseq = msg.cseq
+        for t in call.txns:
+            if t.cseq == cseq:
+                return
         f = [msg.frame]
         latest = call.txns[-1]
         prack_cseq = msg.cseq in call.prack_cseqs
@@ -498,21 +532,21 @@ class InviteTracker:
         )
 
     # -- responses ---------------------------------------------------------------------
-    def _response(self, call: CallState, msg: SipMsg) -> None:
+    def _response(self, call: CallState, msg: SipMsg, branch: str) -> None:
         method = msg.method
         if method == "INVITE":
-            txn = self._find_txn(call, msg)
+            txn = self._find_txn(call, msg, branch)
             if txn is not None:
                 self._invite_response(call, txn, msg)
         elif method == "BYE":
             if msg.status >= 200:
                 call.ended = True
         elif method == "PRACK":
-            pkey = (msg.branch, msg.rec.dst, msg.rec.src)
+            pkey = (branch, msg.rec.dst, msg.rec.src)
             prack = call.pracks.get(pkey)
             if prack is None:
                 for p in call.pracks.values():
-                    if p.branch == msg.branch:
+                    if p.branch == branch:
                         prack = p
                         break
             if prack is None or msg.status < 200 or prack.answer:
@@ -541,10 +575,11 @@ class InviteTracker:
 
     def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
         draft = call.draft
-        f = [msg.frame]
+        headers = msg.headers
         if msg.status < 200:
-            if not _has_option(msg, "require", "100rel"):
+            if not _has_option(headers.get("require"), "100rel"):
                 return
+            f = [msg.rec.frames[-1]]
             if msg.status == 100:
                 draft.add(
                     "sip.prack.rseq",
@@ -622,7 +657,9 @@ class InviteTracker:
                 txn.early.pop(next(iter(txn.early)))
             return
         # final response
-        if msg.first("rseq"):
+        f = [msg.rec.frames[-1]]
+        rseq_values = headers.get("rseq")
+        if rseq_values and rseq_values[0]:
             draft.add(
                 "sip.prack.final-rseq",
                 Status.FAIL,
