@@ -20,7 +20,7 @@ retransmission, and byte-identical copies captured twice are dropped before they
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -147,16 +147,20 @@ class ParkedCall(NamedTuple):
     flow: Flow | None = None
 
 
-def park_call(call: CallState) -> ParkedCall:
+def park_call(call: CallState, flow_of: Callable[[CallState], Flow] | None = None) -> ParkedCall:
     """*call* serialized: a pickle of plain values (:func:`_pack`), which costs a fifth of
-    pickling the objects themselves (their classes are looked up and reduced one by one)."""
+    pickling the objects themselves (their classes are looked up and reduced one by one).
+    ``flow_of(call)``, when given, is the ParkedCall's ``flow``: called after serializing,
+    since building a flow adds to the call's draft (given here rather than set afterwards
+    with ``_replace``, which costs as much again as building the tuple)."""
     confirmed = False
     for txn in call.txns:
         if 200 <= txn.final < 300:
             confirmed = True
             break
     blob = pickle.dumps(_pack(call), pickle.HIGHEST_PROTOCOL)
-    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob)
+    flow = None if flow_of is None else flow_of(call)
+    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob, flow)
 
 
 def unpark(parked: ParkedCall) -> CallState:
@@ -313,11 +317,9 @@ class InviteTracker:
                 continue
             if now - call.draft.last_ts <= PARK_IDLE:
                 break  # the rest were active more recently
-            state = park_call(call)
-            if self._settled(call):
-                # most calls are finished from here: their flow now saves restoring them.
-                # Serialized first: building the flow adds to the live call's draft
-                state = state._replace(flow=self._flow(call, evicted=False))
+            # most calls are settled, and finished from here: their flow now saves
+            # restoring them
+            state = park_call(call, self._final_flow if self._settled(call) else None)
             self.calls.replace(key, state)
             parked.append(key)
         for key in parked:
@@ -744,6 +746,9 @@ class InviteTracker:
                     if not (rel.pracked or txn.final) or (len(rel.frames) > 1 and self.timing):
                         return False
         return True
+
+    def _final_flow(self, call: CallState) -> Flow:
+        return self._flow(call, evicted=False)
 
     def _flow(self, call: CallState, *, evicted: bool) -> Flow:
         """The flow of a finished call (adds the verdicts made at the end to its draft)."""
