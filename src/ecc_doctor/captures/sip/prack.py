@@ -848,8 +848,11 @@ class InviteTracker:
         if not call.txns:
             return "INVITE"
         first = call.txns[0]
-        finals = [t for t in call.txns if t.final]
-        final = finals[-1] if finals else None
+        final = None
+        for t in reversed(call.txns):  # the last one with a final response
+            if t.final:
+                final = t
+                break
         parts = [f"INVITE {fmt_frames(first.frames[:1])}"]
         if call.reliable_count:
             parts.append(f"{call.reliable_count} reliable 1xx, {call.prack_count} PRACK")
@@ -863,6 +866,6 @@ class InviteTracker:
             )
         else:
             parts.append("no final response seen")
-        if len({t.cseq for t in call.txns}) > 1:
+        if len(call.txns) > 1 and len({t.cseq for t in call.txns}) > 1:
             parts.append(f"{len({t.cseq for t in call.txns})} INVITE transactions")
         return "; ".join(parts)
