@@ -49,6 +49,7 @@ def reduce_fields(obj: Any) -> tuple[Any, ...]:
 
 
 _STATUS = {s.value: s for s in Status}
+_PASS = Status.PASS  # a module global: reading an enum member off its class is slow
 
 
 class LruTable(Generic[K, V]):
@@ -212,7 +213,7 @@ class FlowDraft:
         self.findings.append(finding)
 
     def build(self, summary: str, extra: list[Finding] | None = None) -> Flow:
-        findings = list(self.findings) + list(extra or [])
+        findings = self.findings + extra if extra else self.findings[:]
         for text, frames in self.problems.items():
             where = fmt_frames(frames)
             findings.append(
@@ -234,16 +235,18 @@ class FlowDraft:
                     message=f"{self.dropped_findings} more findings not listed",
                 )
             )
-        status = Status.worst([f.severity for f in findings])
+        # once per flow, and most flows have no finding: Status.worst() only when there is
+        # one, and the Flow's fields given by position (its frozen __init__ costs less so)
+        status = Status.worst([f.severity for f in findings]) if findings else _PASS
         return Flow(
-            kind=self.kind,
-            key=self.key,
-            status=status,
-            summary=summary,
-            findings=tuple(findings),
-            call_id=self.call_id,
-            aor=self.aor,
-            frames=tuple(sorted(set(self.frames))),
+            self.kind,
+            self.key,
+            status,
+            summary,
+            tuple(findings),
+            self.call_id,
+            self.aor,
+            tuple(sorted(set(self.frames))),
         )
 
 

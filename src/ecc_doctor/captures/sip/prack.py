@@ -20,12 +20,13 @@ retransmission, and byte-identical copies captured twice are dropped before they
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
+    MAX_FLOW_FRAMES,
     REF_AUTH,
     REF_PRACK,
     REF_RACK,
@@ -146,16 +147,20 @@ class ParkedCall(NamedTuple):
     flow: Flow | None = None
 
 
-def park_call(call: CallState) -> ParkedCall:
+def park_call(call: CallState, flow_of: Callable[[CallState], Flow] | None = None) -> ParkedCall:
     """*call* serialized: a pickle of plain values (:func:`_pack`), which costs a fifth of
-    pickling the objects themselves (their classes are looked up and reduced one by one)."""
+    pickling the objects themselves (their classes are looked up and reduced one by one).
+    ``flow_of(call)``, when given, is the ParkedCall's ``flow``: called after serializing,
+    since building a flow adds to the call's draft (given here rather than set afterwards
+    with ``_replace``, which costs as much again as building the tuple)."""
     confirmed = False
     for txn in call.txns:
         if 200 <= txn.final < 300:
             confirmed = True
             break
     blob = pickle.dumps(_pack(call), pickle.HIGHEST_PROTOCOL)
-    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob)
+    flow = None if flow_of is None else flow_of(call)
+    return ParkedCall(call.draft.last_ts, call.ended, confirmed, blob, flow)
 
 
 def unpark(parked: ParkedCall) -> CallState:
@@ -219,9 +224,13 @@ def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
     return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
 
 
-def _has_option(msg: SipMsg, header: str, tag: str) -> bool:
-    """``tag in msg.options(header)`` without building the set (once per INVITE response)."""
-    return tag in [value.strip().lower() for value in msg.all(header)]
+def _has_option(values: list[str] | None, tag: str) -> bool:
+    """``tag in msg.options(header)`` for *values* = ``msg.headers.get(header)`` (a long
+    lower-case name, as the parser keys them), without building the set: once per INVITE
+    response, and most of them carry no Require at all."""
+    if not values:
+        return False
+    return tag in [value.strip().lower() for value in values]
 
 
 class InviteTracker:
@@ -273,12 +282,24 @@ class InviteTracker:
             call = unpark(call)
             self.calls.replace(call_id, call)
         draft = call.draft
-        draft.add_frames(rec.frames)
-        draft.last_ts = ts
-        if msg.is_request:
-            self._request(call, msg)
+        frames = rec.frames
+        mine = draft.frames
+        if len(frames) == 1 and len(mine) < MAX_FLOW_FRAMES:
+            # draft.add_frames() inlined for the usual one-frame message (every message)
+            frame = frames[0]
+            if not mine or mine[-1] != frame:
+                mine.append(frame)
         else:
-            self._response(call, msg)
+            draft.add_frames(frames)
+        draft.last_ts = ts
+        # the top Via branch, read once here: most handlers need it, and msg.branch is two
+        # property calls (SipMsg.branch, Via.branch) each time
+        via = msg.top_via
+        branch = via.params.get("branch", "") if via is not None else ""
+        if msg.is_request:
+            self._request(call, msg, branch)
+        else:
+            self._response(call, msg, branch)
         live = self.live
         live.pop(call_id, None)
         live[call_id] = None
@@ -296,25 +317,23 @@ class InviteTracker:
                 continue
             if now - call.draft.last_ts <= PARK_IDLE:
                 break  # the rest were active more recently
-            state = park_call(call)
-            if self._settled(call):
-                # most calls are finished from here: their flow now saves restoring them.
-                # Serialized first: building the flow adds to the live call's draft
-                state = state._replace(flow=self._flow(call, evicted=False))
+            # most calls are settled, and finished from here: their flow now saves
+            # restoring them
+            state = park_call(call, self._final_flow if self._settled(call) else None)
             self.calls.replace(key, state)
             parked.append(key)
         for key in parked:
             del self.live[key]
 
     # -- requests ----------------------------------------------------------------------
-    def _request(self, call: CallState, msg: SipMsg) -> None:
+    def _request(self, call: CallState, msg: SipMsg, branch: str) -> None:
         method = msg.method
         if method != "ACK" and method != "CANCEL" and msg.cseq >= 0:
-            self._dialog_cseq(call, msg)
+            self._dialog_cseq(call, msg, branch)
         if method == "INVITE":
-            self._invite(call, msg)
+            self._invite(call, msg, branch)
         elif method == "PRACK":
-            self._prack(call, msg, msg.rec.src, msg.rec.dst)
+            self._prack(call, msg, branch)
         elif method == "ACK":
             self._ack(call, msg)
         if self.passwords is None:  # digest checks only with passwords
@@ -334,18 +353,27 @@ class InviteTracker:
                         REF_AUTH,
                     )
 
-    def _dialog_cseq(self, call: CallState, msg: SipMsg) -> None:
+    def _dialog_cseq(self, call: CallState, msg: SipMsg, branch: str) -> None:
+        """(Called with ``msg.cseq >= 0``.)"""
         cseq = msg.cseq
-        ident = (msg.branch, cseq, msg.method)
+        ident = (branch, cseq, msg.method)
         seen = call.seen_requests
         if ident in seen:  # a retransmission: checked already
             return
         if len(seen) < 256:
             seen.add(ident)
-        to_tag = msg.to.tag
-        tag = f"{msg.from_.tag}|{to_tag}"
-        top = call.cseq_by_tag.get(tag)
-        if top is not None and cseq < top and to_tag:
+        # NameAddr.tag read from the params: once per request, a property call saved each
+        to_tag = msg.to.params.get("tag", "")
+        tag = f"{msg.from_.params.get('tag', '')}|{to_tag}"
+        by_tag = call.cseq_by_tag
+        top = by_tag.get(tag)
+        if top is None:
+            if len(by_tag) < 64:
+                by_tag[tag] = cseq
+            return
+        if cseq > top:
+            by_tag[tag] = cseq
+        elif cseq < top and to_tag:
             call.draft.add(
                 "sip.dialog.cseq",
                 Status.WARN,
@@ -354,36 +382,38 @@ class InviteTracker:
                 [msg.frame],
                 "RFC 3261 §12.2.1.1, §12.2.2",
             )
-        if top is not None or len(call.cseq_by_tag) < 64:
-            call.cseq_by_tag[tag] = max(top or 0, cseq)
 
-    def _invite(self, call: CallState, msg: SipMsg) -> None:
-        src, dst, branch = msg.rec.src, msg.rec.dst, msg.branch
+    def _invite(self, call: CallState, msg: SipMsg, branch: str) -> None:
+        rec = msg.rec
+        src, dst = rec.src, rec.dst
         for txn in call.txns:
             if txn.branch == branch and txn.src == src and txn.dst == dst:
                 txn.retrans += 1
-                txn.frames.append(msg.frame)
+                txn.frames.append(rec.frames[-1])
                 return
-        offers = _has_option(msg, "supported", "100rel") or _has_option(msg, "require", "100rel")
+        headers = msg.headers
+        offers = _has_option(headers.get("supported"), "100rel") or _has_option(
+            headers.get("require"), "100rel"
+        )
         call.txns.append(
             InviteTxn(
                 cseq=msg.cseq,
                 branch=branch,
                 src=src,
                 dst=dst,
-                frames=[msg.frame],
-                ts=msg.ts,
+                frames=[rec.frames[-1]],
+                ts=rec.ts,
                 offers_100rel=offers,
-                with_auth=msg.has("authorization") or msg.has("proxy-authorization"),
+                with_auth=bool(headers.get("authorization") or headers.get("proxy-authorization")),
             )
         )
         if len(call.txns) > MAX_TXNS:
             call.txns.pop(0)
 
-    def _find_txn(self, call: CallState, msg: SipMsg) -> InviteTxn | None:
+    def _find_txn(self, call: CallState, msg: SipMsg, branch: str) -> InviteTxn | None:
         """The INVITE transaction a response belongs to (same branch, reversed hop)."""
         rec = msg.rec
-        src, dst, branch, cseq = rec.src, rec.dst, msg.branch, msg.cseq
+        src, dst, cseq = rec.src, rec.dst, msg.cseq
         best: InviteTxn | None = None
         for txn in reversed(call.txns):
             if txn.branch == branch and txn.cseq == cseq:
@@ -397,20 +427,25 @@ class InviteTracker:
                 return txn
         return None
 
-    def _prack(self, call: CallState, msg: SipMsg, src: str, dst: str) -> None:
+    def _prack(self, call: CallState, msg: SipMsg, branch: str) -> None:
         draft = call.draft
-        pkey = (msg.branch, src, dst)
-        if pkey in call.pracks:
-            call.pracks[pkey].frames.append(msg.frame)  # retransmission
+        rec = msg.rec
+        src, dst = rec.src, rec.dst
+        frame = rec.frames[-1]
+        pkey = (branch, src, dst)
+        pracks = call.pracks
+        known = pracks.get(pkey)
+        if known is not None:
+            known.frames.append(frame)  # retransmission
             return
         rack = " ".join(msg.first("rack").split())
-        call.pracks[pkey] = PrackTxn(msg.branch, src, dst, [msg.frame], msg.ts, rack)
-        if len(call.pracks) > 64:
-            call.pracks.pop(next(iter(call.pracks)))
+        pracks[pkey] = PrackTxn(branch, src, dst, [frame], rec.ts, rack)
+        if len(pracks) > 64:
+            pracks.pop(next(iter(pracks)))
         call.prack_count += 1
         if len(call.prack_cseqs) < 64:
             call.prack_cseqs.add(msg.cseq)
-        f = [msg.frame]
+        f = [frame]
         parts = rack.split(" ")
         rseq = int_or_none(parts[0]) if parts else None
         rcseq = int_or_none(parts[1]) if len(parts) > 1 else None
@@ -480,9 +515,10 @@ class InviteTracker:
     def _ack(self, call: CallState, msg: SipMsg) -> None:
         if not call.txns:
             return
-        cseqs = {t.cseq for t in call.txns}
-        if msg.cseq in cseqs:
-            return
+        cseq = msg.cseq
+        for t in call.txns:
+            if t.cseq == cseq:
+                return
         f = [msg.frame]
         latest = call.txns[-1]
         prack_cseq = msg.cseq in call.prack_cseqs
@@ -498,21 +534,21 @@ class InviteTracker:
         )
 
     # -- responses ---------------------------------------------------------------------
-    def _response(self, call: CallState, msg: SipMsg) -> None:
+    def _response(self, call: CallState, msg: SipMsg, branch: str) -> None:
         method = msg.method
         if method == "INVITE":
-            txn = self._find_txn(call, msg)
+            txn = self._find_txn(call, msg, branch)
             if txn is not None:
                 self._invite_response(call, txn, msg)
         elif method == "BYE":
             if msg.status >= 200:
                 call.ended = True
         elif method == "PRACK":
-            pkey = (msg.branch, msg.rec.dst, msg.rec.src)
+            pkey = (branch, msg.rec.dst, msg.rec.src)
             prack = call.pracks.get(pkey)
             if prack is None:
                 for p in call.pracks.values():
-                    if p.branch == msg.branch:
+                    if p.branch == branch:
                         prack = p
                         break
             if prack is None or msg.status < 200 or prack.answer:
@@ -541,10 +577,11 @@ class InviteTracker:
 
     def _invite_response(self, call: CallState, txn: InviteTxn, msg: SipMsg) -> None:
         draft = call.draft
-        f = [msg.frame]
+        headers = msg.headers
         if msg.status < 200:
-            if not _has_option(msg, "require", "100rel"):
+            if not _has_option(headers.get("require"), "100rel"):
                 return
+            f = [msg.rec.frames[-1]]
             if msg.status == 100:
                 draft.add(
                     "sip.prack.rseq",
@@ -622,7 +659,9 @@ class InviteTracker:
                 txn.early.pop(next(iter(txn.early)))
             return
         # final response
-        if msg.first("rseq"):
+        f = [msg.rec.frames[-1]]
+        rseq_values = headers.get("rseq")
+        if rseq_values and rseq_values[0]:
             draft.add(
                 "sip.prack.final-rseq",
                 Status.FAIL,
@@ -707,6 +746,9 @@ class InviteTracker:
                     if not (rel.pracked or txn.final) or (len(rel.frames) > 1 and self.timing):
                         return False
         return True
+
+    def _final_flow(self, call: CallState) -> Flow:
+        return self._flow(call, evicted=False)
 
     def _flow(self, call: CallState, *, evicted: bool) -> Flow:
         """The flow of a finished call (adds the verdicts made at the end to its draft)."""
@@ -806,8 +848,11 @@ class InviteTracker:
         if not call.txns:
             return "INVITE"
         first = call.txns[0]
-        finals = [t for t in call.txns if t.final]
-        final = finals[-1] if finals else None
+        final = None
+        for t in reversed(call.txns):  # the last one with a final response
+            if t.final:
+                final = t
+                break
         parts = [f"INVITE {fmt_frames(first.frames[:1])}"]
         if call.reliable_count:
             parts.append(f"{call.reliable_count} reliable 1xx, {call.prack_count} PRACK")
@@ -821,6 +866,6 @@ class InviteTracker:
             )
         else:
             parts.append("no final response seen")
-        if len({t.cseq for t in call.txns}) > 1:
+        if len(call.txns) > 1 and len({t.cseq for t in call.txns}) > 1:
             parts.append(f"{len({t.cseq for t in call.txns})} INVITE transactions")
         return "; ".join(parts)
