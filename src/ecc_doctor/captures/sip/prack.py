@@ -20,7 +20,7 @@ retransmission, and byte-identical copies captured twice are dropped before they
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -224,7 +224,7 @@ def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
     return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
 
 
-def _has_option(values: list[str] | None, tag: str) -> bool:
+def _has_option(values: Sequence[str] | None, tag: str) -> bool:
     """``tag in msg.options(header)`` for *values* = ``msg.headers.get(header)`` (a long
     lower-case name, as the parser keys them), without building the set: once per INVITE
     response, and most of them carry no Require at all."""
