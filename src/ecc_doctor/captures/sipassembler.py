@@ -10,6 +10,7 @@ as a ``capture.duplicate`` note and not delivered again.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -334,14 +335,37 @@ def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes
     )
 
 
+# The common datagram's header block in one pass (its line ends are CRLF): a header block
+# before the first CRLFCRLF with no bare-LF empty line in it (header_end() would end it
+# there) and exactly one Content-Length header (any spelling) is checked with that one
+# value; the first group is an empty line, the second a Content-Length value.
+_LENGTH_OR_EMPTY_LINE = re.compile(
+    rb"\n(?:(\r?\n)|(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*))", re.IGNORECASE
+)
+
+
 def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
     """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
+    crlf = payload.find(b"\r\n\r\n")
+    if crlf >= 0:
+        # up to crlf + 2: every bare-LF empty line header_end() would see before it, and
+        # the same Content-Length headers as CONTENT_LENGTH on the header block
+        found = _LENGTH_OR_EMPTY_LINE.findall(payload, 0, crlf + 2)
+        if not found:
+            return []
+        if len(found) == 1 and not found[0][0]:
+            return _body_check(payload, frames, crlf + 4, [found[0][1]])
     end = header_end(payload)
     if end < 0:
         return [_framing(frames[-1], frames, "the header block has no terminating empty line")]
+    return _body_check(payload, frames, end, CONTENT_LENGTH.findall(payload, 0, end))
+
+
+def _body_check(payload: bytes, frames: tuple[int, ...], end: int, found: list[bytes]) -> Out:
+    """_udp_body_check() once the header block ends at *end* and has the Content-Length
+    values *found*."""
     # the common case, one plain Content-Length, without content_length()'s copy of the
     # header block and its set of values; anything else takes the general path
-    found = CONTENT_LENGTH.findall(payload, 0, end)
     if len(found) == 1 and found[0].strip().isdigit() and len(found[0]) < 16:
         length: int | None = int(found[0])
         if length is not None and length > MAX_BODY:
