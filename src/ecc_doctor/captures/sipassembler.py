@@ -10,6 +10,7 @@ as a ``capture.duplicate`` note and not delivered again.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -102,7 +103,7 @@ class SipAssembler:
             return []
         message = SipMessage(frames, ts, src, sport, dst, dport, "UDP", payload)
         if ip_id:
-            dup = self.duplicates.check(message, ip_id)
+            dup = self.duplicates.seen(frames[-1], ts, (src, dst, sport, dport, ip_id, payload))
             if dup is not None:
                 return [dup]
         if len(payload) < payload_len:
@@ -197,33 +198,109 @@ class SipAssembler:
 
 
 class DuplicateFilter:
-    """Spots the same UDP datagram captured twice (same IPv4 ID and bytes, within a second)."""
+    """Spots the same UDP datagram captured twice (same IPv4 ID and bytes, within a second).
+
+    The rule (the reference form, :meth:`_ordered`): the datagrams seen are kept in order of
+    insertion; before each look-up the oldest are dropped while they are more than
+    ``DUPLICATE_WINDOW`` older than the new one or while ``MAX_RECENT`` are kept; a datagram
+    found (within the window) is a duplicate, else it is remembered (a stale entry that was
+    still kept is updated in place and keeps its position).
+
+    The fast form gives the same notes without that per-datagram housekeeping, as long as
+    timestamps never go back (every real capture): then no kept entry is ever stale when
+    found (the kept entries are sorted by time, so the stale ones are dropped first, and an
+    entry found fresh is a duplicate and not updated), so nothing is updated in place and
+    the kept entries are exactly the newest datagrams remembered that are (a) among the last
+    ``MAX_RECENT - 1`` remembered before this one and (b) within the window. Each entry
+    carries its number in the order remembered, so a look-up tests (a) and (b) itself, and a
+    prune every ``MAX_RECENT`` datagrams drops what fails them (at most twice the cap is
+    held). The first timestamp that goes back rebuilds the reference form's ordered table
+    from the same two tests and uses it from then on.
+    """
 
     def __init__(self) -> None:
+        # fast form: key -> (frame, ts, number in the order remembered)
+        self._latest: dict[tuple[object, ...], tuple[int, float, int]] = {}
+        self._count = 0  # datagrams remembered so far (the next one's number)
+        self._prune_at = 2 * MAX_RECENT
+        self._last_ts = float("-inf")  # +inf once the reference form has taken over
+        # reference form, once a timestamp has gone back: key -> (frame, ts)
         self.recent: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
 
     def check(self, message: SipMessage, ip_id: int | None) -> CaptureNote | None:
         """A ``capture.duplicate`` note when *message* repeats a recent datagram, else None."""
         if not ip_id or message.transport != "UDP":
             return None
-        key = (message.src, message.dst, message.sport, message.dport, ip_id, message.data)
+        return self.seen(
+            message.frame,
+            message.ts,
+            (message.src, message.dst, message.sport, message.dport, ip_id, message.data),
+        )
+
+    def seen(self, frame: int, ts: float, key: tuple[object, ...]) -> CaptureNote | None:
+        """:meth:`check` for a UDP datagram with an IPv4 ID, given as its last *frame*,
+        *ts* and ``key = (src, dst, sport, dport, ip_id, payload)``."""
+        if ts < self._last_ts:
+            return self._ordered(frame, ts, key)
+        self._last_ts = ts
+        count = self._count
+        entry = (frame, ts, count)
+        latest = self._latest
+        seen = latest.setdefault(key, entry)  # one hash of the key for the common insert
+        if seen is not entry:
+            # test (a): the reference form keeps numbers count - MAX_RECENT + 1 and up
+            if seen[2] > count - MAX_RECENT and ts - seen[1] <= DUPLICATE_WINDOW:
+                return _duplicate(seen[0], frame, key)
+            latest[key] = entry  # dropped by the reference form: remembered anew
+        self._count = count + 1
+        if count >= self._prune_at:
+            # what the reference form keeps (at most MAX_RECENT), and no more than that
+            # again until the next prune
+            self._latest = dict(self._kept(ts))
+            self._prune_at = count + MAX_RECENT
+        return None
+
+    def _kept(self, ts: float) -> list[tuple[tuple[object, ...], tuple[int, float, int]]]:
+        """The fast form's entries that pass tests (a) and (b) after a look-up at *ts*.
+
+        (a) uses the count after that look-up: when it remembered its datagram, the one
+        entry this leaves out that the reference form still holds is the oldest of
+        ``MAX_RECENT`` entries, which the reference form drops at its next look-up anyway.
+        """
+        floor = self._count - MAX_RECENT + 1
+        return [
+            item
+            for item in self._latest.items()
+            if item[1][2] >= floor and ts - item[1][1] <= DUPLICATE_WINDOW
+        ]
+
+    def _ordered(self, frame: int, ts: float, key: tuple[object, ...]) -> CaptureNote | None:
         recent = self.recent
+        if self._last_ts != float("inf"):  # the first timestamp that goes back
+            kept = sorted(self._kept(self._last_ts), key=lambda item: item[1][2])
+            recent.update((k, (v[0], v[1])) for k, v in kept)
+            self._latest = {}
+            self._last_ts = float("inf")
         while recent:
             oldest = next(iter(recent.values()))
-            if message.ts - oldest[1] <= DUPLICATE_WINDOW and len(recent) < MAX_RECENT:
+            if ts - oldest[1] <= DUPLICATE_WINDOW and len(recent) < MAX_RECENT:
                 break
             recent.popitem(last=False)
         seen = recent.get(key)
-        if seen is not None and abs(message.ts - seen[1]) <= DUPLICATE_WINDOW:
-            return CaptureNote(
-                "capture.duplicate",
-                f"frame {message.frame} is a byte-identical copy of frame {seen[0]} (same IP ID "
-                f"0x{ip_id:04x}): the same packet captured twice, not a SIP retransmission; "
-                "it is not analysed again",
-                (seen[0], message.frame),
-            )
-        recent[key] = (message.frame, message.ts)
+        if seen is not None and abs(ts - seen[1]) <= DUPLICATE_WINDOW:
+            return _duplicate(seen[0], frame, key)
+        recent[key] = (frame, ts)
         return None
+
+
+def _duplicate(first: int, frame: int, key: tuple[object, ...]) -> CaptureNote:
+    return CaptureNote(
+        "capture.duplicate",
+        f"frame {frame} is a byte-identical copy of frame {first} (same IP ID "
+        f"0x{key[4]:04x}): the same packet captured twice, not a SIP retransmission; "
+        "it is not analysed again",
+        (first, frame),
+    )
 
 
 def _tls(payload: bytes) -> bool:
@@ -258,14 +335,37 @@ def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes
     )
 
 
+# The common datagram's header block in one pass (its line ends are CRLF): a header block
+# before the first CRLFCRLF with no bare-LF empty line in it (header_end() would end it
+# there) and exactly one Content-Length header (any spelling) is checked with that one
+# value; the first group is an empty line, the second a Content-Length value.
+_LENGTH_OR_EMPTY_LINE = re.compile(
+    rb"\n(?:(\r?\n)|(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*))", re.IGNORECASE
+)
+
+
 def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
     """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
+    crlf = payload.find(b"\r\n\r\n")
+    if crlf >= 0:
+        # up to crlf + 2: every bare-LF empty line header_end() would see before it, and
+        # the same Content-Length headers as CONTENT_LENGTH on the header block
+        found = _LENGTH_OR_EMPTY_LINE.findall(payload, 0, crlf + 2)
+        if not found:
+            return []
+        if len(found) == 1 and not found[0][0]:
+            return _body_check(payload, frames, crlf + 4, [found[0][1]])
     end = header_end(payload)
     if end < 0:
         return [_framing(frames[-1], frames, "the header block has no terminating empty line")]
+    return _body_check(payload, frames, end, CONTENT_LENGTH.findall(payload, 0, end))
+
+
+def _body_check(payload: bytes, frames: tuple[int, ...], end: int, found: list[bytes]) -> Out:
+    """_udp_body_check() once the header block ends at *end* and has the Content-Length
+    values *found*."""
     # the common case, one plain Content-Length, without content_length()'s copy of the
     # header block and its set of values; anything else takes the general path
-    found = CONTENT_LENGTH.findall(payload, 0, end)
     if len(found) == 1 and found[0].strip().isdigit() and len(found[0]) < 16:
         length: int | None = int(found[0])
         if length is not None and length > MAX_BODY:
