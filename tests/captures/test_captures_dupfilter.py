@@ -58,12 +58,15 @@ def _run(seed: int, count: int, keys: int, step: float, back_at: int | None) -> 
     return dups
 
 
+@pytest.mark.parametrize("prune_bytes", [DuplicateFilter.PRUNE_BYTES, 100])
 @pytest.mark.parametrize("back_at", [None, 700, 2900])
 @pytest.mark.parametrize("seed", range(6))
 def test_duplicate_filter_matches_the_reference_rule(
-    monkeypatch: pytest.MonkeyPatch, seed: int, back_at: int | None
+    monkeypatch: pytest.MonkeyPatch, seed: int, back_at: int | None, prune_bytes: int
 ) -> None:
     monkeypatch.setattr(sipassembler, "MAX_RECENT", 16)
+    # 100 bytes: a prune after every few datagrams (as big datagrams do), at any count
+    monkeypatch.setattr(DuplicateFilter, "PRUNE_BYTES", prune_bytes)
     # a few keys and short steps: the cap, the window and prunes all come into play
     dups = _run(seed, 3000, 40 + 20 * seed, 0.02 + 0.03 * (seed % 3), back_at)
     assert dups > 0
@@ -83,3 +86,27 @@ def test_duplicate_filter_ignores_tcp_and_missing_ip_id() -> None:
     assert dups.check(udp, 7) is None
     note = dups.check(udp._replace(frames=(2,)), 7)
     assert note is not None and note.frames == (1, 2) and "0x0007" in note.message
+
+
+def test_duplicate_filter_memory_is_bounded_in_bytes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big distinct datagrams in a burst: beyond what the rule itself must remember (the last
+    MAX_RECENT within the window), at most PRUNE_BYTES more payload is held."""
+    monkeypatch.setattr(DuplicateFilter, "PRUNE_BYTES", 64_000)
+    dups = DuplicateFilter()
+    size = 6_000
+    for frame in range(1, 3 * sipassembler.MAX_RECENT):
+        data = frame.to_bytes(4, "big") * (size // 4)
+        message = SipMessage((frame,), 1.0 + frame / 10_000, "a", 1, "b", 2, "UDP", data)
+        assert dups.check(message, frame % 65_535 + 1) is None
+        held = sum(len(key[5]) for key in dups._latest)
+        assert held <= sipassembler.MAX_RECENT * size + 64_000 + size, frame
+
+
+def test_duplicate_filter_not_a_number_time_takes_the_reference_form() -> None:
+    """A timestamp that is not a number (no engine gives one) makes everything before it
+    stale, as in the reference rule: the copy after it is not a duplicate."""
+    dups = DuplicateFilter()
+    first = SipMessage((1,), 10.0, "a", 1, "b", 2, "UDP", b"x")
+    assert dups.check(first, 7) is None
+    assert dups.check(first._replace(frames=(2,), ts=float("nan"), data=b"y"), 8) is None
+    assert dups.check(first._replace(frames=(3,), ts=10.5), 7) is None

@@ -30,6 +30,10 @@ MAX_PENDING = 64 << 20  # bytes held for all TCP connections together
 MAX_JUNK_NOTES = 20  # UDP junk on SIP ports: notes for the first ones, then a count
 DUPLICATE_WINDOW = 1.0  # seconds
 MAX_RECENT = 4096
+
+#: A UDP datagram as the duplicate filter knows it: (src, dst, sport, dport, IPv4 ID, payload).
+DatagramKey = tuple[str, str, int, int, int, bytes]
+
 _KEEPALIVE_BYTES = frozenset(b"\r\n\x00 ")
 
 Out = list[SipMessage | CaptureNote]
@@ -213,19 +217,25 @@ class DuplicateFilter:
     the kept entries are exactly the newest datagrams remembered that are (a) among the last
     ``MAX_RECENT - 1`` remembered before this one and (b) within the window. Each entry
     carries its number in the order remembered, so a look-up tests (a) and (b) itself, and a
-    prune every ``MAX_RECENT`` datagrams drops what fails them (at most twice the cap is
-    held). The first timestamp that goes back rebuilds the reference form's ordered table
-    from the same two tests and uses it from then on.
+    prune (after any look-up: it keeps exactly what the reference form holds) drops what
+    fails them every ``MAX_RECENT`` datagrams, or sooner once ``PRUNE_BYTES`` of payload were
+    added: at most what the reference form holds plus ``MAX_RECENT`` datagrams and
+    ``PRUNE_BYTES``. The first timestamp that goes back (or is not a number) rebuilds the
+    reference form's ordered table from the same two tests and uses it from then on.
     """
+
+    #: Payload bytes remembered between two prunes at most (big datagrams prune sooner).
+    PRUNE_BYTES = 8 << 20
 
     def __init__(self) -> None:
         # fast form: key -> (frame, ts, number in the order remembered)
-        self._latest: dict[tuple[object, ...], tuple[int, float, int]] = {}
+        self._latest: dict[DatagramKey, tuple[int, float, int]] = {}
         self._count = 0  # datagrams remembered so far (the next one's number)
         self._prune_at = 2 * MAX_RECENT
+        self._added = 0  # payload bytes remembered since the last prune
         self._last_ts = float("-inf")  # +inf once the reference form has taken over
         # reference form, once a timestamp has gone back: key -> (frame, ts)
-        self.recent: OrderedDict[tuple[object, ...], tuple[int, float]] = OrderedDict()
+        self.recent: OrderedDict[DatagramKey, tuple[int, float]] = OrderedDict()
 
     def check(self, message: SipMessage, ip_id: int | None) -> CaptureNote | None:
         """A ``capture.duplicate`` note when *message* repeats a recent datagram, else None."""
@@ -237,10 +247,10 @@ class DuplicateFilter:
             (message.src, message.dst, message.sport, message.dport, ip_id, message.data),
         )
 
-    def seen(self, frame: int, ts: float, key: tuple[object, ...]) -> CaptureNote | None:
+    def seen(self, frame: int, ts: float, key: DatagramKey) -> CaptureNote | None:
         """:meth:`check` for a UDP datagram with an IPv4 ID, given as its last *frame*,
         *ts* and ``key = (src, dst, sport, dport, ip_id, payload)``."""
-        if ts < self._last_ts:
+        if not ts >= self._last_ts:  # back in time, or NaN: the reference form from here
             return self._ordered(frame, ts, key)
         self._last_ts = ts
         count = self._count
@@ -253,14 +263,16 @@ class DuplicateFilter:
                 return _duplicate(seen[0], frame, key)
             latest[key] = entry  # dropped by the reference form: remembered anew
         self._count = count + 1
-        if count >= self._prune_at:
-            # what the reference form keeps (at most MAX_RECENT), and no more than that
-            # again until the next prune
+        self._added += len(key[5])
+        if count >= self._prune_at or self._added > self.PRUNE_BYTES:
+            # what the reference form keeps (at most MAX_RECENT), and no more than
+            # MAX_RECENT datagrams or PRUNE_BYTES again until the next prune
             self._latest = dict(self._kept(ts))
             self._prune_at = count + MAX_RECENT
+            self._added = 0
         return None
 
-    def _kept(self, ts: float) -> list[tuple[tuple[object, ...], tuple[int, float, int]]]:
+    def _kept(self, ts: float) -> list[tuple[DatagramKey, tuple[int, float, int]]]:
         """The fast form's entries that pass tests (a) and (b) after a look-up at *ts*.
 
         (a) uses the count after that look-up: when it remembered its datagram, the one
@@ -274,7 +286,7 @@ class DuplicateFilter:
             if item[1][2] >= floor and ts - item[1][1] <= DUPLICATE_WINDOW
         ]
 
-    def _ordered(self, frame: int, ts: float, key: tuple[object, ...]) -> CaptureNote | None:
+    def _ordered(self, frame: int, ts: float, key: DatagramKey) -> CaptureNote | None:
         recent = self.recent
         if self._last_ts != float("inf"):  # the first timestamp that goes back
             kept = sorted(self._kept(self._last_ts), key=lambda item: item[1][2])
@@ -293,7 +305,7 @@ class DuplicateFilter:
         return None
 
 
-def _duplicate(first: int, frame: int, key: tuple[object, ...]) -> CaptureNote:
+def _duplicate(first: int, frame: int, key: DatagramKey) -> CaptureNote:
     return CaptureNote(
         "capture.duplicate",
         f"frame {frame} is a byte-identical copy of frame {first} (same IP ID "
