@@ -198,13 +198,16 @@ def _owns_datagram(data: bytes, index: int, count: int, start: int = 0, stop: in
     """Whether process *index* of *count* takes the UDP payload ``data[start:stop]``: a
     datagram is one message, so its owner alone sees it (its duplicate and framing notes
     too); junk on a SIP port is process 0's to report."""
-    # shard_of() first (it takes any bytes): the start-line test (a regex) only matters
-    # when the two rules disagree, which for most messages of the other processes they do
-    # not (a message of shard 1 is not process 2's whether it is SIP or not)
+    if stop < 0:
+        stop = len(data)
+    if stop <= start or data[start] not in SIP_FIRST_BYTES:
+        return index == 0  # cannot begin a SIP start line: junk (RTP, binary), cheaply
+    # shard_of() before the start-line test (a regex): where the two rules give the same
+    # answer, which is for most messages, the test is not needed
     mine = shard_of(data, count, start, stop) == index
-    if mine == (index == 0):
+    if mine == (index == 0):  # SIP or junk: the answer is the same either way
         return mine
-    return mine == looks_like_sip(data, start, stop)
+    return mine if looks_like_sip(data, start, stop) else index == 0
 
 
 def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:

@@ -24,7 +24,7 @@ import zlib
 _CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 _CSEQ_METHOD = re.compile(rb"\ncseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGNORECASE)
 _MAX_HEAD = 65_536  # what the parser reads of a message (message.MAX_MESSAGE)
-_R = (0x52, 0x72)  # what "REGISTER " upper-cased can start with
+_R = (0x52, 0x72)  # "R" and "r": the first byte of what upper-cases to "REGISTER "
 
 # Every function takes the message as ``data[start:stop]`` (the file reader passes its read
 # buffer and the payload's bounds, so a message another process owns is never copied).
