@@ -133,5 +133,5 @@ def dashboard(
         note=note,
     )
     app.run()
-    if app.return_code:  # SIGTERM: 130 once everything was closed
+    if app.return_code:  # 130 after SIGTERM (once everything was closed), 1 after a crash
         sys.exit(app.return_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -380,3 +381,15 @@ async def test_after_a_failed_lab_start_keys_say_the_lab_did_not_start() -> None
                 assert said[-1] == "the lab did not start (see header)", said
                 assert not any("still starting" in m for m in said), said
             assert app.runs_started == 0
+
+
+async def test_sigterm_handler_is_the_apps_only_while_it_runs() -> None:
+    """The dashboard takes SIGTERM (to quit like 'q') while it runs, and gives it back when it
+    ends: an event loop that outlives the app must not swallow SIGTERM."""
+    before = signal.getsignal(signal.SIGTERM)
+    config = from_mapping({"site": {"name": "signal site"}}, source="<test>")
+    app = DashboardApp(config, specs=[], interval=0)
+    async with app.run_test(size=SIZE):
+        during = signal.getsignal(signal.SIGTERM)
+        assert during is not before
+    assert signal.getsignal(signal.SIGTERM) is not during

@@ -92,8 +92,7 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
         # SIGTERM (a service manager, `kill`) quits like 'q': the lab stops, running checks
         # are cancelled and close their sessions. Without this, SIGTERM's default action
         # would end the process with DMCC/SSH sessions and the lab's files left behind.
-        # (Not in the main thread, as in tests run by App.run_test: SIGTERM keeps its default;
-        # the handler goes with the event loop when the app has ended.)
+        # (Where the loop cannot take signal handlers, SIGTERM keeps its default action.)
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
         for warning in self.config.warnings if self.config is not None else ():
@@ -113,6 +112,13 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
 
     def _terminated(self) -> None:
         self.exit(return_code=self.TERMINATED)
+
+    async def on_unmount(self) -> None:
+        # the handler goes with the app, not with its event loop: a loop that outlives the
+        # app (App.run_test, an embedding) must not swallow SIGTERM (Textual also runs the
+        # mixins' own on_unmount handlers, such as LabControl's)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
 
     def on_lab_ready(self, message: LabReady) -> None:
         assert self.lab is not None
