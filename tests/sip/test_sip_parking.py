@@ -19,7 +19,7 @@ from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.reader import PcapEngine
 from ecc_doctor.captures.records import SipMessage
 from ecc_doctor.captures.sip.analyze import analyze_records
-from ecc_doctor.captures.sip.common import FlowDraft
+from ecc_doctor.captures.sip.common import MAX_FLOW_FRAMES, FlowDraft
 from ecc_doctor.captures.sip.message import SipMsg, parse
 from ecc_doctor.captures.sip.prack import (
     CallState,
@@ -138,7 +138,7 @@ def _rich_call() -> CallState:
     )
     reliable = Reliable(
         1, 183, [2, 3], [10.5, 11.0], sdp=True, pracked=True, prack_frames=[4],
-        retrans_after_prack=[3],
+        retrans_after_prack=[3], sent=2,
     )  # fmt: skip
     txn = InviteTxn(
         cseq=1, branch="z9hG4bKa", src="10.0.0.1", dst="10.0.0.2", frames=[1], ts=10.25,
@@ -252,3 +252,36 @@ def test_only_settled_calls_are_parked_with_their_flow() -> None:
             ready[f"{path.stem}/{key}"] = state.flow is not None
     # both kinds occur in these captures: unanswered PRACKs, retransmitted reliable 1xx
     assert any(ready.values()) and not all(ready.values())
+
+
+def test_a_flood_of_copies_is_counted_in_bounded_memory() -> None:
+    """One INVITE and its reliable 183 sent 2,000 times each (a looping peer, a hostile
+    capture): every copy is counted, but the call keeps at most MAX_FLOW_FRAMES frames per
+    list, so memory does not grow with the flood."""
+    w = Wire()
+    cid = "flood"
+    invite = msg(cid, "INVITE sip:b@10.0.0.2 SIP/2.0", "1 INVITE", "fi", extra="Supported: 100rel")
+    ringing = msg(cid, "SIP/2.0 183 Session Progress", "1 INVITE", "fi", "tb", "Require: 100rel\nRSeq: 1")  # fmt: skip
+    first = w.send(UAC, UAS, invite)
+    for _ in range(1_999):  # 6 ms apart: not byte-identical copies captured twice (5 ms)
+        w.send(UAC, UAS, invite, dt=0.006)
+    for _ in range(2_000):
+        w.send(UAS, UAC, ringing, dt=0.006)
+    w.send(UAC, UAS, msg(cid, "PRACK sip:b@10.0.0.2 SIP/2.0", "2 PRACK", "fp", "tb", "RAck: 1 1 INVITE"))  # fmt: skip
+    w.send(UAS, UAC, msg(cid, "SIP/2.0 200 OK", "2 PRACK", "fp", "tb"))
+    w.send(UAS, UAC, msg(cid, "SIP/2.0 200 OK", "1 INVITE", "fi", "tb"))
+    tracker = InviteTracker(max_calls=10)
+    for rec in w.records:
+        parsed = parse(rec)
+        assert isinstance(parsed, SipMsg)
+        tracker.feed(parsed)
+    state = tracker.calls.peek(cid)
+    assert isinstance(state, CallState)
+    (txn,) = state.txns
+    (rel,) = [r for d in txn.early.values() for r in d.reliable.values()]
+    assert txn.retrans == 1_999 and rel.sent == 2_000
+    assert len(txn.frames) <= MAX_FLOW_FRAMES and len(rel.frames) <= MAX_FLOW_FRAMES
+    a = analyze_records(w.records)
+    (flow,) = a.flows
+    (sent,) = [x for x in flow.findings if "sent 2000 times" in x.message]
+    assert sent.frames[0] == first + 2_000 and len(sent.frames) <= MAX_FLOW_FRAMES

@@ -62,6 +62,7 @@ class Reliable:
     pracked: bool = False
     prack_frames: list[int] = field(default_factory=list)
     retrans_after_prack: list[int] = field(default_factory=list)
+    sent: int = 1  # copies seen (the frame lists keep MAX_FLOW_FRAMES at most)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
@@ -234,7 +235,11 @@ def _has_option(values: Sequence[str] | None, tag: str) -> bool:
 
 
 class InviteTracker:
-    """Feed every message of Call-IDs that carry an INVITE; get one Flow per call."""
+    """Feed every message of Call-IDs that carry an INVITE; get one Flow per call.
+
+    The handlers run for every message, so the hot ones read ``msg.rec`` and
+    ``msg.headers`` directly: each SipMsg property (``msg.frame``, ``msg.first()``) is a
+    Python call."""
 
     def __init__(
         self,
@@ -389,7 +394,8 @@ class InviteTracker:
         for txn in call.txns:
             if txn.branch == branch and txn.src == src and txn.dst == dst:
                 txn.retrans += 1
-                txn.frames.append(rec.frames[-1])
+                if len(txn.frames) < MAX_FLOW_FRAMES:  # a flood of copies: memory stays bounded
+                    txn.frames.append(rec.frames[-1])
                 return
         headers = msg.headers
         offers = _has_option(headers.get("supported"), "100rel") or _has_option(
@@ -436,7 +442,8 @@ class InviteTracker:
         pracks = call.pracks
         known = pracks.get(pkey)
         if known is not None:
-            known.frames.append(frame)  # retransmission
+            if len(known.frames) < MAX_FLOW_FRAMES:
+                known.frames.append(frame)  # retransmission
             return
         rack = " ".join(msg.first("rack").split())
         pracks[pkey] = PrackTxn(branch, src, dst, [frame], rec.ts, rack)
@@ -510,7 +517,8 @@ class InviteTracker:
                     REF_PRACK,
                 )
             rel.pracked = True
-            rel.prack_frames.extend(f)
+            if len(rel.prack_frames) < MAX_FLOW_FRAMES:
+                rel.prack_frames.extend(f)
 
     def _ack(self, call: CallState, msg: SipMsg) -> None:
         if not call.txns:
@@ -620,9 +628,12 @@ class InviteTracker:
                 dlg = txn.early[tag] = EarlyDialog(tag)
             rel = dlg.reliable.get(rseq)
             if rel is not None:  # retransmission of the same reliable 1xx
-                if rel.pracked:
+                rel.sent += 1
+                # a flood of copies: the frame lists stay bounded, rel.sent counts them all
+                if rel.pracked and len(rel.retrans_after_prack) < MAX_FLOW_FRAMES:
                     rel.retrans_after_prack.extend(f)
-                rel.frames.extend(f)
+                if len(rel.frames) < MAX_FLOW_FRAMES:
+                    rel.frames.extend(f)
                 if len(rel.times) < 16:
                     rel.times.append(msg.ts)
                 return
@@ -665,7 +676,7 @@ class InviteTracker:
             draft.add(
                 "sip.prack.final-rseq",
                 Status.FAIL,
-                f"final {msg.label} {fmt_frames(f)} carries RSeq {msg.first('rseq')}: only "
+                f"final {msg.label} {fmt_frames(f)} carries RSeq {rseq_values[0]}: only "
                 "reliable provisional responses do",
                 f,
                 "RFC 3262 §3; SIP Adventures: PRACK (the final 200 has no RSeq)",
@@ -743,7 +754,7 @@ class InviteTracker:
         for txn in call.txns:
             for dlg in txn.early.values():
                 for rel in dlg.reliable.values():
-                    if not (rel.pracked or txn.final) or (len(rel.frames) > 1 and self.timing):
+                    if not (rel.pracked or txn.final) or (rel.sent > 1 and self.timing):
                         return False
         return True
 
@@ -774,7 +785,7 @@ class InviteTracker:
     def _judge_reliable(
         self, draft: FlowDraft, txn: InviteTxn, rel: Reliable, evicted: bool
     ) -> None:
-        copies = len(rel.frames) - 1
+        copies = rel.sent - 1
         if rel.retrans_after_prack:
             draft.add(
                 "sip.prack.retransmit",
