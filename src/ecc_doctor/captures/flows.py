@@ -17,6 +17,7 @@ class Flow:
     (PASS when there is none).
     """
 
+    # FlowDraft.build (sip/common.py) passes the fields by position: keep it in step
     kind: str
     key: str
     status: Status

@@ -44,6 +44,10 @@ LADDER_MESSAGES = 300
 LADDER_TOTAL = 100_000
 #: Byte-identical copies are looked for among this many recent messages.
 RECENT = 512
+#: Capture timestamps are implausible (timing is not judged) after a step back of more than
+#: CLOCK_BACK seconds or forward of more than CLOCK_GAP.
+CLOCK_BACK = 1.0
+CLOCK_GAP = 86_400.0
 #: Flows idle this long are finished early (only when timestamps look sane).
 IDLE_REGISTER = 7_200.0
 IDLE_INVITE = 3_600.0
@@ -209,7 +213,7 @@ class _Analyzer:
         # _clock()'s test inlined: this runs for every message, a jump almost never
         ts = rec.ts
         last = self.last_ts
-        if last is not None and (ts - last < -1.0 or ts - last > 86_400):
+        if last is not None and (ts - last < -CLOCK_BACK or ts - last > CLOCK_GAP):
             self._clock(rec)
         self.last_ts = ts
         msg = parse(rec)
@@ -258,7 +262,7 @@ class _Analyzer:
     def _clock(self, rec: SipMessage) -> None:
         if self.last_ts is not None and self.ts_ok:
             jump = rec.ts - self.last_ts
-            if jump < -1.0 or jump > 86_400:
+            if jump < -CLOCK_BACK or jump > CLOCK_GAP:
                 self.ts_ok = False
                 if self.inv is not None:
                     self.inv.timing = False

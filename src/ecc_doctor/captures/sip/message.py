@@ -10,9 +10,9 @@ turns that into a ``sip.parse`` finding.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from ecc_doctor.captures.records import SipMessage
 
@@ -394,7 +394,7 @@ class SipMsg:
     status: int  # 0 for a request
     reason: str
     ruri: str
-    headers: dict[str, Sequence[str]]  # values shared with the memos: never change them
+    headers: dict[str, tuple[str, ...]]  # values shared with the memos (tuples)
     body: bytes
     problems: list[str] = field(default_factory=list)
     cseq: int = -1
@@ -405,7 +405,7 @@ class SipMsg:
         """Every value of header *name* (long or compact name; lists split), a new list."""
         return [*self._values(name)]
 
-    def _values(self, name: str) -> Sequence[str]:
+    def _values(self, name: str) -> tuple[str, ...]:
         key = name.lower()
         return self.headers.get(COMPACT.get(key, key), ())
 
@@ -631,7 +631,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     # the memo's (key, values) pairs in one C-level pass (no folding, no junk, no limit to
     # count against; the value tuples are shared with the memo and never changed). A header
     # on two lines shows as fewer keys than lines; that and anything else is grouped again.
-    headers: dict[str, Sequence[str]] = dict(map(_LINES.__getitem__, header_lines))
+    headers: dict[str, tuple[str, ...]] = dict(map(_LINES.__getitem__, header_lines))
     if len(headers) < len(header_lines) or "" in headers or len(header_lines) > MAX_HEADERS:
         headers = _group_lines(header_lines, problems)
     # Fill CSeq and note the malformations analyzers and engineers care about.
@@ -702,7 +702,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     return msg
 
 
-def _group_lines(lines: list[str], problems: list[str]) -> dict[str, Sequence[str]]:
+def _group_lines(lines: list[str], problems: list[str]) -> dict[str, tuple[str, ...]]:
     """The headers of lines that are not all plain and single (see ``_parse``)."""
     plain = [_LINES[line] for line in lines]
     if len(lines) <= MAX_HEADERS and _NOT_PLAIN not in plain:
@@ -710,7 +710,7 @@ def _group_lines(lines: list[str], problems: list[str]) -> dict[str, Sequence[st
     return _walk_lines(lines, plain, problems)
 
 
-def _merge_lines(plain: list[_Line]) -> dict[str, Sequence[str]]:
+def _merge_lines(plain: list[_Line]) -> dict[str, tuple[str, ...]]:
     """The headers of plain lines when some header is on more than one line."""
     headers: dict[str, list[str]] = {}
     for key, values in plain:
@@ -721,12 +721,12 @@ def _merge_lines(plain: list[_Line]) -> dict[str, Sequence[str]]:
             current.extend(values)
     for key in LIST_HEADERS.intersection(headers):
         del headers[key][MAX_VALUES:]
-    return cast(dict[str, Sequence[str]], headers)
+    return {key: tuple(values) for key, values in headers.items()}
 
 
 def _walk_lines(
     lines: list[str], plain: list[_Line], problems: list[str]
-) -> dict[str, Sequence[str]]:
+) -> dict[str, tuple[str, ...]]:
     """Group header lines one by one: folded continuations, blank and nameless lines, and
     the MAX_HEADERS limit. *plain* is ``_header_line`` of each line."""
     headers: dict[str, list[str]] = {}
@@ -772,4 +772,4 @@ def _walk_lines(
         for value in values:
             split.extend(split_list(value))
         headers[key] = split[:MAX_VALUES]
-    return cast(dict[str, Sequence[str]], headers)
+    return {key: tuple(values) for key, values in headers.items()}
