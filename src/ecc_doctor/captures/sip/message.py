@@ -611,12 +611,14 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
     text = head.decode("utf-8", errors="replace")
     lines = text.split("\r\n")
-    if text.count("\n") >= len(lines):  # a bare LF as well: every line end counts
+    count = len(lines)
+    if text.count("\n") >= count:  # a bare LF as well: every line end counts
         lines = text.replace("\r\n", "\n").split("\n")
+        count = len(lines)
     first = 0
-    while first < len(lines) and (not lines[first] or lines[first].isspace()):
+    while first < count and (not lines[first] or lines[first].isspace()):
         first += 1  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
-    if first == len(lines):
+    if first == count:
         return ParseFailure(rec, "empty SIP payload")
     start = _STARTS[lines[first]]
     if isinstance(start, str):
@@ -632,7 +634,8 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     # count against; the value tuples are shared with the memo and never changed). A header
     # on two lines shows as fewer keys than lines; that and anything else is grouped again.
     headers: dict[str, tuple[str, ...]] = dict(map(_LINES.__getitem__, header_lines))
-    if len(headers) < len(header_lines) or "" in headers or len(header_lines) > MAX_HEADERS:
+    count -= first + 1  # header lines
+    if len(headers) < count or "" in headers or count > MAX_HEADERS:
         headers = _group_lines(header_lines, problems)
     # Fill CSeq and note the malformations analyzers and engineers care about.
     values = headers.get("cseq")
