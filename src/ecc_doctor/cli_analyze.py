@@ -340,7 +340,9 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         info = rep.info
         head = f"{rep.path}"
         if info:
-            head += f": {info.get('messages', 0)} SIP messages, {info.get('flows_total', len(rep.flows))} flows"
+            messages = info.get("messages", 0)
+            flows_total = info.get("flows_total", len(rep.flows))
+            head += f": {_count(messages, 'SIP message')}, {_count(flows_total, 'flow')}"
         lines.append(head)
         for flow in rep.flows:
             lines.extend("  " + x for x in flow_lines(flow, verbose=verbose))
@@ -349,8 +351,9 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
             by_status = ", ".join(
                 f"{rep.not_listed[s.value]} {s.value}" for s in Status if s.value in rep.not_listed
             )
-            flows = "flow" if unlisted == 1 else "flows"
-            lines.append(f"  ... {unlisted} more {flows} not listed: {by_status}")
+            lines.append(
+                f"  ... {unlisted} more {_plural(unlisted, 'flow')} not listed: {by_status}"
+            )
         for note in rep.notes:
             if verbose or note.severity not in (Status.PASS, Status.SKIP):
                 lines.append(f"  note: {finding_line(note)}")
@@ -360,7 +363,7 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
             totals[status] += n
     total = sum(totals.values())
     summary = (
-        f"{total} flows: " + ", ".join(f"{n} {s.value}" for s, n in totals.items() if n)
+        f"{_count(total, 'flow')}: " + ", ".join(f"{n} {s.value}" for s, n in totals.items() if n)
         if total
         else "0 flows"
     )
@@ -368,6 +371,15 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         summary += f"; {errors} file{'s' if errors > 1 else ''} not analyzed (ERROR)"
     lines.append(summary)
     return lines
+
+
+def _plural(count: int, word: str) -> str:
+    """*word*, or its plural when *count* is not 1 ("1 flow", "2 flows")."""
+    return word if count == 1 else word + "s"
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {_plural(count, word)}"
 
 
 def _check_files(files: Sequence[Path]) -> None:

@@ -30,6 +30,9 @@ def test_table_output_and_exit_codes() -> None:
     assert out.rstrip().endswith("2 flows: 2 PASS")
     code, out, _ = run("analyze", str(SIP / "prack-bad-rack-tcp.pcap"))
     assert code == 1 and "FAIL sip.prack.rack" in out
+    # one flow is "1 flow", in the file's line and in the summary
+    assert ", 1 flow\n" in out and "1 flows" not in out
+    assert out.rstrip().endswith("1 flow: 1 FAIL")
 
 
 def test_wrong_password_named_and_never_printed() -> None:

@@ -184,7 +184,7 @@ def test_progress_bar_is_drawn_on_a_terminal_for_big_files(tmp_path: Path) -> No
     assert proc.returncode == 0
     text = seen.decode("utf-8", "replace")
     assert "big.pcap" in text and "MB" in text  # the bar's description and byte column
-    assert "1 flows: 1 PASS" in out.decode()
+    assert "1 flow: 1 PASS" in out.decode()
 
 
 def _sip_call() -> list[bytes]:

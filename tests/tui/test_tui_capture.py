@@ -56,7 +56,8 @@ async def test_capture_shows_flows_findings_and_a_ladder(capture: Path) -> None:
         )
         assert findings >= 1
         plural = "" if findings == 1 else "s"
-        assert f"{len(expected.flows)} flows, {findings} problem{plural}" in app.capture_state
+        flows = f"{len(expected.flows)} flow" + ("" if len(expected.flows) == 1 else "s")
+        assert f"{flows}, {findings} problem{plural}" in app.capture_state
         await pilot.press("3")
         assert app.query_one(TabbedContent).active == "sip"
         shown = as_text(panel.findings_content)

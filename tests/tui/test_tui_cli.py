@@ -156,7 +156,7 @@ def test_capture_without_a_site_file_starts_with_an_empty_site(tmp_path: Path) -
         assert b"dashboard: error" not in term.seen
         term.seen = b""
         os.write(term.master, b"3")  # the SIP tab: the capture's flows
-        term.wait_for(b"sipnab-sip-auth-failure.pcapng", b"flows")
+        term.wait_for(b"sipnab-sip-auth-failure.pcapng", b"flow")
         assert term.quit() == 0, term.seen[-2000:]
     finally:
         term.close()

@@ -143,14 +143,14 @@ class SipCapture(DashboardBase):
         )
         problems = sum(1 for x in found if x.severity in BAD)
         findings = f"{problems} problem{'s' if problems != 1 else ''}"
+        flow_count = f"{len(flows)} flow{'s' if len(flows) != 1 else ''}"
         if message.live:
             self.capture_state = (
-                f"live on {message.source}: {message.packets} packets, "
-                f"{len(flows)} flows, {findings}"
+                f"live on {message.source}: {message.packets} packets, {flow_count}, {findings}"
             )
         else:
             name = Path(message.source).name
-            self.capture_state = f"{name}: {len(flows)} flows, {findings}"
+            self.capture_state = f"{name}: {flow_count}, {findings}"
         self.capture_state += self.capture_note
         self._label_tab("sip", "SIP", problems)
         hidden = getattr(message.analysis, "flows_not_listed", 0)
