@@ -177,6 +177,17 @@ def test_ladder_text_and_svg(tmp_path: Path) -> None:
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
     assert "PRACK" in svg.read_text() and "sip.prack.rack" in svg.read_text()
+    # every arrow's label fits between the two lifelines it joins (monospace text about
+    # 7.3 px a character): "183 Session Progress  (1 INVITE)" used to run past them
+    ns = "{http://www.w3.org/2000/svg}"
+    lifelines = sorted(
+        {float(x.get("x1", 0)) for x in root.iter(f"{ns}line") if x.get("y1") == "40"}
+    )
+    assert len(lifelines) == 2
+    gap = lifelines[1] - lifelines[0]
+    labels = [t.text or "" for t in root.iter(f"{ns}text") if t.get("text-anchor") == "middle"]
+    assert any("183 Session Progress" in t for t in labels)
+    assert max(len(t) for t in labels) * 7.3 < gap
 
 
 def test_ladder_unknown_call_id_exit_2() -> None:

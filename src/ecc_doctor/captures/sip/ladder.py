@@ -29,6 +29,8 @@ from ecc_doctor.errors import CheckError
 from ecc_doctor.models import Finding, Status
 
 MAX_COLUMNS = 8
+SVG_MIN_COLUMN = 220  # px between two lifelines at least
+SVG_CHAR_W = 7.3  # px a character of the 12 px monospace font takes, about
 
 
 @dataclass
@@ -166,11 +168,24 @@ def render_text(ladder: Ladder, width: int = 100) -> list[str]:
     return lines
 
 
+def _svg_label(m: LadderMsg) -> str:
+    """An arrow's text in the SVG: the label, and for a response the CSeq it answers."""
+    return m.label + (f"  ({m.cseq})" if m.cseq and not m.is_request else "")
+
+
 def render_svg(ladder: Ladder) -> str:
     """A self-contained SVG ladder (no scripts, no external references)."""
     cols = _columns(ladder)
-    col_w, row_h, top, left = 220, 28, 60, 110
-    width = left + col_w * max(1, len(cols)) + 40
+    labels = [_svg_label(m) for m in ladder.messages]
+    # a column is wide enough for the longest arrow label and endpoint name (monospace,
+    # about SVG_CHAR_W px a character at font-size 12), so no label runs past a lifeline
+    longest = max([len(x) for x in labels] + [len(c) for c in cols] + [0])
+    col_w = max(SVG_MIN_COLUMN, int(longest * SVG_CHAR_W) + 40)
+    row_h, top, left = 28, 60, 110
+    # and room right of the last lifeline for a finding's mark ("! sip.prack.final-rseq")
+    marks = [len(found[0].rule) + 2 for found in ladder.marks.values() if found]
+    right = int(max(marks + [0]) * SVG_CHAR_W) + 20
+    width = left + col_w * max(1, len(cols)) + max(40, right - col_w // 2)
     height = top + row_h * (len(ladder.messages) + 1) + 20
     t0 = ladder.messages[0].ts if ladder.messages else 0.0
     out = [
@@ -215,7 +230,7 @@ def render_svg(ladder: Ladder) -> str:
                 f'<line x1="{a}" y1="{y}" x2="{b}" y2="{y}" stroke="{colour}" '
                 'stroke-width="1.5" marker-end="url(#arrow)"/>'
             )
-        label = escape(m.label + (f"  ({m.cseq})" if m.cseq and not m.is_request else ""))
+        label = escape(labels[n])
         out.append(
             f'<text x="{(a + b) // 2}" y="{y - 5}" text-anchor="middle" fill="{colour}">'
             f"{label}</text>"
