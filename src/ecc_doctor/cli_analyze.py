@@ -6,22 +6,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import threading
 import tomllib
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
-from ecc_doctor.cli import check_writable, fail, run_guarded, write_report
+from ecc_doctor.cli import Terminated, check_writable, fail, run_guarded, write_report
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
+
+if TYPE_CHECKING:
+    from ecc_doctor.captures.sip.analyze import SipAnalysis
 
 SIP_RULES = ("register", "prack")
 ALL_RULES = (*SIP_RULES, "mgc")
@@ -165,6 +170,47 @@ def _progress(path: Path) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+class _SigTerm(BaseException):
+    """SIGTERM arrived: raised in the main thread by the handler of :func:`_terminable`.
+
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way
+    keeps it from ending the command."""
+
+
+def _terminable(body: Callable[[], int]) -> Callable[[], int]:
+    """*body* with SIGTERM handled as Ctrl-C is: the exception unwinds the analysis (every
+    ``finally`` runs: worker processes are terminated and joined, a tshark child killed and
+    waited for), then run_guarded says "terminated" and exits 130.
+
+    The handler is installed only in the main thread (where signals are delivered; in any
+    other thread, or off Unix, SIGTERM keeps its action) and the previous one is restored
+    after. A second SIGTERM while the first one's cleanup runs is ignored, so that cleanup
+    is not cut short (it is bounded: see ``parallel._stop``)."""
+
+    def run() -> int:
+        if threading.current_thread() is not threading.main_thread():
+            return body()
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            signal.signal(signal.SIGTERM, _ignore)
+            raise _SigTerm
+
+        old = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            return body()
+        except _SigTerm:
+            raise Terminated from None
+        finally:
+            signal.signal(signal.SIGTERM, old)
+
+    return run
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A SIGTERM handler that does nothing (a Python handler, not SIG_IGN: a process started
+    meanwhile would inherit SIG_IGN and could not be terminated)."""
+
+
 def _mgc_flows(
     path: Path, engine: str, config_path: Path | None, gateway_text: Path | None
 ) -> list[Flow]:
@@ -206,9 +252,20 @@ class _FileReport:
 
     @property
     def status(self) -> Status:
+        """ERROR when the file was not analyzed; else the worst flow verdict or WARN-or-worse
+        note (a damaged capture, messages that could not be parsed: a WARN note makes the file
+        WARN, as a WARN flow does). SKIP and PASS notes (information) do not count."""
         if self.error is not None:
             return Status.ERROR
-        return Status.worst([s for s, n in self.status_counts().items() if n])
+        return Status.worst(
+            [s for s, n in self.status_counts().items() if n]
+            + [n.severity for n in self.worse_notes]
+        )
+
+    @property
+    def worse_notes(self) -> list[Finding]:
+        """The notes that count for the file's status (WARN or worse)."""
+        return [n for n in self.notes if n.severity.severity >= Status.WARN.severity]
 
 
 def _analyze_all(
@@ -221,15 +278,27 @@ def _analyze_all(
     gateway_text: Path | None,
     time_limit: float = 0.0,
     jobs: int | str = 1,
+    mgc_implicit: bool = False,
 ) -> list[_FileReport]:
     """Each file on its own: one that cannot be read (or runs past *time_limit*) is an ERROR
-    of its own, and the others are still analyzed."""
+    of its own, and the others are still analyzed. *mgc_implicit*: the mgc rules were added
+    by --config/--gateway-text, not named in --rules (see :func:`_mgc_skipped`)."""
     reports = []
     for path in files:
         rep = _FileReport(path)
         try:
             with _time_limit(time_limit):
-                _analyze_one(rep, rules, engine, ports, passwords, config_path, gateway_text, jobs)
+                _analyze_one(
+                    rep,
+                    rules,
+                    engine,
+                    ports,
+                    passwords,
+                    config_path,
+                    gateway_text,
+                    jobs,
+                    mgc_implicit,
+                )
         except CaptureError as exc:
             rep.error, rep.unreadable = exc.message, True
         except cancel.WorkStopped:
@@ -247,6 +316,7 @@ def _analyze_one(
     config_path: Path | None,
     gateway_text: Path | None,
     jobs: int | str = 1,
+    mgc_implicit: bool = False,
 ) -> None:
     from ecc_doctor.captures.sip.analyze import analyze_file
 
@@ -276,28 +346,96 @@ def _analyze_one(
             "not_listed": dict(analysis.not_listed),
             "counts": dict(analysis.counts),
         }
+        if not analysis.messages:
+            _raise_if_no_frame(path, analysis.notes)
     if "mgc" in rules:
-        rep.flows.extend(_mgc_flows(path, engine, config_path, gateway_text))
+        flows = _mgc_flows(path, engine, config_path, gateway_text)
+        skipped = _mgc_skipped(flows) if mgc_implicit else None
+        if skipped is None:
+            rep.flows.extend(flows)
+        else:
+            rep.notes.append(skipped)
+
+
+#: the notes that end the reading of a capture before its end
+_STOPPED_READING = ("capture.corrupt", "capture.truncated")
+
+
+def _raise_if_no_frame(path: Path, notes: Sequence[Finding]) -> None:
+    """CaptureError (the file is an ERROR, as one that is not a capture) when the reading
+    stopped on a damaged or cut record before a single frame could be read: a capture whose
+    first record is corrupt is no capture to judge, not a clean one.
+
+    A file with its frames read and no SIP in them, or with a frame or more before the
+    damage, is analyzed as usual (its capture.* note makes it WARN). Whether any frame can
+    be read is asked of the built-in reader (whatever the engine), up to its first record.
+    """
+    stop = next((n for n in notes if n.rule in _STOPPED_READING), None)
+    if stop is None:
+        return
+    from ecc_doctor.captures.pcapfile import open_capture
+
+    try:
+        for rec in open_capture(path):
+            if type(rec) is tuple:
+                return  # a frame was read: the file is analyzed, WARN for the note
+    except CaptureError:
+        return  # a format only the other engine reads: leave it to the note
+    why = stop.message.partition("; ")[0]  # not "frames before it were read"
+    raise CaptureError(
+        f"{path}: no frame could be read ({why}): the file is damaged from its start; "
+        "check how it was written or copied"
+    )
+
+
+def _mgc_skipped(flows: Sequence[Flow]) -> Finding | None:
+    """With the mgc rules added by --config/--gateway-text (not named in --rules), a file
+    without any H.248 traffic (say a SIP capture analyzed together with a gateway's) is not
+    an ERROR for mgc: a SKIP note says so. None when there was H.248 traffic to judge."""
+    if not flows or not all(
+        any(f.rule == "mgc.no-traffic" for f in flow.findings) for flow in flows
+    ):
+        return None
+    return Finding(
+        "mgc.no-traffic",
+        Status.SKIP,
+        f"mgc rules skipped: {flows[0].summary.partition('; ')[0]} "
+        "(name --rules mgc to make this an ERROR)",
+    )
 
 
 def _results(reports: Sequence[_FileReport]) -> list[Result]:
-    from ecc_doctor.captures.sip.report import flow_result
+    """A Result (a JUnit testcase) per listed flow, named ``<check>:<flow key> [<FILE>]``,
+    and one per FILE, ``capture.file:<FILE>``, when it is an ERROR, when its notes make it
+    WARN, or when it has no flows (SKIP). FILE is the path as given: the names are unique
+    per file, and the JUnit classname (the id up to its first dot) is the area, "sip",
+    "mgc" or "capture", never a part of the file name."""
+    from ecc_doctor.captures.sip.report import finding_line, flow_result
 
     out = []
     for rep in reports:
+        where = str(rep.path)
+        file_id = f"capture.file:{where}"
         if rep.error is not None:
-            out.append(Result(f"capture:{rep.path.name}", Status.ERROR, rep.error))
+            out.append(Result(file_id, Status.ERROR, rep.error))
             continue
         for flow in rep.flows:
-            out.append(flow_result(flow, file=rep.path.name))
-        if not rep.flows:
+            result = flow_result(flow, file=rep.path.name)
+            out.append(result.replace(check_id=f"{result.check_id} [{where}]"))
+        notes = rep.worse_notes
+        if notes:
+            worst = Status.worst([n.severity for n in notes])
             out.append(
                 Result(
-                    f"capture:{rep.path.name}",
-                    Status.SKIP,
-                    f"{rep.path.name}: no flows for the selected rules",
+                    file_id,
+                    worst,
+                    f"{where}: {_count(len(notes), 'note')} about the capture, first: "
+                    f"{notes[0].message}",
+                    details=tuple(finding_line(n) for n in notes),
                 )
             )
+        elif not rep.flows:
+            out.append(Result(file_id, Status.SKIP, f"{where}: no flows for the selected rules"))
     return out
 
 
@@ -330,6 +468,7 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
     lines: list[str] = []
     totals = dict.fromkeys(Status, 0)
     errors = 0
+    by_notes: Counter[str] = Counter()  # files with WARN (or worse) notes, by worst severity
     for rep in reports:
         if rep.error is not None:
             errors += 1
@@ -355,18 +494,23 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
                 f"  ... {unlisted} more {_plural(unlisted, 'flow')} not listed: {by_status}"
             )
         for note in rep.notes:
-            if verbose or note.severity not in (Status.PASS, Status.SKIP):
+            if verbose or note.severity is not Status.PASS:
                 lines.append(f"  note: {finding_line(note)}")
         if not rep.flows and not unlisted:
             lines.append("  no REGISTER or INVITE flows found")
         for status, n in rep.status_counts().items():
             totals[status] += n
+        if rep.worse_notes:
+            by_notes[Status.worst([n.severity for n in rep.worse_notes]).value] += 1
     total = sum(totals.values())
     summary = (
         f"{_count(total, 'flow')}: " + ", ".join(f"{n} {s.value}" for s, n in totals.items() if n)
         if total
         else "0 flows"
     )
+    for value, n in sorted(by_notes.items(), key=lambda item: Status(item[0]).severity):
+        their = "its" if n == 1 else "their"
+        summary += f"; {_count(n, 'file')} {value} for {their} notes"
     if errors:
         summary += f"; {errors} file{'s' if errors > 1 else ''} not analyzed (ERROR)"
     lines.append(summary)
@@ -380,6 +524,21 @@ def _plural(count: int, word: str) -> str:
 
 def _count(count: int, word: str) -> str:
     return f"{count} {_plural(count, word)}"
+
+
+def _seen(analysis: SipAnalysis) -> str:
+    """The Call-IDs a capture has instead of the one asked for, saying when the list is
+    partial: " (5 of 37 Call-IDs seen: a, b, c, d, e)"."""
+    from ecc_doctor.captures.sip.analyze import OTHER_CALL_IDS_COUNTED
+
+    named = analysis.other_call_ids
+    if not named:
+        return " (no SIP messages)"
+    total = analysis.other_call_ids_seen
+    if total <= len(named):
+        return f" (Call-IDs seen: {', '.join(named)})"
+    of = f"{total:,} or more" if total >= OTHER_CALL_IDS_COUNTED else f"{total:,}"
+    return f" ({len(named)} of {of} Call-IDs seen: {', '.join(named)})"
 
 
 def _check_files(files: Sequence[Path]) -> None:
@@ -441,7 +600,8 @@ def _check_files(files: Sequence[Path]) -> None:
     default="auto",
     show_default=True,
     help="Processes per capture file (SIP rules, scapy engine; tshark ignores it): auto "
-    "uses up to 4 CPUs on files of 64 MiB or more, 1 on smaller ones. Same verdicts either way.",
+    "uses up to 4 CPUs on files of 64 MiB or more, 1 on smaller ones. Same verdicts and "
+    "counts either way; which passing flows are listed as examples beyond the caps may differ.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also show passing findings and notes.")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
@@ -467,9 +627,15 @@ def analyze(
     decide the exit code. A FILE that is not a capture (or runs past --time-limit) is an
     ERROR of its own and the other FILEs are still analyzed.
 
+    A FILE's status is its worst flow verdict or note: a capture whose reading stopped on a
+    corrupt or cut record (a capture.corrupt or capture.truncated note) is at least WARN,
+    and an ERROR, as a file that is not a capture, when not a single frame could be read.
+    With mgc added by --config/--gateway-text, a FILE without H.248 traffic gets a note
+    (mgc skipped) instead of an ERROR; --rules mgc makes it an ERROR.
+
     Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL/ERROR (also: one of several FILEs could
     not be read), 2 usage error (missing file, bad option, an output file that cannot be
-    written, or no FILE is a capture).
+    written, or no FILE is a capture), 130 interrupted (Ctrl-C or SIGTERM).
     """
 
     def body() -> int:
@@ -494,6 +660,7 @@ def analyze(
             gateway_text,
             time_limit,
             job_count,
+            mgc_implicit=rules is None and "mgc" in rule_set,
         )
         if all(r.unreadable for r in reports):
             # nothing to report on: the files are the problem (one line each)
@@ -519,7 +686,7 @@ def analyze(
             return int(ExitCode.CHECKS_FAILED)
         return int(ExitCode.OK)
 
-    run_guarded(body, debug=debug)
+    run_guarded(_terminable(body), debug=debug)
 
 
 @click.command()
@@ -551,6 +718,10 @@ def ladder(
         try:
             # only this Call-ID's messages are kept, so it is found however many calls exist
             analysis = analyze_file(file, engine=engine, ports=port_set, ladder_call_id=call_id)
+            if not analysis.messages:
+                _raise_if_no_frame(file, analysis.notes)
+            if not analysis.ladders.get(call_id):
+                fail(f"Call-ID {call_id!r} is not in the capture{_seen(analysis)}")
             lad = build_ladder(analysis, call_id)
         except (CaptureError, CheckError) as exc:
             fail(exc.message, ExitCode.USAGE)
@@ -560,4 +731,4 @@ def ladder(
             write_report(svg_path, render_svg(lad), "--svg")
         return int(ExitCode.OK)
 
-    run_guarded(body, debug=debug)
+    run_guarded(_terminable(body), debug=debug)

@@ -111,7 +111,7 @@ def test_a_bad_file_among_good_ones_is_an_error_of_its_own(tmp_path: Path) -> No
 
     code, out, _ = run("analyze", str(garbage), str(GOOD), "--format", "junit")
     cases = {c.get("name", ""): c for c in ET.fromstring(out).iter("testcase")}
-    assert code == 1 and cases["capture:garbage.pcap"].find("error") is not None
+    assert code == 1 and cases[f"capture.file:{garbage}"].find("error") is not None
 
 
 def test_only_bad_files_is_a_usage_error(tmp_path: Path) -> None:

@@ -55,6 +55,11 @@ IDLE_INVITE = 3_600.0
 #: Notes listed per rule; the rest are counted in one "more ... not listed" note.
 MAX_NOTES = 20
 
+#: With ``ladder_call_id``, the other Call-IDs named (the first ones seen) and counted (up to
+#: OTHER_CALL_IDS_COUNTED: memory stays bounded on captures of millions of calls).
+OTHER_CALL_IDS_NAMED = 5
+OTHER_CALL_IDS_COUNTED = 100_000
+
 #: Capture notes that are information, not a problem with the capture.
 INFO_NOTES = frozenset({"capture.duplicate"})
 
@@ -103,9 +108,11 @@ class SipAnalysis:
     ladders: OrderedDict[str, list[LadderMsg]] = field(default_factory=OrderedDict)
     rules: tuple[str, ...] = RULES
     #: when set, only this Call-ID's ladder is kept (``ecc-doctor ladder --call-id``), and
-    #: the first few other Call-IDs are named in ``other_call_ids``
+    #: the first few other Call-IDs are named in ``other_call_ids``; ``other_call_ids_seen``
+    #: counts them all, up to OTHER_CALL_IDS_COUNTED (a count at that cap means "or more")
     ladder_call_id: str | None = None
     other_call_ids: list[str] = field(default_factory=list)
+    other_call_ids_seen: int = 0
     #: each note's place in frame order (the highest frame it or an earlier note names), so
     #: the notes of ``analyze --jobs`` shards merge in the order one process lists them
     note_frames: list[int] = field(default_factory=list)
@@ -180,6 +187,7 @@ class _Analyzer:
         self.ladders: OrderedDict[str, list[_Arrow]] = OrderedDict()
         self.ladder_total = 0
         self.ladders_on = True  # analyze_records(ladders=False) turns it off
+        self.other_calls: set[str] = set()  # with ladder_call_id: the others, counted
         self.notes_seen: dict[str, int] = {}
         self.kept_good = 0
         self.kept_bad = 0
@@ -280,9 +288,13 @@ class _Analyzer:
         call = msg.call_id
         only = self.result.ladder_call_id
         if only is not None and call != only:
-            others = self.result.other_call_ids
-            if len(others) < 5 and call not in others:
-                others.append(call)
+            seen = self.other_calls
+            if call not in seen and len(seen) < OTHER_CALL_IDS_COUNTED:
+                seen.add(call)
+                self.result.other_call_ids_seen = len(seen)
+                others = self.result.other_call_ids
+                if len(others) < OTHER_CALL_IDS_NAMED:
+                    others.append(call)
             return
         lst = ladders.get(call)
         if lst is None:
@@ -520,14 +532,21 @@ def analyze_file(
                 ladders=ladders,
             )
         records = eng.sip(p, tuple(ports))
-        return analyze_records(
-            records,
-            rules=rules,
-            passwords=passwords,
-            max_contacts=max_contacts,
-            ladder_call_id=ladder_call_id,
-            ladders=ladders,
-        )
+        try:
+            return analyze_records(
+                records,
+                rules=rules,
+                passwords=passwords,
+                max_contacts=max_contacts,
+                ladder_call_id=ladder_call_id,
+                ladders=ladders,
+            )
+        finally:
+            # stopped early (an error, Ctrl-C, SIGTERM): the engine's cleanup runs now, not
+            # whenever the generator is collected (the tshark engine kills its tshark)
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
     except (CaptureError, ConfigError):
         raise
     except OSError as exc:

@@ -150,16 +150,15 @@ def analyze_sharded(
                 name=f"ecc-doctor analyze {index}/{count}",
                 daemon=True,
             )
-            started = False
             try:
+                # a SIGTERM handled meanwhile is raised once the worker is in the list
                 with _starting_worker():
                     proc.start()
-                started = True
+                    workers.append((proc, receive))
             finally:
                 send.close()  # the worker holds the other end: EOF here when it dies
-                if not started:
+                if not workers or workers[-1][0] is not proc:
                     receive.close()
-            workers.append((proc, receive))
         own = analyze_records(
             PcapEngine(progress).sip(path, ports, shard=(0, count)),
             rules=rules,
@@ -197,12 +196,16 @@ def _starting_worker() -> Iterator[None]:
     keeps an inherited SIG_IGN), so it prints no KeyboardInterrupt while it starts up.
     Signal handlers can only be changed in the main thread; elsewhere the worker ignores
     SIGINT once it runs.
+
+    A SIGTERM handler of the caller's (``ecc-doctor analyze`` raises from it, as Ctrl-C
+    does) is held back until the block ends: raised in the middle of ``proc.start()`` it
+    would leave a started child that the caller does not know of, so nothing stops it.
     """
     with _STARTING:  # two checks starting workers at once must not mix up __main__
         main = sys.modules.get("__main__")
         sys.modules["__main__"] = types.ModuleType("__main__")
         try:
-            with _sigint_ignored():
+            with _sigterm_held(), _sigint_ignored():
                 yield
         finally:
             if main is not None:
@@ -211,6 +214,29 @@ def _starting_worker() -> Iterator[None]:
 
 #: one worker start at a time in this process (see _starting_worker)
 _STARTING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """A Python SIGTERM handler, when this is the main thread and one is installed, runs
+    only once the block ends (then once, if SIGTERM came meanwhile). The stand-in is a
+    Python function too: a child started meanwhile gets SIGTERM's default action (exec
+    resets handled signals, and only SIG_IGN would be inherited), so terminate() works."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    if not callable(handler):  # SIG_DFL or SIG_IGN: nothing to hold back
+        yield
+        return
+    came: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+        if came:
+            signal.raise_signal(signal.SIGTERM)
 
 
 @contextlib.contextmanager
