@@ -507,7 +507,8 @@ def analyze_file(
 
     *jobs* processes share the work (built-in engine only; see
     :mod:`~ecc_doctor.captures.sip.parallel`): None or "auto" picks 2-4 for a big file
-    when CPUs are free, 1 is one process. The result is the same either way.
+    when CPUs are free, 1 is one process. The verdicts and counts are the same either way;
+    beyond the listing caps, which passing flows are kept as examples may differ.
     """
     from ecc_doctor.captures.engines import get_engine
     from ecc_doctor.captures.sip import parallel
