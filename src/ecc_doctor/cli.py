@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import importlib
 import json
 import os
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -74,13 +75,77 @@ def err_console() -> Console:
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
-    """Print one line to stderr and exit."""
-    click.echo(f"ecc-doctor: {redact(message)}", err=True)
+    """Print one line to stderr and exit (with *code* even if stderr is gone: a closed
+    terminal after SIGHUP)."""
+    with contextlib.suppress(OSError):
+        click.echo(f"ecc-doctor: {redact(message)}", err=True)
     sys.exit(int(code))
 
 
+# --- standard output that its reader closes (`| head`) ----------------------------------------
+
+
+def stdout_gone() -> None:
+    """stdout's reader went away: later output (and the flush at exit) goes to /dev/null,
+    quietly, and the command carries on to its own exit code (README: exit codes)."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no real descriptor (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def output_may_close() -> Iterator[None]:
+    """Around printing to stdout: a reader that stopped early ends the printing, not the
+    command (``check --all | head -1`` still exits with the checks' verdict)."""
+    try:
+        yield
+    except BrokenPipeError:
+        stdout_gone()
+
+
+def echo(text: str = "", *, nl: bool = True) -> None:
+    """``click.echo`` to stdout, quiet once the reader has gone (see output_may_close)."""
+    with output_may_close():
+        click.echo(text, nl=nl)
+
+
+class OutputConsole(Console):
+    """A rich Console for stdout whose closed pipe ends the printing quietly. (rich's own
+    answer is ``SystemExit(1)``, which reads as "a check failed".)"""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stdout_gone()
+
+
+# --- signals, internal errors ----------------------------------------------------------------
+
+#: Signals that stop a command like Ctrl-C (sessions closed, the lab's files removed, exit
+#: 130), and what the message says. SIGHUP: the terminal was closed (unless it is ignored,
+#: as under nohup).
+STOP_SIGNALS: dict[signal.Signals, str] = {
+    signal.SIGTERM: "terminated",
+    signal.SIGHUP: "hung up (the terminal was closed)",
+}
+
+
+def stop_signals() -> list[signal.Signals]:
+    """The STOP_SIGNALS to handle now: SIGHUP only when nobody chose to ignore it (nohup)."""
+    return [
+        sig
+        for sig in STOP_SIGNALS
+        if not (sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN)
+    ]
+
+
 class Terminated(Exception):
-    """SIGTERM arrived: the main task was cancelled (so every session closed) like Ctrl-C."""
+    """SIGTERM or SIGHUP arrived: the main task was cancelled (so every session closed) like
+    Ctrl-C. The message says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
@@ -112,33 +177,37 @@ class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` for commands: SIGTERM cancels like Ctrl-C (raising Terminated once
-    the cleanup ran), and exit does not wait for worker threads that are still busy."""
+    """``asyncio.run`` for commands: SIGTERM and SIGHUP cancel like Ctrl-C (raising
+    Terminated once the cleanup ran), and exit does not wait for worker threads that are
+    still busy."""
 
     async def wrapper() -> T:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(_DaemonExecutor())
         task = asyncio.current_task()
-        terminated = False
+        reason = ""
 
-        def on_sigterm() -> None:
-            nonlocal terminated
-            terminated = True
+        def on_signal(sig: signal.Signals) -> None:
+            nonlocal reason
+            reason = reason or STOP_SIGNALS[sig]
             if task is not None:
                 task.cancel()
 
-        # not in the main thread (tests) or not on Unix: SIGTERM keeps its default action
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        handled = stop_signals()
+        # not in the main thread (tests) or not on Unix: the signals keep their default action
+        for sig in handled:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal, sig)
         try:
             return await main
         except asyncio.CancelledError:
-            if terminated:
-                raise Terminated from None
+            if reason:
+                raise Terminated(reason) from None
             raise
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signal.SIGTERM)
+            for sig in handled:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
 
     return asyncio.run(wrapper())
 
@@ -151,19 +220,26 @@ def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
         fail(exc.message, ExitCode.USAGE)
     except KeyboardInterrupt:
         fail("interrupted; every session was closed", ExitCode.INTERRUPTED)
-    except Terminated:
-        fail("terminated; every session was closed", ExitCode.INTERRUPTED)
+    except Terminated as exc:
+        fail(f"{exc.reason}; every session was closed", ExitCode.INTERRUPTED)
     except EccDoctorError as exc:
         fail(exc.message, ExitCode.CHECKS_FAILED)
     except Exception as exc:  # a bug of ours: say how to report it
         if debug:
-            err_console().print(redact("".join(traceback.format_exception(exc))), markup=False)
+            with contextlib.suppress(OSError):
+                err_console().print(redact("".join(traceback.format_exception(exc))), markup=False)
+        # every command has --debug (DEBUG_HELP), so the advice holds wherever this appears
+        evidence = "the traceback above" if debug else "the output of the same command with --debug"
         fail(
             f"internal error: {type(exc).__name__}: {exc}. This is a bug in ecc-doctor "
-            f"{__version__}; please report it at {REPORT_URL} with the output of --debug",
+            f"{__version__}; please report it at {REPORT_URL} with {evidence}",
             ExitCode.INTERNAL,
         )
     sys.exit(code)
+
+
+#: The help of the --debug option that every command has.
+DEBUG_HELP = "Show a traceback on internal errors."
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -172,7 +248,7 @@ def cli() -> None:
     """Verify and diagnose an Avaya Aura site: CM, AES, Breeze ECC, Presence, SIP, H.248.
 
     Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL or ERROR, 2 usage or config error,
-    3 internal error (a bug), 130 interrupted.
+    3 internal error (a bug), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
 
 
@@ -365,14 +441,15 @@ async def _run(
 def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) -> None:
     from ecc_doctor.reporters import console, json_report, junit
 
-    out = Console(highlight=False)
-    for fmt in opts.formats:
+    out = OutputConsole(highlight=False)
+    for fmt in opts.formats:  # a reader that stops early (| head) ends this, not the files
         if fmt == "table":
-            console.write(out, results, wall_s=wall, verbose=opts.debug)
+            with output_may_close():
+                console.write(out, results, wall_s=wall, verbose=opts.debug)
         elif fmt == "json":
-            click.echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
+            echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
         else:
-            click.echo(junit.render(results, warn_as=opts.junit_warn_as, site=site), nl=False)
+            echo(junit.render(results, warn_as=opts.junit_warn_as, site=site), nl=False)
     files: list[tuple[Path | None, str, Callable[[], str]]] = [
         (
             opts.json_path,
@@ -399,17 +476,60 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
 
 def check_writable(path: Path | None, label: str) -> None:
     """ConfigError before the (long) work starts if the output file *label* (the option,
-    e.g. "--json") could not be written. Shared by ``check``, ``analyze`` and ``ladder``."""
+    e.g. "--json") cannot be written. Shared by ``check``, ``analyze``, ``ladder``, ``lab``.
+
+    The file is opened for writing for real (``os.access`` says yes to root everywhere, also
+    on /proc or a read-only mount), without truncating a file that exists; a file this probe
+    created is removed again. Devices and FIFOs are not opened (a FIFO's reader would see
+    the end of its input): their problems show when the report is written.
+    """
     if path is None:
         return
-    folder = path.parent
     if path.is_dir():  # click rejects it for check (dir_okay=False); analyze/ladder reach it
         raise ConfigError(f"{label} {path}: is a folder, not a file")
-    if not folder.is_dir():
-        raise ConfigError(f"{label} {path}: no such folder {folder}")
-    target = path if path.exists() else folder
-    if not os.access(target, os.W_OK):
-        raise ConfigError(f"{label} {path}: permission denied on {target}")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK
+    try:
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if not path.is_file():  # a device, FIFO or a dangling symbolic link
+                return
+            os.close(os.open(path, flags))
+        else:
+            os.close(fd)
+            path.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{label} {path}: {_why_unwritable(path, exc)}") from None
+
+
+def _why_unwritable(path: Path, exc: OSError) -> str:
+    """What stops writing *path*, in words (never an errno name)."""
+    folder = path.parent
+    if exc.errno == errno.ENOTDIR:
+        # the first ancestor that exists but is not a folder (lab.toml/x.json)
+        ancestor = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if ancestor is not None:
+            return f"{ancestor} is a file, not a folder"
+    if exc.errno == errno.ENOENT:
+        if not folder.is_dir():
+            return f"no such folder {folder}"
+        return f"cannot write: files cannot be created in {folder}"  # /proc
+    words = _ERRNO_WORDS.get(exc.errno or 0)
+    if words is None:
+        text = exc.strerror or str(exc)
+        words = text[:1].lower() + text[1:]
+    return f"cannot write: {words}"
+
+
+_ERRNO_WORDS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENAMETOOLONG: "the name is too long",
+}
 
 
 def write_report(path: Path, text: str, label: str) -> None:
@@ -427,7 +547,8 @@ def write_report(path: Path, text: str, label: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def list_checks(fmt: str) -> None:
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+def list_checks(fmt: str, debug: bool) -> None:
     """List the registered checks: id, title, source, config sections needed."""
 
     def body() -> int:
@@ -441,34 +562,38 @@ def list_checks(fmt: str) -> None:
                 {"id": s.id, "title": s.title, "source": s.source, "needs": list(s.needs)}
                 for s in specs
             ]
-            click.echo(json.dumps(rows, indent=2))
+            echo(json.dumps(rows, indent=2))
             return 0
         t = Table(show_edge=False, header_style="bold")
         for col in ("id", "title", "source", "needs"):
             t.add_column(col, overflow="fold")
         for s in specs:
             t.add_row(s.id, s.title, s.source, ", ".join(s.needs) or "-")
-        Console().print(t)
+        OutputConsole().print(t)
         return 0
 
-    run_guarded(body, debug=False)
+    run_guarded(body, debug=debug)
 
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="ecc-doctor.toml")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path: Path, force: bool) -> None:
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+def init(path: Path, force: bool, debug: bool) -> None:
     """Write a commented site-file template to PATH (default ./ecc-doctor.toml)."""
-    if path.exists() and not force:
-        fail(f"{path} exists; use --force to overwrite it")
-    try:
-        path.write_text(template(), encoding="utf-8")
-        path.chmod(0o600)
-    except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror}")
-    click.echo(
-        f"wrote {path}: fill in the sections for your site, then run: ecc-doctor check --all"
-    )
+
+    def body() -> int:
+        if path.exists() and not force:
+            fail(f"{path} exists; use --force to overwrite it")
+        try:
+            path.write_text(template(), encoding="utf-8")
+            path.chmod(0o600)
+        except OSError as exc:
+            fail(f"cannot write {path}: {exc.strerror}")
+        echo(f"wrote {path}: fill in the sections for your site, then run: ecc-doctor check --all")
+        return 0
+
+    run_guarded(body, debug=debug)
 
 
 # --- lab -------------------------------------------------------------------------------------
@@ -487,12 +612,19 @@ def init(path: Path, force: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the site config here.",
 )
-def lab_command(faults: tuple[str, ...], write_config: Path | None) -> None:
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+def lab_command(faults: tuple[str, ...], write_config: Path | None, debug: bool) -> None:
     """Run the embedded lab site in the foreground and print the site config for it.
 
     While it runs, type 'fault NAME', 'heal NAME', 'status' or 'quit' (or press Ctrl-C).
+    In the background of a terminal (`ecc-doctor lab &`) it does not read the terminal.
     """
-    run_guarded(lambda: run_async(_lab(list(faults), write_config)), debug=False)
+
+    def body() -> int:
+        check_writable(write_config, "--write-config")  # before the lab starts
+        return run_async(_lab(list(faults), write_config))
+
+    run_guarded(body, debug=debug)
 
 
 async def _lab(faults: list[str], write_config: Path | None) -> int:
@@ -508,18 +640,48 @@ async def _lab(faults: list[str], write_config: Path | None) -> int:
             await lab.fault(fault)
         text = tomli_w.dumps(lab.data)
         if write_config:
-            write_config.write_text(text, encoding="utf-8")
-            write_config.chmod(0o600)
-        click.echo("# ecc-doctor lab site config (valid while this process runs)")
-        click.echo(text)
-        click.echo(f"# faults: {', '.join(lab.faults)}")
-        click.echo("# type 'fault NAME', 'heal NAME', 'status' or 'quit'; Ctrl-C stops the lab")
+            _write_private(write_config, text, "--write-config")
+        echo("# ecc-doctor lab site config (valid while this process runs)")
+        echo(text)
+        echo(f"# faults: {', '.join(lab.faults)}")
         await _lab_console(lab)
     return 0
 
 
-def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed on stdin, then None at end of input.
+def _write_private(path: Path, text: str, label: str) -> None:
+    """write_report for a file only its owner may read (the lab's config names its keys)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # an existing file keeps its mode otherwise
+            fh.write(text)
+    except OSError as exc:
+        raise ConfigError(f"{label} {path}: {_why_unwritable(path, exc)}") from exc
+
+
+LAB_COMMANDS = "type 'fault NAME', 'heal NAME', 'status' or 'quit'; Ctrl-C stops the lab"
+
+
+def _console_off() -> str:
+    return (
+        "# console off: the lab runs in the background of its terminal and does not read it; "
+        f"stop it with: kill {os.getpid()} (or 'fg', then Ctrl-C)"
+    )
+
+
+def _in_background(fd: int) -> bool:
+    """Whether *fd* is a terminal whose foreground is another job (`ecc-doctor lab &`,
+    `timeout 60 ecc-doctor lab`): reading it would stop the whole lab (SIGTTIN). A pipe,
+    a file or a terminal that is not ours to control is never "background"."""
+    try:
+        return os.tcgetpgrp(fd) != os.getpgrp()
+    except OSError:
+        return False
+
+
+def _stdin_lines(say: Callable[[str], None]) -> asyncio.Queue[str | None]:
+    """Lines typed on stdin, then None at end of input; *say* is told (from the reader
+    thread) when the console goes off (the lab went to the background) and on again.
 
     A daemon thread reads the raw descriptor: a thread blocked in ``sys.stdin.readline`` in
     the default executor would keep ``asyncio.run`` (and so Ctrl-C) waiting for Enter, and
@@ -532,6 +694,10 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
     except (AttributeError, OSError, ValueError):  # no stdin at all
         queue.put_nowait(None)
         return queue
+    # A read from the background then fails (EIO) instead of stopping the lab: after
+    # Ctrl-Z and `bg`, the read that was waiting is restarted in the background.
+    with contextlib.suppress(ValueError, OSError):  # not the main thread, no such signal
+        signal.signal(signal.SIGTTIN, signal.SIG_IGN)
 
     def put(item: str | None) -> bool:
         try:
@@ -540,12 +706,32 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
             return False
         return True
 
+    def tell(text: str) -> bool:
+        try:
+            loop.call_soon_threadsafe(say, text)
+        except RuntimeError:
+            return False
+        return True
+
     def reader() -> None:
         pending = b""
+        off = _in_background(fd)
+        tell(_console_off() if off else f"# {LAB_COMMANDS}")
         while True:
+            if _in_background(fd):
+                if not off and not tell(_console_off()):
+                    return
+                off = True
+                time.sleep(0.5)  # until `fg`; a daemon thread, abandoned at exit
+                continue
+            if off and not tell(f"# console on: {LAB_COMMANDS}"):
+                return
+            off = False
             try:
                 chunk = os.read(fd, 4096)
             except OSError:
+                if _in_background(fd):
+                    continue  # sent to the background while waiting: EIO, not the end
                 chunk = b""
             if not chunk:
                 if pending:
@@ -567,7 +753,7 @@ MAX_LAB_LINE = 4096
 
 
 async def _lab_console(lab: Any) -> None:
-    lines = _stdin_lines()
+    lines = _stdin_lines(echo)
     while (line := await lines.get()) is not None:
         words = line.split()
         if not words:
@@ -577,15 +763,13 @@ async def _lab_console(lab: Any) -> None:
         try:
             if words[0] in {"fault", "heal"} and len(words) == 2:
                 await (lab.fault if words[0] == "fault" else lab.heal)(words[1])
-                click.echo(
-                    f"{words[0]}: {words[1]} (active: {', '.join(sorted(lab.active)) or 'none'})"
-                )
+                echo(f"{words[0]}: {words[1]} (active: {', '.join(sorted(lab.active)) or 'none'})")
             elif words[0] == "status":
-                click.echo(json.dumps(lab.status(), indent=2, default=str))
+                echo(json.dumps(lab.status(), indent=2, default=str))
             else:
-                click.echo("commands: fault NAME | heal NAME | status | quit")
+                echo("commands: fault NAME | heal NAME | status | quit")
         except ConfigError as exc:
-            click.echo(exc.message)
+            echo(exc.message)
     await asyncio.Event().wait()  # stdin closed: keep serving until interrupted (cancelled)
 
 

@@ -6,17 +6,22 @@ options are checked, and the capture code (scapy) only when a capture is read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from ecc_doctor.cli import DEBUG_HELP, run_guarded
 from ecc_doctor.errors import ConfigError
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"ecc-doctor dashboard: error: {message}", err=True)
     sys.exit(2)
 
@@ -56,6 +61,7 @@ def _fail(message: str) -> None:
     show_default=True,
     help="where 'e' (JSON/JUnit) and 's' (SVG screenshot) write",
 )
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def dashboard(
     config_path: Path | None,
     lab: bool,
@@ -64,6 +70,7 @@ def dashboard(
     iface: str | None,
     lab_faults: tuple[str, ...],
     export_dir: Path,
+    debug: bool,
 ) -> None:
     """Live dashboard: re-runs the checks, keeps an outage timeline, shows SIP/MGC captures.
 
@@ -72,6 +79,21 @@ def dashboard(
     Keys: r re-run all, enter re-run selected, f failing only, / search, l ladder,
     x lab faults, e export JSON+JUnit, s screenshot, ? help, q quit.
     """
+    run_guarded(
+        lambda: _dashboard(config_path, lab, interval, capture, iface, lab_faults, export_dir),
+        debug=debug,
+    )
+
+
+def _dashboard(
+    config_path: Path | None,
+    lab: bool,
+    interval: float,
+    capture: Path | None,
+    iface: str | None,
+    lab_faults: tuple[str, ...],
+    export_dir: Path,
+) -> int:
     try:
         if lab and config_path is not None:
             raise ConfigError("give either --config or --lab, not both")
@@ -117,7 +139,6 @@ def dashboard(
             config_mod.check_timeout_ids(config, [spec.id for spec in specs])
     except ConfigError as exc:
         _fail(exc.message)
-        return
 
     from ecc_doctor.tui.app import DashboardApp
 
@@ -132,6 +153,24 @@ def dashboard(
         export_dir=export_dir,
         note=note,
     )
-    app.run()
-    if app.return_code:  # 130 after SIGTERM (once everything was closed), 1 after a crash
-        sys.exit(app.return_code)
+    with _hangup_quits_like_sigterm():
+        app.run()
+    return app.return_code or 0  # 130 after SIGTERM or SIGHUP, 1 after a crash
+
+
+@contextlib.contextmanager
+def _hangup_quits_like_sigterm() -> Iterator[None]:
+    """SIGHUP (the terminal was closed) quits like SIGTERM, which the app answers by closing
+    the lab (and its private files) and exiting 130. Under nohup it stays ignored."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        yield
+        return
+
+    def hung_up(signum: int, frame: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGHUP, hung_up)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from ecc_doctor.cli import DEBUG_HELP, OutputConsole, output_may_close, run_guarded
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.imarchive import ArchiveError, FileSummary, ImRecord, Layout, parse_file
 
@@ -125,10 +126,22 @@ def im_archive() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def parse(
-    files: tuple[Path, ...], config: Path | None, record_element: str | None, show: int, fmt: str
+    files: tuple[Path, ...],
+    config: Path | None,
+    record_element: str | None,
+    show: int,
+    fmt: str,
+    debug: bool,
 ) -> None:
     """Read FILES (plain XML, zip or gzip) as the check would, and show what it finds."""
+    run_guarded(lambda: _parse(files, config, record_element, show, fmt), debug=debug)
+
+
+def _parse(
+    files: tuple[Path, ...], config: Path | None, record_element: str | None, show: int, fmt: str
+) -> int:
     try:
         layout, cap = _layout(config, record_element)
     except ConfigError as exc:
@@ -139,10 +152,11 @@ def parse(
         click.echo(f"ecc-doctor im-archive parse: error: no such file: {missing[0]}", err=True)
         sys.exit(2)
     reports = [_read(f, layout, cap, show) for f in files]
-    if fmt == "json":
-        click.echo(json.dumps(reports, indent=2))
-    else:
-        console = Console(width=None if sys.stdout.isatty() else 160)
-        for report in reports:
-            _print(report, console)
-    sys.exit(0 if all(r["ok"] for r in reports) else 1)
+    with output_may_close():  # a reader that stops early does not change the exit code
+        if fmt == "json":
+            click.echo(json.dumps(reports, indent=2))
+        else:
+            console = OutputConsole(width=None if sys.stdout.isatty() else 160)
+            for report in reports:
+                _print(report, console)
+    return 0 if all(r["ok"] for r in reports) else 1

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ecc_doctor.cli import DEBUG_HELP, OutputConsole, output_may_close, run_guarded, stdout_gone
 from ecc_doctor.errors import EccDoctorError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,18 +22,26 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$")
 
 
 def _one_line_errors(fn: F) -> F:
-    """Our errors become one line on stderr and exit code 2 (no traceback)."""
+    """Our errors become one line on stderr and exit code 2 (no traceback); anything else
+    is an internal error (exit 3, its traceback with --debug, the option added here)."""
 
+    @click.option("--debug", is_flag=True, help=DEBUG_HELP)
     @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EccDoctorError as exc:
-            click.echo(f"ecc-doctor mgc: error: {exc.message}", err=True)
-            sys.exit(2)
-        except OSError as exc:
-            click.echo(f"ecc-doctor mgc: error: {exc.filename or ''}: {exc.strerror}", err=True)
-            sys.exit(2)
+    def wrapper(*args: Any, debug: bool, **kwargs: Any) -> None:
+        def body() -> int:
+            try:
+                fn(*args, **kwargs)
+            except EccDoctorError as exc:
+                click.echo(f"ecc-doctor mgc: error: {exc.message}", err=True)
+                sys.exit(2)
+            except BrokenPipeError:  # stdout's reader went away: not a file problem
+                stdout_gone()
+            except OSError as exc:
+                click.echo(f"ecc-doctor mgc: error: {exc.filename or ''}: {exc.strerror}", err=True)
+                sys.exit(2)
+            return 0
+
+        run_guarded(body, debug=debug)
 
     return wrapper  # type: ignore[return-value]
 
@@ -117,14 +126,15 @@ def timeline_cmd(
     timeline = build_timeline(params, detection=detection)
     if svg_path is not None:
         svg_path.write_text(render_svg(timeline), encoding="utf-8")
-    if fmt == "json":
-        click.echo(
-            json.dumps(timeline_json(timeline, shift, clock, loss_at, dated=dated), indent=2)
-        )
-    else:
-        print_timeline(timeline, shift, clock, dated=dated)
-        if svg_path is not None:
-            click.echo(f"SVG written to {svg_path}")
+    with output_may_close():
+        if fmt == "json":
+            click.echo(
+                json.dumps(timeline_json(timeline, shift, clock, loss_at, dated=dated), indent=2)
+            )
+        else:
+            print_timeline(timeline, shift, clock, dated=dated, console=OutputConsole())
+            if svg_path is not None:
+                click.echo(f"SVG written to {svg_path}")
 
 
 @mgc.command("analyze")
@@ -164,10 +174,11 @@ def analyze_cmd(
         drawn = next((r.svg() for r in reports if r.timeline is not None), "")
         if drawn:
             svg_path.write_text(drawn, encoding="utf-8")
-    if fmt == "json":
-        click.echo(json.dumps([f.to_dict() for f in flows], indent=2))
-    else:
-        print_flows(flows)
+    with output_may_close():  # a reader that stops early does not change the verdict
+        if fmt == "json":
+            click.echo(json.dumps([f.to_dict() for f in flows], indent=2))
+        else:
+            print_flows(flows, console=OutputConsole())
     worst = Status.worst([f.status for f in flows])
     sys.exit(1 if worst in (Status.FAIL, Status.ERROR) else 0)
 

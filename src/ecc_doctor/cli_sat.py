@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-from rich.console import Console
 from rich.table import Table as RichTable
 
+from ecc_doctor.cli import DEBUG_HELP, OutputConsole, output_may_close, run_guarded
 from ecc_doctor.errors import EccDoctorError, ProtocolError
 from ecc_doctor.probes import sat_ossi
 from ecc_doctor.probes.sat_records import Screen
@@ -19,7 +19,7 @@ from ecc_doctor.probes.sat_screens import parse_text
 MAX_INPUT = 5 * 1024 * 1024
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"ecc-doctor sat parse: error: {' '.join(message.split())}", err=True)
     sys.exit(2)
 
@@ -55,7 +55,7 @@ def _as_json(screen: Screen) -> dict[str, Any]:
 
 def _print_tables(screen: Screen) -> None:
     # piped output (reports, tests) is not cut at 80 columns; a terminal keeps its width
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = OutputConsole(width=None if sys.stdout.isatty() else 160)
     for t in screen.tables():
         table = RichTable(title=f"{screen.command}: {t.title}", title_justify="left")
         for column in t.columns:
@@ -86,22 +86,27 @@ def sat() -> None:
     type=click.Path(path_type=Path),
     help="site file whose [cm.ossi_fields] map this CM's OSSI field IDs",
 )
-def parse(source: str, fmt: str, config_path: Path | None) -> None:
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+def parse(source: str, fmt: str, config_path: Path | None, debug: bool) -> None:
     """Recognise and parse SAT output: status aesvcs cti-link, display cti-link N,
     display system-parameters customer-options / features, display ip-services.
 
     Reads screen text (VT220 escapes, page marks and prompts are fine) or OSSI
     c/f/d/n/e/t output from FILE or standard input. Passwords are never shown.
     """
+    run_guarded(lambda: _parse(source, fmt, config_path), debug=debug)
+
+
+def _parse(source: str, fmt: str, config_path: Path | None) -> int:
     try:
         screen = parse_text(_read(source), _fields(config_path))
     except EccDoctorError as exc:
         _fail(exc.message)
-        return
     except OSError as exc:
         _fail(f"{source}: {exc.strerror or exc}")
-        return
-    if fmt == "json":
-        click.echo(json.dumps(_as_json(screen), indent=2))
-    else:
-        _print_tables(screen)
+    with output_may_close():
+        if fmt == "json":
+            click.echo(json.dumps(_as_json(screen), indent=2))
+        else:
+            _print_tables(screen)
+    return 0

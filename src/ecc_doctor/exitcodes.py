@@ -10,7 +10,7 @@ class ExitCode(enum.IntEnum):
     CHECKS_FAILED = 1  #: some check FAIL or ERROR (or WARN with --strict)
     USAGE = 2  #: bad command line or site file
     INTERNAL = 3  #: ecc-doctor itself crashed (a bug: please report it)
-    INTERRUPTED = 130  #: stopped with Ctrl-C
+    INTERRUPTED = 130  #: stopped with Ctrl-C, SIGTERM or SIGHUP (every session closed)
 
 
 REPORT_URL = "https://github.com/ecc-doctor/ecc-doctor/issues"

@@ -75,8 +75,10 @@ async def check(ctx: CheckContext) -> Result:
             rows.append((name, host_port(host, port), "FAILED", outcome))
     table = Evidence.table("endpoints", ("endpoint", "address", "state", "detail"), rows)
     if failed:
-        summary = f"{len(failed)} of {len(eps)} endpoints unreachable: " + "; ".join(failed)
+        noun = "endpoint" if len(eps) == 1 else "endpoints"
+        summary = f"{len(failed)} of {len(eps)} {noun} unreachable: " + "; ".join(failed)
         return ctx.result(Status.FAIL, summary, metrics=metrics, evidence=[table])
     slowest = max(metrics.values())
-    summary = f"{len(eps)} endpoints accept connections (slowest {slowest:.1f} ms)"
+    accept = "endpoint accepts" if len(eps) == 1 else "endpoints accept"
+    summary = f"{len(eps)} {accept} connections (slowest {slowest:.1f} ms)"
     return ctx.result(Status.PASS, summary, metrics=metrics, evidence=[table])

@@ -31,10 +31,11 @@ def status_text(status: Status) -> Text:
 
 
 def summary_line(results: Sequence[Result], wall_s: float | None = None) -> str:
-    """``7 checks: 5 PASS, 1 WARN, 1 SKIP in 2.3 s``."""
+    """``7 checks: 5 PASS, 1 WARN, 1 SKIP in 2.3 s`` (``1 check: 1 PASS`` for one)."""
     c = counts(results)
     parts = [f"{c[s.value]} {s.value}" for s in Status if c[s.value]]
-    line = f"{len(results)} checks: " + (", ".join(parts) if parts else "none")
+    noun = "check" if len(results) == 1 else "checks"
+    line = f"{len(results)} {noun}: " + (", ".join(parts) if parts else "none")
     if wall_s is not None:
         line += f" in {wall_s:.1f} s"
     return line
