@@ -56,7 +56,7 @@ async def test_every_cm_check_passes_on_the_lab(lab: Lab) -> None:
     assert [r.check_id for r in results] == CM_CHECKS
     by_id = {r.check_id: r for r in results}
     assert {r.check_id: r.status for r in results} == dict.fromkeys(CM_CHECKS, Status.PASS)
-    assert by_id["cm.cti-link"].summary == "CTI link 1 established"
+    assert by_id["cm.cti-link"].summary == "CTI link 1 established, messages flowing"
     assert by_id["cm.cti-link"].metrics["link1.msgs_sent"] >= 15
     assert by_id["cm.cti-link"].source == "ECC app note 9.1"
     assert by_id["cm.license"].summary == "CM license: Computer Telephony Adjunct Links = y"
