@@ -70,7 +70,8 @@ class Secret:
         try:
             self._resolve()
         except ConfigError as exc:
-            return exc.message.removeprefix(f"secret {self._ref}: ")
+            # the message's whitespace is collapsed (EccDoctorError): so is its prefix
+            return exc.message.removeprefix(" ".join(f"secret {self._ref}:".split()) + " ")
         return None
 
     def reveal(self) -> str:
@@ -80,6 +81,11 @@ class Secret:
         return value
 
     def _resolve(self) -> str:
+        for scheme, what in (("env:", "NAME"), ("file:", "PATH")):
+            if self._ref.startswith(scheme) and not self._ref[len(scheme) :].strip():
+                raise ConfigError(
+                    f"secret {self._ref}: the reference is empty (expected {scheme}{what})"
+                )
         if self._ref.startswith("env:"):
             name = self._ref[4:]
             value = os.environ.get(name)

@@ -74,7 +74,9 @@ def _stuck(first: CtiLinkStatus, second: CtiLinkStatus, wanted: list[int]) -> li
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
-    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+    async with open_sat(
+        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
+    ) as sat:
         status = await sat.cti_status()
         listed, table = listed_links(status)
         wanted = list(cfg.cti_links) or listed

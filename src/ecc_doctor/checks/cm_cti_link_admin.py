@@ -45,7 +45,9 @@ async def check(ctx: CheckContext) -> Result:
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
     problems: list[str] = []
     evidence: list[Evidence] = []
-    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+    async with open_sat(
+        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
+    ) as sat:
         links = list(cfg.cti_links)
         if not links:  # default: every link CM lists, as cm.cti-link does
             links, listing = listed_links(await sat.cti_status())

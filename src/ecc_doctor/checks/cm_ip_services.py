@@ -47,7 +47,9 @@ def _server_problem(cfg: CmConfig, screen: IpServices) -> str | None:
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
-    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+    async with open_sat(
+        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
+    ) as sat:
         screen = await sat.ip_services()
     evidence = [Evidence.table(t.title, t.columns, t.rows) for t in screen.tables()]
     problems = [p for p in (_service_problem(cfg, screen), _server_problem(cfg, screen)) if p]

@@ -19,7 +19,9 @@ OPTION = "Computer Telephony Adjunct Links"
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
-    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+    async with open_sat(
+        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
+    ) as sat:
         screen = await sat.form(CUSTOMER_OPTIONS)
     table = screen.tables()[0]
     evidence = [Evidence.table(CUSTOMER_OPTIONS, table.columns, table.rows)]

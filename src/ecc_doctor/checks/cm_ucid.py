@@ -21,7 +21,9 @@ SEND = "Send UCID to ASAI"
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
     transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
-    async with open_sat(cfg, transcript, connect_timeout=ctx.connect_timeout) as sat:
+    async with open_sat(
+        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
+    ) as sat:
         screen = await sat.form(FEATURES)
     values = {label: screen.get(label) for label in (CREATE, NODE, SEND)}
     missing = [label for label, value in values.items() if value is None]

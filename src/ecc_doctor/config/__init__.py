@@ -22,7 +22,7 @@ from ecc_doctor.config.aes import AesConfig
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.config.mgc import MgcConfig
-from ecc_doctor.config.schema import build, doc_lines
+from ecc_doctor.config.schema import build, doc_lines, toml_key
 from ecc_doctor.config.sections import NetConfig, SiteInfo, TimeoutsConfig
 from ecc_doctor.config.sftp import SftpConfig
 from ecc_doctor.config.sip import SipConfig
@@ -95,7 +95,40 @@ def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error(path, exc)) from exc
-    return from_mapping(data, source=str(path), mode=mode)
+    cfg = from_mapping(data, source=str(path), mode=mode)
+    _check_input_files(cfg, path.parent)
+    return cfg
+
+
+def _input_files(cfg: SiteConfig) -> Iterator[tuple[str, Path, bool]]:
+    """(key, path as written, whether the current folder is tried first) of every file the
+    checks read: captures, the SIP password file, the gateway text."""
+    if cfg.sip is not None:
+        for i, capture in enumerate(cfg.sip.captures):
+            yield f"sip.captures[{i}]", capture, False
+        if cfg.sip.password_file is not None:
+            yield "sip.password_file", cfg.sip.password_file, False
+    if cfg.mgc is not None:
+        if cfg.mgc.capture is not None:  # mgc.failover tries the current folder first
+            yield "mgc.capture", cfg.mgc.capture, True
+        if cfg.mgc.gateway_text is not None:
+            yield "mgc.gateway_text", cfg.mgc.gateway_text, False
+
+
+def _check_input_files(cfg: SiteConfig, base: Path) -> None:
+    """ConfigError for a capture or input file that is not there, found as the checks find
+    it (a relative path is relative to the site file's folder)."""
+    for key, written, cwd_first in _input_files(cfg):
+        path = written
+        if not written.is_absolute() and not (cwd_first and written.exists()):
+            path = base / written
+        if path.is_file():
+            continue
+        why = "not a file" if path.exists() else "does not exist"
+        where = f"{why}: {path}" if path != written else why
+        raise ConfigError(
+            f"{cfg.source}: {key}: expected an existing file, got '{written}' ({where})"
+        )
 
 
 def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
@@ -147,7 +180,7 @@ def check_timeout_ids(cfg: SiteConfig, known_ids: Iterable[str]) -> None:
     for check_id in cfg.timeouts.checks:
         if check_id not in known:
             raise ConfigError(
-                f'{cfg.source}: timeouts.checks."{check_id}": unknown check '
+                f"{cfg.source}: timeouts.checks.{toml_key(check_id)}: unknown check "
                 f"(known: {', '.join(known)})"
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecc_doctor.config.schema import setting
+from ecc_doctor.config.schema import host_problem, setting, url_problem
 from ecc_doctor.secrets import Secret
 
 #: Requested by default, newest first: AES 7.0 (privA) down to 6.2 (priv6). PROTOCOLS.md 2.3
@@ -73,10 +73,12 @@ class AesConfig:
     )
 
     def validate(self) -> str | None:
+        if problem := host_problem("host", self.host):
+            return problem
         if not self.protocol_versions:
             return "protocol_versions: expected at least one version, got []"
-        if self.oam_url and not self.oam_url.startswith(("https://", "http://")):
-            return f"oam_url: expected an https:// URL, got {self.oam_url!r}"
+        if self.oam_url and (problem := url_problem("oam_url", self.oam_url, "an https:// URL")):
+            return problem
         for key in ("oam_login_path", "oam_summary_path"):
             if not getattr(self, key).startswith("/"):
                 return f"{key}: expected a path starting with '/', got {getattr(self, key)!r}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecc_doctor.config.schema import setting
+from ecc_doctor.config.schema import host_problem, setting
 from ecc_doctor.probes.sat_ossi import check_overrides
 from ecc_doctor.secrets import Secret
 
@@ -74,6 +74,8 @@ class CmConfig:
     )
 
     def validate(self) -> str | None:
+        if problem := host_problem("host", self.host):
+            return problem
         if not self.termtype.lower().startswith("ossi"):
             return f"termtype: expected an OSSI terminal type (ossi, ossi3, ossi4, ossit), got {self.termtype!r}"
         if any(n < 1 for n in self.cti_links):

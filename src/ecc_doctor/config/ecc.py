@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecc_doctor.config.schema import setting
+from ecc_doctor.config.schema import host_problem, setting, url_problem
 from ecc_doctor.secrets import Secret
 
 _CONTENT_TYPES = ("application/json", "multipart/form-data")
@@ -118,16 +118,19 @@ class EccConfig:
     )
 
     def validate(self) -> str | None:
-        if not self.base_url.startswith(("https://", "http://")):
-            return f"base_url: expected an http(s):// URL, got {self.base_url!r}"
+        # an empty callback_host binds every address (like 0.0.0.0); blanks never work
+        if problem := host_problem("callback_host", self.callback_host, empty_ok=True):
+            return problem
+        if problem := url_problem("base_url", self.base_url):
+            return problem
         if bool(self.client_cert) != bool(self.client_key):
             return "client_key: expected client_cert and client_key together, got only one"
         if self.callback_tls and not (self.callback_cert and self.callback_key):
             return "callback_cert: expected callback_cert and callback_key with callback_tls = true, got none"
         if not self.callback_path.startswith("/"):
             return f"callback_path: expected a path starting with '/', got {self.callback_path!r}"
-        if self.callback_url and not self.callback_url.startswith(("https://", "http://")):
-            return f"callback_url: expected an http(s):// URL, got {self.callback_url!r}"
+        if self.callback_url and (problem := url_problem("callback_url", self.callback_url)):
+            return problem
         if self.extension_a and self.extension_a == self.extension_b:
             return f"extension_b: expected an extension other than extension_a, got {self.extension_b!r}"
         try:

@@ -9,11 +9,15 @@ A section is a frozen dataclass whose fields carry ``metadata`` made by :func:`s
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
+import re
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from ecc_doctor.errors import ConfigError
 from ecc_doctor.secrets import Secret
@@ -58,9 +62,9 @@ def _describe(tp: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in get_args(tp))
     if origin is list:
-        return f"a list of {_describe(get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+        return f"a list of {_plural(get_args(tp)[0])}"
     if origin is dict:
-        return f"a table of {_describe(get_args(tp)[1])}"
+        return f"a table of {_plural(get_args(tp)[1])}"
     if dataclasses.is_dataclass(tp):
         return "a table"
     if origin in (types.UnionType, typing.Union):
@@ -68,13 +72,85 @@ def _describe(tp: Any) -> str:
     return str(tp)
 
 
+_PLURALS: dict[Any, str] = {
+    str: "strings",
+    bool: "true/false values",
+    int: "integers",
+    float: "numbers",
+    Path: "file paths (strings)",
+    Secret: "secret references ('env:NAME' or 'file:PATH')",
+}
+
+
+def _plural(tp: Any) -> str:
+    """What a list or table of *tp* holds: "integers", "tables of strings"."""
+    if tp in _PLURALS:
+        return _PLURALS[tp]
+    origin = get_origin(tp)
+    if origin is list:
+        return f"lists of {_plural(get_args(tp)[0])}"
+    if origin is dict:
+        return f"tables of {_plural(get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "tables"
+    return f"values of {_describe(tp)}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    """*key* as it is written in a dotted TOML key: bare, or quoted when it needs it
+    (``timeouts.checks."cm.license"``)."""
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+def shown(value: Any) -> str:
+    """A value in a message as the site file spells it (``true``, not Python's ``True``);
+    strings quoted and cut at 60 characters."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value if len(value) < 60 else value[:57] + "...")
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_key(str(k))} = {shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return repr(value)
+
+
+def url_problem(key: str, url: str, expected: str = "an http(s):// URL") -> str | None:
+    """'key: expected an http(s):// URL ..., got ...' when *url* is not http(s) with a host."""
+    if not url.startswith(("https://", "http://")):
+        return f"{key}: expected {expected}, got {url!r}"
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    if not host.strip() or host.startswith(":") or any(c.isspace() for c in host):
+        return f"{key}: expected {expected} with a host name or address, got {url!r}"
+    return None
+
+
+def host_problem(key: str, value: str, *, empty_ok: bool = False) -> str | None:
+    """'key: expected a host name or address, got ...' for an empty or blank host (it would
+    only fail later, as a DNS error), or a host with spaces in it; None when it looks usable.
+    *empty_ok*: the empty string means something (e.g. "bind every address")."""
+    if not value and empty_ok:
+        return None
+    if not value.strip():
+        got = "an empty string" if not value else "a blank string"
+        return f"{key}: expected a host name or address, got {got}"
+    if any(c.isspace() for c in value):
+        return f"{key}: expected a host name or address without spaces, got {value!r}"
+    return None
+
+
 class _Ctx:
     def __init__(self, source: str) -> None:
         self.source = source
 
     def fail(self, key: str, expected: str, value: Any) -> ConfigError:
-        shown = value if not isinstance(value, str) or len(value) < 60 else value[:57] + "..."
-        return ConfigError(f"{self.source}: {key}: expected {expected}, got {shown!r}")
+        return ConfigError(f"{self.source}: {key}: expected {expected}, got {shown(value)}")
 
 
 def _convert(ctx: _Ctx, key: str, tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
@@ -110,7 +186,9 @@ def _convert(ctx: _Ctx, key: str, tp: Any, value: Any, meta: Mapping[str, Any]) 
             raise ctx.fail(key, "one of " + ", ".join(choices), value)
         if tp is Path:
             return Path(value).expanduser()
-        return Secret(value) if tp is Secret else value
+        if tp is Secret:
+            return _secret(ctx, key, value)
+        return value
     if origin is Literal:
         if value not in get_args(tp):
             raise ctx.fail(key, _describe(tp), value)
@@ -124,12 +202,25 @@ def _convert(ctx: _Ctx, key: str, tp: Any, value: Any, meta: Mapping[str, Any]) 
         if not isinstance(value, dict):
             raise ctx.fail(key, _describe(tp), value)
         _, val_tp = get_args(tp)
-        return {str(k): _convert(ctx, f"{key}.{k}", val_tp, v, meta) for k, v in value.items()}
+        return {
+            str(k): _convert(ctx, f"{key}.{toml_key(str(k))}", val_tp, v, meta)
+            for k, v in value.items()
+        }
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
             raise ctx.fail(key, "a table", value)
         return build(tp, value, source=ctx.source, prefix=key)
     raise ConfigError(f"{ctx.source}: {key}: unsupported setting type {tp!r}")  # a bug of ours
+
+
+def _secret(ctx: _Ctx, key: str, value: str) -> Secret:
+    for scheme, what in (("env:", "NAME"), ("file:", "PATH")):
+        if value.startswith(scheme) and not value[len(scheme) :].strip():
+            raise ConfigError(
+                f"{ctx.source}: {key}: expected '{scheme}{what}', got an empty reference "
+                f"{shown(value)}"
+            )
+    return Secret(value)
 
 
 def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "") -> T:
@@ -145,7 +236,9 @@ def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "
         f = fields.get(key)
         if f is None:
             known = ", ".join(sorted({fl.name for fl in fields.values()}))
-            raise ConfigError(f"{source}: unknown key '{dotted}{key}' (known keys: {known})")
+            raise ConfigError(
+                f"{source}: unknown key '{dotted}{toml_key(key)}' (known keys: {known})"
+            )
         kwargs[f.name] = _convert(ctx, dotted + key, hints[f.name], value, f.metadata)
     for f in keys:
         required = f.default is _MISSING and f.default_factory is _MISSING

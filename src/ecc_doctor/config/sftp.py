@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ecc_doctor.config.schema import setting
+from ecc_doctor.config.schema import host_problem, setting
 from ecc_doctor.imarchive import Layout, path_problem
 from ecc_doctor.secrets import Secret
 
@@ -124,6 +124,8 @@ class SftpConfig:
         return self.upload_frequency_hours * 3600 + self.grace_minutes * 60
 
     def validate(self) -> str | None:
+        if problem := host_problem("host", self.host):
+            return problem
         if self.password is None and self.key_file is None:
             return "password: expected a secret reference, or set sftp.key_file, got neither"
         if self.key_file is not None:

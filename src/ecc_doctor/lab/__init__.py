@@ -29,6 +29,7 @@ from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.lab.ecc import EccEmulator
 from ecc_doctor.lab.sftp import SftpEmulator
 from ecc_doctor.lab.sm_edge import SmEdgeEmulator
+from ecc_doctor.probes.sat import LOGINS as SAT_LOGINS
 
 #: The emulators of the lab site, started in this order.
 EMULATORS: list[Callable[[], Emulator]] = [
@@ -133,6 +134,9 @@ class Lab:
             self.active.add(fault)
         else:
             self.active.discard(fault)
+        # the emulated site changed (e.g. cm-auth-fail healed): a login CM refused before
+        # is worth trying again at once, not only after the probe's refusal memory expires
+        SAT_LOGINS.forget()
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Each emulator's counters, e.g. open DMCC sessions, calls, subscriptions."""

@@ -42,6 +42,10 @@ USERNAME = "ecc-doctor"
 IDLE_S = 300.0
 MAX_LINE = 4096
 COUNTER_RATE = 2.0  # messages per second each way while established
+#: the lab's [cm] cti_link_sample_s: long enough for the counters to move (1.2 messages at
+#: COUNTER_RATE), so ``cti-link-stuck`` gives cm.cti-link's WARN through ``--lab`` too. It
+#: costs cm.cti-link 0.6 s, not ``check --all --lab`` (slower checks run alongside).
+SAMPLE_S = 0.6
 MORE = "\rmore..y."  # ossit's pager prompt (PROTOCOLS.md 4.1)
 
 
@@ -160,6 +164,7 @@ class CmSatEmulator:
                 "known_hosts": str(env.known_hosts),
                 "termtype": "ossi",
                 "cti_links": [1],
+                "cti_link_sample_s": SAMPLE_S,
                 "expected_extension": "3332",
                 "aes_server_name": "aes70",
             }

@@ -4,12 +4,18 @@
 ...     status = await sat.query("status aesvcs cti-link")
 
 Facts followed (PROTOCOLS.md 4.1/4.2): SSH to 5022 lands in SAT; the login is SSH password or
-keyboard-interactive auth (prompts containing "Password"); CM then asks
+keyboard-interactive auth (prompts containing "Password"), and the password is sent once per
+connection whatever the methods offered; CM then asks
 ``Terminal Type (513, 715, 4410, 4425, VT220, NTT, W2KTT, SUNT): [513]``, we answer the
 configured OSSI termtype and wait for the ready line ``t``. A command is ``c <command>`` then
 ``t``; the answer is c/f/d/n/e/t lines. Logoff is ``c logoff`` + ``t``, then ``y`` to
 ``Proceed With Logoff``. Every read is bounded in time and size; the connection is closed on
 every way out (error, timeout, cancellation).
+
+CM may lock an account after a few refused logins, so a refused user/password is not tried
+again on that CM for :data:`~ecc_doctor.probes.ssh_common.REFUSAL_MEMORY_S` seconds: the other
+cm.* checks give ERROR "not tried: ...", and until a login was accepted the checks log in one
+at a time (so a wrong password is refused once per run, not once per check).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.probes import sat_ossi, sat_records, sat_screens
 from ecc_doctor.probes.sat_ossi import OssiResponse
-from ecc_doctor.probes.ssh_common import readable_known_hosts
+from ecc_doctor.probes.ssh_common import LoginGuard, LoginKey, readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.transcript import Transcript
@@ -47,6 +53,14 @@ _INBAND = {
 _MORE = "more..y."
 
 
+class LoginRefused(AuthError):
+    """CM refused the user or password (remembered: not tried again for a while)."""
+
+
+#: Refused SAT logins of this process (see the module docstring).
+LOGINS = LoginGuard("CM")
+
+
 class CommandRejected(ProtocolError):
     """CM answered a command with an ``e`` error line (e.g. an unknown link number)."""
 
@@ -60,17 +74,27 @@ def default_known_hosts() -> Path:
     return Path("~/.ssh/known_hosts").expanduser()
 
 
+#: keyboard-interactive rounds answered per connection (prompts without a password in them)
+MAX_KBDINT_ROUNDS = 3
+
+
 @dataclass
 class _Auth:
-    """What the SSH client answers; remembers whether CM asked for a PIN."""
+    """What the SSH client answers; remembers whether the password went out, and any PIN."""
 
     password: str
-    tries: int = 0
+    password_sent: bool = False
+    kbdint_rounds: int = 0
     pin_requested: bool = False
 
 
 class _SatClient(asyncssh.SSHClient):
-    """Password and keyboard-interactive login; optional trust-on-first-use of host keys."""
+    """Password and keyboard-interactive login; optional trust-on-first-use of host keys.
+
+    The password goes out once per connection. After a refusal asyncssh asks again for the
+    same method (SSH lets a client retry), and the other method follows: we decline both, so
+    one wrong password costs one refused login, not two.
+    """
 
     def __init__(self, auth: _Auth, known_hosts: Path, accept_new: bool, note: Any) -> None:
         self._auth = auth
@@ -79,28 +103,37 @@ class _SatClient(asyncssh.SSHClient):
         self._note = note
 
     def password_auth_requested(self) -> str | None:
-        self._auth.tries += 1
-        return self._auth.password if self._auth.tries <= 2 else None
+        if self._auth.password_sent or self._auth.pin_requested:
+            return None
+        self._auth.password_sent = True
+        return self._auth.password
 
     def kbdint_auth_requested(self) -> str | None:
-        return "" if self._auth.tries < 2 else None
+        if self._auth.password_sent or self._auth.pin_requested:
+            return None
+        return ""
 
     def kbdint_challenge_received(
         self, name: str, instructions: str, lang: str, prompts: Any
     ) -> list[str] | None:
         if not prompts:
             return []
+        self._auth.kbdint_rounds += 1
+        if self._auth.kbdint_rounds > MAX_KBDINT_ROUNDS:
+            return None
         answers = []
         for text, _echo in prompts:
             if "password" in text.lower():
+                if self._auth.password_sent:
+                    return None  # asked again: refused once is enough
+                self._auth.password_sent = True
                 answers.append(self._auth.password)
             elif "pin" in text.lower():
                 self._auth.pin_requested = True
                 return None
             else:
                 answers.append("")
-        self._auth.tries += 1
-        return answers if self._auth.tries <= 2 else None
+        return answers
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
         # Called only for keys not in known_hosts: trust-on-first-use when asked to, never
@@ -183,7 +216,7 @@ class SatSession:
             if got == "pin":
                 raise AuthError(f"CM {self.where} asks for a PIN: this login cannot use SAT")
             if got in answered:
-                raise AuthError(
+                raise LoginRefused(
                     f"CM refused the login for user '{username}' at {self.where} "
                     f"(asked for the {got} again)"
                 )
@@ -300,7 +333,7 @@ def _ssh_errors(
             "(ssh-keyscan) or set accept_new_host_key = true"
         ) from exc
     except asyncssh.PermissionDenied as exc:
-        raise AuthError(
+        raise LoginRefused(
             f"CM refused the login for user '{username}' at {where} (password or account wrong)"
         ) from exc
     except asyncssh.DisconnectError as exc:
@@ -373,56 +406,82 @@ async def _session_slot(cfg: CmConfig, transcript: Transcript) -> AsyncIterator[
 
 @contextlib.asynccontextmanager
 async def open_sat(
-    cfg: CmConfig, transcript: Transcript, *, connect_timeout: float
+    cfg: CmConfig, transcript: Transcript, *, connect_timeout: float, check_id: str = ""
 ) -> AsyncIterator[SatSession]:
     """A logged-in OSSI session; logs off and closes on every way out.
 
-    At most ``[cm] max_sessions`` of them are open at once per CM: the others wait.
+    At most ``[cm] max_sessions`` of them are open at once per CM: the others wait. A login
+    CM refused moments ago is not tried again (AuthError "not tried: ..."; *check_id* names
+    the check whose login was refused).
     """
-    async with _session_slot(cfg, transcript), _open_sat(cfg, transcript, connect_timeout) as sat:
+    password = cfg.password.reveal()
+    key = LoginKey.of(cfg.host, cfg.port, cfg.username, password)
+    LOGINS.not_refused(key)  # before queueing for a session slot
+    async with (
+        _session_slot(cfg, transcript),
+        _open_sat(cfg, transcript, connect_timeout, password, key, check_id) as sat,
+    ):
         yield sat
 
 
 @contextlib.asynccontextmanager
 async def _open_sat(
-    cfg: CmConfig, transcript: Transcript, connect_timeout: float
+    cfg: CmConfig,
+    transcript: Transcript,
+    connect_timeout: float,
+    password: str,
+    key: LoginKey,
+    check_id: str,
 ) -> AsyncIterator[SatSession]:
     where = f"{cfg.host}:{cfg.port}"
-    password = cfg.password.reveal()
-    transcript.note(f"ssh {cfg.username}@{where} (SAT, termtype {cfg.termtype})")
-    conn = await _connect(cfg, password, transcript, connect_timeout)
-    session: SatSession | None = None
-    logoff = True
-    try:
-        with _ssh_errors(
-            where, cfg.username, cfg.known_hosts or default_known_hosts(), cfg.host, cfg.port
-        ):
-            process = await conn.create_process(
-                term_type="vt100", term_size=(80, 24), encoding="utf-8", errors="replace"
-            )
-        session = SatSession(
-            process,
-            transcript,
-            where,
-            cfg.prompt_timeout,
-            cfg.command_timeout,
-            sat_ossi.field_map(cfg.ossi_fields),
-        )
-        await session.login(cfg.username, password, cfg.termtype)
-        yield session
-    except asyncio.CancelledError:
-        logoff = False
-        raise
-    except (ConnectError, ProbeTimeout):
-        logoff = False  # the session is gone or stuck: just close it
-        raise
-    finally:
+    async with contextlib.AsyncExitStack() as gate:
+        await gate.enter_async_context(LOGINS.first_login(key))
+        transcript.note(f"ssh {cfg.username}@{where} (SAT, termtype {cfg.termtype})")
         try:
-            if session is not None and logoff:
-                with contextlib.suppress(ProtocolError, ProbeTimeout, ConnectError):
-                    await session.logoff()
+            conn = await _connect(cfg, password, transcript, connect_timeout)
+        except LoginRefused:
+            LOGINS.refused(key, check_id)
+            raise
+        session: SatSession | None = None
+        logoff = True
+        try:
+            with _ssh_errors(
+                where, cfg.username, cfg.known_hosts or default_known_hosts(), cfg.host, cfg.port
+            ):
+                process = await conn.create_process(
+                    term_type="vt100", term_size=(80, 24), encoding="utf-8", errors="replace"
+                )
+            session = SatSession(
+                process,
+                transcript,
+                where,
+                cfg.prompt_timeout,
+                cfg.command_timeout,
+                sat_ossi.field_map(cfg.ossi_fields),
+            )
+            try:
+                await session.login(cfg.username, password, cfg.termtype)
+            except BaseException as exc:
+                session = None  # not logged in: 'c logoff' would answer a login prompt
+                if isinstance(exc, LoginRefused):
+                    LOGINS.refused(key, check_id)
+                raise
+            LOGINS.accepted(key)
+            await gate.aclose()  # logged in: the other checks may log in alongside
+            yield session
+        except asyncio.CancelledError:
+            logoff = False
+            raise
+        except (ConnectError, ProbeTimeout):
+            logoff = False  # the session is gone or stuck: just close it
+            raise
         finally:
-            conn.close()
-            with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
-                await asyncio.wait_for(conn.wait_closed(), 2.0)
-            transcript.note("SAT connection closed")
+            try:
+                if session is not None and logoff:
+                    with contextlib.suppress(ProtocolError, ProbeTimeout, ConnectError):
+                        await session.logoff()
+            finally:
+                conn.close()
+                with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
+                    await asyncio.wait_for(conn.wait_closed(), 2.0)
+                transcript.note("SAT connection closed")

@@ -1,12 +1,20 @@
-"""Helpers the SSH probes (SAT, SFTP) share."""
+"""Helpers the SSH probes (SAT, SFTP) share: known_hosts checks, a memory of refused logins."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hmac
+import secrets as _secrets
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
-from ecc_doctor.errors import ConnectError
+from ecc_doctor.errors import AuthError, ConnectError
 
 
 def readable_known_hosts(path: Path) -> None:
@@ -19,3 +27,108 @@ def readable_known_hosts(path: Path) -> None:
         asyncssh.read_known_hosts(str(path))
     except ValueError as exc:
         raise ConnectError(f"known_hosts file {path} is unreadable: {exc}") from exc
+
+
+#: How long a refused login is remembered (seconds). Within this time the same user,
+#: password and host are not tried again by this process (the other cm.* checks of the run,
+#: the dashboard's re-runs): CM may lock an account after a few refused logins. A changed
+#: password is tried at once. With 300 s a dashboard re-running every 30 s tries a wrong
+#: password once every 5 minutes, where it used to try it twice per cm.* check and run.
+REFUSAL_MEMORY_S = 300.0
+
+_SALT = _secrets.token_bytes(16)  # the memo keeps a keyed hash of the password, never the value
+
+
+@dataclass(frozen=True)
+class LoginKey:
+    """Who logs in where; the password only as a per-process keyed hash."""
+
+    host: str
+    port: int
+    username: str
+    password_hash: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, host: str, port: int, username: str, password: str) -> LoginKey:
+        digest = hmac.new(_SALT, password.encode("utf-8", "surrogatepass"), "sha256").digest()
+        return cls(host, port, username, digest)
+
+
+@dataclass
+class _Refusal:
+    at: float
+    by: str
+
+
+class LoginGuard:
+    """Refused logins remembered for :data:`REFUSAL_MEMORY_S`, and one first login at a time.
+
+    ``async with guard.first_login(key)`` waits while another task of this event loop is
+    trying the same credentials for the first time, and raises :class:`AuthError` when they
+    were refused recently; the caller reports ``accepted``/``refused`` from inside it. Once a
+    login was accepted, later ones go ahead concurrently.
+    """
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        self._refused: dict[LoginKey, _Refusal] = {}
+        self._accepted: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[LoginKey]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._locks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[LoginKey, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
+
+    def refused(self, key: LoginKey, by: str) -> None:
+        """*key* was refused (by the check *by*): do not try it again for a while."""
+        self._refused[key] = _Refusal(time.monotonic(), by)
+        self._accepted.get(asyncio.get_running_loop(), set()).discard(key)
+
+    def accepted(self, key: LoginKey) -> None:
+        self._refused.pop(key, None)
+        self._accepted.setdefault(asyncio.get_running_loop(), set()).add(key)
+
+    def forget(self) -> None:
+        """Forget every refusal (the lab does when its faults change)."""
+        self._refused.clear()
+
+    def not_refused(self, key: LoginKey) -> None:
+        """AuthError when *key* was refused less than :data:`REFUSAL_MEMORY_S` ago."""
+        refusal = self._refused.get(key)
+        if refusal is None:
+            return
+        age = time.monotonic() - refusal.at
+        if age >= REFUSAL_MEMORY_S:
+            del self._refused[key]
+            return
+        when = "moments ago" if age < 10 else f"{age:.0f} s ago"
+        by = f" (in {refusal.by})" if refusal.by else ""
+        raise AuthError(
+            f"not tried: {self.system} refused the login for user '{key.username}' at "
+            f"{key.host}:{key.port} {when}{by}; trying again could lock the account "
+            "(a corrected password is tried at once)"
+        )
+
+    @contextlib.asynccontextmanager
+    async def first_login(self, key: LoginKey) -> AsyncIterator[None]:
+        """Serialize logins with *key* until one was accepted; refuse early if refused."""
+        self.not_refused(key)
+        loop = asyncio.get_running_loop()
+        if key in self._accepted.get(loop, set()):
+            yield
+            return
+        lock = self._locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+        await lock.acquire()
+        try:
+            self.not_refused(key)  # the login we waited for may have been refused
+        except AuthError:
+            lock.release()
+            raise
+        held = key not in self._accepted.get(loop, set())
+        if not held:  # the one we waited for got in: go ahead alongside the others
+            lock.release()
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
