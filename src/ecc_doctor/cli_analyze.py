@@ -20,7 +20,15 @@ import click
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
-from ecc_doctor.cli import Terminated, check_writable, fail, run_guarded, write_report
+from ecc_doctor.cli import (
+    STOP_SIGNALS,
+    Terminated,
+    check_writable,
+    fail,
+    run_guarded,
+    stop_signals,
+    write_report,
+)
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
@@ -171,10 +179,15 @@ def _progress(path: Path) -> Iterator[Callable[[int, int], None] | None]:
 
 
 class _SigTerm(BaseException):
-    """SIGTERM arrived: raised in the main thread by the handler of :func:`_terminable`.
+    """SIGTERM (or SIGHUP) arrived: raised in the main thread by the handler of
+    :func:`_terminable`, with the reason run_guarded prints (``cli.STOP_SIGNALS``).
 
     A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way
     keeps it from ending the command."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _terminable(body: Callable[[], int]) -> Callable[[], int]:
@@ -191,17 +204,21 @@ def _terminable(body: Callable[[], int]) -> Callable[[], int]:
         if threading.current_thread() is not threading.main_thread():
             return body()
 
-        def on_sigterm(signum: int, frame: object) -> None:
-            signal.signal(signal.SIGTERM, _ignore)
-            raise _SigTerm
+        handled = stop_signals()  # SIGTERM, and SIGHUP unless ignored (nohup)
 
-        old = signal.signal(signal.SIGTERM, on_sigterm)
+        def on_signal(signum: int, frame: object) -> None:
+            for sig in handled:
+                signal.signal(sig, _ignore)
+            raise _SigTerm(STOP_SIGNALS[signal.Signals(signum)])
+
+        old = {sig: signal.signal(sig, on_signal) for sig in handled}
         try:
             return body()
-        except _SigTerm:
-            raise Terminated from None
+        except _SigTerm as exc:
+            raise Terminated(exc.reason) from None
         finally:
-            signal.signal(signal.SIGTERM, old)
+            for sig, previous in old.items():
+                signal.signal(sig, previous)
 
     return run
 

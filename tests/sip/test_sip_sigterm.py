@@ -19,6 +19,7 @@ from tests.pcapwrite import UDP, A, B, ipv4_frame, write_pcap
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TERMINATED = b"ecc-doctor: terminated; every session was closed\n"
+HUNG_UP = b"ecc-doctor: hung up (the terminal was closed); every session was closed\n"
 
 
 def _call(n: int) -> list[bytes]:
@@ -98,16 +99,18 @@ def _ended(pid: int) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("args", "children"),
+    ("args", "children", "sig", "said"),
     [
-        (("--jobs", "1"), ""),
-        (("--jobs", "2"), "spawn_main"),
-        (("--engine", "tshark"), "tshark"),
+        (("--jobs", "1"), "", signal.SIGTERM, TERMINATED),
+        (("--jobs", "2"), "spawn_main", signal.SIGTERM, TERMINATED),
+        (("--engine", "tshark"), "tshark", signal.SIGTERM, TERMINATED),
+        # the terminal closed: as SIGTERM, with its own reason (cli.STOP_SIGNALS)
+        (("--jobs", "2"), "spawn_main", signal.SIGHUP, HUNG_UP),
     ],
-    ids=["jobs-1", "jobs-2", "tshark"],
+    ids=["jobs-1", "jobs-2", "tshark", "sighup-jobs-2"],
 )
 def test_sigterm_exits_130_and_leaves_no_process(
-    big: Path, args: tuple[str, ...], children: str
+    big: Path, args: tuple[str, ...], children: str, sig: signal.Signals, said: bytes
 ) -> None:
     if children == "tshark":
         require_tool("tshark")
@@ -129,7 +132,7 @@ def test_sigterm_exits_130_and_leaves_no_process(
         assert found, "the analysis did not start (or ended before it could be signalled)"
         # (multiprocessing's resource tracker lives until the parent has exited, by design)
         watched = {c.pid for c in _children(proc.pid) if "resource_tracker" not in _cmd(c)}
-        proc.send_signal(signal.SIGTERM)  # the parent only, as kill(1) or a service manager
+        proc.send_signal(sig)  # the parent only, as kill(1), a service manager or a terminal
         _, err = proc.communicate(timeout=60)
         # the moment the command has exited, none of its processes runs any more
         left = [pid for pid in watched if not _ended(pid)]
@@ -138,7 +141,7 @@ def test_sigterm_exits_130_and_leaves_no_process(
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    assert err == TERMINATED
+    assert err == said
     assert set(found) <= watched | {proc.pid}
     assert not left, f"still running after the command exited: {left}"
 

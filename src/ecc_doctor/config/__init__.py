@@ -101,23 +101,19 @@ def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
 
 
 def _input_files(cfg: SiteConfig) -> Iterator[tuple[str, Path, bool]]:
-    """(key, path as written, whether the current folder is tried first) of every file the
-    checks read: captures, the SIP password file, the gateway text."""
-    if cfg.sip is not None:
-        for i, capture in enumerate(cfg.sip.captures):
-            yield f"sip.captures[{i}]", capture, False
-        if cfg.sip.password_file is not None:
-            yield "sip.password_file", cfg.sip.password_file, False
-    if cfg.mgc is not None:
-        if cfg.mgc.capture is not None:  # mgc.failover tries the current folder first
-            yield "mgc.capture", cfg.mgc.capture, True
-        if cfg.mgc.gateway_text is not None:
-            yield "mgc.gateway_text", cfg.mgc.gateway_text, False
+    """(key, path as written, whether the current folder is tried first) of the files that
+    are configuration: the SIP password file and the gateway's MGC list text. Captures are
+    not among them: they are data that comes and goes (rotated, copied in before a run), so
+    a missing one is an ERROR of the checks that read it while the other checks still run."""
+    if cfg.sip is not None and cfg.sip.password_file is not None:
+        yield "sip.password_file", cfg.sip.password_file, False
+    if cfg.mgc is not None and cfg.mgc.gateway_text is not None:
+        yield "mgc.gateway_text", cfg.mgc.gateway_text, False
 
 
 def _check_input_files(cfg: SiteConfig, base: Path) -> None:
-    """ConfigError for a capture or input file that is not there, found as the checks find
-    it (a relative path is relative to the site file's folder)."""
+    """ConfigError for a configuration file that is not there, found as the checks find it
+    (a relative path is relative to the site file's folder)."""
     for key, written, cwd_first in _input_files(cfg):
         path = written
         if not written.is_absolute() and not (cwd_first and written.exists()):
