@@ -7,6 +7,7 @@ come from a ``user:password`` file (:func:`load_passwords`) and are never printe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,8 +96,10 @@ def load_passwords(path: Path) -> dict[str, str]:
     """Read ``user:password`` lines (``#`` comments and blank lines ignored)."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read password file {path}: {exc.__class__.__name__}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read password file {path}: {_why(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read password file {path}: it is not UTF-8 text") from exc
     out: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -108,3 +111,14 @@ def load_passwords(path: Path) -> dict[str, str]:
         out[user] = password
         remember(password)
     return out
+
+
+def _why(exc: OSError) -> str:
+    """Why a file could not be read, in the words the rest of the tool uses."""
+    if exc.errno == errno.ENOENT:
+        return "no such file"
+    if exc.errno == errno.EISDIR:
+        return "it is a folder, not a file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (exc.strerror or "an operating-system error").lower()
