@@ -124,8 +124,13 @@ class RegisterTracker:
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, msg: SipMsg) -> FlowDraft | None:
-        """Handle one REGISTER request or response; returns the draft it belongs to."""
+        """Handle one REGISTER request or response; returns the draft it belongs to, or
+        None for one that cannot be placed: without a CSeq, Call-ID or To URI (a message
+        the snapshot length cut, or a malformed one) it names no flow or transaction, and
+        the analyzer notes its problems instead."""
         self.end_ts = max(self.end_ts, msg.ts)
+        if msg.cseq < 0 or not msg.call_id or not msg.headers.get("to"):
+            return None
         if msg.is_request:
             return self._request(msg)
         return self._response(msg)
