@@ -121,20 +121,46 @@ def open_capture(
         raise CaptureError(f"{path}: cannot open capture: {exc.strerror or exc}") from exc
     try:
         total = Path(path).stat().st_size
-        head = fh.read(4)
+        head = fh.read(24)
         fh.seek(0)
+        _check_head(path, head)
         reader = ChunkReader(fh, total, progress)
-        if head in PCAP_MAGICS:
+        if head[:4] in PCAP_MAGICS:
             yield from _pcap_records(reader, path, skip, lane)
-        elif head == PCAPNG_SHB:
-            yield from _pcapng_records(reader, path, skip, lane)
         else:
-            shown = f"magic {head.hex()}" if head else "the file is empty"
-            raise CaptureError(f"{path}: not a pcap or pcapng file ({shown})")
+            yield from _pcapng_records(reader, path, skip, lane)
         if progress is not None:
             progress(total, total)
     finally:
         fh.close()
+
+
+def check_capture(path: Path) -> None:
+    """Raise the CaptureError :func:`open_capture` raises when *path* cannot be opened or its
+    first bytes are not a pcap or pcapng header (the tshark engine checks with this before it
+    runs tshark, so both engines reject the same files with the same message)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot open capture: {exc.strerror or exc}") from exc
+    _check_head(path, head)
+
+
+def _check_head(path: Path, head: bytes) -> None:
+    """CaptureError unless *head* (the file's first 24 bytes, or all of a shorter file)
+    begins a pcap file header or a pcapng section header block."""
+    magic = head[:4]
+    if magic in PCAP_MAGICS:
+        if len(head) < 24:
+            raise CaptureError(f"{path}: pcap file header is truncated ({len(head)} of 24 bytes)")
+    elif magic == PCAPNG_SHB:
+        bom = head[8:12]
+        if len(bom) == 4 and bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            raise CaptureError(f"{path}: not a pcap or pcapng file (byte-order magic {bom.hex()})")
+    else:
+        shown = f"magic {magic.hex()}" if magic else "the file is empty"
+        raise CaptureError(f"{path}: not a pcap or pcapng file ({shown})")
 
 
 def _wide_header(endian: str, link: int, et: int) -> struct.Struct:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ecc_doctor import cancel
+from ecc_doctor.captures.pcapfile import check_capture
 from ecc_doctor.captures.records import (
     TCP,
     UDP,
@@ -44,7 +45,7 @@ from ecc_doctor.errors import CaptureError, ConfigError
 _DEFAULT_UDP = {5060}
 _DEFAULT_TCP = {5060, 5061}
 _FIELDS = (
-    "frame.number", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.id",
+    "frame.number", "frame.time_epoch", "frame.cap_len", "frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.id",
     "udp.srcport", "udp.dstport", "udp.length", "udp.payload", "tcp.srcport", "tcp.dstport",
     "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.len", "tcp.payload", "ip.fragment",
     "ipv6.fragment",
@@ -94,15 +95,23 @@ class TsharkEngine:
         args += ["--disable-protocol", "sdp", "-Y", "sip", "-T", "ek", "-x"]
         dups = DuplicateFilter()
         for line in self._run(args, path):
-            if line is _CUT_SHORT:
-                yield _truncated()
+            if isinstance(line, CaptureNote):
+                yield line
                 continue
             if not line.startswith(b'{"timestamp"'):
                 continue
-            layers = json.loads(line)["layers"]
-            for message in _sip_messages(layers):
-                note = dups.check(message[0], message[1])
-                yield message[0] if note is None else note
+            try:
+                messages = list(_sip_messages(json.loads(line)["layers"]))
+            except (ValueError, LookupError, TypeError, AttributeError) as exc:
+                raise _garbled(path, line, exc) from exc
+            for message, ip_id, payload_len in messages:
+                note = dups.check(message, ip_id)
+                if note is not None:
+                    yield note
+                    continue
+                if len(message.data) < payload_len:
+                    yield _snaplen(message, payload_len)
+                yield message
 
     def frames(self, path: Path, ports: Iterable[int] | None = None) -> Iterator[FrameRecord]:
         """Every TCP/UDP packet as tshark sees it (IP fragments reassembled); *ports* as in
@@ -117,15 +126,34 @@ class TsharkEngine:
             args += ["-e", field]
         # no SIP/TCP PDU reassembly here: every segment's own payload is wanted
         args += ["-o", "tcp.desegment_tcp_streams:FALSE"]
+        cut = 0
         for line in self._run(args, path):
-            if line is _CUT_SHORT:
-                yield _truncated()
+            if isinstance(line, CaptureNote):
+                yield line
                 continue
-            frame = _frame(line.rstrip(b"\r\n").decode("ascii", "replace").split("\t"))
-            if frame is not None:
-                yield frame
+            try:
+                got = _frame(line.rstrip(b"\r\n").decode("ascii", "replace").split("\t"))
+            except (ValueError, LookupError) as exc:
+                raise _garbled(path, line, exc) from exc
+            if got is None:
+                continue
+            frame, caplen, origlen = got
+            if caplen < origlen and len(frame.payload) < frame.payload_len:
+                cut += 1
+                if cut == 1:
+                    yield _frame_snaplen(frame.frame, caplen, origlen)
+            yield frame
+        if cut > 1:
+            yield CaptureNote(
+                "capture.snaplen",
+                f"{cut} frames in all had their payload cut by the snapshot length",
+            )
 
-    def _run(self, args: list[str], path: Path) -> Iterator[bytes]:
+    def _run(self, args: list[str], path: Path) -> Iterator[bytes | CaptureNote]:
+        """tshark's output lines (each ending in a newline), then a note when tshark found
+        the file cut short or damaged. A stop of the cancel scope kills tshark and ends with
+        WorkStopped: a line it was writing when it was killed is never passed on."""
+        check_capture(path)  # what the built-in reader rejects is rejected the same way
         try:
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
@@ -146,18 +174,30 @@ class TsharkEngine:
             target=contextvars.copy_context().run, args=(watch,), name="tshark-watch", daemon=True
         )
         watcher.start()
+        unfinished = b""
         try:
-            yield from proc.stdout
-            if stopped.is_set():
+            for line in proc.stdout:
+                if stopped.is_set():
+                    break
+                if not line.endswith(b"\n"):
+                    unfinished = line  # the last line, cut off: tshark ended while writing it
+                    break
+                yield line
+            if stopped.is_set() or cancel.stop_requested():
                 raise cancel.WorkStopped(f"{path}: tshark was stopped (the check ended)")
             err = proc.stderr.read(4096).decode("utf-8", "replace")
             if proc.wait() != 0:
                 lines = [ln for ln in err.splitlines() if ln and "Running as user" not in ln]
                 problem = lines[-1] if lines else f"exit code {proc.returncode}"
                 if "appears to have been cut short" in err:
-                    yield _CUT_SHORT
+                    yield _truncated()
+                    return
+                if "appears to be damaged or corrupt" in err:
+                    yield _corrupt(problem)
                     return
                 raise CaptureError(f"{path}: tshark cannot read it: {problem}")
+            if unfinished:
+                raise _garbled(path, unfinished, None)
         finally:
             done.set()
             if proc.poll() is None:
@@ -168,13 +208,54 @@ class TsharkEngine:
             watcher.join()
 
 
-_CUT_SHORT = b"\0cut short"
-
-
 def _truncated() -> CaptureNote:
     return CaptureNote(
         "capture.truncated",
         "the file ends inside a frame (tshark: cut short in the middle of a packet)",
+    )
+
+
+def _corrupt(problem: str) -> CaptureNote:
+    # as the built-in reader's note on an impossible record: what came before was read
+    detail = problem.strip().strip("()")
+    return CaptureNote(
+        "capture.corrupt",
+        f"tshark found the file damaged ({detail}); the rest of the file is not read",
+    )
+
+
+def _garbled(path: Path, line: bytes, exc: Exception | None) -> CaptureError:
+    """The error for tshark output this engine cannot read (a tshark version that writes
+    another format, or output cut off): says what was wrong, never a parser's class name."""
+    if exc is None:
+        why = "its output ended in the middle of a line"
+    elif isinstance(exc, json.JSONDecodeError):
+        why = f"a line is not valid JSON ({exc.msg} at column {exc.colno})"
+    else:
+        why = "a line does not have the fields this engine reads"
+    return CaptureError(
+        f"{path}: tshark's output cannot be read: {why} ({len(line)} bytes); "
+        "check that tshark works on this file, or use --engine scapy"
+    )
+
+
+def _snaplen(message: SipMessage, payload_len: int) -> CaptureNote:
+    # the built-in engine's note on a UDP datagram the snapshot length cut (sipassembler)
+    return CaptureNote(
+        "capture.snaplen",
+        f"frame {message.frame}: only {len(message.data)} of {payload_len} payload bytes "
+        "were captured (snapshot length too small); the SIP message is incomplete",
+        message.frames,
+    )
+
+
+def _frame_snaplen(frame_no: int, caplen: int, origlen: int) -> CaptureNote:
+    # the built-in engine's note on the first frame the snapshot length cut (reader)
+    return CaptureNote(
+        "capture.snaplen",
+        f"frame {frame_no}: only {caplen} of {origlen} bytes were captured (snapshot length "
+        "too small); payloads are incomplete",
+        (frame_no,),
     )
 
 
@@ -188,7 +269,9 @@ def _many(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _sip_messages(layers: dict[str, Any]) -> Iterator[tuple[SipMessage, int | None]]:
+def _sip_messages(layers: dict[str, Any]) -> Iterator[tuple[SipMessage, int | None, int]]:
+    """Each SIP PDU of one frame with its IP ID (UDP) and the payload length the headers
+    give (UDP: more than the data when the snapshot length cut the datagram; TCP: 0)."""
     frame_no = int(layers["frame"]["frame_frame_number"])
     ts = float(layers["frame"]["frame_frame_time_epoch"])
     ip = layers.get("ip") or {}
@@ -212,13 +295,15 @@ def _sip_messages(layers: dict[str, Any]) -> Iterator[tuple[SipMessage, int | No
             int(f) for f in _many(ip.get("ip_ip_fragment") or ipv6.get("ipv6_ipv6_fragment"))
         ]
     ip_id = int(ip["ip_ip_id"], 16) if transport == "UDP" and "ip_ip_id" in ip else None
+    udp_len = int(tl.get("udp_udp_length") or 0) - 8 if transport == "UDP" and len(raws) == 1 else 0
     for index, raw in enumerate(raws):
         frames = tuple(carried) if index == 0 and carried else (frame_no,)
         data = bytes.fromhex(raw)
-        yield SipMessage(frames, ts, src, sport, dst, dport, transport, data), ip_id
+        yield SipMessage(frames, ts, src, sport, dst, dport, transport, data), ip_id, udp_len
 
 
-def _frame(cols: list[str]) -> Frame | None:
+def _frame(cols: list[str]) -> tuple[Frame, int, int] | None:
+    """The Frame of one ``-T fields`` line, with the frame's captured and original length."""
     if len(cols) < len(_FIELDS):
         return None
     # several occurrences (tunnels, fragments) are joined with ","; the innermost is last
@@ -229,20 +314,21 @@ def _frame(cols: list[str]) -> Frame | None:
     ip_id = int(f["ip.id"], 16) if f["ip.id"] else None
     fragments = next((tuple(int(x) for x in c.split(",")) for c in frag_cols if c), ())
     number, ts = int(f["frame.number"]), float(f["frame.time_epoch"])
+    sizes = int(f["frame.cap_len"]), int(f["frame.len"])
     if f["udp.srcport"]:
         payload = bytes.fromhex(f["udp.payload"].replace(":", ""))
         length = max(int(f["udp.length"] or 8) - 8, 0)
         return Frame(
             number, ts, src, dst, UDP, int(f["udp.srcport"]), int(f["udp.dstport"]), payload,
             payload_len=length, ip_id=ip_id, fragments=fragments,
-        )  # fmt: skip
+        ), *sizes  # fmt: skip
     if f["tcp.srcport"]:
         payload = bytes.fromhex(f["tcp.payload"].replace(":", ""))
         return Frame(
             number, ts, src, dst, TCP, int(f["tcp.srcport"]), int(f["tcp.dstport"]), payload,
             tcp_flags=int(f["tcp.flags"], 16), seq=int(f["tcp.seq_raw"]), ack=int(f["tcp.ack_raw"]),
             payload_len=int(f["tcp.len"] or 0), ip_id=ip_id, fragments=fragments,
-        )  # fmt: skip
+        ), *sizes  # fmt: skip
     return None
 
 

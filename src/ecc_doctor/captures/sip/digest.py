@@ -7,13 +7,15 @@ come from a ``user:password`` file (:func:`load_passwords`) and are never printe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecc_doctor.captures.sip.message import Challenge
+from ecc_doctor.captures.sip.message import Challenge, SipMsg, parse_auth
 from ecc_doctor.errors import ConfigError
+from ecc_doctor.models import Status
 from ecc_doctor.secrets import remember
 
 _HASHES = {
@@ -91,12 +93,41 @@ def verify(
     )
 
 
+def verdict_on_mismatch(
+    mismatch: DigestCheck, user: str, answer: SipMsg | None, server: str
+) -> tuple[Status, str]:
+    """Severity and text for a digest response that does not match the password file
+    (*mismatch*, from :func:`verify`), given the final response *answer* to that request
+    (None: none was seen). A *server* (``"the registrar"``) that accepted the request knows
+    a password the file does not: the file is out of date (WARN). One that refused it, or
+    no answer, leaves the verdict "wrong password" (FAIL).
+
+    Accepted means a 2xx, or a 401/407 with ``stale=true``: a server sends that only for a
+    request whose digest was valid but whose nonce had expired (RFC 2617 §3.2.1)."""
+    if answer is not None:
+        status = answer.status
+        stale = False
+        if status in (401, 407):
+            header = "www-authenticate" if status == 401 else "proxy-authenticate"
+            stale = parse_auth(answer.first(header)).get("stale").lower() == "true"
+        if 200 <= status < 300 or stale:
+            how = f"{status} {answer.reason}" + (" with stale=true" if stale else "")
+            return Status.WARN, (
+                f"digest response of user {user} does not match the password file although "
+                f"{server} accepted it ({how}, f{answer.frame}): the password file may be "
+                "out of date"
+            )
+    return Status.FAIL, mismatch.reason
+
+
 def load_passwords(path: Path) -> dict[str, str]:
     """Read ``user:password`` lines (``#`` comments and blank lines ignored)."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read password file {path}: {exc.__class__.__name__}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read password file {path}: {_why(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read password file {path}: it is not UTF-8 text") from exc
     out: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -108,3 +139,14 @@ def load_passwords(path: Path) -> dict[str, str]:
         out[user] = password
         remember(password)
     return out
+
+
+def _why(exc: OSError) -> str:
+    """Why a file could not be read, in the words the rest of the tool uses."""
+    if exc.errno == errno.ENOENT:
+        return "no such file"
+    if exc.errno == errno.EISDIR:
+        return "it is a folder, not a file"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (exc.strerror or "an operating-system error").lower()

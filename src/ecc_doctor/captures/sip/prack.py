@@ -38,7 +38,7 @@ from ecc_doctor.captures.sip.common import (
     fmt_frames,
     reduce_fields,
 )
-from ecc_doctor.captures.sip.digest import verify
+from ecc_doctor.captures.sip.digest import DigestCheck, verdict_on_mismatch, verify
 from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
@@ -48,6 +48,8 @@ PARK_IDLE = 1.0
 #: A confirmed call (2xx) quiet this long is finished: only its BYE could still come.
 CONFIRMED_IDLE = 300.0
 MAX_TXNS = 16
+#: a digest response awaiting its verdict: (mismatch reason, user, frame)
+_Pending = tuple[str, str, int]
 
 
 @dataclass(slots=True)
@@ -254,6 +256,10 @@ class InviteTracker:
         self.done: list[Flow] = []
         self.end_ts = 0.0
         self.timing = timing
+        #: Call-ID -> (CSeq, method) -> (reason, user, frame): digest responses that do not
+        #: match the password file, judged when their request's final response comes (kept
+        #: here, not in the call, so parking is unchanged; dropped when the call finishes)
+        self.digest_pending: dict[str, dict[tuple[int, str], _Pending]] = {}
 
     def knows(self, call_id: str) -> bool:
         return self.calls.get(call_id) is not None
@@ -348,15 +354,74 @@ class InviteTracker:
             dkey = (msg.cseq, msg.method)
             if dkey not in call.digest_checked:
                 call.digest_checked.add(dkey)
-                result = verify(parse_auth(auth_value), msg.method, self.passwords, msg.body)
-                if result.ok is not None:
+                auth = parse_auth(auth_value)
+                result = verify(auth, msg.method, self.passwords, msg.body)
+                if result.ok:
                     call.draft.add(
                         "sip.digest",
-                        Status.PASS if result.ok else Status.FAIL,
+                        Status.PASS,
                         f"{msg.method} {fmt_frames([msg.frame])}: {result.reason}",
                         [msg.frame],
                         REF_AUTH,
                     )
+                elif result.ok is False:
+                    pending = (result.reason, auth.get("username"), msg.frame)
+                    if msg.method == "ACK":  # no response of its own: the INVITE's counts
+                        self._digest_verdict(call, msg.method, pending, self._acked(call, msg))
+                    else:
+                        waiting = self.digest_pending.setdefault(msg.call_id, {})
+                        if len(waiting) < 16:
+                            waiting[dkey] = pending
+                        else:
+                            self._digest_verdict(call, msg.method, pending, None)
+                elif not any(f.rule == "sip.digest.unverified" for f in call.draft.findings):
+                    call.draft.add(
+                        "sip.digest.unverified",
+                        Status.PASS,
+                        f"digest response of {msg.method} {fmt_frames([msg.frame])} not "
+                        f"verified: {result.reason}",
+                        [msg.frame],
+                        REF_AUTH,
+                    )
+
+    @staticmethod
+    def _acked(call: CallState, msg: SipMsg) -> int:
+        """The final status of the INVITE an ACK acknowledges (0: not seen)."""
+        for txn in reversed(call.txns):
+            if txn.cseq == msg.cseq and txn.final:
+                return txn.final
+        return 0
+
+    @staticmethod
+    def _digest_verdict(
+        call: CallState,
+        method: str,
+        pending: _Pending,
+        answer: SipMsg | int | None,
+    ) -> None:
+        """The finding on a digest response that did not match the password file, given
+        the final response to its request (for an ACK: the INVITE's final status; None:
+        none was seen): see :func:`~ecc_doctor.captures.sip.digest.verdict_on_mismatch`."""
+        reason, user, frame = pending
+        frames = [frame]
+        if isinstance(answer, int):  # an ACK: accepted when it acknowledges a 2xx
+            accepted = 200 <= answer < 300
+            severity = Status.WARN if accepted else Status.FAIL
+            text = (
+                f"digest response of user {user} does not match the password file although "
+                f"the INVITE it acknowledges was accepted ({answer}): the password file may be "
+                "out of date"
+                if accepted
+                else reason
+            )
+        else:
+            mismatch = DigestCheck(False, reason)
+            severity, text = verdict_on_mismatch(mismatch, user, answer, "the server")
+            if severity is Status.WARN and answer is not None:
+                frames.append(answer.frame)
+        call.draft.add(
+            "sip.digest", severity, f"{method} {fmt_frames([frame])}: {text}", frames, REF_AUTH
+        )
 
     def _dialog_cseq(self, call: CallState, msg: SipMsg, branch: str) -> None:
         """(Called with ``msg.cseq >= 0``.)"""
@@ -544,6 +609,11 @@ class InviteTracker:
     # -- responses ---------------------------------------------------------------------
     def _response(self, call: CallState, msg: SipMsg, branch: str) -> None:
         method = msg.method
+        if self.digest_pending and msg.status >= 200:
+            waiting = self.digest_pending.get(msg.call_id)
+            pending = waiting.pop((msg.cseq, method), None) if waiting else None
+            if pending is not None:
+                self._digest_verdict(call, method, pending, msg)
         if method == "INVITE":
             txn = self._find_txn(call, msg, branch)
             if txn is not None:
@@ -738,9 +808,11 @@ class InviteTracker:
         if isinstance(state, ParkedCall):
             if state.flow is not None:
                 self.done.append(state.flow)
+                self.digest_pending.pop(key, None)
                 return
             state = unpark(state)
         self.done.append(self._flow(state, evicted=evicted))
+        self.digest_pending.pop(key, None)
 
     def _settled(self, call: CallState) -> bool:
         """Whether :meth:`_flow` gives the same flow for *call* whenever and however it is
@@ -764,6 +836,8 @@ class InviteTracker:
     def _flow(self, call: CallState, *, evicted: bool) -> Flow:
         """The flow of a finished call (adds the verdicts made at the end to its draft)."""
         draft = call.draft
+        for (_, method), pending in self.digest_pending.get(draft.call_id, {}).items():
+            self._digest_verdict(call, method, pending, None)  # no final response seen
         for txn in call.txns:
             for dlg in txn.early.values():
                 for rel in dlg.reliable.values():

@@ -31,7 +31,7 @@ from ecc_doctor.captures.sip.common import (
     LruTable,
     fmt_frames,
 )
-from ecc_doctor.captures.sip.digest import verify
+from ecc_doctor.captures.sip.digest import DigestCheck, verdict_on_mismatch, verify
 from ecc_doctor.captures.sip.message import Challenge, SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
@@ -55,6 +55,9 @@ class Attempt:
     final_frames: list[int] = field(default_factory=list)
     final_reason: str = ""
     challenged: bool = False
+    #: a digest response that does not match the password file, judged when the registrar
+    #: has answered (a registrar that accepts it says the file is out of date)
+    digest_mismatch: DigestCheck | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +77,7 @@ class RegState:
     registered: int = 0
     deregistered: int = 0
     granted: int | None = None
+    unverified: bool = False  # a digest the password file could not check was noted
 
     def current(self) -> Attempt | None:
         return self.attempts.get(self.last_cseq)
@@ -120,8 +124,13 @@ class RegisterTracker:
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, msg: SipMsg) -> FlowDraft | None:
-        """Handle one REGISTER request or response; returns the draft it belongs to."""
+        """Handle one REGISTER request or response; returns the draft it belongs to, or
+        None for one that cannot be placed: without a CSeq, Call-ID or To URI (a message
+        the snapshot length cut, or a malformed one) it names no flow or transaction, and
+        the analyzer notes its problems instead."""
         self.end_ts = max(self.end_ts, msg.ts)
+        if msg.cseq < 0 or not msg.call_id or not msg.headers.get("to"):
+            return None
         if msg.is_request:
             return self._request(msg)
         return self._response(msg)
@@ -165,7 +174,7 @@ class RegisterTracker:
             self._check_auth(state, msg, attempt, auth)
         state.attempts[msg.cseq] = attempt
         if len(state.attempts) > 8:
-            del state.attempts[min(state.attempts)]
+            self._digest_verdict(draft, state.attempts.pop(min(state.attempts)))
         state.last_cseq = max(state.last_cseq, msg.cseq)
         if not state.from_tag:
             state.from_tag = from_tag
@@ -274,9 +283,36 @@ class RegisterTracker:
         if self.passwords is not None:
             result = verify(auth, "REGISTER", self.passwords, msg.body)
             if result.ok is False:
-                draft.add("sip.digest", Status.FAIL, result.reason, attempt.frames[:1], REF_AUTH)
+                attempt.digest_mismatch = result  # judged with the registrar's answer
             elif result.ok:
                 draft.add("sip.digest", Status.PASS, result.reason, attempt.frames[:1], REF_AUTH)
+            elif not state.unverified:
+                state.unverified = True
+                draft.add(
+                    "sip.digest.unverified",
+                    Status.PASS,
+                    f"digest response of REGISTER {fmt_frames(attempt.frames[:1])} not "
+                    f"verified: {result.reason}",
+                    attempt.frames[:1],
+                    REF_AUTH,
+                )
+
+    def _digest_verdict(
+        self, draft: FlowDraft, attempt: Attempt, answer: SipMsg | None = None
+    ) -> None:
+        """The finding on a digest response that did not match the password file, now
+        that the registrar's final *answer* to that REGISTER is known (None: none was
+        seen): see :func:`~ecc_doctor.captures.sip.digest.verdict_on_mismatch`."""
+        mismatch = attempt.digest_mismatch
+        if mismatch is None:
+            return
+        attempt.digest_mismatch = None
+        user = attempt.auth.get("username") if attempt.auth is not None else ""
+        severity, text = verdict_on_mismatch(mismatch, user, answer, "the registrar")
+        frames = attempt.frames[:1]
+        if severity is Status.WARN and answer is not None:
+            frames = frames + [answer.frame]
+        draft.add("sip.digest", severity, text, frames, REF_AUTH)
 
     def _response(self, msg: SipMsg) -> FlowDraft | None:
         key = self._key(msg)
@@ -295,6 +331,7 @@ class RegisterTracker:
         attempt.final = msg.status
         attempt.final_frames = [msg.frame]
         attempt.final_reason = msg.reason
+        self._digest_verdict(draft, attempt, msg)
         frames = attempt.frames[:1] + [msg.frame]
         if msg.status in (401, 407):
             self._challenge(state, msg, attempt)
@@ -495,6 +532,8 @@ class RegisterTracker:
 
     def _finish(self, key: str, state: RegState, *, evicted: bool) -> None:
         draft = state.draft
+        for attempt in state.attempts.values():
+            self._digest_verdict(draft, attempt)  # the ones no final response answered
         cur = state.current()
         pending = cur is not None and not cur.final
         if pending and cur is not None:
