@@ -39,3 +39,14 @@ def test_registers_cut_before_their_cseq_make_no_flow(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["analyze", str(path)])
     assert result.exit_code == 0
     assert "sip::" not in result.output and "CSeq -1" not in result.output
+
+
+def test_invites_cut_before_their_cseq_make_no_flow(tmp_path: Path) -> None:
+    # the same for an INVITE dialog: no "invite sip::" flow of placeholders that FAILs
+    path = _cut(SIP / "prack-ok-udp.pcap", tmp_path / "small_snap.pcap", 200)
+    a = analyze_file(path)
+    assert a.flows == []
+    assert any(n.rule == "sip.parse" and n.message.startswith("INVITE f1: ") for n in a.notes)
+    result = CliRunner().invoke(cli, ["analyze", str(path)])
+    assert result.exit_code == 0
+    assert "sip::" not in result.output and "CSeq -1" not in result.output

@@ -227,6 +227,19 @@ def _unpack_txn(values: tuple[Any, ...]) -> InviteTxn:
     return InviteTxn(*values[:7], early, *values[8:])  # type: ignore[call-arg]
 
 
+def _starts_call(msg: SipMsg) -> bool:
+    """An INVITE that can open a call: one without a CSeq, Call-ID or To (cut by the
+    snapshot length, or malformed) names no transaction or dialog, so it makes no flow of
+    placeholders ("sip::"); the analyzer notes its problems instead (as RegisterTracker)."""
+    return (
+        msg.is_request
+        and msg.method == "INVITE"
+        and msg.cseq >= 0
+        and bool(msg.call_id)
+        and bool(msg.headers.get("to"))
+    )
+
+
 def _has_option(values: Sequence[str] | None, tag: str) -> bool:
     """``tag in msg.options(header)`` for *values* = ``msg.headers.get(header)`` (a long
     lower-case name, as the parser keys them), without building the set: once per INVITE
@@ -271,7 +284,7 @@ class InviteTracker:
         """:meth:`feed` if *msg* is an INVITE or belongs to a call already seen, else None
         (what the analyzer does for every message: one table lookup for both questions)."""
         call = self.calls.get(msg.call_id)
-        if call is None and not (msg.is_request and msg.method == "INVITE"):
+        if call is None and not _starts_call(msg):
             return None
         return self._feed(msg, call)
 
@@ -282,7 +295,7 @@ class InviteTracker:
             self.end_ts = ts
         call_id = msg.call_id
         if call is None:
-            if not (msg.is_request and msg.method == "INVITE"):
+            if not _starts_call(msg):
                 return None
             draft = FlowDraft("invite", call_id, call_id, first_ts=ts)
             draft.aor = msg.to.uri.aor
