@@ -99,6 +99,30 @@ def test_frames_output_tshark_cannot_have_written_is_a_capture_error(tmp_path: P
         list(engine.frames(REGISTER_UDP))
 
 
+def test_a_tshark_that_writes_much_to_stderr_neither_hangs_nor_hides_its_verdict(
+    tmp_path: Path,
+) -> None:
+    # 200 KiB of warnings before its output (more than a pipe holds), then a complaint about
+    # the file and a failure exit: read as a CaptureError naming the complaint, no hang
+    script = tmp_path / "tshark"
+    script.write_text(
+        "#!/bin/sh\n"
+        "i=0; while [ $i -lt 4000 ]; do\n"
+        "  echo 'tshark: warning: a dissector preference that does not exist, line 50 bytes' >&2\n"
+        "  i=$((i+1)); done\n"
+        'printf \'{"timestamp": "1", "layers": {}}\'\n'
+        "echo 'tshark: The file is not what it should be.' >&2\n"
+        "exit 2\n"
+    )
+    script.chmod(0o755)
+    engine = TsharkEngine(program=str(script))
+    with pytest.raises(CaptureError) as caught:
+        list(engine.sip(REGISTER_UDP))
+    assert caught.value.message == (
+        f"{REGISTER_UDP}: tshark cannot read it: tshark: The file is not what it should be."
+    )
+
+
 PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
 BAD_FILES = {
     "empty": b"",

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.pcapfile import check_capture
@@ -57,6 +59,8 @@ HEURISTICS = (
 )  # fmt: skip
 #: How often the watcher looks at the cancel scope (seconds).
 WATCH_INTERVAL = 0.1
+#: the end of tshark's stderr read for its verdict on the file (the rest is warnings)
+STDERR_KEPT = 8192
 
 
 def tshark_path() -> str:
@@ -154,11 +158,15 @@ class TsharkEngine:
         the file cut short or damaged. A stop of the cancel scope kills tshark and ends with
         WorkStopped: a line it was writing when it was killed is never passed on."""
         check_capture(path)  # what the built-in reader rejects is rejected the same way
+        # stderr goes to a file, not a pipe: a tshark writing more warnings than a pipe holds
+        # (64 KiB) while we read its stdout would otherwise wait for us forever
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
         try:
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
         except OSError as exc:
+            errors.close()
             raise ConfigError(f"cannot run tshark: {exc}") from exc
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
         done = threading.Event()
         stopped = threading.Event()
 
@@ -185,8 +193,9 @@ class TsharkEngine:
                 yield line
             if stopped.is_set() or cancel.stop_requested():
                 raise cancel.WorkStopped(f"{path}: tshark was stopped (the check ended)")
-            err = proc.stderr.read(4096).decode("utf-8", "replace")
-            if proc.wait() != 0:
+            code = proc.wait()
+            err = _tail(errors, STDERR_KEPT)
+            if code != 0:
                 lines = [ln for ln in err.splitlines() if ln and "Running as user" not in ln]
                 problem = lines[-1] if lines else f"exit code {proc.returncode}"
                 if "appears to have been cut short" in err:
@@ -204,8 +213,15 @@ class TsharkEngine:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
-            proc.stderr.close()
+            errors.close()
             watcher.join()
+
+
+def _tail(file: IO[bytes], size: int) -> str:
+    """The last *size* bytes written to *file* (tshark's verdict comes last), as text."""
+    end = file.seek(0, os.SEEK_END)
+    file.seek(max(0, end - size))
+    return file.read(size).decode("utf-8", "replace")
 
 
 def _truncated() -> CaptureNote:
