@@ -85,6 +85,24 @@ async def test_missing_capture_is_an_error(tmp_path: Path) -> None:
     assert r.status is Status.ERROR and "gone.pcap: no such file" in r.summary
 
 
+@pytest.mark.anyio
+async def test_one_unreadable_capture_keeps_the_others_verdicts(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"GIF89a" + bytes(100))
+    res = await run_sip(
+        {"captures": [str(tmp_path / "gone.pcap"), str(junk), str(SIP / "register-tcp.pcap")]}
+    )
+    r = res["sip.register"]
+    # could not tell for two files: ERROR, naming both, and the third file's verdict kept
+    assert r.status is Status.ERROR
+    assert "gone.pcap: no such file" in r.summary and "junk.pcap: not a pcap" in r.summary
+    assert r.summary.endswith(
+        "(the other captures: PASS: 1 registration flow correct in register-tcp.pcap)"
+    )
+    assert r.evidence and r.evidence[0].kind == "table" and r.evidence[0].rows[0][0] == "PASS"
+    assert r.metrics["flows"] == 1
+
+
 def test_config_validation() -> None:
     with pytest.raises(ConfigError, match="sip.engine: expected one of scapy, tshark"):
         from_mapping({"sip": {"engine": "wireshark"}}, source="<test>")

@@ -16,30 +16,36 @@ from ecc_doctor.errors import CaptureError
 from ecc_doctor.models import Evidence, Result, Status
 
 
-def _analyze(cfg: SipConfig, rule: str, base: Path | None) -> list[tuple[Path, SipAnalysis]]:
+def _analyze(
+    cfg: SipConfig, rule: str, base: Path | None
+) -> tuple[list[tuple[Path, SipAnalysis]], list[str]]:
+    """The analyses of the [sip] captures that could be read, and why the others could not
+    (one line each): one missing or damaged file does not hide the others' verdicts."""
     passwords = load_passwords(_resolve(cfg.password_file, base)) if cfg.password_file else None
     out = []
+    errors = []
     for capture in cfg.captures:
         path = _resolve(capture, base)
         if not path.is_file():
-            raise CaptureError(f"[sip] captures: {path}: no such file")
-        out.append(
-            (
+            errors.append(f"[sip] captures: {path}: no such file")
+            continue
+        try:
+            analysis = analyze_file(
                 path,
-                analyze_file(
-                    path,
-                    engine=cfg.engine,
-                    rules=(rule,),
-                    ports=tuple(cfg.ports),
-                    passwords=passwords,
-                    max_contacts=cfg.max_contacts,
-                    # sip.register and sip.prack run side by side in `check --all`: one
-                    # process each (`ecc-doctor analyze --jobs` is the fast way on big files)
-                    jobs=1,
-                ),
+                engine=cfg.engine,
+                rules=(rule,),
+                ports=tuple(cfg.ports),
+                passwords=passwords,
+                max_contacts=cfg.max_contacts,
+                # sip.register and sip.prack run side by side in `check --all`: one
+                # process each (`ecc-doctor analyze --jobs` is the fast way on big files)
+                jobs=1,
             )
-        )
-    return out
+        except CaptureError as exc:
+            errors.append(exc.message)
+            continue
+        out.append((path, analysis))
+    return out, errors
 
 
 def _ladders(analyses: list[tuple[Path, SipAnalysis]], flows: list[Flow]) -> list[Evidence]:
@@ -77,7 +83,32 @@ async def run(ctx: CheckContext, *, rule: str, kind: str, noun: str) -> Result:
     source = Path(ctx.config.source)
     base = source.parent if source.is_file() else None
     # CPU-bound: keep the event loop free for the other checks
-    analyses = await asyncio.to_thread(_analyze, cfg, rule, base)
+    analyses, errors = await asyncio.to_thread(_analyze, cfg, rule, base)
+    if not analyses:
+        raise CaptureError("; ".join(errors))
+    result = _judge(ctx, analyses, rule=rule, kind=kind, noun=noun)
+    if not errors:
+        return result
+    # a capture that could not be read: ERROR (could not tell), with the verdicts of the
+    # files that could be read kept in the details, metrics and evidence
+    return ctx.result(
+        Status.ERROR,
+        "; ".join(errors) + f" (the other captures: {result.status.value}: {result.summary})",
+        details=[*errors, *result.details][:200],
+        metrics=dict(result.metrics),
+        evidence=list(result.evidence),
+    )
+
+
+def _judge(
+    ctx: CheckContext,
+    analyses: list[tuple[Path, SipAnalysis]],
+    *,
+    rule: str,
+    kind: str,
+    noun: str,
+) -> Result:
+    """The check's result on the captures that could be read."""
     flows: list[Flow] = [f for _, a in analyses for f in a.flows if f.kind == kind]
     if rule == "prack":
         used = [
