@@ -82,12 +82,15 @@ def _read(path: Path, layout: Layout, cap: int, show: int) -> dict[str, Any]:
 
 def _print(report: dict[str, Any], console: Console) -> None:
     if not report["ok"]:
-        console.print(f"{report['file']}: {report['kind']}: {report['error']}", markup=False)
+        kind, error = report["kind"], report["error"]
+        # "empty (no XML content)" says its kind already: not "empty: empty (...)"
+        label = "" if error.startswith(kind) else f"{kind}: "
+        console.print(f"{report['file']}: {label}{error}", markup=False)
         return
     oversize = report["oversize_records"]
     console.print(
         f"{report['file']}: root <{report['root']}>, {report['records']} "
-        f"<{report['record_element']}> records"
+        f"<{report['record_element']}> record{'' if report['records'] == 1 else 's'}"
         + (f" ({oversize} over the per-record cap: counted, not read)" if oversize else ""),
         markup=False,
     )

@@ -89,10 +89,12 @@ def test_truncated_ossi_and_binary_garbage_are_one_line_exit_2(tmp_path: Path) -
     assert code == 2
     assert "without the closing 't' line" in err
     garbage = tmp_path / "garbage.bin"
-    garbage.write_bytes(bytes(range(256)) * 4)
+    garbage.write_bytes(bytes(range(255, -1, -1)) * 4)  # high bytes first: not UTF-8
     code, _, err = invoke(str(garbage))
     assert code == 2
     assert err.count("\n") == 1
+    # junk shows as escapes: no raw byte reaches the terminal
+    assert err.isascii() and err.rstrip("\n").isprintable()
 
 
 def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:

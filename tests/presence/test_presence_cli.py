@@ -18,7 +18,7 @@ def test_parse_shows_root_count_and_records(tmp_path: Path) -> None:
     path.write_bytes(DOC)
     result = CliRunner().invoke(cli, ["im-archive", "parse", str(path)])
     assert result.exit_code == 0, result.output
-    assert f"{path}: root <imArchive>, 1 <message> records" in result.output
+    assert f"{path}: root <imArchive>, 1 <message> record\n" in result.output
     assert "[red]not markup[/]" in result.output
 
 
@@ -49,6 +49,11 @@ def test_hostile_file_exits_1_and_missing_file_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["im-archive", "parse", str(bomb)])
     assert result.exit_code == 1
     assert "bomb.xml: entities: declares XML entity 'a': refused, not expanded" in result.output
+    empty = tmp_path / "empty.xml"
+    empty.write_bytes(b"  \n")
+    result = CliRunner().invoke(cli, ["im-archive", "parse", str(empty)])
+    assert result.exit_code == 1
+    assert f"{empty}: empty (no XML content)\n" in result.output  # not "empty: empty (...)"
     missing = CliRunner().invoke(cli, ["im-archive", "parse", str(tmp_path / "nope.xml")])
     assert missing.exit_code == 2
     assert "no such file" in missing.output

@@ -116,7 +116,8 @@ def recognise_screen(lines: Sequence[str]) -> str:
             if line.strip() == title:
                 return command
     first = lines[0].strip()[:60] if lines else "(empty)"
-    raise ProtocolError(f"not a screen ecc-doctor knows (first line: {first!r})")
+    # ascii(): binary junk shows as escapes, never as raw bytes on the user's terminal
+    raise ProtocolError(f"not a screen ecc-doctor knows (first line: {ascii(first)})")
 
 
 def recognise(text: str) -> str:
