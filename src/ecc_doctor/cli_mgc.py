@@ -63,8 +63,10 @@ def parse_loss_at(text: str | None) -> tuple[float, datetime | None, bool]:
     except ValueError:
         pass
     else:
-        if not math.isfinite(seconds):
-            raise ConfigError(f"--loss-at: expected a finite number of seconds, got {text!r}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(
+                f"--loss-at: expected seconds into the capture (0 or more), got {text!r}"
+            )
         return seconds, None, False
     if m := _CLOCK.match(text):
         h, mi, s = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)

@@ -68,6 +68,8 @@ def test_timeline_loss_at_seconds_shifts_at_column() -> None:
     )
     assert code == 0
     assert json.loads(out)["attempts"][1]["at"] == 22.5
+    code, out, _ = run("timeline", "--gateway-text", str(MGC / "article.txt"), "--loss-at", "12.5")
+    assert code == 0 and "22.5 s" in out  # the table says what the number is
 
 
 def test_timeline_loss_at_clock_past_midnight_and_iso_date() -> None:
@@ -102,6 +104,7 @@ def test_timeline_loss_at_clock_past_midnight_and_iso_date() -> None:
         (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "nan"], "--loss-at"),
         (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "1e400"], "--loss-at"),
         (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "-inf"], "--loss-at"),
+        (["--gateway-text", str(MGC / "article.txt"), "--loss-at", "-5"], "(0 or more)"),
     ],
 )
 def test_timeline_errors_are_one_line_exit_2(args: list[str], message: str) -> None:

@@ -27,7 +27,7 @@ _STATUS_STYLE = {
 def _at(offset: float, shift: float, clock: datetime | None, dated: bool = True) -> str:
     if clock is not None:
         return _time_of_day(clock, offset, dated, "%H:%M:%S")
-    return f"{shift + offset:.1f}"
+    return f"{shift + offset:.1f} s"  # seconds into the capture
 
 
 def _time_of_day(clock: datetime, offset: float, dated: bool, fmt: str | None = None) -> str:
