@@ -374,6 +374,9 @@ def _analyze_one(
             rep.notes.append(skipped)
 
 
+#: the kinds of flow the SIP analysis makes (its flows_total counts them)
+SIP_FLOW_KINDS = frozenset({"register", "invite"})
+
 #: the notes that end the reading of a capture before its end
 _STOPPED_READING = ("capture.corrupt", "capture.truncated")
 
@@ -498,6 +501,8 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         if info:
             messages = info.get("messages", 0)
             flows_total = info.get("flows_total", len(rep.flows))
+            # the SIP analysis counts its own flows (listed or not); the mgc flows add theirs
+            flows_total += sum(1 for f in rep.flows if f.kind not in SIP_FLOW_KINDS)
             head += f": {_count(messages, 'SIP message')}, {_count(flows_total, 'flow')}"
         lines.append(head)
         for flow in rep.flows:

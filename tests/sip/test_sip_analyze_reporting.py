@@ -147,6 +147,8 @@ def test_mgc_added_by_config_skips_a_file_without_h248() -> None:
     )
     assert code == 1  # the early crossing FAILs
     assert "✗ FAIL  mgc-failover 192.0.2.50" in out
+    # the gateway capture's line counts its mgc flow (it said "0 flows")
+    assert f"{MGC / 'early_crossing.pcap'}: 0 SIP messages, 1 flow\n" in out
     assert "note: SKIP mgc.no-traffic: mgc rules skipped: no H.248" in out
     assert "E ERROR" not in out
     code, out, _ = run("analyze", str(GOOD), "--gateway-text", str(MGC / "show_mgc_list.txt"))
