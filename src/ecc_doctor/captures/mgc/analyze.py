@@ -73,7 +73,15 @@ def analyze_report(
 
     if params is None and (config_path is not None or gateway_text is not None):
         params = load_params(config_path, gateway_text)
-    return analyze_frames_report(get_engine(engine).frames(path), params)
+    frames = get_engine(engine).frames(path)
+    try:
+        return analyze_frames_report(frames, params)
+    finally:
+        # stopped early (an error, Ctrl-C, SIGTERM): the engine's cleanup runs now, not when
+        # the generator is collected (the tshark engine kills and waits for its tshark)
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 def analyze_frames(
