@@ -102,6 +102,22 @@ async def _run_one(
     return final
 
 
+def _last_step(ctx: CheckContext) -> str:
+    """Where a check that timed out was: its latest transcript's session and the last line
+    recorded before the deadline (``; last: CM SAT 10.0.0.5:5022: > c status aesvcs
+    cti-link``), not what the cancelled session's cleanup added after it; "" when the check
+    opened no session. Transcripts are redacted already."""
+    deadline = time.monotonic() + ctx.remaining()
+    for transcript in reversed(ctx.transcripts):
+        lines = transcript.lines_until(deadline)
+        if not lines:
+            return f"; last: {transcript.title}: nothing exchanged yet"
+        last = lines[-1].split(" ", 1)[-1]  # without the "+1.234" stamp
+        text = f"{transcript.title}: {last}"
+        return "; last: " + (text if len(text) <= 120 else text[:119] + "…")
+    return ""
+
+
 async def _guarded(
     spec: CheckSpec, ctx: CheckContext, limit: float, debug: bool, *, overridden: bool = False
 ) -> list[Result]:
@@ -117,7 +133,7 @@ async def _guarded(
             key = f'timeouts.checks."{spec.id}"'
         else:
             key = "timeouts.default"
-        return [ctx.result(Status.ERROR, f"timed out after {limit:g} s ({key})")]
+        return [ctx.result(Status.ERROR, f"timed out after {limit:g} s ({key}){_last_step(ctx)}")]
     except EccDoctorError as exc:
         return [_error(ctx, exc.message or type(exc).__name__, exc, debug)]
     except Exception as exc:  # a bug in a check must not take the run down

@@ -41,6 +41,12 @@ class Transcript:
             line = raw if len(raw) <= MAX_LINE else raw[:MAX_LINE] + f"… ({len(raw)} chars)"
             self._lines.append(f"{stamp} {mark} {line}")
 
+    def lines_until(self, moment: float) -> list[str]:
+        """The lines recorded up to *moment* (a ``time.monotonic()`` value): e.g. without
+        those a cancelled session's cleanup added after a check's deadline."""
+        limit = moment - self._t0
+        return [line for line in self._lines if float(line.split(" ", 1)[0]) <= limit]
+
     @property
     def lines(self) -> tuple[str, ...]:
         tail = (f"# … {self._dropped} more lines not kept",) if self._dropped else ()

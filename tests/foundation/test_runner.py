@@ -56,7 +56,9 @@ async def test_hanging_check_is_cut_at_its_timeout_and_cleans_up() -> None:
     cfg = from_mapping({"timeouts": {"default": 5, "checks": {"t.hang": 0.2}}}, source="<t>")
     (result,) = await run_checks([spec("t.hang", hang)], cfg)
     assert result.status is Status.ERROR
-    assert result.summary == 'timed out after 0.2 s (timeouts.checks."t.hang")'
+    assert (
+        result.summary == 'timed out after 0.2 s (timeouts.checks."t.hang"); last: session: > hello'
+    )
     assert cleaned.is_set()
     assert result.evidence and result.evidence[0].kind == "transcript"
     assert "hello" in result.evidence[0].lines[0]
