@@ -26,7 +26,7 @@ from ecc_doctor import __version__
 from ecc_doctor.config import SiteConfig, template
 from ecc_doctor.errors import ConfigError, EccDoctorError
 from ecc_doctor.exitcodes import REPORT_URL, ExitCode
-from ecc_doctor.models import Result
+from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
 
 T = TypeVar("T")
@@ -411,7 +411,21 @@ def _check(opts: _CheckOptions) -> int:
     _report(opts, results, site, wall)
     from ecc_doctor.reporters.json_report import exit_code
 
+    if results and all(r.status is Status.SKIP for r in results):
+        # exit 0 as DESIGN.md's table says (SKIP is "not configured"), but a sign-off or a
+        # pipeline must not mistake "nothing was verified" for success: say it on stderr
+        err_console().print(
+            f"ecc-doctor: nothing was verified: {_skipped(len(results))} (not configured: "
+            "see `ecc-doctor init` for the site file's sections)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     return exit_code(results, strict=opts.strict)
+
+
+def _skipped(count: int) -> str:
+    return "the check was skipped" if count == 1 else f"all {count} checks were skipped"
 
 
 async def _run(

@@ -200,6 +200,13 @@ def test_init_writes_template_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert again.returncode == 2 and "exists; use --force" in again.stderr
     checked = run("check", "--all", cwd=tmp_path)  # the template alone: everything SKIPs
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # exit 0 (SKIP is "not configured"), but said plainly: nothing was verified
+    assert "ecc-doctor: nothing was verified: all " in checked.stderr
+    one = run("check", "cm.license", cwd=tmp_path)
+    assert one.returncode == 0
+    assert "nothing was verified: the check was skipped (not configured" in one.stderr
+    lab = run("check", "cm.license", "--lab")
+    assert lab.returncode == 0 and "nothing was verified" not in lab.stderr
 
 
 def test_version() -> None:
