@@ -601,14 +601,14 @@ def _check_files(files: Sequence[Path]) -> None:
 @click.option(
     "--gateway-text",
     type=click.Path(path_type=Path),
-    help="(mgc) the gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' "
+    help="(mgc) The gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' "
     "commands (adds mgc to the default rules).",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="(mgc) site file with the [mgc] section (adds mgc to the default rules).",
+    help="(mgc) Site file with the [mgc] section (adds mgc to the default rules).",
 )
 @click.option(
     "--time-limit",

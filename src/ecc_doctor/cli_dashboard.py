@@ -31,35 +31,35 @@ def _fail(message: str) -> NoReturn:
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="site file (default ./ecc-doctor.toml)",
+    help="Site file (default ./ecc-doctor.toml)",
 )
-@click.option("--lab", is_flag=True, help="start the emulated lab site in-process and watch it")
+@click.option("--lab", is_flag=True, help="Start the emulated lab site in-process and watch it")
 @click.option(
     "--interval",
     type=click.FloatRange(min=0),
     default=30.0,
     show_default=True,
-    help="re-run the checks every S seconds (0: only on 'r')",
+    help="Re-run the checks every S seconds (0: only on 'r')",
 )
 @click.option(
     "--capture",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="pcap/pcapng file for the SIP panel (and the MGC panel)",
+    help="Pcap/pcapng file for the SIP panel (and the MGC panel)",
 )
-@click.option("--iface", help="capture SIP live on this interface (needs root or CAP_NET_RAW)")
+@click.option("--iface", help="Capture SIP live on this interface (needs root or CAP_NET_RAW)")
 @click.option(
     "--lab-fault",
     "lab_faults",
     multiple=True,
     metavar="NAME",
-    help="with --lab: inject this fault at start (repeatable)",
+    help="With --lab: inject this fault at start (repeatable)",
 )
 @click.option(
     "--export-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("."),
     show_default=True,
-    help="where 'e' (JSON/JUnit) and 's' (SVG screenshot) write",
+    help="Where 'e' (JSON/JUnit) and 's' (SVG screenshot) write",
 )
 @click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def dashboard(

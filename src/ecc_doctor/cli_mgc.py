@@ -88,14 +88,14 @@ def mgc() -> None:
 
 @mgc.command("timeline")
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="site file with [mgc]"
+    "--config", "config_path", type=click.Path(path_type=Path), help="Site file with [mgc]"
 )
 @click.option(
     "--gateway-text",
     type=click.Path(path_type=Path),
-    help="the gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' commands",
+    help="The gateway's 'show mgc list' output or 'set mgc list'/'set reset-times' commands",
 )
-@click.option("--loss-at", help="when the link was lost: seconds, HH:MM[:SS] or ISO date-time")
+@click.option("--loss-at", help="When the link was lost: seconds, HH:MM[:SS] or ISO date-time")
 @click.option(
     "--detection",
     type=click.Choice(["tcp", "silent"]),
@@ -107,7 +107,7 @@ def mgc() -> None:
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option(
-    "--svg", "svg_path", type=click.Path(path_type=Path), help="also write the timeline as SVG"
+    "--svg", "svg_path", type=click.Path(path_type=Path), help="Also write the timeline as SVG"
 )
 @_one_line_errors
 def timeline_cmd(
@@ -142,9 +142,9 @@ def timeline_cmd(
 @mgc.command("analyze")
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="site file with [mgc]"
+    "--config", "config_path", type=click.Path(path_type=Path), help="Site file with [mgc]"
 )
-@click.option("--gateway-text", type=click.Path(path_type=Path), help="the gateway's MGC-list text")
+@click.option("--gateway-text", type=click.Path(path_type=Path), help="The gateway's MGC-list text")
 @click.option(
     "--engine", type=click.Choice(["scapy", "tshark"]), default="scapy", show_default=True
 )
@@ -152,7 +152,7 @@ def timeline_cmd(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option(
-    "--svg", "svg_path", type=click.Path(path_type=Path), help="write expected vs seen as SVG"
+    "--svg", "svg_path", type=click.Path(path_type=Path), help="Write expected vs seen as SVG"
 )
 @_one_line_errors
 def analyze_cmd(

@@ -78,13 +78,13 @@ def sat() -> None:
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
-    help="a table per screen section, or JSON records",
+    help="A table per screen section, or JSON records",
 )
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="site file whose [cm.ossi_fields] map this CM's OSSI field IDs",
+    help="Site file whose [cm.ossi_fields] map this CM's OSSI field IDs",
 )
 @click.option("--debug", is_flag=True, help=DEBUG_HELP)
 def parse(source: str, fmt: str, config_path: Path | None, debug: bool) -> None:
