@@ -152,6 +152,8 @@ async def test_aes_restart_comes_back_by_itself(aes_lab: Lab) -> None:
     aes.restart_s = 1.0  # long enough for one refused connection even on a busy machine
     await aes_lab.fault("aes-restart")
     assert aes.status()["restarting"] is True
+    assert "aes-restart" in aes_lab.active
+    assert aes_lab.status()["lab"]["active_faults"] == ["aes-restart"]
     during = (await run(aes_lab.config, "aes.dmcc-session"))["aes.dmcc-session"]
     assert during.status is Status.ERROR
     assert "connection refused" in during.summary
@@ -160,6 +162,9 @@ async def test_aes_restart_comes_back_by_itself(aes_lab: Lab) -> None:
             break
         await asyncio.sleep(0.05)
     assert aes.status()["restarting"] is False
+    # AES is back by itself: the lab no longer lists the fault as in force (QA 2 #9)
+    assert "aes-restart" not in aes_lab.active
+    assert aes_lab.status()["lab"]["active_faults"] == []
     results = await run(aes_lab.config, "aes")
     assert results["aes.dmcc-session"].status is Status.PASS
     assert results["aes.dmcc-summary"].status is Status.PASS

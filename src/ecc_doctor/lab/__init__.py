@@ -59,7 +59,7 @@ class Lab:
 
     def __init__(self, emulators: list[Emulator] | None = None) -> None:
         self.emulators: list[Emulator] = emulators or [factory() for factory in EMULATORS]
-        self.active: set[str] = set()
+        self._toggled: set[str] = set()  # injected and not healed (see ``active``)
         self._dir: Path | None = None
         self.env: LabEnv | None = None
         self.data: dict[str, Any] = {}
@@ -72,6 +72,17 @@ class Lab:
         for emu in self.emulators:
             names += [f for f in emu.faults if f not in names]
         return names
+
+    @property
+    def active(self) -> set[str]:
+        """The faults in force now: injected, not healed, and not over by themselves (an
+        ``aes-restart`` ends when AES is back: its emulator's ``fault_over()`` says so)."""
+        return {f for f in self._toggled if not self._over(f)}
+
+    def _over(self, fault: str) -> bool:
+        owner = self._owner(fault)
+        over = getattr(owner, "fault_over", None)
+        return bool(over(fault)) if over is not None else False
 
     @property
     def config(self) -> SiteConfig:
@@ -131,16 +142,19 @@ class Lab:
             assert owner is not None
             await owner.set_fault(fault, active)
         if active:
-            self.active.add(fault)
+            self._toggled.add(fault)
         else:
-            self.active.discard(fault)
+            self._toggled.discard(fault)
         # the emulated site changed (e.g. cm-auth-fail healed): a login CM refused before
         # is worth trying again at once, not only after the probe's refusal memory expires
         SAT_LOGINS.forget()
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Each emulator's counters, e.g. open DMCC sessions, calls, subscriptions."""
-        return {emu.name: emu.status() for emu in self.emulators}
+        """Each emulator's counters, e.g. open DMCC sessions, calls, subscriptions, and the
+        faults in force (under "lab")."""
+        out = {emu.name: emu.status() for emu in self.emulators}
+        out["lab"] = {"active_faults": sorted(self.active)}
+        return out
 
     async def __aenter__(self) -> Lab:
         return await self.start()

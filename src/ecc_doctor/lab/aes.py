@@ -180,6 +180,11 @@ class AesEmulator:
         else:
             raise KeyError(fault)
 
+    def fault_over(self, fault: str) -> bool:
+        """Whether *fault*, still injected, is over by itself: an ``aes-restart`` is once
+        AES is back after ``restart_s`` (the lab then no longer lists it as active)."""
+        return fault == "aes-restart" and not self.restarting
+
     async def _restart_begins(self) -> None:
         async with self._restart_lock:
             self.restarting = True
