@@ -225,3 +225,24 @@ async def test_missing_directory_costs_one_extra_query(sftp_lab: tuple[Lab, Sftp
     assert info.value.reason == "missing"
     queries = [ln for ln in transcript.lines if re.search(r"\b(L?STAT) /archive/nope", ln)]
     assert len(queries) == 1, queries
+
+
+@pytest.mark.anyio
+async def test_a_session_whose_connection_dropped_is_not_counted_open(
+    sftp_lab: tuple[Lab, SftpEmulator],
+) -> None:
+    # the cable is pulled while a client holds an SFTP session: asyncssh never calls the
+    # server's exit() for it, and the lab's status used to show it open for good (QA 2 #19)
+    lab, emu = sftp_lab
+    cfg = from_mapping({"sftp": section(lab)}, source="<test>").sftp
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client makes of the drop
+        async with open_session(cfg, Transcript("sftp"), 5.0) as session:
+            assert emu.status()["open_sessions"] == 1
+            await lab.fault("network-flap")  # the lab aborts every connection
+            for _ in range(100):  # bounded: the server sees the abort at once
+                if emu.status()["open_sessions"] == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert emu.status()["open_sessions"] == 0
+            await session.list_dir("/archive", limit=10)  # the connection is gone
+    await lab.heal("network-flap")
