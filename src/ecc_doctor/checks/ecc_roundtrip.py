@@ -37,9 +37,9 @@ async def check(ctx: CheckContext) -> Result:
         steps = CallSteps(cfg, rest, receiver, sub)
         try:
             failure = await _drive(steps)
-        finally:
-            await shielded(steps.cleanup(), 5.0)
-        result = _verdict(ctx, steps, failure)
+        finally:  # drop the call, delete the subscription: what fails is reported
+            await shielded(steps.cleanup(), steps.cleanup_limit())
+        result = steps.finish(_verdict(ctx, steps, failure))
     return result.replace(details=(*result.details, *waited.details()))
 
 

@@ -18,8 +18,10 @@ from typing import Any
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.errors import CheckError, ProbeError
+from ecc_doctor.models import Result, Status
 from ecc_doctor.probes.ecc_events import EventReceiver, EventRecord, Subscription
-from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, connection_call_id
+from ecc_doctor.probes.ecc_rest import EccHttpError, EccRest, EccUnavailable, connection_call_id
+from ecc_doctor.secrets import redact
 
 #: time kept free at the end of a check that waited for a station: cleanup runs in it and the
 #: check reports the wait itself before the runner cuts it off with a bare "timed out"
@@ -170,6 +172,29 @@ def call_has_party(call: dict[str, Any], a: str, b: str) -> bool:
     return _number(b) in parties
 
 
+#: calls the ECC checks of this process placed and could not drop: (ECC base URL, calling
+#: station) -> {call id: "A -> B"}. A later run at that station drops them before its own call.
+_LEFT_UP: dict[tuple[str, str], dict[str, str]] = {}
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def _reason(exc: ProbeError) -> str:
+    """*exc*'s message without the ``METHOD https://host/path: `` an ECC REST error starts with."""
+    text = exc.message
+    method, _, rest = text.partition(" ")
+    if method in _METHODS and ": " in rest:
+        return rest.split(": ", 1)[1]
+    return text
+
+
+def _short(exc: ProbeError) -> str:
+    """A few words for *exc*: ``HTTP 503`` for an unavailable service, else its reason."""
+    if isinstance(exc, EccUnavailable):
+        return f"HTTP {exc.status}, service unavailable"
+    return _reason(exc)
+
+
 class StepFailed(Exception):
     """A step's expected event did not come (or came wrong): ``summary`` is the FAIL line."""
 
@@ -205,6 +230,10 @@ class CallSteps:
     dialled: tuple[str, str] | None = None  # (from, to) once Make Call was sent
     dialled_at: float = 0.0
     calls_before: set[str] | None = None  # the caller's calls before Make Call (None: unknown)
+    leftovers: list[str] = field(default_factory=list)  # what the cleanup could not undo
+    notes: list[str] = field(default_factory=list)  # detail lines: diagnostics, calls dropped
+    call_left_up: bool = False  # a call this check placed may still be up
+    busy: list[str] = field(default_factory=list)  # calls at the caller before ours, not ours
 
     @property
     def known(self) -> set[str]:
@@ -225,6 +254,38 @@ class CallSteps:
                 f"calls of {address} before Make Call unknown: a failed Make Call is cleaned up "
                 "by its events only"
             )
+            return
+        mine = _LEFT_UP.get((self.cfg.base_url, address), {})
+        for gone in set(mine) - self.calls_before:  # ended meanwhile
+            mine.pop(gone)
+        ours = self.calls_before & set(mine)
+        for call_id in sorted(ours):
+            await self._drop_left_up(address, call_id, mine)
+        self.busy = sorted(self.calls_before - ours)
+        if self.busy:
+            self.notes.append(
+                f"station {address} already had call(s) {', '.join(self.busy)} up before the "
+                "test call: not placed by this run of ecc-doctor, so left alone (a call an "
+                "earlier run could not drop, or someone using the test station?)"
+            )
+
+    async def _drop_left_up(self, address: str, call_id: str, mine: dict[str, str]) -> None:
+        """Drop *call_id*, a call an earlier run of this process placed at *address* and could
+        not drop (it is in :data:`_LEFT_UP`); say so in the details."""
+        what = f"call {call_id} ({mine[call_id]})"
+        failure = await self._bounded_drop(call_id, self._item_s)
+        if failure:
+            self.call_left_up = True
+            self.leftovers.append(
+                f"{what}, left up by an earlier run, is still up at {address}: drop failed "
+                f"again: {failure}"
+            )
+            return
+        mine.pop(call_id)
+        self.notes.append(
+            f"dropped {what} at {address} before the test call: an earlier run of this check "
+            "had placed it and could not drop it"
+        )
 
     async def make_call(self, from_: str, to: str) -> None:
         """Make Call *from_* -> *to*. If it fails (no answer in time, no callID, cancelled),
@@ -312,12 +373,23 @@ class CallSteps:
         self, name: str, expected: set[str], sent_at: float, party: str = ""
     ) -> StepFailed:
         waited = time.monotonic() - sent_at
-        if await self.sub.ensure():
+        want = "/".join(sorted(expected))
+        try:
+            lost = await self.sub.ensure()
+        except ProbeError as exc:  # the step failed first: name it; the diagnostic is a detail
+            self.notes.append(
+                f"after step {name} got no {want} event, checking the event subscription "
+                f"failed: {exc.message}"
+            )
+            raise ProbeError(
+                f"step {name}: no {want} event for call {self.call_id or '?'} within "
+                f"{waited:.1f} s; ECC then stopped answering ({_short(exc)}; see details)"
+            ) from exc
+        if lost:
             raise ProbeError(
                 f"step {name}: the Eventing Connector had lost our subscription (ECC/Breeze "
                 "service restart?); subscribed again, run the check again"
             )
-        want = "/".join(sorted(expected))
         last = self.last.describe() if self.last else "none"
         extra = ""
         rx = self.receiver
@@ -331,25 +403,98 @@ class CallSteps:
             timed_out=True,
         )
 
+    @property
+    def _item_s(self) -> float:
+        """The time one cleanup request may take: its own time limit, and a little more."""
+        return float(self.rest.timeout) + 1.0
+
+    def cleanup_limit(self) -> float:
+        """An upper bound of :meth:`cleanup`'s time (for :func:`shielded`)."""
+        return 5 * self._item_s + 1.0
+
     async def cleanup(self) -> None:
-        """Drop the call if it may still be up (a call already gone is fine).
+        """Drop the call if it may still be up (a call already gone is fine), then delete the
+        subscription. Each is bounded in time and tried even if the other failed; what could
+        not be undone goes to :attr:`leftovers` (never raised).
 
         Without a call id (Make Call failed or was cut short) only the calls tied to this Make
         Call are dropped (see :meth:`_strays`); any other call at the caller is left up.
         """
-        if self.ended:
-            return
-        if self.call_id:
-            await self._drop(self.call_id)
-            self.ended = True
-            return
-        if self.dialled is None:
+        try:
+            await self._drop_ours()
+        finally:
+            await self._delete_subscription()
+
+    def _dialled(self) -> str:
+        return f"{self.dialled[0]} -> {self.dialled[1]}" if self.dialled else "?"
+
+    async def _drop_ours(self) -> None:
+        if self.ended or self.dialled is None:
             return
         a, b = self.dialled
+        if self.call_id:
+            failure = await self._bounded_drop(self.call_id, self._item_s)
+            if failure:
+                self._left_up(self.call_id, failure)
+            self.ended = True
+            return
         log = self.rest.transcript
-        for call_id in await self._strays(a, b):
-            await self._drop(call_id)
-            log.note(f"Make Call {a}->{b} failed, but ECC had created call {call_id}: dropped call")
+        try:
+            async with asyncio.timeout(3 * self._item_s):
+                strays = await self._strays(a, b)
+        except TimeoutError:
+            self.call_left_up = True
+            self.leftovers.append(
+                f"Make Call {a} -> {b} may have left a call up: ECC did not list the calls of "
+                f"{a} within {3 * self._item_s:g} s to find it"
+            )
+            return
+        for call_id in strays:
+            failure = await self._bounded_drop(call_id, self._item_s)
+            if failure:
+                self._left_up(call_id, failure)
+            else:
+                log.note(
+                    f"Make Call {a}->{b} failed, but ECC had created call {call_id}: dropped call"
+                )
+
+    def _left_up(self, call_id: str, failure: str) -> None:
+        """Record that this check's call *call_id* may still be up (its drop failed)."""
+        self.call_left_up = True
+        self.leftovers.append(
+            f"call {call_id} ({self._dialled()}) may still be up: drop failed: {failure}"
+        )
+        if self.dialled is not None:
+            key = (self.cfg.base_url, self.dialled[0])
+            _LEFT_UP.setdefault(key, {})[call_id] = self._dialled()
+
+    async def _bounded_drop(self, call_id: str, limit: float) -> str:
+        """Drop *call_id* within *limit* s: '' if done (or already gone), else why not."""
+        try:
+            async with asyncio.timeout(limit):
+                await self._drop(call_id)
+        except ProbeError as exc:
+            return _reason(exc)
+        except TimeoutError:
+            return f"no answer within {limit:g} s"
+        return ""
+
+    async def _delete_subscription(self) -> None:
+        sub_id = self.sub.id
+        if not sub_id:
+            return
+        try:
+            async with asyncio.timeout(self._item_s):
+                await self.sub.delete()  # clears sub.id: the session teardown does not repeat it
+            return
+        except ProbeError as exc:
+            failure = _reason(exc)
+        except TimeoutError:
+            self.sub.id = ""
+            failure = f"no answer within {self._item_s:g} s"
+        self.leftovers.append(
+            f"subscription {sub_id} may be left on Breeze: delete failed: {failure}"
+        )
 
     async def _drop(self, call_id: str) -> None:
         try:
@@ -373,7 +518,14 @@ class CallSteps:
         found = list(dict.fromkeys(found))
         if self.calls_before is None:
             return found
-        now = await self._calls_at(a) or set()
+        listed = await self._calls_at(a)
+        if listed is None:
+            self.call_left_up = True
+            self.leftovers.append(
+                f"Make Call {a} -> {b} may have left a call up: ECC did not list the calls of "
+                f"{a} to find it"
+            )
+        now = listed or set()
         new = [cid for cid in sorted(now - self.calls_before) if cid not in found]
         if not new:
             return found
@@ -398,6 +550,32 @@ class CallSteps:
             self.rest.transcript.note(f"cannot read call {call_id}: {exc}")
             return False
         return call_has_party(call, a, b)
+
+    def finish(self, result: Result) -> Result:
+        """*result* with what :meth:`snapshot_calls` and :meth:`cleanup` found: their lines in
+        the details; what the cleanup could not undo also in the summary (first, if the check
+        otherwise passed); WARN at least when something is left behind or the station already
+        carried a call."""
+        details = (*result.details, *self.notes, *self.leftovers)
+        status, summary = result.status, result.summary
+        if self.leftovers:
+            left = "; ".join(self.leftovers)
+            if status in (Status.PASS, Status.SKIP, Status.WARN):
+                summary = f"{left}; otherwise: {summary}"
+                status = Status.worst([status, Status.WARN])
+            else:
+                summary = f"{summary}; cleanup: {left}"
+        elif self.busy and status is Status.PASS:
+            status = Status.WARN
+            summary = (
+                f"station already had call(s) {', '.join(self.busy)} before the test call "
+                f"(left alone, see details); otherwise: {summary}"
+            )
+        return result.replace(
+            status=status,
+            summary=redact(" ".join(summary.split())),
+            details=tuple(redact(d) for d in details),
+        )
 
     def latencies(self) -> dict[str, float]:
         return {f"step.{s.name}_ms": s.latency_ms for s in self.steps if s.latency_ms is not None}

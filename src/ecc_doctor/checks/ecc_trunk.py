@@ -51,9 +51,13 @@ async def check(ctx: CheckContext) -> Result:
     ):
         steps = CallSteps(cfg, rest, receiver, sub)
         try:
-            result = await _scenario(ctx, steps)
-        finally:
-            await shielded(steps.cleanup(), 5.0)
+            try:
+                result = await _scenario(ctx, steps)
+            except (ProbeError, CheckError) as exc:  # ERROR, with what the cleanup finds
+                result = ctx.result(Status.ERROR, exc.message, metrics=steps.latencies())
+        finally:  # drop the call, delete the subscription: what fails is reported
+            await shielded(steps.cleanup(), steps.cleanup_limit())
+        result = steps.finish(result)
     return result.replace(details=(*waited.details(), *result.details))
 
 
