@@ -150,7 +150,9 @@ def _freshness(
         )
     elif age > cfg.stale_after_s:
         v.add(
-            Status.WARN if listing.bounded else Status.FAIL, f"{what} {fmt_age(age)} old; {every}"
+            Status.WARN if listing.bounded else Status.FAIL,
+            f"{what} {fmt_age(age)} old; {every} (age from the file's modification time on "
+            "the SFTP server, not from its name)",
         )
     else:
         v.add(Status.PASS, f"{what} {fmt_age(age)} old ({every})")
