@@ -70,7 +70,8 @@ async def test_stale_fault_fails_naming_newest_file_and_age(
     result = await check(lab)
     assert result.status is Status.FAIL
     assert re.match(
-        r"newest archive im_[0-9T-]+\.xml is 3 h 1\d min old; uploads are expected every 1 h",
+        r"newest archive im_[0-9T-]+\.xml is 3 h 1\d min old by its modification time; "
+        r"uploads are expected every 1 h",
         result.summary,
     ), result.summary
     await lab.heal("sftp-stale")

@@ -77,7 +77,8 @@ async def test_stale_archive_fails_naming_file_and_age(sshd: Sshd) -> None:
     result = await check(sshd)
     assert result.status is Status.FAIL
     assert result.summary == (
-        "newest archive im_2026-11-21T07.xml is 5 h 12 min old; uploads are expected every 1 h"
+        "newest archive im_2026-11-21T07.xml is 5 h 12 min old by its modification time; "
+        "uploads are expected every 1 h"
     )
 
 

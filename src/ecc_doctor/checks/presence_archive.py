@@ -151,8 +151,8 @@ def _freshness(
     elif age > cfg.stale_after_s:
         v.add(
             Status.WARN if listing.bounded else Status.FAIL,
-            f"{what} {fmt_age(age)} old; {every} (age from the file's modification time on "
-            "the SFTP server, not from its name)",
+            # the modification time, not a time in the name: say so, they can differ
+            f"{what} {fmt_age(age)} old by its modification time; {every}",
         )
     else:
         v.add(Status.PASS, f"{what} {fmt_age(age)} old ({every})")
