@@ -15,7 +15,10 @@ every way out (error, timeout, cancellation).
 CM may lock an account after a few refused logins, so a refused user/password is not tried
 again on that CM for :data:`~ecc_doctor.probes.ssh_common.REFUSAL_MEMORY_S` seconds: the other
 cm.* checks give ERROR "not tried: ...", and until a login was accepted the checks log in one
-at a time (so a wrong password is refused once per run, not once per check).
+at a time (so a wrong password is refused once per run, not once per check). Likewise a SAT
+that accepts the SSH login but never shows its prompt is not tried again for
+:data:`~ecc_doctor.probes.ssh_common.HANG_MEMORY_S` seconds (the queued checks do not each
+wait out the prompt timeout).
 """
 
 from __future__ import annotations
@@ -434,6 +437,7 @@ async def open_sat(
     password = cfg.password.reveal()
     key = LoginKey.of(cfg.host, cfg.port, cfg.username, password)
     LOGINS.not_refused(key)  # before queueing for a session slot
+    LOGINS.not_hung(key)
     async with (
         _session_slot(cfg, transcript),
         _open_sat(cfg, transcript, connect_timeout, password, key, check_id) as sat,
@@ -482,6 +486,8 @@ async def _open_sat(
                 session = None  # not logged in: 'c logoff' would answer a login prompt
                 if isinstance(exc, LoginRefused):
                     LOGINS.refused(key, check_id)
+                elif isinstance(exc, ProbeTimeout):  # a SAT that shows no prompt
+                    LOGINS.hung(key, check_id, "SAT prompt", f"{seconds(cfg.prompt_timeout)} s")
                 raise
             LOGINS.accepted(key)
             await gate.aclose()  # logged in: the other checks may log in alongside
