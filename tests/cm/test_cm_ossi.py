@@ -98,8 +98,8 @@ def test_duplicate_field_ids_keep_the_first() -> None:
     ("lines", "reason"),
     [
         (["cstatus aesvcs cti-link", "f0001ff00\t0005ff00", "d1"], "without the closing 't'"),
-        (["f0001ff00\t0005ff00\t0006ff00", "d1", "t"], "3 field IDs but 1 values"),
-        (["f0001ff00", "d1\t2\t3", "t"], "1 field IDs but 3 values"),
+        (["f0001ff00\t0005ff00\t0006ff00", "d1", "t"], "has 1 value for 3 field IDs"),
+        (["f0001ff00", "d1\t2\t3", "t"], "has 3 values for 1 field ID "),
         (["fnot-hex", "d1", "t"], "not 8-hex-digit IDs"),
         (["f0001ff00", "x1", "t"], "not a c/f/d/n/e/t line"),
     ],

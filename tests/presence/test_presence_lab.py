@@ -84,7 +84,8 @@ async def test_auth_fault_is_an_error_and_recovers(sftp_lab: tuple[Lab, SftpEmul
     await lab.fault("sftp-auth")
     result = await check(lab)
     assert result.status is Status.ERROR
-    assert result.summary.endswith("SFTP login refused for user 'archive'")
+    assert result.summary.endswith(": login refused for user 'archive'")
+    assert result.summary.startswith("SFTP 127.0.0.1:")
     assert emu.status()["logins_refused"] >= 1
     password = Secret(lab.data["sftp"]["password"]).reveal()
     assert password not in repr(result.to_dict())

@@ -320,7 +320,7 @@ async def test_collection_resumes_after_sftp_server_restart(sshd: Sshd) -> None:
     sshd.stop()
     down = await check(sshd)
     assert down.status is Status.ERROR
-    assert down.summary == f"127.0.0.1:{sshd.port}: connection refused"
+    assert down.summary == f"SFTP 127.0.0.1:{sshd.port}: connection refused"
     sshd.start()
     again = await check(sshd)
     assert again.status is Status.PASS, again.summary

@@ -163,6 +163,9 @@ class EventReceiver:
             await _reply(send, 405, b"POST only")
             return
         body = await _read_body(receive, self.cfg.max_event_bytes)
+        if body is _DISCONNECTED:  # the sender went away mid-body: nobody to answer
+            self.transcript.received("a delivery was cut off before its body was complete")
+            return
         if body is None:
             self._unreadable(f"delivery larger than {self.cfg.max_event_bytes} bytes")
             await _reply(send, 413, b"too large")
@@ -226,14 +229,19 @@ def _flag_out_of_order(event: EventRecord) -> EventRecord:
     return replace(event, out_of_order=True)
 
 
+#: what :func:`_read_body` returns when the client disconnected before the body was complete
+_DISCONNECTED = b"\0disconnected"
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body; None past *limit*; ``_DISCONNECTED`` when the sender went away."""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            return b""
+            return _DISCONNECTED
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

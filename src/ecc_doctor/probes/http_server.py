@@ -31,6 +31,10 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # uvicorn logs "Started server process" and the like: keep them out of a user's console.
 logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+# ... and its errors too ("Exception in ASGI application" with a traceback, e.g. for a request
+# cut off when the server stops): with no handler of its own, Python's last-resort handler
+# would print them on stderr. A program that configures logging still sees them (propagated).
+logging.getLogger("uvicorn").addHandler(logging.NullHandler())
 
 
 class _QuietServer(uvicorn.Server):
@@ -143,6 +147,10 @@ class InLoopServer:
                 transport = getattr(conn, "transport", None)
                 if transport is not None:
                     transport.abort()
+            # an aborted connection tells its request "disconnected": let the app end on that
+            # (bounded), and cancel only what is still running then
+            if state.tasks:
+                await asyncio.wait(list(state.tasks), timeout=0.5)
             for task in list(state.tasks):
                 task.cancel()
             for listener in server.servers:

@@ -15,7 +15,10 @@ every way out (error, timeout, cancellation).
 CM may lock an account after a few refused logins, so a refused user/password is not tried
 again on that CM for :data:`~ecc_doctor.probes.ssh_common.REFUSAL_MEMORY_S` seconds: the other
 cm.* checks give ERROR "not tried: ...", and until a login was accepted the checks log in one
-at a time (so a wrong password is refused once per run, not once per check).
+at a time (so a wrong password is refused once per run, not once per check). Likewise a SAT
+that accepts the SSH login but never shows its prompt is not tried again for
+:data:`~ecc_doctor.probes.ssh_common.HANG_MEMORY_S` seconds (the queued checks do not each
+wait out the prompt timeout).
 """
 
 from __future__ import annotations
@@ -168,19 +171,32 @@ class SatSession:
     fields: dict[str, dict[str, str]]
     _buf: str = ""
     _mask: frozenset[str] = field(default=frozenset())
+    #: what the session is doing, for errors: "the login", "'<command>'", "logoff"
+    _doing: str = "the login"
 
     def __post_init__(self) -> None:
         self._mask = sat_ossi.secret_ids(self.fields)
 
-    def _send(self, line: str) -> None:
-        self.transcript.sent(line)
-        self.process.stdin.write(line + "\n")
+    def _lost(self) -> ConnectError:
+        return ConnectError(f"CM {self.where}: connection lost during {self._doing}")
 
-    async def _read_more(self, what: str, deadline: float, limit: float) -> None:
+    def _send(self, line: str, shown: str | None = None) -> None:
+        """Write one line; a channel or connection that is gone is a ConnectError."""
+        self.transcript.sent(line if shown is None else shown)
+        try:
+            self.process.stdin.write(line + "\n")
+        except (asyncssh.Error, OSError) as exc:  # BrokenPipeError: "Channel not open ..."
+            raise self._lost() from exc
+
+    async def _read_more(
+        self, what: str, deadline: float, limit: float, late: str | None = None
+    ) -> None:
+        """Read more output into the buffer; *late* is the timeout message (after "CM x: ")."""
         remaining = deadline - asyncio.get_running_loop().time()
         if len(self._buf) > MAX_BUFFER:
             raise ProtocolError(f"CM {self.where} sent over {MAX_BUFFER} bytes without {what}")
-        timeout = ProbeTimeout(f"CM {self.where}: no {what} within {seconds(limit)} s")
+        late = late or f"no {what} within {seconds(limit)} s"
+        timeout = ProbeTimeout(f"CM {self.where}: {late}")
         if remaining <= 0:
             raise timeout
         try:
@@ -188,9 +204,9 @@ class SatSession:
         except TimeoutError as exc:
             raise timeout from exc
         except (asyncssh.Error, OSError) as exc:
-            raise ConnectError(f"CM {self.where}: SAT session lost waiting for {what}") from exc
+            raise self._lost() from exc
         if not chunk:
-            raise ConnectError(f"CM {self.where} closed the SAT session while we waited for {what}")
+            raise ConnectError(f"CM {self.where} closed the SAT session during {self._doing}")
         self._buf += chunk
 
     async def _expect(self, patterns: Mapping[str, re.Pattern[str]], what: str) -> str:
@@ -224,31 +240,34 @@ class SatSession:
             if got == "login":
                 self._send(username)
             else:
-                self.transcript.sent("(password)")
-                self.process.stdin.write(password + "\n")
+                self._send(password, shown="(password)")
         self._send(termtype)
         await self._expect({"ready": _READY}, f"OSSI ready line 't' after termtype {termtype}")
 
-    async def _read_line(self, what: str, deadline: float) -> str:
+    async def _read_line(self, what: str, deadline: float, late: str) -> str:
         """The next line of output (answering ossit's ``more..y.`` pager on the way)."""
         while "\n" not in self._buf:
             if _MORE in self._buf:  # ossit pages its output
                 self._buf = self._buf.replace(_MORE, "").lstrip("\r")
                 self._send("y")
                 continue
-            await self._read_more(what, deadline, self.command_timeout)
+            await self._read_more(what, deadline, self.command_timeout, late)
         line, _, self._buf = self._buf.partition("\n")
         return line.rstrip("\r")
 
     async def ossi(self, command: str) -> OssiResponse:
         """Run *command* in OSSI; return its records (or its ``e`` error)."""
+        self._doing = f"'{command}'"
         self._send(f"c {command}")
         self._send("t")
-        what = f"the end of the output of '{command}' (line 't')"
+        what = f"the end line 't' of the output of '{command}'"
+        late = (
+            f"'{command}' did not finish within {seconds(self.command_timeout)} s (no end line 't')"
+        )
         deadline = asyncio.get_running_loop().time() + self.command_timeout
         lines: list[str] = []
         while len(lines) < MAX_LINES:
-            line = await self._read_line(what, deadline)
+            line = await self._read_line(what, deadline, late)
             lines.append(line)
             if line.strip() == "t":
                 break
@@ -295,6 +314,7 @@ class SatSession:
 
     async def logoff(self) -> None:
         """``c logoff`` + ``t``; answer ``Proceed With Logoff`` with ``y`` (bounded)."""
+        self._doing = "logoff"
         self._send("c logoff")
         self._send("t")
         self.prompt_timeout = min(self.prompt_timeout, 3.0)
@@ -417,6 +437,7 @@ async def open_sat(
     password = cfg.password.reveal()
     key = LoginKey.of(cfg.host, cfg.port, cfg.username, password)
     LOGINS.not_refused(key)  # before queueing for a session slot
+    LOGINS.not_hung(key)
     async with (
         _session_slot(cfg, transcript),
         _open_sat(cfg, transcript, connect_timeout, password, key, check_id) as sat,
@@ -465,6 +486,8 @@ async def _open_sat(
                 session = None  # not logged in: 'c logoff' would answer a login prompt
                 if isinstance(exc, LoginRefused):
                     LOGINS.refused(key, check_id)
+                elif isinstance(exc, ProbeTimeout):  # a SAT that shows no prompt
+                    LOGINS.hung(key, check_id, "SAT prompt", f"{seconds(cfg.prompt_timeout)} s")
                 raise
             LOGINS.accepted(key)
             await gate.aclose()  # logged in: the other checks may log in alongside

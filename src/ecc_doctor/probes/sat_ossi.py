@@ -122,6 +122,10 @@ class OssiResponse:
     masked_lines: tuple[str, ...] = field(default=(), compare=False)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class _Builder:
     """Accumulates f/d lines into records, handling the quirks pbxd/JavaOSSI document."""
 
@@ -143,7 +147,8 @@ class _Builder:
             self.values.append("")  # CM drops a trailing empty field (JavaOSSI quirk)
         if len(self.values) != len(self.fields):
             raise ProtocolError(
-                f"OSSI record has {len(self.fields)} field IDs but {len(self.values)} values"
+                f"OSSI record has {_count(len(self.values), 'value')} for "
+                f"{_count(len(self.fields), 'field ID')} (its f and d lines do not match)"
             )
         # duplicate IDs happen on some commands (pbxd): the first occurrence wins
         record: dict[str, str] = {}

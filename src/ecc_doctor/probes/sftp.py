@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncssh
 
@@ -35,6 +35,9 @@ CHUNK = 32 * 1024  # every SFTP server must serve reads this large (draft-ietf-s
 MAX_READ = 256 * 1024
 CLOSE_WAIT = 2.0
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+_T = TypeVar("_T")
+#: asyncssh's SFTP errors that mean the session is gone, not that a path was refused
+_GONE = (asyncssh.SFTPNoConnection, asyncssh.SFTPConnectionLost)
 
 
 class RemotePathError(ProbeError):
@@ -140,6 +143,24 @@ class SftpSession:
         self._where = where
         self._count = 0
 
+    def _lost(self, during: str) -> ConnectError:
+        """The connection went away (a pulled cable, a server restart) during *during*."""
+        self._t.received("connection lost")
+        return ConnectError(f"SFTP {self._where}: connection lost during {during}")
+
+    async def _remote(self, during: str, call: Awaitable[_T]) -> _T:
+        """Await one SFTP request; a lost connection is a ConnectError (a path error stays
+        an SFTPError for the caller). asyncssh hands a dropped socket's own error to every
+        waiting request: BrokenPipeError, ConnectionResetError, ConnectionLost."""
+        try:
+            return await call
+        except _GONE as exc:
+            raise self._lost(during) from exc
+        except asyncssh.SFTPError:
+            raise
+        except (asyncssh.Error, OSError) as exc:
+            raise self._lost(during) from exc
+
     def _path_error(self, exc: asyncssh.SFTPError, what: str, path: str) -> RemotePathError:
         self._t.received(f"error: {exc.reason} (code {exc.code})")
         if isinstance(exc, asyncssh.SFTPNoSuchFile):
@@ -153,7 +174,7 @@ class SftpSession:
         """stat() the path (following a symlink at the path itself, as a user would)."""
         self._t.sent(f"STAT {path}")
         try:
-            attrs = await self._sftp.stat(path.encode())
+            attrs = await self._remote(f"STAT {path}", self._sftp.stat(path.encode()))
         except asyncssh.SFTPError as exc:
             raise self._path_error(exc, "reading", path) from exc
         entry = _entry(path.encode(), attrs)
@@ -179,11 +200,15 @@ class SftpSession:
         except asyncio.CancelledError:
             self._abort()  # a server that stopped answering must not hold up the cleanup
             raise
+        except _GONE as exc:
+            raise self._lost(f"the listing of {path}") from exc
         except asyncssh.SFTPError as exc:
             error = self._path_error(exc, "listing", path)
             if error.reason == "missing":
                 raise await self._why_missing(path, error) from exc
             raise error from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise self._lost(f"the listing of {path}") from exc
         finally:
             await _bounded(scan.aclose())
         more = f", stopped at the limit of {limit}" if bounded else ""
@@ -192,12 +217,13 @@ class SftpSession:
 
     async def _kind_at(self, path: str, *, follow: bool) -> str | None:
         """What *path* is (STAT follows a symlink, LSTAT does not); None: no answer."""
-        self._t.sent(f"{'STAT' if follow else 'LSTAT'} {path}")
+        request = f"{'STAT' if follow else 'LSTAT'} {path}"
+        self._t.sent(request)
         try:
             if follow:
-                attrs = await self._sftp.stat(path.encode())
+                attrs = await self._remote(request, self._sftp.stat(path.encode()))
             else:
-                attrs = await self._sftp.lstat(path.encode())
+                attrs = await self._remote(request, self._sftp.lstat(path.encode()))
         except asyncssh.SFTPError as exc:
             self._t.received(f"error: {exc.reason}")
             return None
@@ -237,14 +263,17 @@ class SftpSession:
         try:
             # block_size=0: plain sequential reads. asyncssh's parallel reader spawns tasks
             # that outlive a cancelled read and then fail unobserved.
-            rf = await self._sftp.open(remote, "rb", block_size=0)
+            during = f"the download of {entry.name}"
+            rf = await self._remote(during, self._sftp.open(remote, "rb", block_size=0))
             size = max(CHUNK, min(self._sftp.limits.max_read_len or CHUNK, MAX_READ))
             try:
                 fd = os.open(local, flags, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     # never ask for more than one byte past the cap: a file that grew, or whose
                     # size was not reported, costs at most max_bytes + 1 bytes
-                    while chunk := cast(bytes, await rf.read(min(size, max_bytes + 1 - got))):
+                    while chunk := cast(
+                        bytes, await self._remote(during, rf.read(min(size, max_bytes + 1 - got)))
+                    ):
                         got += len(chunk)
                         if got > max_bytes:
                             self._t.received(f"{got} bytes, over the cap of {max_bytes}: stopped")
@@ -297,7 +326,7 @@ async def _accept_new(cfg: SftpConfig, path: Path, t: Transcript, timeout: float
     async with asyncio.timeout(timeout):
         key = await asyncssh.get_server_host_key(cfg.host, cfg.port, config=None)
     if key is None:
-        raise ConnectError(f"{cfg.host}:{cfg.port}: the server offered no host key")
+        raise ConnectError(f"SFTP {cfg.host}:{cfg.port}: the server offered no host key")
     host = cfg.host if cfg.port == 22 else f"[{cfg.host}]:{cfg.port}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
@@ -327,7 +356,7 @@ def _connect_options(cfg: SftpConfig, known_hosts: Path, timeout: float) -> dict
 
 
 def _translate(exc: BaseException, cfg: SftpConfig, known_hosts: Path) -> ProbeError:
-    where = f"{cfg.host}:{cfg.port}"
+    where = f"SFTP {cfg.host}:{cfg.port}"
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         if _has_entry(known_hosts, cfg.host, cfg.port):
             return ConnectError(
@@ -339,7 +368,7 @@ def _translate(exc: BaseException, cfg: SftpConfig, known_hosts: Path) -> ProbeE
             "or set sftp.accept_new_host_key = true)"
         )
     if isinstance(exc, asyncssh.PermissionDenied):
-        return AuthError(f"{where}: SFTP login refused for user {cfg.username!r}")
+        return AuthError(f"{where}: login refused for user {cfg.username!r}")
     if isinstance(exc, asyncssh.DisconnectError):
         return ConnectError(f"{where}: SSH disconnected: {' '.join(str(exc.reason).split())}")
     if isinstance(exc, TimeoutError):
@@ -366,7 +395,7 @@ async def open_session(
             await _accept_new(cfg, known_hosts, transcript, timeout)
         elif not known_hosts.exists():
             raise ConnectError(
-                f"{where}: cannot verify the host key: {known_hosts} does not exist "
+                f"SFTP {where}: cannot verify the host key: {known_hosts} does not exist "
                 "(set sftp.known_hosts, or accept_new_host_key = true)"
             )
         options = _connect_options(cfg, known_hosts, timeout)
@@ -391,7 +420,8 @@ async def open_session(
             except asyncssh.DisconnectError as exc:
                 raise _translate(exc, cfg, known_hosts) from exc
             finally:
-                sftp.exit()
+                with contextlib.suppress(asyncssh.Error, OSError):  # the channel may be gone
+                    sftp.exit()
         clean = True
     finally:
         if clean:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncssh
 
-from ecc_doctor.errors import AuthError, ConnectError
+from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout
 
 
 def readable_known_hosts(path: Path) -> None:
@@ -35,6 +35,12 @@ def readable_known_hosts(path: Path) -> None:
 #: password is tried at once. With 300 s a dashboard re-running every 30 s tries a wrong
 #: password once every 5 minutes, where it used to try it twice per cm.* check and run.
 REFUSAL_MEMORY_S = 300.0
+
+#: How long a server that accepted the SSH login but never showed its prompt (CM's SAT
+#: Terminal Type prompt) is remembered (seconds): the other checks of the run, queued behind
+#: it, give ERROR "not tried: ..." at once instead of each waiting out the prompt timeout. Short,
+#: so that the dashboard's next cycle tries again.
+HANG_MEMORY_S = 15.0
 
 _SALT = _secrets.token_bytes(16)  # the memo keeps a keyed hash of the password, never the value
 
@@ -60,6 +66,14 @@ class _Refusal:
     by: str
 
 
+@dataclass
+class _Hang:
+    at: float
+    by: str
+    prompt: str  # "SAT prompt"
+    waited: str  # "10 s": the prompt timeout that ran out
+
+
 class LoginGuard:
     """Refused logins remembered for :data:`REFUSAL_MEMORY_S`, and one first login at a time.
 
@@ -72,6 +86,7 @@ class LoginGuard:
     def __init__(self, system: str) -> None:
         self.system = system
         self._refused: dict[LoginKey, _Refusal] = {}
+        self._hung: dict[tuple[str, int], _Hang] = {}
         self._accepted: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[LoginKey]] = (
             weakref.WeakKeyDictionary()
         )
@@ -86,11 +101,37 @@ class LoginGuard:
 
     def accepted(self, key: LoginKey) -> None:
         self._refused.pop(key, None)
+        self._hung.pop((key.host, key.port), None)
         self._accepted.setdefault(asyncio.get_running_loop(), set()).add(key)
 
+    def hung(self, key: LoginKey, by: str, prompt: str, waited: str) -> None:
+        """The server behind *key* showed no prompt within *waited* (in the check *by*): do
+        not try it again for :data:`HANG_MEMORY_S`; until a login gets through again, the
+        logins there go one at a time."""
+        self._hung[(key.host, key.port)] = _Hang(time.monotonic(), by, prompt, waited)
+        self._accepted.get(asyncio.get_running_loop(), set()).discard(key)
+
     def forget(self) -> None:
-        """Forget every refusal (the lab does when its faults change)."""
+        """Forget every refusal and hang (the lab does when its faults change)."""
         self._refused.clear()
+        self._hung.clear()
+
+    def not_hung(self, key: LoginKey) -> None:
+        """ProbeTimeout when the server showed no prompt less than HANG_MEMORY_S ago."""
+        where = (key.host, key.port)
+        hang = self._hung.get(where)
+        if hang is None:
+            return
+        age = time.monotonic() - hang.at
+        if age >= HANG_MEMORY_S:
+            del self._hung[where]
+            return
+        when = "moments ago" if age < 10 else f"{age:.0f} s ago"
+        by = f" (in {hang.by})" if hang.by else ""
+        raise ProbeTimeout(
+            f"not tried: {self.system} {key.host}:{key.port} showed no {hang.prompt} within "
+            f"{hang.waited} {when}{by}"
+        )
 
     def not_refused(self, key: LoginKey) -> None:
         """AuthError when *key* was refused less than :data:`REFUSAL_MEMORY_S` ago."""
@@ -111,8 +152,10 @@ class LoginGuard:
 
     @contextlib.asynccontextmanager
     async def first_login(self, key: LoginKey) -> AsyncIterator[None]:
-        """Serialize logins with *key* until one was accepted; refuse early if refused."""
+        """Serialize logins with *key* until one was accepted; refuse early if refused (or
+        if the server hung moments ago)."""
         self.not_refused(key)
+        self.not_hung(key)
         loop = asyncio.get_running_loop()
         if key in self._accepted.get(loop, set()):
             yield
@@ -121,7 +164,8 @@ class LoginGuard:
         await lock.acquire()
         try:
             self.not_refused(key)  # the login we waited for may have been refused
-        except AuthError:
+            self.not_hung(key)  # ... or its server may have shown no prompt
+        except (AuthError, ProbeTimeout):
             lock.release()
             raise
         held = key not in self._accepted.get(loop, set())
