@@ -147,13 +147,17 @@ class DashboardBase(App[None]):
 
     # ---- views ----------------------------------------------------------------------------
 
-    def visible_rows(self) -> list[CheckHistory]:
-        """The table's rows: registry order, filtered by 'failing only' and the search text."""
+    def row_order(self) -> list[str]:
+        """Every check row's id in registry order (unfiltered)."""
         order: list[str] = []
         for spec in self.specs:
             order += [c for c in self._rows_of(spec.id) if c not in order]
         order += [c for c in self.history.checks if c not in order]
-        rows = [self.history.checks[c] for c in order if c in self.history.checks]
+        return order
+
+    def visible_rows(self) -> list[CheckHistory]:
+        """The table's rows: registry order, filtered by 'failing only' and the search text."""
+        rows = [self.history.checks[c] for c in self.row_order() if c in self.history.checks]
         if self.failing_only:
             rows = [h for h in rows if h.status in BAD]
         needle = self.search_text.lower().strip()
