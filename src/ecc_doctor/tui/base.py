@@ -97,7 +97,11 @@ class DashboardBase(App[None]):
         self.capture_note = ""
         self.sip_analysis: Any = None
         self.mgc_measured: RenderableType | None = None
-        self._mgc_read: Path | None = None
+        #: the MGC tab's / SIP tab's capture file and its signature when last read
+        self._mgc_read: tuple[Path, tuple[int, int, int] | None] | None = None
+        self._sip_read: tuple[Path, tuple[int, int, int] | None] | None = None
+        #: which of the SIP tab's capture files it shows (``c`` shows the next)
+        self.sip_index = 0
         self._changed = asyncio.Event()
         self._mounted_views = False
         for at, result in recorded:

@@ -18,6 +18,7 @@ KEYS = (
     ("f", "show failing checks only (WARN/FAIL/ERROR) / show all"),
     ("/", "search checks by id, title or summary (esc clears)"),
     ("l", "ladder of the selected SIP dialog (SIP tab)"),
+    ("c", "SIP tab: the next of several [sip] captures"),
     ("1-4", "Checks / Timeline / SIP / MGC tab"),
     ("x", "lab control: inject or heal a fault (--lab only)"),
     ("e", "export results as JSON and JUnit XML"),

@@ -201,9 +201,7 @@ class SessionHistory:
         for check_id in check_ids:
             self.get(check_id)
 
-    def mark_running(
-        self, check_id: str, running: bool = True, at: datetime | None = None
-    ) -> None:
+    def mark_running(self, check_id: str, running: bool = True, at: datetime | None = None) -> None:
         """Mark *check_id* running (since *at*) or not running any more."""
         h = self.get(check_id)
         if running and not h.running:
