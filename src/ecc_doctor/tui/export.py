@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ecc_doctor.models import Result, Status
 from ecc_doctor.tui.base import DashboardBase
+from ecc_doctor.tui.export_dir import why_not_written
 from ecc_doctor.tui.history import CheckHistory, clock_time, format_duration
 from ecc_doctor.tui.messages import Exported
 
@@ -95,13 +96,18 @@ class ExportActions(DashboardBase):
         site = self.config.site.name if self.config is not None else ""
         try:
             paths = export_results(results, self.export_dir, site=site, now=now)
-        except (OSError, ImportError) as exc:
-            self.post_message(Exported("results", str(self.export_dir), str(exc)))
+        except OSError as exc:
+            why = f"cannot write into {self.export_dir}: {why_not_written(exc, self.export_dir)}"
+            self.post_message(Exported("JSON/JUnit", str(self.export_dir), why))
+            return
+        except ImportError as exc:
+            why = f"the report writers are not available in this build ({exc})"
+            self.post_message(Exported("JSON/JUnit", str(self.export_dir), why))
             return
         saved = ", ".join(str(p) for p in paths)
         if unfinished:
             saved += f" ({unfinished} check(s) still running: marked so in the report)"
-        self.post_message(Exported("results", saved))
+        self.post_message(Exported("JSON/JUnit results", saved))
 
     def action_save_svg(self) -> None:
         stamp = self.clock().strftime("%Y%m%d-%H%M%S")
@@ -109,13 +115,18 @@ class ExportActions(DashboardBase):
             self.export_dir.mkdir(parents=True, exist_ok=True)
             path = self.save_screenshot(f"ecc-doctor-{stamp}.svg", str(self.export_dir))
         except OSError as exc:
-            self.post_message(Exported("screenshot", str(self.export_dir), str(exc)))
+            why = f"cannot write into {self.export_dir}: {why_not_written(exc, self.export_dir)}"
+            self.post_message(Exported("screenshot", str(self.export_dir), why))
             return
         self.post_message(Exported("screenshot", path))
 
     def on_exported(self, message: Exported) -> None:
         if message.error:
-            self.say(f"export failed: {message.error}", severity="error", timeout=8)
+            self.say(
+                f"{message.what} export failed: {message.error} (start with --export-dir DIR)",
+                severity="error",
+                timeout=8,
+            )
         else:
             self.say(f"saved {message.what}: {message.path}", timeout=6)
         self._signal()
