@@ -47,7 +47,10 @@ def help_text() -> Text:
     for status, meaning in MEANINGS.items():
         text.append(f"  {status.symbol} {status.value:<6}", STATUS_STYLE[status])
         text.append(f" {meaning}\n")
-    text.append("  … RUN    running now\n", "cyan")
+    text.append("  … RUN    running for the first time\n", "cyan")
+    text.append(
+        "  ⟳ FAIL   running again; the last verdict (here FAIL) stays until the new one\n", "cyan"
+    )
     text.append(
         "\nThe dashboard re-runs the same checks as `ecc-doctor check`; Since is when the row\n"
         "entered its status; the Timeline tab keeps outages after they recover.\n"
