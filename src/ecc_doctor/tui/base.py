@@ -223,9 +223,10 @@ class DashboardBase(App[None]):
             site, is_lab, self.history.counts(), running, state, ", ".join(filters)
         )
 
-    def _label_tab(self, tab: str, name: str, problems: int) -> None:
-        """``Timeline ✗2``: the tab's name and how many problems it holds (when any)."""
-        label = f"{name} ✗{problems}" if problems else name
+    def _label_tab(self, tab: str, name: str, problems: int, symbol: str = "✗") -> None:
+        """``Timeline ✗2``: the tab's name and how many problems it holds (when any), with
+        the symbol of the worst one's status (``SIP !7`` when all seven are WARN)."""
+        label = f"{name} {symbol}{problems}" if problems else name
         content_tab = self.query_one(TabbedContent).get_tab(tab)
         if content_tab.label_text != label:
             content_tab.label = label

@@ -16,6 +16,7 @@ from textual.css.query import NoMatches
 from textual.worker import get_current_worker
 
 from ecc_doctor.errors import EccDoctorError
+from ecc_doctor.models import Status
 from ecc_doctor.tui.base import DashboardBase
 from ecc_doctor.tui.history import BAD
 from ecc_doctor.tui.ladder_screen import LadderScreen
@@ -214,7 +215,8 @@ class SipCapture(DashboardBase):
             name = Path(message.source).name
             self.capture_state = f"{name}: {flow_count}, {findings}"
         self.capture_state += self.capture_note
-        self._label_tab("sip", "SIP", problems)
+        worst = Status.worst([x.severity for x in found if x.severity in BAD] or [Status.FAIL])
+        self._label_tab("sip", "SIP", problems, worst.symbol)
         hidden = getattr(message.analysis, "flows_not_listed", 0)
         if hidden:
             self.capture_state += f" ({hidden} more flows not listed)"
