@@ -26,6 +26,11 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+#: The shortest --interval: every run logs in to CM/AES and places test calls on the
+#: stations, so a shorter one would make phones ring nonstop (0 still means "only on 'r'").
+MIN_INTERVAL_S = 5.0
+
+
 @click.command("dashboard")
 @click.option(
     "--config",
@@ -39,7 +44,7 @@ def _fail(message: str) -> NoReturn:
     type=click.FloatRange(min=0),
     default=30.0,
     show_default=True,
-    help="Re-run the checks every S seconds (0: only on 'r')",
+    help=f"Re-run the checks every S seconds, at least {MIN_INTERVAL_S:g} (0: only on 'r')",
 )
 @click.option(
     "--capture",
@@ -95,6 +100,16 @@ def _dashboard(
     export_dir: Path,
 ) -> int:
     try:
+        if 0 < interval < MIN_INTERVAL_S:
+            raise ConfigError(
+                f"--interval {interval:g}: at least {MIN_INTERVAL_S:g} s (each run logs in and "
+                "places test calls), or 0 to re-run only on 'r'"
+            )
+        from ecc_doctor.tui.export_dir import folder_problem
+
+        problem = folder_problem(export_dir)
+        if problem is not None:
+            raise ConfigError(f"--export-dir {export_dir}: {problem}")
         if lab and config_path is not None:
             raise ConfigError("give either --config or --lab, not both")
         if lab_faults and not lab:

@@ -97,7 +97,11 @@ class DashboardBase(App[None]):
         self.capture_note = ""
         self.sip_analysis: Any = None
         self.mgc_measured: RenderableType | None = None
-        self._mgc_read: Path | None = None
+        #: the MGC tab's / SIP tab's capture file and its signature when last read
+        self._mgc_read: tuple[Path, tuple[int, int, int] | None] | None = None
+        self._sip_read: tuple[Path, tuple[int, int, int] | None] | None = None
+        #: which of the SIP tab's capture files it shows (``c`` shows the next)
+        self.sip_index = 0
         self._changed = asyncio.Event()
         self._mounted_views = False
         for at, result in recorded:
@@ -147,13 +151,17 @@ class DashboardBase(App[None]):
 
     # ---- views ----------------------------------------------------------------------------
 
-    def visible_rows(self) -> list[CheckHistory]:
-        """The table's rows: registry order, filtered by 'failing only' and the search text."""
+    def row_order(self) -> list[str]:
+        """Every check row's id in registry order (unfiltered)."""
         order: list[str] = []
         for spec in self.specs:
             order += [c for c in self._rows_of(spec.id) if c not in order]
         order += [c for c in self.history.checks if c not in order]
-        rows = [self.history.checks[c] for c in order if c in self.history.checks]
+        return order
+
+    def visible_rows(self) -> list[CheckHistory]:
+        """The table's rows: registry order, filtered by 'failing only' and the search text."""
+        rows = [self.history.checks[c] for c in self.row_order() if c in self.history.checks]
         if self.failing_only:
             rows = [h for h in rows if h.status in BAD]
         needle = self.search_text.lower().strip()
@@ -215,9 +223,10 @@ class DashboardBase(App[None]):
             site, is_lab, self.history.counts(), running, state, ", ".join(filters)
         )
 
-    def _label_tab(self, tab: str, name: str, problems: int) -> None:
-        """``Timeline ✗2``: the tab's name and how many problems it holds (when any)."""
-        label = f"{name} ✗{problems}" if problems else name
+    def _label_tab(self, tab: str, name: str, problems: int, symbol: str = "✗") -> None:
+        """``Timeline ✗2``: the tab's name and how many problems it holds (when any), with
+        the symbol of the worst one's status (``SIP !7`` when all seven are WARN)."""
+        label = f"{name} {symbol}{problems}" if problems else name
         content_tab = self.query_one(TabbedContent).get_tab(tab)
         if content_tab.label_text != label:
             content_tab.label = label

@@ -62,8 +62,9 @@ class CheckRuns(DashboardBase):
         self.post_message(RunFinished(run, tuple(s.id for s in specs)))
 
     def on_check_started(self, message: CheckStarted) -> None:
+        now = self.clock()
         for check_id in self._rows_of(message.spec_id):
-            self.history.mark_running(check_id)
+            self.history.mark_running(check_id, at=now)
         self.refresh_views(message.spec_id)
 
     def on_check_finished(self, message: CheckFinished) -> None:

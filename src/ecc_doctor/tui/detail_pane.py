@@ -58,6 +58,9 @@ def describe(
             f"  since {clock_time(h.since, tz)} ({format_duration(now - h.since)})"
             f"  · took {latency_text(last.duration_s)}  · {h.runs} runs"
         )
+    if h.running:
+        started = f" since {clock_time(h.running_since, tz)}" if h.running_since else ""
+        line.append(f"  · ⟳ running again{started}", "bold cyan")
     parts.append(line)
     strip = Text("history ", style="dim")
     strip.append_text(strip_text(h.strip(min(len(h.samples) + h.running, 60))))

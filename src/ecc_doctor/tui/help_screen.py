@@ -18,6 +18,7 @@ KEYS = (
     ("f", "show failing checks only (WARN/FAIL/ERROR) / show all"),
     ("/", "search checks by id, title or summary (esc clears)"),
     ("l", "ladder of the selected SIP dialog (SIP tab)"),
+    ("c", "SIP tab: the next of several [sip] captures"),
     ("1-4", "Checks / Timeline / SIP / MGC tab"),
     ("x", "lab control: inject or heal a fault (--lab only)"),
     ("e", "export results as JSON and JUnit XML"),
@@ -46,7 +47,10 @@ def help_text() -> Text:
     for status, meaning in MEANINGS.items():
         text.append(f"  {status.symbol} {status.value:<6}", STATUS_STYLE[status])
         text.append(f" {meaning}\n")
-    text.append("  … RUN    running now\n", "cyan")
+    text.append("  … RUN    running for the first time\n", "cyan")
+    text.append(
+        "  ⟳ FAIL   running again; the last verdict (here FAIL) stays until the new one\n", "cyan"
+    )
     text.append(
         "\nThe dashboard re-runs the same checks as `ecc-doctor check`; Since is when the row\n"
         "entered its status; the Timeline tab keeps outages after they recover.\n"

@@ -126,6 +126,8 @@ class CheckHistory:
         self.last: Result | None = None
         self.since: datetime | None = None
         self.running = False
+        #: when the run in progress started (None when not running)
+        self.running_since: datetime | None = None
         self.runs = 0
 
     @property
@@ -142,19 +144,24 @@ class CheckHistory:
     def record(self, result: Result, at: datetime) -> Change | None:
         """Add a result seen at *at*; return the status change it makes, if any."""
         old = self.status
+        # a check went bad when the run that found it started (a hung check's ERROR comes a
+        # whole timeout later); it recovered when the good answer came
+        went_bad = self.running_since if self.running_since is not None else at
+        went_bad = min(went_bad, at)
         self.last = result
         self.running = False
+        self.running_since = None
         self.runs += 1
         self.samples.append(Sample(at, result.status, result.summary, result.duration_s))
         change = None
         if old != result.status:
-            self.since = at
-            change = Change(at, self.check_id, old, result.status, result.summary)
+            self.since = went_bad if result.status in BAD else at
+            change = Change(self.since, self.check_id, old, result.status, result.summary)
             self.changes.append(change)
         current = self.open_outage
         if result.status in BAD:
             if current is None:
-                self.outages.append(Outage(self.check_id, result.status, at, result.summary))
+                self.outages.append(Outage(self.check_id, result.status, went_bad, result.summary))
             elif current.statuses[-1] != result.status:
                 current.statuses.append(result.status)
                 current.worst = Status.worst([current.worst, result.status])
@@ -194,8 +201,14 @@ class SessionHistory:
         for check_id in check_ids:
             self.get(check_id)
 
-    def mark_running(self, check_id: str, running: bool = True) -> None:
-        self.get(check_id).running = running
+    def mark_running(self, check_id: str, running: bool = True, at: datetime | None = None) -> None:
+        """Mark *check_id* running (since *at*) or not running any more."""
+        h = self.get(check_id)
+        if running and not h.running:
+            h.running_since = at
+        elif not running:
+            h.running_since = None
+        h.running = running
 
     def record(self, result: Result, at: datetime) -> Change | None:
         return self.get(result.check_id).record(result, at)

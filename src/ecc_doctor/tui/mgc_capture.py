@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from rich.console import Group
 from rich.text import Text
-from textual import work
+from textual import on, work
+from textual.css.query import NoMatches
 
 from ecc_doctor.errors import EccDoctorError
 from ecc_doctor.tui.base import DashboardBase
-from ecc_doctor.tui.messages import MgcAnalyzed
+from ecc_doctor.tui.messages import MgcAnalyzed, RunFinished
 from ecc_doctor.tui.mgc_panel import MgcPanel
+from ecc_doctor.tui.sip_capture import file_signature
 
 
 class MgcCapture(DashboardBase):
     """Show [mgc] as configured and, once read, as measured in its capture."""
 
     def _mgc_capture(self) -> Path | None:
-        """[mgc] capture (relative to the site file), else --capture; None without [mgc]."""
+        """--capture, else [mgc] capture (relative to the site file); None without [mgc].
+
+        --capture wins: the engineer asked about that capture, not the site file's.
+        """
         mgc = self.config.mgc if self.config is not None else None
         if mgc is None:
             return None
-        if mgc.capture is None:
+        if self.capture is not None or mgc.capture is None:
             return self.capture
         return self._site_path(Path(mgc.capture))
 
@@ -34,9 +40,18 @@ class MgcCapture(DashboardBase):
             parts.append(self.mgc_measured)
         self.query_one(MgcPanel).show(Group(*parts))
         path = self._mgc_capture()
-        if path is not None and path != self._mgc_read:
-            self._mgc_read = path
+        if path is None:
+            return
+        read = (path, file_signature(path))
+        if read != self._mgc_read:  # a new capture, or the file changed since it was read
+            self._mgc_read = read
             self._read_mgc(path)
+
+    @on(RunFinished)
+    def _mgc_capture_after_run(self) -> None:
+        """After a run of the checks: re-read the MGC capture if the file changed."""
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._show_mgc()
 
     @work(thread=True, group="mgc", exit_on_error=False)
     def _read_mgc(self, path: Path) -> None:

@@ -5,15 +5,18 @@ The capture code (it imports scapy) is imported when a capture is first read.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
+from textual.css.query import NoMatches
 from textual.worker import get_current_worker
 
 from ecc_doctor.errors import EccDoctorError
+from ecc_doctor.models import Status
 from ecc_doctor.tui.base import DashboardBase
 from ecc_doctor.tui.history import BAD
 from ecc_doctor.tui.ladder_screen import LadderScreen
@@ -22,6 +25,7 @@ from ecc_doctor.tui.messages import (
     CaptureFailed,
     CaptureProgress,
     CaptureStarted,
+    RunFinished,
 )
 from ecc_doctor.tui.sip_panel import SipPanel
 
@@ -30,27 +34,83 @@ from ecc_doctor.tui.sip_panel import SipPanel
 LIVE_BPF = "((udp or tcp) and (port {ports})) or (ip[6:2] & 0x3fff != 0) or (ip6[6] == 44)"
 
 
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed capture file apart: inode, size, mtime (None: cannot stat)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class SipCapture(DashboardBase):
-    """Read --capture, capture live on --iface or read [sip] captures; the SIP ladder."""
+    """Read --capture, capture live on --iface or read [sip] captures; the SIP ladder.
+
+    A capture file is read again when it changed (inode, size or mtime) after a run of the
+    checks, so the SIP tab shows what the sip.* rows were judged on. With several [sip]
+    captures, ``c`` shows the next one.
+    """
+
+    def sip_files(self) -> list[Path]:
+        """The capture files the SIP tab can show: --capture, else the site's [sip] captures."""
+        if self.capture is not None:
+            return [self.capture]
+        if self.iface is not None:
+            return []
+        sip = self.config.sip if self.config is not None else None
+        if sip is None or not sip.captures:
+            return []
+        return [self._site_path(Path(c)) for c in sip.captures]
 
     def _start_capture(self) -> None:
-        """Read --capture, capture live on --iface, or else read the site's first [sip] capture."""
-        if self.capture is not None:
-            self.capture_state = f"reading {self.capture.name}…"
-            self._read_capture(self.capture)
-        elif self.iface is not None:
+        """Read --capture, capture live on --iface, or else read the site's [sip] captures."""
+        if self.iface is not None and self.capture is None:
             self.capture_state = f"starting live capture on {self.iface}…"
             self._live_capture(self.iface)
-        elif self.config is not None and self.config.sip is not None and self.config.sip.captures:
-            captures = self.config.sip.captures
-            self.capture_note = (
-                f" (first of {len(captures)} [sip] captures; --capture FILE shows another)"
-                if len(captures) > 1
-                else " (from [sip] captures)"
-            )
-            self.capture_state = f"reading {captures[0].name}…"
-            self._read_capture(self._site_path(captures[0]))
+        else:
+            self._read_sip_file()
         self._show_capture_state()
+
+    def _read_sip_file(self) -> None:
+        """(Re-)read the SIP tab's capture file, the ``sip_index``-th of :meth:`sip_files`."""
+        files = self.sip_files()
+        if not files:
+            return
+        self.sip_index %= len(files)
+        path = files[self.sip_index]
+        if self.capture is not None:
+            self.capture_note = ""
+        elif len(files) > 1:
+            self.capture_note = (
+                f" ({self.sip_index + 1} of {len(files)} [sip] captures; c shows the next)"
+            )
+        else:
+            self.capture_note = " (from [sip] captures)"
+        self._sip_read = (path, file_signature(path))
+        self.capture_state = f"reading {path.name}…"
+        self._read_capture(path)
+
+    def action_next_capture(self) -> None:
+        """Show the next [sip] capture in the SIP tab."""
+        files = self.sip_files()
+        if len(files) < 2:
+            self.say("there is only one capture to show (c cycles [sip] captures)", timeout=3)
+            return
+        self.sip_index = (self.sip_index + 1) % len(files)
+        self.sip_analysis = None
+        self._read_sip_file()
+        self._show_capture_state()
+
+    @on(RunFinished)
+    def _sip_capture_after_run(self) -> None:
+        """After a run of the checks: re-read the SIP tab's capture if the file changed."""
+        if self._sip_read is None:
+            return
+        path, signature = self._sip_read
+        if file_signature(path) != signature:
+            self._read_sip_file()
+            with contextlib.suppress(NoMatches):  # the app is closing
+                self._show_capture_state()
 
     def _sip_options(self) -> dict[str, Any]:
         """analyze_file options from [sip] (engine, ports, passwords), as sip.register uses."""
@@ -136,6 +196,9 @@ class SipCapture(DashboardBase):
             capture.close()
 
     def on_capture_analyzed(self, message: CaptureAnalyzed) -> None:
+        read = self._sip_read
+        if not message.live and read is not None and str(read[0]) != message.source:
+            return  # a read of a capture the tab no longer shows
         self.sip_analysis = message.analysis
         flows = list(getattr(message.analysis, "flows", ()) or ())
         found = [x for f in flows for x in f.findings] + list(
@@ -152,7 +215,8 @@ class SipCapture(DashboardBase):
             name = Path(message.source).name
             self.capture_state = f"{name}: {flow_count}, {findings}"
         self.capture_state += self.capture_note
-        self._label_tab("sip", "SIP", problems)
+        worst = Status.worst([x.severity for x in found if x.severity in BAD] or [Status.FAIL])
+        self._label_tab("sip", "SIP", problems, worst.symbol)
         hidden = getattr(message.analysis, "flows_not_listed", 0)
         if hidden:
             self.capture_state += f" ({hidden} more flows not listed)"

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.models import Finding
 from ecc_doctor.tui.fit_table import FitTable
+from ecc_doctor.tui.history import BAD
 from ecc_doctor.tui.style import STATUS_STYLE, status_text
 
 
@@ -52,6 +53,15 @@ def flow_findings(flow: Flow | None, extra: Sequence[Finding] = ()) -> Renderabl
     if not parts:
         parts.append(Text("No flow selected.", style="dim"))
     return Group(*parts)
+
+
+def row_summary(flow: Flow) -> str:
+    """A flow's one-line summary; a failing INVITE dialog's starts with its worst finding
+    (as a REGISTER row names its problem), then the dialog's course."""
+    bad = [f for f in flow.findings if f.severity == flow.status and f.severity in BAD]
+    if flow.kind != "invite" or not bad or bad[0].message in flow.summary:
+        return flow.summary
+    return f"{bad[0].message}; {flow.summary}"
 
 
 def capture_findings(analysis: Any) -> list[Finding]:
@@ -118,7 +128,7 @@ class SipPanel(Vertical):
                 status_text(flow.status),
                 Text(flow.kind),
                 Text(flow.key),
-                Text(flow.summary),
+                Text(row_summary(flow)),
                 key=str(i),
             )
         if before is not None:

@@ -21,12 +21,19 @@ RUNNING_STYLE = "bold cyan"
 ORDER = (Status.ERROR, Status.FAIL, Status.WARN, Status.PASS, Status.SKIP)
 
 
+#: In place of the status symbol while a check with a verdict runs again.
+RERUN_MARK = "⟳"
+
+
 def status_text(status: Status | None, running: bool = False) -> Text:
-    """``✗ FAIL`` in red; ``… RUN`` while running; ``· --`` before the first result."""
-    if running:
-        return Text("… RUN", style=RUNNING_STYLE)
+    """``✗ FAIL`` in red; ``⟳ FAIL`` (still red) while it runs again, so a hung check's last
+    verdict stays visible; ``… RUN`` on its first run; ``· --`` before the first result."""
     if status is None:
-        return Text("· --", style="dim")
+        return Text("… RUN", style=RUNNING_STYLE) if running else Text("· --", style="dim")
+    if running:
+        text = Text(RERUN_MARK, style=RUNNING_STYLE)
+        text.append(f" {status.value}", STATUS_STYLE[status])
+        return text
     return Text(f"{status.symbol} {status.value}", style=STATUS_STYLE[status])
 
 
