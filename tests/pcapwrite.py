@@ -62,3 +62,19 @@ def write_pcap(path: Path, frames: Iterable[bytes]) -> Path:
         out.append(frame)
     path.write_bytes(b"".join(out))
     return path
+
+
+def cut_snaplen(path: Path, out: Path, snaplen: int) -> Path:
+    """A copy of the little-endian pcap at *path* as if captured with snapshot length
+    *snaplen*: every record cut to it, its original length kept."""
+    data = path.read_bytes()
+    head = bytearray(data[:24])
+    struct.pack_into("<I", head, 16, snaplen)
+    parts, pos = [bytes(head)], 24
+    while pos + 16 <= len(data):
+        sec, frac, caplen, origlen = struct.unpack_from("<IIII", data, pos)
+        kept = data[pos + 16 : pos + 16 + min(caplen, snaplen)]
+        parts.append(struct.pack("<IIII", sec, frac, len(kept), origlen) + kept)
+        pos += 16 + caplen
+    out.write_bytes(b"".join(parts))
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 from tests.conftest import FIXTURES, require_tool
-from tests.pcapwrite import UDP, ipv4_frame, write_pcap
+from tests.pcapwrite import UDP, cut_snaplen, ipv4_frame, write_pcap
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.reader import PcapEngine
@@ -162,21 +162,6 @@ def test_an_impossible_record_is_a_note_with_either_engine(tmp_path: Path) -> No
         assert not [r for r in records if isinstance(r, SipMessage)]
 
 
-def _cut(path: Path, out: Path, snaplen: int) -> Path:
-    """A copy of the little-endian pcap at *path* captured with a smaller snapshot length."""
-    data = path.read_bytes()
-    head = bytearray(data[:24])
-    struct.pack_into("<I", head, 16, snaplen)
-    parts, pos = [bytes(head)], 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, origlen = struct.unpack_from("<IIII", data, pos)
-        kept = data[pos + 16 : pos + 16 + min(caplen, snaplen)]
-        parts.append(struct.pack("<IIII", sec, frac, len(kept), origlen) + kept)
-        pos += 16 + caplen
-    out.write_bytes(b"".join(parts))
-    return out
-
-
 def _view(records: list[SipMessage | CaptureNote]) -> list[tuple[object, ...]]:
     return [
         (r.frames, r.src, r.sport, r.dst, r.dport, r.data)
@@ -189,7 +174,7 @@ def _view(records: list[SipMessage | CaptureNote]) -> list[tuple[object, ...]]:
 @pytest.mark.peer
 def test_both_engines_note_a_small_snapshot_length_alike(tmp_path: Path) -> None:
     require_tool("tshark")
-    path = _cut(REGISTER_UDP, tmp_path / "small_snap.pcap", 200)
+    path = cut_snaplen(REGISTER_UDP, tmp_path / "small_snap.pcap", 200)
     ours = _view(list(PcapEngine().sip(path)))
     theirs = _view(list(TsharkEngine().sip(path)))
     assert sum(1 for r in ours if r[0] == "capture.snaplen") == 12

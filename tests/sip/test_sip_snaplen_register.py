@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 from click.testing import CliRunner
 from tests.conftest import FIXTURES
+from tests.pcapwrite import cut_snaplen
 
 from ecc_doctor.captures.sip.analyze import analyze_file
 from ecc_doctor.cli import cli
@@ -14,24 +14,9 @@ from ecc_doctor.cli import cli
 SIP = FIXTURES / "sip"
 
 
-def _cut(path: Path, out: Path, snaplen: int) -> Path:
-    """A copy of the little-endian pcap at *path* captured with a smaller snapshot length."""
-    data = path.read_bytes()
-    head = bytearray(data[:24])
-    struct.pack_into("<I", head, 16, snaplen)
-    parts, pos = [bytes(head)], 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, origlen = struct.unpack_from("<IIII", data, pos)
-        kept = data[pos + 16 : pos + 16 + min(caplen, snaplen)]
-        parts.append(struct.pack("<IIII", sec, frac, len(kept), origlen) + kept)
-        pos += 16 + caplen
-    out.write_bytes(b"".join(parts))
-    return out
-
-
 def test_registers_cut_before_their_cseq_make_no_flow(tmp_path: Path) -> None:
     # 200 bytes per frame: every message ends inside its Via/From headers
-    path = _cut(SIP / "register-udp.pcap", tmp_path / "small_snap.pcap", 200)
+    path = cut_snaplen(SIP / "register-udp.pcap", tmp_path / "small_snap.pcap", 200)
     a = analyze_file(path)
     assert a.flows == []
     assert sum(1 for n in a.notes if n.rule == "capture.snaplen") == 12
@@ -43,7 +28,7 @@ def test_registers_cut_before_their_cseq_make_no_flow(tmp_path: Path) -> None:
 
 def test_invites_cut_before_their_cseq_make_no_flow(tmp_path: Path) -> None:
     # the same for an INVITE dialog: no "invite sip::" flow of placeholders that FAILs
-    path = _cut(SIP / "prack-ok-udp.pcap", tmp_path / "small_snap.pcap", 200)
+    path = cut_snaplen(SIP / "prack-ok-udp.pcap", tmp_path / "small_snap.pcap", 200)
     a = analyze_file(path)
     assert a.flows == []
     assert any(n.rule == "sip.parse" and n.message.startswith("INVITE f1: ") for n in a.notes)

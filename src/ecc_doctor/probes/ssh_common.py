@@ -11,6 +11,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncssh
 
@@ -74,6 +75,25 @@ class _Hang:
     waited: str  # "10 s": the prompt timeout that ran out
 
 
+_Entry = TypeVar("_Entry", _Refusal, _Hang)
+
+
+def _recent(table: dict[Any, _Entry], key: object, memory: float) -> _Entry | None:
+    """``table[key]`` while younger than *memory* seconds; an older one is dropped."""
+    entry = table.get(key)
+    if entry is not None and time.monotonic() - entry.at >= memory:
+        del table[key]
+        return None
+    return entry
+
+
+def _when(at: float, by: str) -> str:
+    """``moments ago (in cm.license)`` or ``42 s ago``: when a memory was made, and by whom."""
+    age = time.monotonic() - at
+    when = "moments ago" if age < 10 else f"{age:.0f} s ago"
+    return when + (f" (in {by})" if by else "")
+
+
 class LoginGuard:
     """Refused logins remembered for :data:`REFUSAL_MEMORY_S`, and one first login at a time.
 
@@ -118,37 +138,22 @@ class LoginGuard:
 
     def not_hung(self, key: LoginKey) -> None:
         """ProbeTimeout when the server showed no prompt less than HANG_MEMORY_S ago."""
-        where = (key.host, key.port)
-        hang = self._hung.get(where)
-        if hang is None:
-            return
-        age = time.monotonic() - hang.at
-        if age >= HANG_MEMORY_S:
-            del self._hung[where]
-            return
-        when = "moments ago" if age < 10 else f"{age:.0f} s ago"
-        by = f" (in {hang.by})" if hang.by else ""
-        raise ProbeTimeout(
-            f"not tried: {self.system} {key.host}:{key.port} showed no {hang.prompt} within "
-            f"{hang.waited} {when}{by}"
-        )
+        hang = _recent(self._hung, (key.host, key.port), HANG_MEMORY_S)
+        if hang is not None:
+            raise ProbeTimeout(
+                f"not tried: {self.system} {key.host}:{key.port} showed no {hang.prompt} "
+                f"within {hang.waited} {_when(hang.at, hang.by)}"
+            )
 
     def not_refused(self, key: LoginKey) -> None:
         """AuthError when *key* was refused less than :data:`REFUSAL_MEMORY_S` ago."""
-        refusal = self._refused.get(key)
-        if refusal is None:
-            return
-        age = time.monotonic() - refusal.at
-        if age >= REFUSAL_MEMORY_S:
-            del self._refused[key]
-            return
-        when = "moments ago" if age < 10 else f"{age:.0f} s ago"
-        by = f" (in {refusal.by})" if refusal.by else ""
-        raise AuthError(
-            f"not tried: {self.system} refused the login for user '{key.username}' at "
-            f"{key.host}:{key.port} {when}{by}; trying again could lock the account "
-            "(a corrected password is tried at once)"
-        )
+        refusal = _recent(self._refused, key, REFUSAL_MEMORY_S)
+        if refusal is not None:
+            raise AuthError(
+                f"not tried: {self.system} refused the login for user '{key.username}' at "
+                f"{key.host}:{key.port} {_when(refusal.at, refusal.by)}; trying again could "
+                "lock the account (a corrected password is tried at once)"
+            )
 
     @contextlib.asynccontextmanager
     async def first_login(self, key: LoginKey) -> AsyncIterator[None]:
