@@ -97,7 +97,7 @@ async def test_wrong_ca_is_error(ecc_lab: Lab, tmp_path: Path) -> None:
 async def test_missing_client_certificate_is_error(ecc_lab: Lab) -> None:
     result = await run_one(ecc_api, with_ecc(ecc_lab.config, client_cert=None, client_key=None))
     assert result.status is Status.ERROR
-    assert result.summary.startswith("GET https://127.0.0.1:")
+    assert result.summary.startswith("ECC https://127.0.0.1:")  # the reason, then the request
     assert "set ecc.client_cert and ecc.client_key" in result.summary
     no_traceback(result)
 

@@ -24,8 +24,8 @@ async def test_make_call_answer_too_late_leaves_no_call_up(module: ModuleType) -
         config = with_connect_timeout(lab.config, 1.0)
         result = await run_one(module, config)
         assert result.status is Status.ERROR, result.summary
-        assert "POST https://127.0.0.1:" in result.summary
-        assert "no answer within 1 s" in result.summary
+        assert "ECC https://127.0.0.1:" in result.summary
+        assert "no answer within 1 s (POST /services/EngagementCallControl/" in result.summary
         no_traceback(result)
         rest_log = next(e for e in result.evidence if e.title.startswith("ECC REST"))
         assert any("dropped call" in line for line in rest_log.lines)

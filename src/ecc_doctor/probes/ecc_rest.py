@@ -166,17 +166,21 @@ class EccRest:
     # -- the wire ---------------------------------------------------------------------------
     @contextmanager
     def _mapped(self, method: str, path: str) -> Iterator[None]:
-        where = f"{method} {self.cfg.base_url.rstrip('/')}{path}"
+        # the reason first, the request last: a dashboard row or a narrow summary column
+        # shows "ECC https://host:port: connection refused", not a URL cut off before it
+        ecc = f"ECC {self.cfg.base_url.rstrip('/')}"
+        request = f"({method} {path})"
         try:
             yield
         except httpx.TimeoutException as exc:
-            raise ProbeTimeout(f"{where}: no answer within {self.timeout:g} s") from exc
+            raise ProbeTimeout(f"{ecc}: no answer within {self.timeout:g} s {request}") from exc
         except httpx.TransportError as exc:
-            raise ConnectError(f"{where}: {_connect_reason(exc, self.cfg)}") from exc
+            reason = _connect_reason(exc, self.cfg)
+            raise ConnectError(f"{ecc}: {reason} {request}") from exc
         except httpx.HTTPError as exc:
-            raise ConnectError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            raise ConnectError(f"{ecc}: {type(exc).__name__}: {exc} {request}") from exc
         except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"{where}: {exc}") from exc
+            raise ConnectError(f"{ecc}: {exc} {request}") from exc
 
     async def request(
         self, method: str, path: str, body: Any = None, *, expect_json: bool = True
