@@ -135,6 +135,7 @@ def _rich_call() -> CallState:
         first_ts=10.25,
         last_ts=12.5,
         problems={"bad Via": [2, 5]},
+        cut=[5],
     )
     reliable = Reliable(
         1, 183, [2, 3], [10.5, 11.0], sdp=True, pracked=True, prack_frames=[4],

@@ -60,6 +60,12 @@ class SipMessage(NamedTuple):
     dport: int
     transport: str  # "UDP" or "TCP"
     data: bytes
+    #: True when the snapshot length cut the datagram inside its header block (a
+    #: ``capture.snaplen`` note comes just before it): the headers after the cut are missing
+    #: or partial, so verdicts that read them may be the capture's fault, not the peers'
+    #: (see FlowDraft.build). A TCP segment cut so is dropped by the stream reassembly
+    #: instead, and never makes a message.
+    cut: bool = False
 
     @property
     def frame(self) -> int:

@@ -111,7 +111,10 @@ class SipAssembler:
             if dup is not None:
                 return [dup]
         if len(payload) < payload_len:
-            return [_snaplen(frames[-1], len(payload), payload_len, frames), message]
+            return [
+                _snaplen(frames[-1], len(payload), payload_len, frames),
+                mark_cut(message),
+            ]
         return [*_udp_body_check(payload, frames), message]
 
     def _tcp(self, frame: Frame) -> Out:
@@ -303,6 +306,12 @@ class DuplicateFilter:
             return _duplicate(seen[0], frame, key)
         recent[key] = (frame, ts)
         return None
+
+
+def mark_cut(message: SipMessage) -> SipMessage:
+    """*message*, a datagram the snapshot length cut, marked ``cut`` when the cut fell
+    inside its header block (a cut body leaves every header for the rules to read)."""
+    return message._replace(cut=True) if header_end(message.data) < 0 else message
 
 
 def _duplicate(first: int, frame: int, key: DatagramKey) -> CaptureNote:

@@ -40,7 +40,7 @@ from ecc_doctor.captures.records import (
     SipMessage,
     SipRecord,
 )
-from ecc_doctor.captures.sipassembler import DuplicateFilter
+from ecc_doctor.captures.sipassembler import DuplicateFilter, mark_cut
 from ecc_doctor.errors import CaptureError, ConfigError
 
 # Wireshark already decodes these as SIP (TCP 5061 is SIP over TLS: left alone)
@@ -115,6 +115,7 @@ class TsharkEngine:
                     continue
                 if len(message.data) < payload_len:
                     yield _snaplen(message, payload_len)
+                    message = mark_cut(message)
                 yield message
 
     def frames(self, path: Path, ports: Iterable[int] | None = None) -> Iterator[FrameRecord]:

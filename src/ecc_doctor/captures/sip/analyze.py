@@ -236,6 +236,8 @@ class _Analyzer:
             draft = self.reg.feed(msg)
         elif self.inv is not None:
             draft = self.inv.track(msg)
+        if rec.cut and draft is not None:
+            draft.mark_cut(msg.frame)
         if msg.problems:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
             if draft is not None:

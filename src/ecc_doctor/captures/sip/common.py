@@ -144,6 +144,12 @@ class FlowDraft:
     first_ts: float = 0.0
     last_ts: float = 0.0
     problems: dict[str, list[int]] = field(default_factory=dict)  # malformation -> frames
+    cut: list[int] = field(default_factory=list)  # frames of messages the snaplen cut
+
+    def mark_cut(self, frame: int) -> None:
+        """The message of *frame* was cut by the snapshot length (SipMessage.cut)."""
+        if len(self.cut) < 32 and frame not in self.cut:
+            self.cut.append(frame)
 
     def problem(self, text: str, frame: int) -> None:
         """A malformation seen in a message (the same one in many messages is one finding)."""
@@ -172,6 +178,7 @@ class FlowDraft:
             self.first_ts,
             self.last_ts,
             self.problems,
+            self.cut,
         )
 
     @classmethod
@@ -214,6 +221,8 @@ class FlowDraft:
 
     def build(self, summary: str, extra: list[Finding] | None = None) -> Flow:
         findings = self.findings + extra if extra else self.findings[:]
+        if self.cut:
+            findings = _cut_verdicts(findings, self.cut)
         for text, frames in self.problems.items():
             where = fmt_frames(frames)
             findings.append(
@@ -248,6 +257,54 @@ class FlowDraft:
             self.aor,
             tuple(sorted(set(self.frames))),
         )
+
+
+#: Rules whose FAIL rests on start lines alone (a status code), which a snaplen cut never
+#: reaches: they stay FAIL in a flow with cut messages.
+START_LINE_RULES = frozenset({"sip.register.rejected"})
+
+
+def _cut_verdicts(findings: list[Finding], cut: list[int]) -> list[Finding]:
+    """*findings* of a flow some of whose messages (*cut*) the snapshot length cut inside
+    their header block.
+
+    A cut message lost the headers after the cut (a CSeq, an Authorization's response, a
+    challenge's nonce, an Expires: 0), so a FAIL that reads headers may be the capture's
+    fault rather than the peers': it becomes WARN, saying so. A FAIL that rests on start
+    lines only stays FAIL. One ``capture.snaplen`` finding (WARN) says which messages were
+    cut and what to do: even a flow with no FAIL was judged on part of its headers.
+    """
+    where = fmt_frames(cut)
+    out: list[Finding] = []
+    softened = 0
+    for finding in findings:
+        if finding.severity is Status.FAIL and finding.rule not in START_LINE_RULES:
+            softened += 1
+            finding = Finding(
+                finding.rule,
+                Status.WARN,
+                f"{finding.message} [WARN, not FAIL: the snapshot length cut messages]",
+                finding.frames,
+                finding.reference,
+            )
+        out.append(finding)
+    also = (
+        f"; {softened} FAIL verdict{'' if softened == 1 else 's'} that may come from the "
+        "capture rather than from the SIP peers are WARN"
+        if softened
+        else ""
+    )
+    out.append(
+        Finding(
+            "capture.snaplen",
+            Status.WARN,
+            f"{where} {'was' if len(cut) == 1 else 'were'} cut by the capture's snapshot length "
+            f"before the end of the headers: verdicts that read the missing headers cannot be "
+            f"trusted{also} (capture again with a larger snapshot length, e.g. tcpdump -s 0)",
+            tuple(cut),
+        )
+    )
+    return out
 
 
 def fmt_frames(frames: list[int] | tuple[int, ...]) -> str:
