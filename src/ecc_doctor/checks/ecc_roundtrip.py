@@ -70,22 +70,29 @@ async def _drive(steps: CallSteps) -> StepFailed | ProbeError | None:
             party=b,  # B rings: the event must say so, not only that A is calling
         )
         conn = await find_b()
+        # each action goes where the newest event of B's connection links to, if any
         await steps.run(
-            "answer", f"Answer at {b}", lambda: rest.answer(steps.call_id, conn), {cfg.event_active}
+            "answer",
+            f"Answer at {b}",
+            lambda: rest.answer(steps.call_id, conn, steps.links_at(b)),
+            {cfg.event_active},
         )
         await steps.run(
-            "hold", f"Hold at {b}", lambda: rest.hold(steps.call_id, conn), {cfg.event_held}
+            "hold",
+            f"Hold at {b}",
+            lambda: rest.hold(steps.call_id, conn, steps.links_at(b)),
+            {cfg.event_held},
         )
         await steps.run(
             "retrieve",
             f"Retrieve at {b}",
-            lambda: rest.retrieve(steps.call_id, conn),
+            lambda: rest.retrieve(steps.call_id, conn, steps.links_at(b)),
             {cfg.event_active},
         )
         await steps.run(
             "drop",
             f"Drop {b}",
-            lambda: rest.drop_connection(steps.call_id, conn),
+            lambda: rest.drop_connection(steps.call_id, conn, steps.links_at(b)),
             set(cfg.event_ended),
         )
     except (StepFailed, ProbeError) as failed:

@@ -339,6 +339,18 @@ class CallSteps:
             if event.type in expected and _concerns(event, party):
                 return event
 
+    def links_at(self, address: str) -> EventRecord | None:
+        """The newest event of this call at *address* that carries links (a connectionHref
+        or operations): where ECC says the connection's actions go (EccRest.action)."""
+        for event in reversed(self.receiver.events):
+            if (
+                event.call_id == self.call_id
+                and event.address == address
+                and (event.connection_href or event.operations)
+            ):
+                return event
+        return None
+
     def _ours(self, event: EventRecord) -> bool:
         return bool(self.call_id) and event.call_id == self.call_id
 

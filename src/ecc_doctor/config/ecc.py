@@ -81,6 +81,13 @@ class EccConfig:
         doc="connection resource that takes ?action= (from the public demo; inferred for "
         "answer/hold/retrieve/drop)",
     )
+    follow_event_links: bool = setting(
+        True,
+        doc="send connection actions to the links ECC's events give (an operation's "
+        "<action>CallHref, else connectionHref + ?action=, as in the blog's ACTIVE event); "
+        "only the path of a link under ecc_path is used, always on base_url; false, or no "
+        "link in the events: action_path",
+    )
     action_answer: str = setting("answer", doc="action name for Answer Call (inferred)")
     action_hold: str = setting("hold", doc="action name for Hold Call (inferred)")
     action_retrieve: str = setting("retrieve", doc="action name for Retrieve Call (inferred)")

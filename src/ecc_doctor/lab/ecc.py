@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -75,6 +76,7 @@ class EccEmulator:
         connections_delay: float = 0.0,
         connections_missing: bool = False,
         make_call_events: bool = True,
+        action_forms: tuple[str, ...] = ("calls", "connections"),
     ) -> None:
         """*trunk_answer_delay*: seconds until the trunk's far end answers; *make_call_delay*:
         seconds the Make Call answer is held back after the call was created (and rings);
@@ -82,7 +84,9 @@ class EccEmulator:
         *connections_delay*: seconds every Get Connections By Address answer is held back;
         *connections_missing*: Get Connections By Address answers 404 (an ECC without it);
         *make_call_events*: False publishes no event for calls placed by Make Call (they
-        still ring)."""
+        still ring); *action_forms*: which forms of the connection resource take
+        ``?action=`` ("calls": calls/{callId}/connections/{id}, the public demo's;
+        "connections": connections/{id}, what the events link to); the other answers 404."""
         self.budget_ms = budget_ms
         self.slow_delay = slow_delay
         self.trunk_answer_delay = trunk_answer_delay
@@ -91,6 +95,9 @@ class EccEmulator:
         self.connections_delay = connections_delay
         self.connections_missing = connections_missing
         self.make_call_events = make_call_events
+        self.action_forms = frozenset(action_forms)
+        #: (form, action, status) of the latest connection-action requests, for tests
+        self.action_log: deque[tuple[str, str, int]] = deque(maxlen=256)
         self._silent: set[str] = set()  # calls whose events are not published
         self._closing = asyncio.Event()  # set while the server stops: delayed answers go now
         self.active: set[str] = set()
@@ -334,6 +341,10 @@ class EccEmulator:
                 raise Reply(404, {"message": "no ECC resource for Get Connections By Address"})
             return 200, {"connections": model.connections_of(parts[1])}
         if method == "POST" and action:
+            if parts[0] not in self.action_forms:
+                self.action_log.append((parts[0], action, 404))
+                raise Reply(404, {"message": "no such resource"})
+            self.action_log.append((parts[0], action, 200))
             if len(parts) == 4 and parts[0] == "calls" and parts[2] == "connections":
                 call = model.find(parts[1])
                 conn = call.connection(parts[3])

@@ -34,6 +34,7 @@ class EventRecord:
     type: str
     call_id: str = ""
     connection_id: str = ""
+    connection_href: str = ""
     participants: tuple[str, ...] = ()
     alerting: tuple[str, ...] = ()
     address: str = ""
@@ -109,6 +110,7 @@ def record_from_body(body: dict[str, Any], envelope: dict[str, Any] | None = Non
         type=kind.strip().upper(),
         call_id=_first(body, "callID", "callId") or _tail(call_href),
         connection_id=_first(body, "connectionId", "connectionID") or _tail(conn_href),
+        connection_href=conn_href,
         participants=_names(body.get("participants")),
         alerting=_names(body.get("alertingParticipants")),
         address=_first(body, "address"),

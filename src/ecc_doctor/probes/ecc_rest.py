@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from cryptography import x509
@@ -23,11 +23,16 @@ from cryptography.hazmat.primitives import serialization
 
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
+from ecc_doctor.probes.ecc_event_parse import EventRecord
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
 
 MAX_BODY_SHOWN = 600
 MAX_RESPONSE = 1 << 20
+#: The two forms of the connection resource that takes ``?action=``: the public demo's
+#: (PROTOCOLS.md 1.2 [CODE-1], the ecc.action_path default) and the one ECC's own events link
+#: to (seed 001's ACTIVE event: ``connectionHref: .../connections/connectionId``).
+ACTION_PATH_FORMS = ("calls/{callId}/connections/{connectionId}", "connections/{connectionId}")
 
 
 class EccHttpError(ProtocolError):
@@ -263,25 +268,103 @@ class EccRest:
                 return str(conn.get("id") or conn.get("connectionId") or "")
         return ""
 
-    async def action(self, call_id: str, connection_id: str, action: str) -> Any:
-        """POST a connection action (answer, hold, retrieve, drop) as configured."""
-        rel = self.cfg.action_path.format(
-            callId=quote(call_id, safe=""), connectionId=quote(connection_id, safe="")
-        )
-        path = f"{self.ecc_url(rel)}?action={quote(action)}"
-        return await self.request("POST", path, json.loads(self.cfg.action_body), expect_json=False)
+    async def action(
+        self, call_id: str, connection_id: str, action: str, links: EventRecord | None = None
+    ) -> Any:
+        """POST a connection action (answer, hold, retrieve, drop).
 
-    async def answer(self, call_id: str, connection_id: str) -> Any:
-        return await self.action(call_id, connection_id, self.cfg.action_answer)
+        Where it goes, in order (:meth:`action_paths`): the links of *links*, an ECC event of
+        this connection (its ``<action>CallHref`` operation, else its ``connectionHref`` with
+        ``?action=``), then ``ecc.action_path``, then the other documented form of the
+        connection resource. The next is tried only when ECC answers 404 or 405 (no such
+        resource: nothing was done), so a site whose ECC serves one form only still works.
+        """
+        body = json.loads(self.cfg.action_body)
+        paths = self.action_paths(call_id, connection_id, action, links)
+        for index, (path, source) in enumerate(paths):
+            if source:
+                self.transcript.note(f"{action}: {source}")
+            try:
+                return await self.request("POST", path, body, expect_json=False)
+            except EccHttpError as exc:
+                if exc.status not in (404, 405) or index == len(paths) - 1:
+                    raise
+                self.transcript.note(
+                    f"{action}: HTTP {exc.status} for {path}: trying the next form"
+                )
+        raise AssertionError("action_paths() is never empty")  # pragma: no cover
 
-    async def hold(self, call_id: str, connection_id: str) -> Any:
-        return await self.action(call_id, connection_id, self.cfg.action_hold)
+    def action_paths(
+        self, call_id: str, connection_id: str, action: str, links: EventRecord | None = None
+    ) -> list[tuple[str, str]]:
+        """The request paths :meth:`action` tries, each with where it comes from ("" for the
+        configuration), without repeats."""
+        found: list[tuple[str, str]] = []
+        # the event must be about this connection (or not say which)
+        if (
+            links is not None
+            and self.cfg.follow_event_links
+            and links.connection_id in ("", connection_id)
+        ):
+            key = f"{action}CallHref"
+            path = self._event_link(links.operations.get(key, ""), query=True)
+            if path:
+                if "action=" not in path:
+                    path += ("&" if "?" in path else "?") + f"action={quote(action)}"
+                found.append((path, f"the {key} of the {links.type} event"))
+            path = self._event_link(links.connection_href, query=False)
+            if path:
+                source = f"the connectionHref of the {links.type} event"
+                found.append((f"{path}?action={quote(action)}", source))
+        ids = {"callId": quote(call_id, safe=""), "connectionId": quote(connection_id, safe="")}
+        for index, form in enumerate((self.cfg.action_path, *ACTION_PATH_FORMS)):
+            path = f"{self.ecc_url(form.format(**ids))}?action={quote(action)}"
+            found.append((path, f"the connection resource's other form {form}" if index else ""))
+        unique: list[tuple[str, str]] = []
+        for path, source in found:
+            if all(path != seen for seen, _ in unique):
+                unique.append((path, source))
+        return unique
 
-    async def retrieve(self, call_id: str, connection_id: str) -> Any:
-        return await self.action(call_id, connection_id, self.cfg.action_retrieve)
+    def _event_link(self, href: str, *, query: bool) -> str:
+        """The path (and query, when *query*) of *href*, a link from an ECC event, when it is
+        a plain path under ``ecc.ecc_path``; "" otherwise. Only the path is used: the request
+        goes to ``ecc.base_url`` whatever host the link names (never to a host an event
+        names, which would carry our certificate and token there)."""
+        if not href or len(href) > 2048:
+            return ""
+        try:
+            parts = urlsplit(href.strip())
+        except ValueError:
+            return ""
+        path = parts.path
+        segments = path.split("/")
+        if (
+            not path.startswith(self.ecc_url(""))
+            or any(seg in (".", "..") for seg in segments)
+            or any(ch.isspace() or ord(ch) < 32 for ch in href)
+            or (parts.query and not query)
+        ):
+            return ""
+        return f"{path}?{parts.query}" if parts.query else path
 
-    async def drop_connection(self, call_id: str, connection_id: str) -> Any:
-        return await self.action(call_id, connection_id, self.cfg.action_drop)
+    async def answer(
+        self, call_id: str, connection_id: str, links: EventRecord | None = None
+    ) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_answer, links)
+
+    async def hold(self, call_id: str, connection_id: str, links: EventRecord | None = None) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_hold, links)
+
+    async def retrieve(
+        self, call_id: str, connection_id: str, links: EventRecord | None = None
+    ) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_retrieve, links)
+
+    async def drop_connection(
+        self, call_id: str, connection_id: str, links: EventRecord | None = None
+    ) -> Any:
+        return await self.action(call_id, connection_id, self.cfg.action_drop, links)
 
     async def drop_call(self, call_id: str) -> Any:
         path = self.ecc_url(f"calls/{quote(call_id, safe='')}")
