@@ -127,6 +127,8 @@ class AesEmulator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, env: LabEnv) -> dict[str, Any]:
+        # ECC reaches CM through AES: while AES restarts, CM's link and ECC's calls are down
+        env.links.aes_up = lambda: not self.restarting and self.network_up
         self.password, password_ref = env.secret("aes-cti")
         oam_password, oam_ref = env.secret("aes-oam")
         self._tls = TcpService(self._serve_tls, ssl_context=env.ca.server_context("aes-dmcc"))

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import secrets as _secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from ecc_doctor.lab.pki import LabCA
 
 
+def _up() -> bool:
+    return True
+
+
+class SiteLinks:
+    """How far the call-control chain ECC -> AES -> CTI link -> CM works now, as the
+    emulators see each other (the seeds: ECC reaches CM only through AES and its CTI link).
+
+    Each emulator that models a link sets its callable at start; one not in the lab counts
+    as up. Read at request time, so a fault that ends by itself (an ``aes-restart`` after
+    ``restart_s``) ends everywhere at once.
+    """
+
+    def __init__(self) -> None:
+        self.aes_up: Callable[[], bool] = _up  # AES (DMCC/TSAPI services) is running
+        self.cti_link_up: Callable[[], bool] = _up  # CM's AESVCS CTI link to AES is established
+
+    def cm_reachable(self) -> bool:
+        """ECC can reach CM: AES runs and the CTI link is up."""
+        return self.aes_up() and self.cti_link_up()
+
+
 class LabEnv:
-    """Shared lab resources: a private temp dir, a CA, a known_hosts file, secret files."""
+    """Shared lab resources: a private temp dir, a CA, a known_hosts file, secret files, and
+    the state of the links between the emulated systems (:class:`SiteLinks`)."""
 
     host = "127.0.0.1"
 
@@ -19,6 +43,7 @@ class LabEnv:
         self.ca = LabCA(directory)
         self.known_hosts = directory / "known_hosts"
         self.known_hosts.touch(mode=0o600)
+        self.links = SiteLinks()
 
     def secret(self, name: str, value: str | None = None) -> tuple[str, str]:
         """Store a secret in a 0600 file; return (value, 'file:PATH' reference)."""

@@ -26,7 +26,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from ecc_doctor.lab.base import LabEnv
+from ecc_doctor.lab.base import LabEnv, SiteLinks
 from ecc_doctor.lab.ecc_calls import Call, CallError, CallModel
 from ecc_doctor.lab.ecc_efc import EventingConnector, SubscriptionError
 from ecc_doctor.probes.http_server import InLoopServer, Receive, Scope, Send
@@ -108,9 +108,11 @@ class EccEmulator:
         self._model = CallModel("", EXTENSIONS, TRUNK_NUMBER)
         self._model.alert_caller_only = alert_caller_only
         self._timers: set[asyncio.Task[None]] = set()
+        self._links = SiteLinks()  # the lab's, from start(): is CM reachable through AES?
 
     # -- Emulator protocol ------------------------------------------------------------------
     async def start(self, env: LabEnv) -> dict[str, Any]:
+        self._links = env.links
         self._token, token_ref = env.secret("ecc-token")
         ctx = env.ca.server_context("ecc-breeze", require_client=True)
         self._server = InLoopServer(self._app, env.host, 0, ssl_context=ctx, what="lab ECC")
@@ -318,6 +320,19 @@ class EccEmulator:
     ) -> tuple[int, Any]:
         model = self._model
         action = (query.get("action") or [""])[0]
+        if not self._links.cm_reachable() and (
+            (parts == ["calls"] and method == "POST")
+            or (method == "POST" and action)
+            or _is_connections(method, parts)
+        ):
+            # ECC does call control and connection queries through AES (PROTOCOLS.md 1.2)
+            raise Reply(
+                503,
+                {
+                    "message": "Communication Manager cannot be reached through AE Services "
+                    "(AES is restarting or its CTI link is down)"
+                },
+            )
         if parts == ["calls"] and method == "POST":
             data = _json(body)
             if not isinstance(data, dict) or not {"from", "to"} <= data.keys():

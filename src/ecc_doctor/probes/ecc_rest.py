@@ -233,11 +233,13 @@ class EccRest:
         if status in (401, 403):
             raise EccAuthError(f"{method} {path}: {_auth_reason(status, self.cfg)}{tail}", status)
         if status >= 500:
-            raise EccUnavailable(
-                f"{method} {path}: HTTP {status}: the Breeze front end answers but the service "
-                f"does not (snap-in restarting or stopped?){tail}",
-                status,
+            # the reason first (ECC's own when it gives one), the request last: a dashboard
+            # row or a narrow column shows why, not a path
+            why = message or (
+                "the Breeze front end answers but the service does not (snap-in restarting "
+                "or stopped?)"
             )
+            raise EccUnavailable(f"ECC answered HTTP {status}: {why} ({method} {path})", status)
         raise EccHttpError(f"{method} {path}: HTTP {status}{tail}", status, message)
 
     # -- ECC operations ---------------------------------------------------------------------
