@@ -36,6 +36,8 @@ def endpoints(cfg: SiteConfig) -> list[Endpoint]:
         out.append(("cm.sat", cfg.cm.host, cfg.cm.port))
     if cfg.aes:
         out.append(("aes.dmcc", cfg.aes.host, cfg.aes.dmcc_port))
+        if cfg.aes.tsapi_port:
+            out.append(("aes.tsapi", cfg.aes.host, cfg.aes.tsapi_port))
         if cfg.aes.oam_url:
             out.append(_url_endpoint("aes.oam", cfg.aes.oam_url))
     if cfg.ecc:

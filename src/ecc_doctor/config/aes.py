@@ -22,6 +22,12 @@ class AesConfig:
     password: Secret = setting(doc="CTI user's password reference", example="env:AES_PASSWORD")
     dmcc_port: int = setting(4721, doc="DMCC port: 4721 plain, 4722 TLS", min=1, max=65535)
     dmcc_tls: bool = setting(False, doc="use TLS for DMCC (normally with port 4722)")
+    tsapi_port: int = setting(
+        450,
+        doc="TSAPI Service port (app note 6.7), checked by net.reachability (0: not checked)",
+        min=0,
+        max=65535,
+    )
     ca_file: Path | None = setting(
         None, doc="CA bundle that signed the AES certificate (default: system CAs)"
     )

@@ -16,6 +16,7 @@ the ECMA-354 schema, that AES uses it for an exhausted DMCC license pool is INFE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import struct
 import time
@@ -120,6 +121,9 @@ class AesEmulator:
         self._conn_ids = 0
         self.tls_port = 0
         self._plain = TcpService(self._serve_plain)
+        # the TSAPI Service port (app note 6.7: 450): a listener only, for net.reachability;
+        # the lab does not speak TSAPI
+        self._tsapi = TcpService(_serve_tsapi)
         self._tls: TcpService | None = None
         self._oam: TcpService | None = None
         self._site: OamSite | None = None
@@ -135,6 +139,7 @@ class AesEmulator:
         self._site = OamSite("cust", oam_password, self.session_rows)
         self._oam = TcpService(self._site.handle, ssl_context=env.ca.server_context("aes-oam"))
         plain = await self._plain.up()
+        tsapi = await self._tsapi.up()
         tls = await self._tls.up()
         oam = await self._oam.up()
         self.tls_port = tls
@@ -145,6 +150,7 @@ class AesEmulator:
                 "username": CTI_USER,
                 "password": password_ref,
                 "dmcc_port": plain,
+                "tsapi_port": tsapi,
                 "dmcc_tls": False,
                 "ca_file": str(env.ca.ca_file),
                 "oam_url": f"https://{env.host}:{oam}",
@@ -164,7 +170,7 @@ class AesEmulator:
         self.sessions.clear()
 
     def _services(self) -> list[TcpService]:
-        return [s for s in (self._plain, self._tls, self._oam) if s is not None]
+        return [s for s in (self._plain, self._tls, self._tsapi, self._oam) if s is not None]
 
     async def set_fault(self, fault: str, active: bool) -> None:
         if fault == "dmcc-license-exhausted":
@@ -219,7 +225,7 @@ class AesEmulator:
             await (self._oam.up() if up else self._oam.down())
 
     async def _set_dmcc(self, *, up: bool) -> None:
-        for service in (self._plain, self._tls):
+        for service in (self._plain, self._tls, self._tsapi):
             if service is not None:
                 await (service.up() if up else service.down())
 
@@ -371,3 +377,9 @@ class AesEmulator:
     @staticmethod
     def _duration(requested: str) -> int:
         return max(10, min(_int(requested, 180), MAX_DURATION))
+
+
+async def _serve_tsapi(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The lab's TSAPI port: accept, wait (bounded) for the client to hang up, close."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(reader.read(4096), 5.0)
