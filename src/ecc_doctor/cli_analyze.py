@@ -32,6 +32,7 @@ from ecc_doctor.cli import (
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
+from ecc_doctor.textsafe import terminal_text, without_surrogates
 
 if TYPE_CHECKING:
     from ecc_doctor.captures.sip.analyze import SipAnalysis
@@ -122,12 +123,14 @@ def _stdout_gone() -> None:
 
 
 def _echo_lines(lines: Iterator[str] | Sequence[str], text: str = "") -> None:
-    """Print *text* (as is) or *lines*; quietly stop when the reader has gone away."""
+    """Print *text* (a JSON or XML document, made safe by its writer) or *lines* (shown
+    through terminal_text: a capture's bytes cannot drive the terminal); quietly stop when
+    the reader has gone away."""
     try:
         if text:
             click.echo(text, nl=False)
         for line in lines:
-            click.echo(line)
+            click.echo(terminal_text(line))
         sys.stdout.flush()
     except BrokenPipeError:
         _stdout_gone()
@@ -271,13 +274,14 @@ class _FileReport:
     def status(self) -> Status:
         """ERROR when the file was not analyzed; else the worst flow verdict or WARN-or-worse
         note (a damaged capture, messages that could not be parsed: a WARN note makes the file
-        WARN, as a WARN flow does). SKIP and PASS notes (information) do not count."""
+        WARN, as a WARN flow does). SKIP and PASS notes (information) do not count. SKIP
+        when there is nothing to judge: no flow and no such note (as its JUnit testcase)."""
         if self.error is not None:
             return Status.ERROR
-        return Status.worst(
-            [s for s, n in self.status_counts().items() if n]
-            + [n.severity for n in self.worse_notes]
-        )
+        found = [s for s, n in self.status_counts().items() if n] + [
+            n.severity for n in self.worse_notes
+        ]
+        return Status.worst(found) if found else Status.SKIP
 
     @property
     def worse_notes(self) -> list[Finding]:
@@ -459,6 +463,13 @@ def _results(reports: Sequence[_FileReport]) -> list[Result]:
     return out
 
 
+def overall(reports: Sequence[_FileReport]) -> Status:
+    """The worst file status; a file with nothing to judge (SKIP) does not hide another's
+    PASS, and all SKIP is SKIP."""
+    judged = [r.status for r in reports if r.status is not Status.SKIP]
+    return Status.worst(judged) if judged else Status.SKIP
+
+
 def _json(reports: Sequence[_FileReport], status: Status) -> str:
     flows = []
     files = []
@@ -479,7 +490,7 @@ def _json(reports: Sequence[_FileReport], status: Status) -> str:
         "files": files,
         "flows": flows,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False) + "\n"
 
 
 def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
@@ -655,9 +666,9 @@ def analyze(
     With mgc added by --config/--gateway-text, a FILE without H.248 traffic gets a note
     (mgc skipped) instead of an ERROR; --rules mgc makes it an ERROR.
 
-    Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL/ERROR (also: one of several FILEs could
-    not be read), 2 usage error (missing file, bad option, an output file that cannot be
-    written, or no FILE is a capture), 130 interrupted (Ctrl-C or SIGTERM).
+    Exit codes: 0 all PASS/WARN/SKIP, 1 some FAIL/ERROR (also: a FILE that is not a
+    capture or could not be read), 2 usage error (missing file, bad option, an output file
+    that cannot be written), 130 interrupted (Ctrl-C or SIGTERM).
     """
 
     def body() -> int:
@@ -684,12 +695,10 @@ def analyze(
             job_count,
             mgc_implicit=rules is None and "mgc" in rule_set,
         )
-        if all(r.unreadable for r in reports):
-            # nothing to report on: the files are the problem (one line each)
-            for rep in reports[:-1]:
-                click.echo(f"ecc-doctor: {rep.error}", err=True)
-            fail(reports[-1].error or "no capture", ExitCode.USAGE)
-        status = Status.worst([r.status for r in reports])
+        # a file that is not a capture (an empty nightly capture, a cut copy) is an ERROR
+        # of its own, reported like any verdict (exit 1, JSON and JUnit written), also when
+        # it is the only FILE: a pipeline reads "the capture is bad", not "bad invocation"
+        status = overall(reports)
         if fmt == "json":
             _echo_lines((), _json(reports, status))
         elif fmt == "junit":
@@ -704,6 +713,13 @@ def analyze(
             from ecc_doctor.reporters import junit
 
             write_report(junit_path, junit.render(_results(reports), site="analyze"), "--junit")
+        if status is Status.SKIP:
+            # exit 0 as for `check`, but a pipeline must not read it as verified
+            click.echo(
+                f"ecc-doctor: nothing was verified: no flow for the selected rules in "
+                f"{'the file' if len(reports) == 1 else f'any of the {len(reports)} files'}",
+                err=True,
+            )
         if status in (Status.FAIL, Status.ERROR):
             return int(ExitCode.CHECKS_FAILED)
         return int(ExitCode.OK)

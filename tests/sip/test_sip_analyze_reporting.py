@@ -83,16 +83,28 @@ def test_a_good_capture_keeps_its_pass(tmp_path: Path) -> None:
     # a capture with no frames at all is empty, not damaged: no flows, not an ERROR
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(PCAP_HEADER)
-    code, out, _ = run("analyze", str(empty), "--format", "json")
-    assert code == 0 and json.loads(out)["files"][0]["status"] == "PASS"
+    junit = tmp_path / "empty.xml"
+    code, out, err = run("analyze", str(empty), "--format", "json", "--junit", str(junit))
+    # nothing to judge: SKIP in the JSON as in the JUnit, exit 0, and stderr says so (3b #2)
+    doc = json.loads(out)
+    assert code == 0 and doc["status"] == "SKIP" and doc["files"][0]["status"] == "SKIP"
+    assert "<skipped " in junit.read_text()
+    assert err == "ecc-doctor: nothing was verified: no flow for the selected rules in the file\n"
+    # beside a good file it hides nothing: the run is PASS
+    code, out, err = run("analyze", str(empty), str(GOOD), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["status"] == "PASS" and err == ""
+    assert [f["status"] for f in doc["files"]] == ["SKIP", "PASS"]
 
 
 def test_no_frame_readable_is_an_error_as_an_unreadable_file(huge_first: Path) -> None:
+    # alone: an ERROR reported like any verdict (exit 1, the JSON written), QA 3b #1
     code, out, err = run("analyze", str(huge_first), "--format", "json")
-    assert code == 2 and out == ""
-    assert err == (
-        f"ecc-doctor: {huge_first}: no frame could be read (frame 1: record length 2147483648 "
-        "is impossible): the file is damaged from its start; check how it was written or copied\n"
+    assert code == 1 and err == ""
+    (entry,) = json.loads(out)["files"]
+    assert entry["status"] == "ERROR" and entry["error"] == (
+        f"{huge_first}: no frame could be read (frame 1: record length 2147483648 "
+        "is impossible): the file is damaged from its start; check how it was written or copied"
     )
     # among good files: an ERROR of its own, exit 1
     code, out, _ = run("analyze", str(huge_first), str(GOOD), "--format", "json")
@@ -111,12 +123,12 @@ def test_no_frame_readable_is_an_error_as_an_unreadable_file(huge_first: Path) -
 def test_a_file_cut_inside_its_first_frame_is_an_error_with_both_engines(tmp_path: Path) -> None:
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(PCAP_HEADER + _record(1000, b"x" * 100))
-    code, _, err = run("analyze", str(cut))
-    assert code == 2
-    assert "no frame could be read (the file ends inside frame 1 (100 of 1000 bytes))" in err
+    code, out, _ = run("analyze", str(cut))
+    assert code == 1
+    assert "no frame could be read (the file ends inside frame 1 (100 of 1000 bytes))" in out
     require_tool("tshark")
-    code, _, err = run("analyze", str(cut), "--engine", "tshark")
-    assert code == 2 and "no frame could be read" in err
+    code, out, _ = run("analyze", str(cut), "--engine", "tshark")
+    assert code == 1 and "no frame could be read" in out
 
 
 def test_frames_without_sip_before_the_damage_are_no_error(tmp_path: Path) -> None:

@@ -110,11 +110,17 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_not_a_capture_exits_2(tmp_path: Path) -> None:
+def test_not_a_capture_is_an_error_verdict(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.pcap"
     bogus.write_text("this is a text file, not a capture\n")
-    code, _, err = run("analyze", str(bogus))
-    assert code == 2 and "not a pcap or pcapng file" in err and len(err.splitlines()) == 1
+    junit = tmp_path / "r.xml"
+    code, out, err = run("analyze", str(bogus), "--junit", str(junit))
+    # exit 1 and a report (QA 3b #1): the capture is bad, the invocation is not
+    assert code == 1 and err == ""
+    assert f"{bogus}: E ERROR: not a pcap or pcapng file" in out
+    assert '<error message="ERROR: ' in junit.read_text() and "not a pcap or pcapng" in (
+        junit.read_text()
+    )
 
 
 def test_truncated_capture_is_a_note(tmp_path: Path) -> None:

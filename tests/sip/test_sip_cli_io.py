@@ -114,16 +114,16 @@ def test_a_bad_file_among_good_ones_is_an_error_of_its_own(tmp_path: Path) -> No
     assert code == 1 and cases[f"capture.file:{garbage}"].find("error") is not None
 
 
-def test_only_bad_files_is_a_usage_error(tmp_path: Path) -> None:
+def test_only_bad_files_are_error_verdicts(tmp_path: Path) -> None:
     one, two = tmp_path / "one.pcap", tmp_path / "two.pcap"
     one.write_text("text\n")
     two.write_text("more text\n")
     code, out, err = run("analyze", str(one), str(two))
-    assert code == 2 and out == ""
-    lines = err.splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith(f"ecc-doctor: {one}: not a pcap or pcapng file")
-    assert lines[1].startswith(f"ecc-doctor: {two}: not a pcap or pcapng file")
+    assert code == 1 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{one}: E ERROR: not a pcap or pcapng file")
+    assert lines[1].startswith(f"{two}: E ERROR: not a pcap or pcapng file")
+    assert lines[-1] == "0 flows; 2 files not analyzed (ERROR)"
 
 
 # -- review-6 #7: the time limit ---------------------------------------------------------------

@@ -234,8 +234,8 @@ def test_cli_not_a_capture_and_truncated_same_with_jobs_2(tmp_path: Path) -> Non
     cut.write_bytes(whole[: len(whole) - 40])
     for args in ([str(junk)], [str(cut), "--format", "json"], [str(junk), str(cut)]):
         assert _cli("analyze", *args, "--jobs", "2") == _cli("analyze", *args, "--jobs", "1")
-    code, _, err = _cli("analyze", str(junk), "--jobs", "2")
-    assert code == 2 and "not a pcap or pcapng file" in err
+    code, out, _ = _cli("analyze", str(junk), "--jobs", "2")
+    assert code == 1 and "not a pcap or pcapng file" in out
     doc = json.loads(_cli("analyze", str(cut), "--format", "json", "--jobs", "2")[1])
     assert "capture.truncated" in {n["rule"] for n in doc["files"][0]["notes"]}
 

@@ -15,6 +15,7 @@ from rich.text import Text
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.reporters.json_report import counts
 from ecc_doctor.secrets import redact
+from ecc_doctor.textsafe import terminal_text
 
 STYLES = {
     Status.PASS: "green",
@@ -49,8 +50,12 @@ def table(results: Sequence[Result]) -> Table:
     t.add_column("summary", overflow="fold")
     for r in results:
         # Text, not str: summaries like "no [sftp] section" must not be read as markup
+        # terminal_text: a plugin's or a remote system's text cannot drive the terminal
         t.add_row(
-            status_text(r.status), Text(r.check_id), f"{r.duration_s:.2f}s", Text(redact(r.summary))
+            status_text(r.status),
+            Text(terminal_text(r.check_id)),
+            f"{r.duration_s:.2f}s",
+            Text(terminal_text(redact(r.summary))),
         )
     return t
 
@@ -77,9 +82,9 @@ def write(
             for ev in r.evidence:
                 extra += [f"[{ev.kind}] {ev.title}", *_evidence(ev)]
             if extra:
-                console.rule(f"{r.check_id} ({r.status.value})")
+                console.rule(Text(f"{terminal_text(r.check_id)} ({r.status.value})"))
                 for line in extra:
-                    console.print(redact(line), markup=False, highlight=False)
+                    console.print(terminal_text(redact(line)), markup=False, highlight=False)
     console.print(summary_line(results, wall_s), markup=False, highlight=False)
 
 

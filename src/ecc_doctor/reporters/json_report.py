@@ -26,6 +26,7 @@ from typing import Any
 
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
+from ecc_doctor.textsafe import without_surrogates
 
 SCHEMA = "ecc-doctor/report"
 SCHEMA_VERSION = 1
@@ -78,4 +79,4 @@ def render(
 ) -> str:
     """The JSON report as text (secrets redacted as a last safety net)."""
     doc = document(results, site=site, strict=strict, generated_at=generated_at)
-    return redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
+    return redact(json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False)) + "\n"

@@ -18,14 +18,16 @@ from datetime import UTC, datetime
 
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.secrets import redact
+from ecc_doctor.textsafe import no_surrogates
 
 WARN_AS = ("pass", "failure", "skipped")
 _ILLEGAL = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def clean(text: str) -> str:
-    """Text safe for XML 1.0 (illegal characters removed) and without secrets."""
-    return _ILLEGAL.sub("", redact(text))
+    """Text safe for XML 1.0 (illegal characters removed, bytes of a name that was not
+    UTF-8 shown as ``\xe9``) and without secrets."""
+    return _ILLEGAL.sub("", no_surrogates(redact(text)))
 
 
 def evidence_text(result: Result) -> str:
@@ -63,8 +65,8 @@ def _case(suite: ET.Element, result: Result, warn_as: str) -> str:
     case = ET.SubElement(
         suite,
         "testcase",
-        classname=result.area,
-        name=result.check_id,
+        classname=clean(result.area),
+        name=clean(result.check_id),
         time=f"{result.duration_s:.3f}",
     )
     kind = _kind(result, warn_as)
@@ -105,7 +107,7 @@ def render(
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     total_time = 0.0
     for i, (area, group) in enumerate(areas.items()):
-        suite = ET.SubElement(root, "testsuite", name=area, id=str(i), package="ecc-doctor")
+        suite = ET.SubElement(root, "testsuite", name=clean(area), id=str(i), package="ecc-doctor")
         suite.set("timestamp", stamp)
         suite.set("hostname", host)
         tally = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
