@@ -58,7 +58,10 @@ class CmConfig:
         example="aes70",
     )
     prompt_timeout: float = setting(
-        10.0, doc="seconds to wait for each SAT prompt (Terminal Type, OSSI ready 't', VT220 Command:)", min=0.1, max=300
+        10.0,
+        doc="seconds to wait for each SAT prompt (Terminal Type, OSSI ready 't', VT220 Command:)",
+        min=0.1,
+        max=300,
     )
     command_timeout: float = setting(
         20.0, doc="seconds to wait for the whole output of one SAT command", min=0.1, max=600

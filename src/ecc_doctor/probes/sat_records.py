@@ -8,7 +8,7 @@ features, ``display cti-link N``) -> :class:`FieldScreen`; ``display ip-services
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ecc_doctor.errors import ProtocolError
@@ -99,6 +99,21 @@ class FieldScreen:
 
     command: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: read from OSSI: the field IDs used (label -> ID); None for a screen
+    ossi_ids: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def missing(self, labels: Sequence[str]) -> ProtocolError:
+        """The error for *labels* this screen lacks: in OSSI, which field IDs and where to
+        set them (as cm.cti-link says); on a screen, that it did not show them."""
+        if self.ossi_ids is not None:
+            ids = ", ".join(f"{self.ossi_ids.get(label, '?')} ({label})" for label in labels)
+            plural = "s" if len(labels) > 1 else ""
+            return ProtocolError(
+                f"{self.command}: OSSI output lacks field{plural} {ids}; "
+                f'set [cm.ossi_fields."{self.command}"] to this CM\'s field IDs'
+            )
+        shown = ", ".join(f"'{label}'" for label in labels)
+        return ProtocolError(f"the '{self.command}' screen did not show {shown}")
 
     def get(self, label: str) -> str | None:
         """The value of *label* (case and spacing ignored), or None if the screen lacks it."""
@@ -238,4 +253,4 @@ def from_ossi(
             f"{command}: no known OSSI field IDs in the output; "
             f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
         )
-    return FieldScreen(command, merged)
+    return FieldScreen(command, merged, ossi_ids=dict(ids))
