@@ -13,8 +13,8 @@ from rich.table import Table as RichTable
 from ecc_doctor.cli import DEBUG_HELP, OutputConsole, output_may_close, run_guarded
 from ecc_doctor.errors import EccDoctorError, ProtocolError
 from ecc_doctor.probes import sat_ossi
-from ecc_doctor.probes.sat_records import Screen
-from ecc_doctor.probes.sat_screens import parse_text
+from ecc_doctor.probes.sat_records import Screen, Table, UnknownFieldIds, raw_tables
+from ecc_doctor.probes.sat_screens import parse_text, recognise
 
 MAX_INPUT = 5 * 1024 * 1024
 
@@ -54,10 +54,16 @@ def _as_json(screen: Screen) -> dict[str, Any]:
 
 
 def _print_tables(screen: Screen) -> None:
+    _print(screen.command, screen.tables())
+
+
+def _print(command: str, tables: list[Table]) -> None:
     # piped output (reports, tests) is not cut at 80 columns; a terminal keeps its width
     console = OutputConsole(width=None if sys.stdout.isatty() else 160)
-    for t in screen.tables():
-        table = RichTable(title=f"{screen.command}: {t.title}", title_justify="left")
+    for t in tables:
+        heading = command if t.title in ("", command) else f"{command}: {t.title}"
+        # as wide as the heading: rich wraps a title to the table's width (QA 3a F5)
+        table = RichTable(title=heading, title_justify="left", min_width=len(heading))
         for column in t.columns:
             table.add_column(column, overflow="fold")  # values wrap, never cut
         for row in t.rows:
@@ -97,9 +103,38 @@ def parse(source: str, fmt: str, config_path: Path | None, debug: bool) -> None:
     run_guarded(lambda: _parse(source, fmt, config_path), debug=debug)
 
 
+def _raw(text: str, fields: dict[str, dict[str, str]] | None, problem: str, fmt: str) -> int:
+    """OSSI output whose field IDs ecc-doctor does not know: the records as they came, and
+    how to teach ecc-doctor this CM's IDs (PROTOCOLS.md 4.2: compare with the vt220 screen)."""
+    command = recognise(text)
+    tables = raw_tables(command, sat_ossi.parse_ossi(text.splitlines()), fields)
+    hint = (
+        f"hint: {problem.split(';')[0]}. Below are the records as CM sent them: compare them "
+        f"with the vt220 screen of '{command}' and set [cm.ossi_fields.\"{command}\"] "
+        '"<label>" = "<field ID>" in the site file (then use --config)'
+    )
+    click.echo(" ".join(hint.split()), err=True)
+    with output_may_close():
+        if fmt == "json":
+            data = {
+                "command": command,
+                "raw": True,
+                "tables": [{"title": t.title, "records": t.records()} for t in tables],
+            }
+            click.echo(json.dumps(data, indent=2))
+        else:
+            _print(f"{command} (raw OSSI)", tables)
+    return 0
+
+
 def _parse(source: str, fmt: str, config_path: Path | None) -> int:
     try:
-        screen = parse_text(_read(source), _fields(config_path))
+        text = _read(source)
+        fields = _fields(config_path)
+        try:
+            screen = parse_text(text, fields)
+        except UnknownFieldIds as exc:
+            return _raw(text, fields, exc.message, fmt)
     except EccDoctorError as exc:
         _fail(exc.message)
     except OSError as exc:

@@ -14,7 +14,14 @@ from ecc_doctor.config import from_mapping
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.lab.base import LabEnv
-from ecc_doctor.lab.cm_sat import TERMTYPE_PROMPT, USERNAME, CmSatEmulator
+from ecc_doctor.lab.cm_sat import (
+    NEXT_PAGE,
+    TERMTYPE_PROMPT,
+    USERNAME,
+    VT_MORE,
+    VT_PROMPT,
+    CmSatEmulator,
+)
 from ecc_doctor.probes.sat import CommandRejected, open_sat
 from ecc_doctor.probes.sat_records import CtiLinkStatus, IpServices
 from ecc_doctor.probes.sat_screens import parse_screen
@@ -246,12 +253,14 @@ async def test_vt220_screens_of_the_lab_parse_like_the_app_note(cm: Cm) -> None:
         screens = {}
         out = await asyncio.wait_for(process.stdout.readuntil(TERMTYPE_PROMPT), 5)
         process.stdin.write("vt220\n")
-        await asyncio.wait_for(process.stdout.readuntil("Command: \x1b[K"), 5)
+        await asyncio.wait_for(process.stdout.readuntil(VT_PROMPT), 5)
         for command in ("status aesvcs cti-link", "display ip-services"):
             process.stdin.write(command + "\n")
-            screens[command] = await asyncio.wait_for(
-                process.stdout.readuntil("Command: \x1b[K"), 5
-            )
+            screens[command] = ""
+            if command == "display ip-services":  # two pages: NEXT PAGE between them
+                screens[command] = await asyncio.wait_for(process.stdout.readuntil(VT_MORE), 5)
+                process.stdin.write(NEXT_PAGE)
+            screens[command] += await asyncio.wait_for(process.stdout.readuntil(VT_PROMPT), 5)
         process.stdin.write("logoff\n")
         await asyncio.wait_for(process.stdout.readuntil("Proceed With Logoff"), 5)
         process.stdin.write("y\n")

@@ -36,6 +36,9 @@ async def _one(sat: SatSession, cfg: CmConfig, number: int) -> tuple[list[str], 
         screen = await sat.form(command)
     except CommandRejected as exc:
         return [f"CTI link {number} is not administered (CM: {exc.cm_message})"], None
+    absent = [label for label in ("Type", "Extension") if screen.get(label) is None]
+    if absent:  # not shown at all (an empty value is a FAIL below)
+        raise screen.missing(absent)
     table = screen.tables()[0]
     return _problems(cfg, number, screen), Evidence.table(command, table.columns, table.rows)
 

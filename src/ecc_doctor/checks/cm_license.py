@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
-from ecc_doctor.errors import ProtocolError
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_ossi import CUSTOMER_OPTIONS
@@ -27,7 +26,7 @@ async def check(ctx: CheckContext) -> Result:
     evidence = [Evidence.table(CUSTOMER_OPTIONS, table.columns, table.rows)]
     value = screen.get(OPTION)
     if value is None:
-        raise ProtocolError(f"'{CUSTOMER_OPTIONS}' did not show '{OPTION}'")
+        raise screen.missing([OPTION])
     if value.lower() != "y":
         return ctx.result(
             Status.FAIL,

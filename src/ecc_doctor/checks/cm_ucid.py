@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
-from ecc_doctor.errors import ProtocolError
 from ecc_doctor.models import Evidence, Result, Status
 from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_ossi import FEATURES
@@ -28,7 +27,7 @@ async def check(ctx: CheckContext) -> Result:
     values = {label: screen.get(label) for label in (CREATE, NODE, SEND)}
     missing = [label for label, value in values.items() if value is None]
     if missing:
-        raise ProtocolError(f"'{FEATURES}' did not show: " + ", ".join(missing))
+        raise screen.missing(missing)
     evidence = [Evidence.table(FEATURES, ("Field", "Value"), list(values.items()))]
     problems = [
         f"{label} is '{values[label]}' (expected y)"

@@ -19,7 +19,10 @@ class CmConfig:
     password: Secret = setting(doc="SAT password reference", example="env:CM_PASSWORD")
     port: int = setting(5022, doc="SAT SSH port (5022 lands directly in SAT)", min=1, max=65535)
     termtype: str = setting(
-        "ossi", doc="terminal type answered at the Terminal Type prompt (ossi, ossi3, ossi4, ossit)"
+        "ossi",
+        doc="terminal type answered at the Terminal Type prompt: ossi, ossi3, ossi4, ossit "
+        "(OSSI records; their field IDs are assumed, see ossi_fields) or vt220 (the "
+        "documented 80x24 screens; works without learning field IDs)",
     )
     known_hosts: Path | None = setting(
         None, doc="known_hosts file used to verify the host key (default ~/.ssh/known_hosts)"
@@ -55,7 +58,10 @@ class CmConfig:
         example="aes70",
     )
     prompt_timeout: float = setting(
-        10.0, doc="seconds to wait for each SAT prompt (Terminal Type, ready 't')", min=0.1, max=300
+        10.0,
+        doc="seconds to wait for each SAT prompt (Terminal Type, OSSI ready 't', VT220 Command:)",
+        min=0.1,
+        max=300,
     )
     command_timeout: float = setting(
         20.0, doc="seconds to wait for the whole output of one SAT command", min=0.1, max=600
@@ -76,8 +82,12 @@ class CmConfig:
     def validate(self) -> str | None:
         if problem := host_problem("host", self.host):
             return problem
-        if not self.termtype.lower().startswith("ossi"):
-            return f"termtype: expected an OSSI terminal type (ossi, ossi3, ossi4, ossit), got {self.termtype!r}"
+        term = self.termtype.lower()
+        if not term.startswith("ossi") and term != "vt220":
+            return (
+                "termtype: expected an OSSI terminal type (ossi, ossi3, ossi4, ossit) or "
+                f"vt220, got {self.termtype!r}"
+            )
         if any(n < 1 for n in self.cti_links):
             return f"cti_links: expected link numbers from 1, got {self.cti_links!r}"
         return check_overrides(self.ossi_fields)

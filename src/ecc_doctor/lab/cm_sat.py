@@ -47,6 +47,12 @@ COUNTER_RATE = 2.0  # messages per second each way while established
 #: costs cm.cti-link 0.6 s, not ``check --all --lab`` (slower checks run alongside).
 SAMPLE_S = 0.6
 MORE = "\rmore..y."  # ossit's pager prompt (PROTOCOLS.md 4.1)
+# VT220 (PROTOCOLS.md 4.1, pbxd): prompt, paging prompt, banner, keys; messages on row 23
+VT_PROMPT = "\x1b[2;1H\x1b[0m\x1b[KCommand: "
+VT_MORE = "\x1b[24;1Hpress CANCEL to quit --  press NEXT PAGE to continue\x1b[K"
+VT_DONE = "\x1b[23;1HCommand successfully completed\x1b[K"
+NEXT_PAGE = "\x1b[6~"
+CANCEL = "\x1b[3~"
 
 
 class _Server(asyncssh.SSHServer):
@@ -103,6 +109,27 @@ class _Lines:
         line, self._buf = self._buf[:cut], self._buf[cut + 1 :].lstrip("\n")
         return line
 
+    async def read_input(self) -> str | None:
+        """The next VT220 key (NEXT_PAGE, CANCEL) or typed line; other keys are dropped."""
+        while True:
+            if self._buf.startswith("\x1b"):
+                end = next(
+                    (i for i, ch in enumerate(self._buf[1:], 1) if ch.isalpha() or ch == "~"), 0
+                )
+                if end:
+                    key, self._buf = self._buf[: end + 1], self._buf[end + 1 :]
+                    if key in (NEXT_PAGE, CANCEL):
+                        return key
+                    continue
+            elif "\n" in self._buf or "\r" in self._buf:
+                return await self.readline()
+            if len(self._buf) > MAX_LINE:
+                return None
+            chunk = await asyncio.wait_for(self._process.stdin.read(1024), IDLE_S)
+            if not chunk:
+                return None
+            self._buf += chunk
+
 
 def _page(lines: list[str], number: int, total: int, command: str) -> list[str]:
     head = f"{command:<62}Page {number:>3} of {total:>3}"
@@ -126,6 +153,8 @@ class CmSatEmulator:
         auth: tuple[str, ...] = ("keyboard-interactive", "password"),
         inband_login: bool = False,
         ossit_page_lines: int = 4,
+        vt220_prompt: bool = True,
+        endless_paging: bool = False,
     ) -> None:
         #: SSH auth methods offered (tests narrow this to one)
         self.auth = auth
@@ -133,6 +162,10 @@ class CmSatEmulator:
         self.inband_login = inband_login
         #: lines of OSSI output between two ``more..y.`` prompts when the termtype is ossit
         self.ossit_page_lines = max(1, ossit_page_lines)
+        #: False: the VT220 SAT never draws its ``Command:`` prompt (a hostile or stuck SAT)
+        self.vt220_prompt = vt220_prompt
+        #: True: every VT220 screen asks for NEXT PAGE forever (a hostile or broken SAT)
+        self.endless_paging = endless_paging
         #: the one CTI link this CM has administered (the app note's is 1)
         self.cti_link = 1
         self.active: set[str] = set()
@@ -374,31 +407,54 @@ class CmSatEmulator:
         ]  # fmt: skip
 
     async def _screen_loop(self, process: asyncssh.SSHServerProcess[str], lines: _Lines) -> None:
-        process.stdout.write("\x1b[H\x1b[2J\x1b[24;1HCommand: \x1b[K")
-        while (line := await lines.readline()) is not None:
-            command = line.strip()
+        prompt = VT_PROMPT if self.vt220_prompt else ""
+        process.stdout.write("\x1b[H\x1b[2J" + prompt)
+        while (typed := await lines.read_input()) is not None:
+            command = typed.strip()
             if command.lower() == "logoff":
-                process.stdout.write("\x1b[24;1HProceed With Logoff [n]? \x1b[K")
+                process.stdout.write("\x1b[23;1HProceed With Logoff [n]? \x1b[K")
                 if ((await lines.readline()) or "").strip().lower() == "y":
                     self.counters["logoffs"] += 1
                     return
-            elif command:
-                process.stdout.write(self._screen_answer(command))
-            process.stdout.write("\x1b[24;1HCommand: \x1b[K")
+            elif command in (NEXT_PAGE, CANCEL):
+                pass  # at the prompt: CANCEL just shows it again
+            elif command and not await self._screen_answer(process, lines, command):
+                return
+            process.stdout.write(prompt)
 
-    def _screen_answer(self, command: str) -> str:
+    async def _screen_answer(
+        self, process: asyncssh.SSHServerProcess[str], lines: _Lines, command: str
+    ) -> bool:
+        """Show *command*'s pages; between two, wait for NEXT PAGE (CANCEL stops)."""
         self.counters["commands"] += 1
         parsed = cm_ossi.parse_command(command)
         if parsed is None or (parsed[0] == CTI_LINK and parsed[1] != str(self.cti_link)):
             error = "Command not recognized" if parsed is None else "Identifier not assigned"
-            return f"\x1b[23;1H{error}\x1b[K"
-        canonical = parsed[0]
-        out = []
-        for page in self._screen_pages(canonical, command):
-            out.append("\x1b[H\x1b[2J")
-            out += [f"\x1b[{i + 1};1H{text}\x1b[K" for i, text in enumerate(page)]
-        out.append("\x1b[23;1HCommand successfully completed\x1b[K")
-        return "".join(out)
+            process.stdout.write(f"\x1b[23;1H{error}\x1b[K")
+            return True
+        pages = self._screen_pages(parsed[0], command)
+        if "ossi-garbled" in self.active:
+            pages = [page[:2] for page in pages]  # cut off: headers and rows missing
+        number = 0
+        while number < len(pages) or self.endless_paging:
+            page = pages[min(number, len(pages) - 1)]
+            if number:
+                self.counters["pages"] += 1
+            out = ["\x1b[H\x1b[2J"] + [
+                f"\x1b[{i + 1};1H{text}\x1b[K" for i, text in enumerate(page)
+            ]
+            process.stdout.write("".join(out))
+            number += 1
+            if number == len(pages) and not self.endless_paging:
+                break
+            process.stdout.write(VT_MORE)
+            key = await lines.read_input()
+            if key is None:
+                return False
+            if key != NEXT_PAGE:  # CANCEL (or anything else) stops the display
+                return True
+        process.stdout.write(VT_DONE)
+        return True
 
     def _screen_pages(self, canonical: str, command: str) -> list[list[str]]:
         if canonical == STATUS_CTI:

@@ -36,7 +36,7 @@ import asyncssh
 
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
-from ecc_doctor.probes import sat_ossi, sat_records, sat_screens
+from ecc_doctor.probes import sat_ossi, sat_records, sat_screens, vt220
 from ecc_doctor.probes.sat_ossi import OssiResponse
 from ecc_doctor.probes.ssh_common import LoginGuard, LoginKey, readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
@@ -54,6 +54,25 @@ _INBAND = {
     "login": re.compile(r"[Ll]ogin:\s*$"),
 }
 _MORE = "more..y."
+
+# VT220 (PROTOCOLS.md 4.1, pbxd definity.py): the command prompt is drawn as
+# ``ESC[2;1H ... ESC[KCommand: ``; a page that has a next one ends in the paging prompt; keys
+# are VT220 function-key sequences; CM's messages (errors, the success banner) are on row 23.
+_VT_PROMPT = re.compile(r"(?:\x1b\[K|\x1b\[[0-9;]*H|^|[\r\n])Command: ?")
+_VT_MORE = re.compile(r"press CANCEL to quit\s*--\s*press NEXT PAGE to continue")
+_VT_DONE = re.compile(r"Command successfully completed")
+NEXT_PAGE = "\x1b[6~"
+CANCEL = "\x1b[3~"
+#: pages of one command's output read at most (the screens we read have at most a few)
+MAX_PAGES = 40
+#: after the success banner, how long CM may take to show ``Command:`` before we press CANCEL
+BANNER_GRACE_S = 2.0
+MESSAGE_ROW = 22  # row 23
+
+
+def vt220_mode(termtype: str) -> bool:
+    """True when *termtype* gets VT220 screens (anything not ``ossi*``; config allows vt220)."""
+    return not termtype.lower().startswith("ossi")
 
 
 class LoginRefused(AuthError):
@@ -169,6 +188,8 @@ class SatSession:
     prompt_timeout: float
     command_timeout: float
     fields: dict[str, dict[str, str]]
+    #: True: VT220 screens (rendered and parsed like pasted screens); False: OSSI records
+    vt220: bool = False
     _buf: str = ""
     _mask: frozenset[str] = field(default=frozenset())
     #: what the session is doing, for errors: "the login", "'<command>'", "logoff"
@@ -180,13 +201,24 @@ class SatSession:
     def _lost(self) -> ConnectError:
         return ConnectError(f"CM {self.where}: connection lost during {self._doing}")
 
-    def _send(self, line: str, shown: str | None = None) -> None:
-        """Write one line; a channel or connection that is gone is a ConnectError."""
+    def _send(self, line: str, shown: str | None = None, end: str = "\n") -> None:
+        """Write one line (or a key, *end* ""); a channel or connection that is gone is a
+        ConnectError."""
         self.transcript.sent(line if shown is None else shown)
         try:
-            self.process.stdin.write(line + "\n")
+            self.process.stdin.write(line + end)
         except (asyncssh.Error, OSError) as exc:  # BrokenPipeError: "Channel not open ..."
             raise self._lost() from exc
+
+    def _key(self, key: str, name: str) -> None:
+        """Press a VT220 function key (NEXT PAGE, CANCEL)."""
+        self._send(key, shown=f"({name})", end="")
+
+    def _shown(self, text: str) -> str:
+        """What a transcript keeps of received text: VT220 output as the screen shows it."""
+        if not self.vt220 or "\x1b" not in text:
+            return text
+        return "\n".join(line for line in vt220.render(text) if line.strip())
 
     async def _read_more(
         self, what: str, deadline: float, limit: float, late: str | None = None
@@ -216,10 +248,27 @@ class SatSession:
             hits = [(m.end(), name) for name, p in patterns.items() if (m := p.search(self._buf))]
             if hits:
                 end, name = min(hits)
-                self.transcript.received(self._buf[:end])
+                self.transcript.received(self._shown(self._buf[:end]))
                 self._buf = self._buf[end:]
                 return name
             await self._read_more(what, deadline, self.prompt_timeout)
+
+    async def _marker(
+        self, patterns: Mapping[str, re.Pattern[str]], what: str, deadline: float, late: str
+    ) -> tuple[str, str]:
+        """Wait (until *deadline*) for the first of *patterns*; consume up to its end and
+        return its name and the text before it."""
+        while True:
+            hits = [
+                (m.start(), m.end(), name)
+                for name, p in patterns.items()
+                if (m := p.search(self._buf))
+            ]
+            if hits:
+                start, end, name = min(hits)
+                before, self._buf = self._buf[:start], self._buf[end:]
+                return name, before
+            await self._read_more(what, deadline, self.command_timeout, late)
 
     async def login(self, username: str, password: str, termtype: str) -> None:
         """From a fresh SAT channel to the OSSI ready line ``t``."""
@@ -242,7 +291,12 @@ class SatSession:
             else:
                 self._send(password, shown="(password)")
         self._send(termtype)
-        await self._expect({"ready": _READY}, f"OSSI ready line 't' after termtype {termtype}")
+        if self.vt220:
+            await self._expect(
+                {"prompt": _VT_PROMPT}, f"'Command:' prompt after termtype {termtype}"
+            )
+        else:
+            await self._expect({"ready": _READY}, f"OSSI ready line 't' after termtype {termtype}")
 
     async def _read_line(self, what: str, deadline: float, late: str) -> str:
         """The next line of output (answering ossit's ``more..y.`` pager on the way)."""
@@ -283,11 +337,80 @@ class SatSession:
             self.transcript.received(line)
         return response
 
+    async def screens(self, command: str) -> list[list[str]]:
+        """Run *command* on the VT220 SAT; return its pages' rows (NEXT PAGE pressed until
+        CM shows ``Command:`` again). Bounded: MAX_PAGES pages, MAX_BUFFER bytes, the command
+        timeout. CM's message on row 23 (other than the success banner) is CommandRejected.
+        """
+        self._doing = f"'{command}'"
+        self._send(command)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.command_timeout
+        late = (
+            f"'{command}' did not finish within {seconds(self.command_timeout)} s "
+            "(no 'Command:' prompt)"
+        )
+        what = f"the 'Command:' prompt after '{command}'"
+        markers = {"prompt": _VT_PROMPT, "more": _VT_MORE, "done": _VT_DONE}
+        segments: list[str] = []
+        text, size, cancelled = "", 0, False
+        while True:
+            name, before = await self._marker(markers, what, deadline, late)
+            text += before
+            size += len(before)
+            if size > MAX_BUFFER:
+                raise ProtocolError(f"CM {self.where}: '{command}' gave over {MAX_BUFFER} bytes")
+            if name == "prompt":
+                segments.append(text)
+                break
+            if name == "done":  # the prompt should follow; if it does not, CANCEL brings it
+                text += "Command successfully completed"
+                grace = min(deadline, loop.time() + min(BANNER_GRACE_S, self.prompt_timeout))
+                try:
+                    await self._marker({"prompt": _VT_PROMPT}, what, grace, late)
+                except ProbeTimeout:
+                    if cancelled:
+                        raise
+                    cancelled = True
+                    self._key(CANCEL, "CANCEL")
+                    await self._marker({"prompt": _VT_PROMPT}, what, deadline, late)
+                segments.append(text)
+                break
+            segments.append(text)  # "more": this page is complete
+            text = ""
+            self._record(segments[-1])
+            if len(segments) >= MAX_PAGES:
+                self._key(CANCEL, "CANCEL")
+                raise ProtocolError(
+                    f"CM {self.where}: '{command}' was still paging after {MAX_PAGES} pages "
+                    "(pressed CANCEL)"
+                )
+            self._key(NEXT_PAGE, "NEXT PAGE")
+        self._record(segments[-1])
+        pages = [page for seg in segments for page in vt220.pages(seg)]
+        message = pages[-1][MESSAGE_ROW].strip() if len(pages[-1]) > MESSAGE_ROW else ""
+        if message and not _VT_DONE.search(message) and not _VT_MORE.search(message):
+            raise CommandRejected(command, message)
+        return pages
+
+    def _record(self, segment: str) -> None:
+        """Keep a page in the transcript as the screen shows it (ip-services password column
+        masked)."""
+        lines = [line for line in vt220.render(segment) if line.strip()]
+        self.transcript.received("\n".join(sat_screens.mask_password_column(lines)))
+
     async def query(self, command: str) -> sat_records.Screen:
-        """Run *command* and map its OSSI records onto the typed screen records."""
+        """Run *command*; its OSSI records or VT220 screens as the typed screen records."""
         canonical = sat_screens.command_of(command)
         if canonical is None:
             raise ProtocolError(f"ecc-doctor has no parser for '{command}'")
+        if self.vt220:
+            pages = await self.screens(command)
+            text = "\n".join(line for page in pages for line in page)
+            try:
+                return sat_screens.parse_screen(text, canonical)
+            except ProtocolError as exc:
+                raise ProtocolError(f"CM {self.where}: '{command}': {exc.message}") from exc
         response = await self.ossi(command)
         if response.error:
             raise CommandRejected(command, response.error)
@@ -313,10 +436,15 @@ class SatSession:
         return screen
 
     async def logoff(self) -> None:
-        """``c logoff`` + ``t``; answer ``Proceed With Logoff`` with ``y`` (bounded)."""
+        """``c logoff`` + ``t`` (VT220: CANCEL, ``logoff``); answer ``Proceed With Logoff``
+        with ``y`` (bounded)."""
         self._doing = "logoff"
-        self._send("c logoff")
-        self._send("t")
+        if self.vt220:
+            self._key(CANCEL, "CANCEL")
+            self._send("logoff")
+        else:
+            self._send("c logoff")
+            self._send("t")
         self.prompt_timeout = min(self.prompt_timeout, 3.0)
         with contextlib.suppress(ConnectError):  # CM may simply hang up
             await self._expect({"proceed": re.compile(r"Proceed With Logoff")}, "logoff prompt")
@@ -330,8 +458,8 @@ class SatSession:
         with contextlib.suppress(ConnectError, ProbeTimeout, ProtocolError):
             while True:
                 await self._read_more("the end of the session", deadline, self.prompt_timeout)
-        if self._buf.strip():
-            self.transcript.received(self._buf)
+        if self._shown(self._buf).strip():
+            self.transcript.received(self._shown(self._buf))
         self._buf = ""
 
 
@@ -470,7 +598,10 @@ async def _open_sat(
                 where, cfg.username, cfg.known_hosts or default_known_hosts(), cfg.host, cfg.port
             ):
                 process = await conn.create_process(
-                    term_type="vt100", term_size=(80, 24), encoding="utf-8", errors="replace"
+                    term_type="vt220" if vt220_mode(cfg.termtype) else "vt100",
+                    term_size=(80, 24),
+                    encoding="utf-8",
+                    errors="replace",
                 )
             session = SatSession(
                 process,
@@ -479,6 +610,7 @@ async def _open_sat(
                 cfg.prompt_timeout,
                 cfg.command_timeout,
                 sat_ossi.field_map(cfg.ossi_fields),
+                vt220=vt220_mode(cfg.termtype),
             )
             try:
                 await session.login(cfg.username, password, cfg.termtype)

@@ -8,7 +8,8 @@ features, ``display cti-link N``) -> :class:`FieldScreen`; ``display ip-services
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ecc_doctor.errors import ProtocolError
@@ -33,6 +34,12 @@ SERVICE_COLUMNS = (
     "Remote Port",
 )
 AES_COLUMNS = ("Server ID", "AE Services Server", "Enabled", "Status")
+#: the screen titles of the form screens (the app note's screens; PROTOCOLS.md 4.3)
+FORM_TITLES = {
+    sat_ossi.CUSTOMER_OPTIONS: "OPTIONAL FEATURES",
+    sat_ossi.FEATURES: "FEATURE-RELATED SYSTEM PARAMETERS",
+    sat_ossi.CTI_LINK: "CTI LINK",
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,21 @@ class FieldScreen:
 
     command: str
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: read from OSSI: the field IDs used (label -> ID); None for a screen
+    ossi_ids: Mapping[str, str] | None = field(default=None, compare=False)
+
+    def missing(self, labels: Sequence[str]) -> ProtocolError:
+        """The error for *labels* this screen lacks: in OSSI, which field IDs and where to
+        set them (as cm.cti-link says); on a screen, that it did not show them."""
+        if self.ossi_ids is not None:
+            ids = ", ".join(f"{self.ossi_ids.get(label, '?')} ({label})" for label in labels)
+            plural = "s" if len(labels) > 1 else ""
+            return ProtocolError(
+                f"{self.command}: OSSI output lacks field{plural} {ids}; "
+                f'set [cm.ossi_fields."{self.command}"] to this CM\'s field IDs'
+            )
+        shown = ", ".join(f"'{label}'" for label in labels)
+        return ProtocolError(f"the '{self.command}' screen did not show {shown}")
 
     def get(self, label: str) -> str | None:
         """The value of *label* (case and spacing ignored), or None if the screen lacks it."""
@@ -106,7 +128,8 @@ class FieldScreen:
         return next((v for k, v in self.fields.items() if _norm(k) == wanted), None)
 
     def tables(self) -> list[Table]:
-        return [Table(self.command, ("Field", "Value"), tuple(self.fields.items()))]
+        title = FORM_TITLES.get(self.command, self.command)
+        return [Table(title, ("Field", "Value"), tuple(self.fields.items()))]
 
 
 @dataclass(frozen=True)
@@ -174,9 +197,40 @@ def _labelled(record: Mapping[str, str], ids: Mapping[str, str]) -> dict[str, st
     return {by_id[k]: v for k, v in record.items() if k in by_id}
 
 
+class UnknownFieldIds(ProtocolError):
+    """OSSI output whose field IDs are not (all) in the field-ID table for its command."""
+
+
+#: ip-services values shown in a raw listing; anything else may be the AES password
+_HARMLESS = re.compile(r"(?i)(|y|n|\d+|\d+(\.\d+){3}|in use|idle|down|procr|aesvcs)")
+
+
+def raw_tables(
+    command: str, response: OssiResponse, fields: Mapping[str, Mapping[str, str]] | None = None
+) -> list[Table]:
+    """OSSI records as they came (field ID, the label ecc-doctor knows for it, value), for
+    learning a CM's field IDs. Password values are hidden; in ``display ip-services``, whose
+    password ID is what is unknown, so is any value that is not a flag, number, address or
+    state."""
+    ids = (fields or sat_ossi.field_map()).get(command, {})
+    labels = {fid.lower(): label for label, fid in ids.items()}
+    tables = []
+    for n, record in enumerate(response.records, 1):
+        rows = []
+        for fid, value in record.items():
+            label = labels.get(fid.lower(), "")
+            hide = label in sat_ossi.SECRET_LABELS or (
+                command == IP_SERVICES and not _HARMLESS.fullmatch(value.strip())
+            )
+            shown = f"(hidden, {len(value)} characters)" if hide else value
+            rows.append((fid, label, shown))
+        tables.append(Table(f"OSSI record {n}", ("Field ID", "Label", "Value"), tuple(rows)))
+    return tables
+
+
 def _need(command: str, rec: Mapping[str, str], label: str, ids: Mapping[str, str]) -> str:
     if label not in rec:
-        raise ProtocolError(
+        raise UnknownFieldIds(
             f"{command}: OSSI record lacks field {ids.get(label, '?')} ({label}); "
             f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
         )
@@ -229,13 +283,20 @@ def from_ossi(
     if command == STATUS_CTI:
         return CtiLinkStatus(tuple(_status_row(r, ids) for r in recs))
     if command == IP_SERVICES:
-        return _ip_services(recs)
+        services = _ip_services(recs)
+        if recs and not services.services and not services.aes_servers:
+            raise UnknownFieldIds(
+                f"{command}: no OSSI record has the field {ids.get('Service Type', '?')} "
+                f"(Service Type) or {ids.get('AE Services Server', '?')} (AE Services Server); "
+                f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+            )
+        return services
     merged: dict[str, str] = {}
     for r in recs:
         merged.update({k: v for k, v in r.items() if k not in sat_ossi.SECRET_LABELS})
     if not merged:
-        raise ProtocolError(
+        raise UnknownFieldIds(
             f"{command}: no known OSSI field IDs in the output; "
             f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
         )
-    return FieldScreen(command, merged)
+    return FieldScreen(command, merged, ossi_ids=dict(ids))

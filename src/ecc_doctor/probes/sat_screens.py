@@ -245,6 +245,20 @@ def _service_row(line: str) -> IpService:
     return IpService(tokens[0], enabled, tokens[1], tokens[2], rest[0], rest[1])
 
 
+_AES_HEADER = re.compile(r"Server ID\s+AE Services")
+_AES_PASSWORD = re.compile(r"^(\s*\d+:\s*\S+\s+)(\S+)(\s+[yn]\b.*)$")
+
+
+def mask_password_column(lines: Sequence[str]) -> list[str]:
+    """*lines* with the Password cell of AE Services Administration rows replaced by ``*``
+    (for transcripts; the parsers never keep it)."""
+    out, aes = [], False
+    for line in lines:
+        aes = aes or bool(_AES_HEADER.search(line))
+        out.append(_AES_PASSWORD.sub(r"\1*\3", line) if aes else line)
+    return out
+
+
 def parse_ip_services(lines: Sequence[str]) -> IpServices:
     """Service rows (page 1) and AE Services Administration rows (its last page)."""
     services: list[IpService] = []

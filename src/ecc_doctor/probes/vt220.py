@@ -55,10 +55,17 @@ def render(text: str) -> list[str]:
     """The lines of *text* as a VT220 would show them (pages appended in order)."""
     if "\x1b" not in text:
         return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    pages: list[_Page] = [_Page()]
+    return [line for page in pages(text) for line in page]
+
+
+def pages(text: str) -> list[list[str]]:
+    """Each screen of *text* (a cleared screen starts the next) as its rows: index 0 is the
+    top row, so ``page[22]`` is row 23, where CM shows its messages (if the page reaches it).
+    """
+    screens: list[_Page] = [_Page()]
     pos = 0
     for m in _SEQ.finditer(text):
-        page = pages[-1]
+        page = screens[-1]
         page.put(text[pos : m.start()])
         pos = m.end()
         params, final = m.group(1) or "", m.group(2)
@@ -68,6 +75,6 @@ def render(text: str) -> list[str]:
         elif final == "K":
             page.erase_line()
         elif final == "J" and (params in ("2", "3") or page.row == 0) and page.cells:
-            pages.append(_Page())  # a cleared screen is the next page
-    pages[-1].put(text[pos:])
-    return [line for page in pages for line in page.lines()]
+            screens.append(_Page())  # a cleared screen is the next page
+    screens[-1].put(text[pos:])
+    return [page.lines() for page in screens]
