@@ -48,3 +48,27 @@ async def test_without_an_aes_emulator_ecc_counts_the_chain_as_up() -> None:
     async with Lab([EccEmulator(budget_ms=1000.0, slow_delay=0.4)]) as lab:
         assert lab.env is not None and lab.env.links.cm_reachable()
         assert (await _ecc(lab))["ecc.event-roundtrip"] is Status.PASS
+
+
+async def test_the_cti_link_follows_aes_and_ecc_follows_the_cti_link() -> None:
+    from ecc_doctor.checks import cm_cti_link
+    from ecc_doctor.lab.cm_sat import CmSatEmulator
+
+    aes = AesEmulator(restart_s=0)
+    emulators = [CmSatEmulator(), aes, EccEmulator(budget_ms=1000.0, slow_delay=0.4)]
+    async with Lab(emulators) as lab:
+
+        async def link() -> tuple[Status, str]:
+            (result,) = await run_checks([spec_of(cm_cti_link)], lab.config)
+            return result.status, result.summary
+
+        assert (await link())[0] is Status.PASS
+        await lab.fault("aes-restart")  # the link's far end is gone: CM shows it down
+        status, summary = await link()
+        assert status is Status.FAIL and "is down" in summary, summary
+        await lab.heal("aes-restart")
+        assert (await link())[0] is Status.PASS
+        await lab.fault("cti-link-down")  # AES runs, but ECC cannot reach CM through it
+        assert (await _ecc(lab))["ecc.event-roundtrip"] is Status.ERROR
+        await lab.heal("cti-link-down")
+        assert (await _ecc(lab))["ecc.event-roundtrip"] is Status.PASS

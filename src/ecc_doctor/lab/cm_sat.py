@@ -27,7 +27,7 @@ from typing import Any
 import asyncssh
 
 from ecc_doctor.lab import cm_ossi
-from ecc_doctor.lab.base import LabEnv
+from ecc_doctor.lab.base import LabEnv, SiteLinks
 from ecc_doctor.lab.cm_ossi import (
     CTI_LINK,
     CUSTOMER_OPTIONS,
@@ -180,10 +180,15 @@ class CmSatEmulator:
         self._server: asyncssh.SSHAcceptor | None = None
         self._count_base = 15.0
         self._count_since = time.monotonic()
+        self._links = SiteLinks()  # the lab's, from start(): is AES running?
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self, env: LabEnv) -> dict[str, Any]:
+        # the CTI link runs between CM and AES: down while AES restarts, and ECC (which
+        # reaches CM through it) cannot place calls while it is down
+        self._links = env.links
+        env.links.cti_link_up = lambda: "cti-link-down" not in self.active
         self._key = asyncssh.generate_private_key("ssh-ed25519")
         self.password, ref = env.secret("cm-sat")
         await self._listen()
@@ -257,8 +262,12 @@ class CmSatEmulator:
         self.counters["logins" if ok else "refused"] += 1
         return ok
 
+    def _link_down(self) -> bool:
+        """The CTI link is down: its fault, or the AES at its far end is restarting."""
+        return "cti-link-down" in self.active or not self._links.aes_up()
+
     def _count(self) -> int:
-        if self.active & {"cti-link-down", "cti-link-stuck"}:
+        if self._link_down() or "cti-link-stuck" in self.active:
             return int(self._count_base)
         return int(self._count_base + (time.monotonic() - self._count_since) * COUNTER_RATE)
 
@@ -355,7 +364,7 @@ class CmSatEmulator:
 
     def _records(self, canonical: str) -> list[dict[str, str]]:
         count = str(self._count())
-        state = "down" if "cti-link-down" in self.active else "established"
+        state = "down" if self._link_down() else "established"
         if canonical == STATUS_CTI:
             return [
                 {
