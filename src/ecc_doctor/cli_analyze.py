@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -260,6 +261,22 @@ class _FileReport:
         self.error: str | None = None
         #: the file is not a capture at all (rather than: analysis stopped)
         self.unreadable = False
+        #: wall seconds the file took (its JUnit testcase's time)
+        self.seconds = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Every flow by ``<kind>.<status>``: the SIP analysis's own counts (listed or not)
+        plus the mgc flows, which it does not see."""
+        counts = dict(self.info.get("counts", {}))
+        for flow in self.flows:
+            if flow.kind not in SIP_FLOW_KINDS:
+                key = f"{flow.kind}.{flow.status.value}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def flows_total(self) -> int:
+        """Every flow, listed or not, SIP and mgc."""
+        return sum(self.counts().values())
 
     def status_counts(self) -> dict[Status, int]:
         """Every flow by status, the listed and the unlisted ones."""
@@ -307,6 +324,7 @@ def _analyze_all(
     reports = []
     for path in files:
         rep = _FileReport(path)
+        started = time.monotonic()
         try:
             with _time_limit(time_limit):
                 _analyze_one(
@@ -324,6 +342,7 @@ def _analyze_all(
             rep.error, rep.unreadable = exc.message, True
         except cancel.WorkStopped:
             rep.error = f"{path}: analysis stopped after {time_limit:g} s (--time-limit)"
+        rep.seconds = time.monotonic() - started
         reports.append(rep)
     return reports
 
@@ -440,26 +459,61 @@ def _results(reports: Sequence[_FileReport]) -> list[Result]:
     for rep in reports:
         where = str(rep.path)
         file_id = f"capture.file:{where}"
+        took = round(rep.seconds, 3)
         if rep.error is not None:
-            out.append(Result(file_id, Status.ERROR, rep.error))
+            out.append(Result(file_id, Status.ERROR, rep.error, duration_s=took))
             continue
         for flow in rep.flows:
             result = flow_result(flow, file=rep.path.name)
             out.append(result.replace(check_id=f"{result.check_id} [{where}]"))
+        # the flows beyond the listing caps: a case per status, so a FAIL among them is a
+        # <failure> (its message says how many flows the case stands for)
+        for value, n in sorted(rep.not_listed.items(), key=lambda i: -Status(i[0]).severity):
+            out.append(
+                Result(
+                    f"capture.not-listed:{value} [{where}]",
+                    Status(value),
+                    f"{where}: {n:,} more {value} {_plural(n, 'flow')}, counted but not listed "
+                    "(the listing caps)",
+                )
+            )
         notes = rep.worse_notes
+        total = rep.flows_total()
         if notes:
             worst = Status.worst([n.severity for n in notes])
+            summary = (
+                f"{where}: {_count(len(notes), 'note')} about the capture, first: "
+                f"{notes[0].message}"
+            )
             out.append(
                 Result(
                     file_id,
                     worst,
-                    f"{where}: {_count(len(notes), 'note')} about the capture, first: "
-                    f"{notes[0].message}",
+                    summary,
                     details=tuple(finding_line(n) for n in notes),
+                    duration_s=took,
                 )
             )
-        elif not rep.flows:
-            out.append(Result(file_id, Status.SKIP, f"{where}: no flows for the selected rules"))
+        elif not total:
+            out.append(
+                Result(
+                    file_id,
+                    Status.SKIP,
+                    f"{where}: no flows for the selected rules",
+                    duration_s=took,
+                )
+            )
+        else:  # the file was read and judged: its case carries the time it took
+            messages = rep.info.get("messages")
+            read = f"{_count(messages, 'SIP message')}, " if messages is not None else ""
+            out.append(
+                Result(
+                    file_id,
+                    Status.PASS,
+                    f"{where}: read and analyzed: {read}{_count(total, 'flow')}",
+                    duration_s=took,
+                )
+            )
     return out
 
 
@@ -470,26 +524,75 @@ def overall(reports: Sequence[_FileReport]) -> Status:
     return Status.worst(judged) if judged else Status.SKIP
 
 
-def _json(reports: Sequence[_FileReport], status: Status) -> str:
+#: what a file entry of the JSON holds when the SIP analysis did not run (mgc rules only, or
+#: the file could not be read): every key is always there
+_NO_SIP_INFO: dict[str, Any] = {
+    "messages": 0,
+    "duplicates_ignored": 0,
+    "unparsed": 0,
+    "flows_not_listed": 0,
+    "not_listed": {},
+}
+
+
+def exit_code_of(status: Status) -> int:
+    return int(ExitCode.CHECKS_FAILED if status in (Status.FAIL, Status.ERROR) else ExitCode.OK)
+
+
+def json_document(reports: Sequence[_FileReport], status: Status) -> dict[str, Any]:
+    """The ``ecc-doctor/analyze`` document (docs/REPORTS.md). No timestamp on purpose: the
+    same captures give the same document, so two runs (or --jobs 1 and 2) can be diffed."""
+    from ecc_doctor import __version__
+
     flows = []
     files = []
+    by_file = dict.fromkeys((s.value for s in Status), 0)
+    by_flow = dict.fromkeys((s.value for s in Status), 0)
     for rep in reports:
         for flow in rep.flows:
             flows.append({"file": str(rep.path), **flow.to_dict()})
         entry: dict[str, Any] = {"file": str(rep.path), "status": rep.status.value}
         if rep.error is not None:
             entry["error"] = rep.error
-        entry.update(rep.info)
-        entry["flows"] = len(rep.flows)
+        entry.update(_NO_SIP_INFO)
+        entry.update({k: v for k, v in rep.info.items() if k not in ("counts", "flows_total")})
+        counts = rep.counts()
+        entry["flows_total"] = sum(counts.values())
+        entry["counts"] = counts
+        entry["flows"] = len(rep.flows)  # listed in "flows" below
         entry["notes"] = [n.to_dict() for n in rep.notes]
         files.append(entry)
-    doc = {
+        by_file[rep.status.value] += 1
+        for key, n in counts.items():
+            by_flow[key.rpartition(".")[2]] += n
+    return {
         "schema": "ecc-doctor/analyze",
         "schema_version": 1,
+        "tool": {"name": "ecc-doctor", "version": __version__},
         "status": status.value,
+        "summary": {
+            "files": {"total": len(reports), **by_file},
+            "flows": {"total": sum(by_flow.values()), **by_flow},
+            "exit_code": exit_code_of(status),
+        },
         "files": files,
         "flows": flows,
     }
+
+
+def analyze_json(captures: Sequence[tuple[Path, Sequence[Flow]]]) -> str:
+    """The ``ecc-doctor/analyze`` document for flows judged elsewhere (``mgc analyze``):
+    one file entry per capture, its status the worst of its flows."""
+    reports = []
+    for path, flows in captures:
+        rep = _FileReport(path)
+        rep.flows.extend(flows)
+        reports.append(rep)
+    return _json(reports, overall(reports))
+
+
+def _json(reports: Sequence[_FileReport], status: Status) -> str:
+    doc = json_document(reports, status)
     return json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -511,10 +614,8 @@ def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
         head = f"{rep.path}"
         if info:
             messages = info.get("messages", 0)
-            flows_total = info.get("flows_total", len(rep.flows))
             # the SIP analysis counts its own flows (listed or not); the mgc flows add theirs
-            flows_total += sum(1 for f in rep.flows if f.kind not in SIP_FLOW_KINDS)
-            head += f": {_count(messages, 'SIP message')}, {_count(flows_total, 'flow')}"
+            head += f": {_count(messages, 'SIP message')}, {_count(rep.flows_total(), 'flow')}"
         lines.append(head)
         for flow in rep.flows:
             lines.extend("  " + x for x in flow_lines(flow, verbose=verbose))
@@ -720,9 +821,7 @@ def analyze(
                 f"{'the file' if len(reports) == 1 else f'any of the {len(reports)} files'}",
                 err=True,
             )
-        if status in (Status.FAIL, Status.ERROR):
-            return int(ExitCode.CHECKS_FAILED)
-        return int(ExitCode.OK)
+        return exit_code_of(status)
 
     run_guarded(_terminable(body), debug=debug)
 

@@ -130,9 +130,9 @@ def timeline_cmd(
         svg_path.write_text(render_svg(timeline), encoding="utf-8")
     with output_may_close():
         if fmt == "json":
-            click.echo(
-                json.dumps(timeline_json(timeline, shift, clock, loss_at, dated=dated), indent=2)
-            )
+            data = timeline_json(timeline, shift, clock, loss_at, dated=dated)
+            doc = {"schema": "ecc-doctor/mgc-timeline", "schema_version": 1, **data}
+            click.echo(json.dumps(doc, indent=2))
         else:
             print_timeline(timeline, shift, clock, dated=dated, console=OutputConsole())
             if svg_path is not None:
@@ -163,7 +163,10 @@ def analyze_cmd(
     fmt: str,
     svg_path: Path | None,
 ) -> None:
-    """Judge a capture of a gateway's failover against the expected timeline (exit 1 on FAIL)."""
+    """Judge a capture of a gateway's failover against the expected timeline.
+
+    Exit codes: 0 PASS or WARN, 1 FAIL or ERROR, 2 usage or configuration error, 130
+    interrupted. --format json writes the ecc-doctor/analyze document (docs/REPORTS.md)."""
     from ecc_doctor.captures.mgc.analyze import analyze_report
     from ecc_doctor.captures.mgc.render import print_flows
     from ecc_doctor.models import Status
@@ -177,8 +180,10 @@ def analyze_cmd(
         if drawn:
             svg_path.write_text(drawn, encoding="utf-8")
     with output_may_close():  # a reader that stops early does not change the verdict
-        if fmt == "json":
-            click.echo(json.dumps([f.to_dict() for f in flows], indent=2))
+        if fmt == "json":  # the document `ecc-doctor analyze` writes, for one capture
+            from ecc_doctor.cli_analyze import analyze_json
+
+            click.echo(analyze_json([(capture, flows)]), nl=False)
         else:
             print_flows(flows, console=OutputConsole())
     worst = Status.worst([f.status for f in flows])

@@ -137,8 +137,15 @@ def test_analyze_exit_codes_and_svg(tmp_path: Path) -> None:
         "json",
     )
     assert code == 1
-    flows = json.loads(out)
-    assert flows[0]["status"] == "FAIL"
+    # the document analyze writes (QA 3b #7), not a bare list of flows
+    doc = json.loads(out)
+    assert doc["schema"] == "ecc-doctor/analyze" and doc["status"] == "FAIL"
+    assert doc["summary"]["exit_code"] == 1 and doc["summary"]["flows"]["FAIL"] == 1
+    (entry,) = doc["files"]
+    assert entry["file"] == str(MGC / "early_crossing.pcap") and entry["status"] == "FAIL"
+    assert entry["counts"] == {"mgc-failover.FAIL": 1} and entry["flows_total"] == 1
+    flows = doc["flows"]
+    assert flows[0]["status"] == "FAIL" and flows[0]["kind"] == "mgc-failover"
     assert ET.fromstring(svg.read_bytes()).findall(
         ".//{http://www.w3.org/2000/svg}path[@class='observed-attempt']"
     )

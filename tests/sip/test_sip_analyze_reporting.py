@@ -227,10 +227,13 @@ def test_junit_names_are_unique_per_file_and_keep_the_file_name(tmp_path: Path) 
     assert code == 1
     cases = [(c.get("classname"), c.get("name")) for c in ET.fromstring(out).iter("testcase")]
     names = [name for _, name in cases]
-    assert len(set(names)) == len(names) == 3
+    assert len(set(names)) == len(names) == 5
     flow = "sip.register:1-23457@127.0.0.1|sip:alice@lab.example"
+    # each file read has a case of its own, with the time it took (QA 3b #8)
     assert cases == [
         ("sip", f"{flow} [{a}]"),
         ("sip", f"{flow} [{copy}]"),
+        ("capture", f"capture.file:{a}"),
+        ("capture", f"capture.file:{copy}"),
         ("capture", f"capture.file:{junk}"),
     ]

@@ -8,7 +8,7 @@ from ecc_doctor.captures.flows import Flow
 from ecc_doctor.models import Evidence, Finding, Result, Status
 
 #: The check id a flow kind reports under.
-CHECK_OF_KIND = {"register": "sip.register", "invite": "sip.prack"}
+CHECK_OF_KIND = {"register": "sip.register", "invite": "sip.prack", "mgc-failover": "mgc.failover"}
 
 
 def check_id_of(flow: Flow) -> str:
