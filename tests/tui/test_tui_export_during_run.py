@@ -42,6 +42,25 @@ def exported(directory: Path) -> dict:  # type: ignore[type-arg]
     return doc
 
 
+async def test_a_fail_being_rerun_stays_a_fail_in_the_export(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    specs = [gated("was-fail", gate, first=Status.FAIL)]
+    config = from_mapping({"site": {"name": "s"}}, source="<test>")
+    app = DashboardApp(config, specs=specs, interval=0, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for(lambda: app.history.checks["test.was-fail"].last is not None)
+        await pilot.press("r")
+        await app.wait_for(lambda: app.history.checks["test.was-fail"].running)
+        await pilot.press("e")
+        await pilot.pause()
+        gate.set()
+        await app.wait_run()
+    (result,) = exported(tmp_path)["results"]
+    assert result["status"] == "FAIL" and "re-running since" in result["summary"]
+    (xml_file,) = tmp_path.glob("*.xml")
+    assert "<failure " in xml_file.read_text("utf-8")  # not moved to <error>
+
+
 async def test_export_during_a_run_lists_unfinished_checks_and_is_not_green(
     tmp_path: Path,
 ) -> None:
@@ -70,10 +89,13 @@ async def test_export_during_a_run_lists_unfinished_checks_and_is_not_green(
     assert by_id["test.hung"]["status"] == "ERROR"
     assert "still running after" in by_id["test.hung"]["summary"]
     assert "exported during the run" in by_id["test.hung"]["summary"]
-    assert by_id["test.was-ok"]["status"] == "PASS"
-    assert any("re-run still running since" in d for d in by_id["test.was-ok"]["details"])
-    assert by_id["test.was-bad"]["status"] == "ERROR"
-    assert "last verdict ERROR: was-bad answered ERROR" in by_id["test.was-bad"]["summary"]
+    # one rule for every check still running (QA 3b #10): its verdict kept, marked as such
+    for name, status in (("was-ok", "PASS"), ("was-bad", "ERROR")):
+        result = by_id[f"test.{name}"]
+        assert result["status"] == status
+        assert result["summary"].startswith(f"{name} answered {status} [verdict of ")
+        assert "; re-running since " in result["summary"]
+        assert any("re-run still running since" in d for d in result["details"])
     assert doc["summary"]["total"] == 4
     assert doc["summary"]["exit_code"] == 1
     (xml_file,) = tmp_path.glob("*.xml")

@@ -21,10 +21,11 @@ def export_view(
 ) -> tuple[list[Result], int]:
     """What an export holds: every check, and how many of them were unfinished (pure).
 
-    The export is evidence, so a check still running is never left out: it keeps its last
-    verdict when that was PASS (marked "re-running since HH:MM:SS"); otherwise it is ERROR
-    "still running after N s (exported during the run)", with its last verdict, if any, in
-    the summary, so the report's exit code is not 0 while a check hangs or never answered.
+    The export is evidence, so a check still running is never left out. One rule for all:
+    a check that has a verdict keeps it, whatever it is, with its summary marked "[verdict
+    of HH:MM:SS; re-running since HH:MM:SS ...]" (a FAIL stays a FAIL, a PASS says it may be
+    stale); one that never finished is ERROR "still running after N s (exported during the
+    run)", so the report's exit code is not 0 while a check hangs or never answered.
     """
     results: list[Result] = []
     unfinished = 0
@@ -45,25 +46,18 @@ def export_view(
             f"still running since {clock_time(started, tz)} "
             f"(after {format_duration(now - started)}; exported during the run)"
         )
-        if last is not None and last.status is Status.PASS:
-            results.append(last.replace(details=(*last.details, f"re-run {note}")))
+        if last is not None:
+            mark = (
+                f" [verdict of {clock_time(last.started_at, tz)}; re-running since "
+                f"{clock_time(started, tz)}, {format_duration(now - started)} at the export]"
+            )
+            results.append(
+                last.replace(summary=last.summary + mark, details=(*last.details, f"re-run {note}"))
+            )
             continue
         summary = f"still running after {format_duration(now - started)} (exported during the run)"
-        details: tuple[str, ...] = (note,)
-        if last is not None:
-            summary += f"; last verdict {last.status.value}: {last.summary}"
-            details += (f"last verdict {last.status.value}: {last.summary}", *last.details)
         results.append(
-            Result(
-                h.check_id,
-                Status.ERROR,
-                summary,
-                details=details,
-                title=last.title if last is not None else "",
-                source=last.source if last is not None else "",
-                started_at=started,
-                evidence=last.evidence if last is not None else (),
-            )
+            Result(h.check_id, Status.ERROR, summary, details=(note,), started_at=started)
         )
     return results, unfinished
 
