@@ -215,3 +215,16 @@ def test_listed_links_are_the_default_with_the_listing_as_evidence() -> None:
     links, evidence = listed_links(status)
     assert links == [1, 3]
     assert evidence.title == "status aesvcs cti-link"
+
+
+@pytest.mark.parametrize("termtype", ["ossi", "vt220"])
+async def test_another_applications_link_down_says_how_to_judge_only_eccs(
+    lab: Lab, termtype: str
+) -> None:
+    cm_of(lab).other_links = {2: "down"}  # a second AESVCS link, not ECC's (QA 3a G4)
+    (every,) = await run(lab, "cm.cti-link", cti_links=[], termtype=termtype)
+    assert every.status is Status.FAIL
+    assert every.summary.startswith("CTI link 2 to aes-other is down (expected established)")
+    assert "set [cm] cti_links to the link of app note 5.2 to judge ECC's only" in every.summary
+    (ecc_only,) = await run(lab, "cm.cti-link", cti_links=[1], termtype=termtype)
+    assert ecc_only.status is Status.PASS, ecc_only.summary

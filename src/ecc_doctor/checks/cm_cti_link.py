@@ -33,6 +33,18 @@ def _problems(cfg: CmConfig, status: CtiLinkStatus, wanted: list[int]) -> list[s
     return out
 
 
+def _failed(cfg: CmConfig, problems: list[str], listed: list[int]) -> str:
+    """The FAIL summary; when no link is configured and CM lists several, it says how to
+    judge only ECC's (a down link of another application would fail the ECC sign-off)."""
+    summary = "; ".join(problems)
+    if not cfg.cti_links and len(listed) > 1:
+        summary += (
+            f" (all {len(listed)} listed links are judged: set [cm] cti_links to the link of "
+            "app note 5.2 to judge ECC's only)"
+        )
+    return summary
+
+
 def _metrics(status: CtiLinkStatus, wanted: list[int]) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for row in status.rows:
@@ -86,7 +98,8 @@ async def check(ctx: CheckContext) -> Result:
         problems = _problems(cfg, status, wanted)
         metrics = _metrics(status, wanted)
         if problems:
-            return ctx.result(Status.FAIL, "; ".join(problems), metrics=metrics, evidence=evidence)
+            summary = _failed(cfg, problems, listed)
+            return ctx.result(Status.FAIL, summary, metrics=metrics, evidence=evidence)
         links = ", ".join(str(n) for n in wanted)
         if cfg.cti_link_sample_s <= 0:
             return ctx.result(
@@ -105,7 +118,8 @@ async def check(ctx: CheckContext) -> Result:
     metrics = _metrics(second, wanted)
     problems = _problems(cfg, second, wanted)
     if problems:
-        return ctx.result(Status.FAIL, "; ".join(problems), metrics=metrics, evidence=evidence)
+        summary = _failed(cfg, problems, [row.link for row in second.rows])
+        return ctx.result(Status.FAIL, summary, metrics=metrics, evidence=evidence)
     stuck = _stuck(status, second, wanted)
     if stuck:
         return ctx.result(

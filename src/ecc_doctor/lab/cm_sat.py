@@ -166,8 +166,10 @@ class CmSatEmulator:
         self.vt220_prompt = vt220_prompt
         #: True: every VT220 screen asks for NEXT PAGE forever (a hostile or broken SAT)
         self.endless_paging = endless_paging
-        #: the one CTI link this CM has administered (the app note's is 1)
+        #: the CTI link this CM has administered for ECC (the app note's is 1)
         self.cti_link = 1
+        #: links of other applications (number -> Service State), listed after ECC's
+        self.other_links: dict[int, str] = {}
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0, "pages": 0}
@@ -375,7 +377,19 @@ class CmSatEmulator:
                     "Service State": state,
                     "Msgs Sent": count,
                     "Msgs Rcvd": count,
-                }  # fmt: skip
+                },  # fmt: skip
+                *(
+                    {
+                        "CTI Link": str(number),
+                        "Version": "7",
+                        "Mnt Busy": "no",
+                        "AE Services Server": "aes-other",
+                        "Service State": other,
+                        "Msgs Sent": "0",
+                        "Msgs Rcvd": "0",
+                    }
+                    for number, other in sorted(self.other_links.items())
+                ),
             ]
         if canonical == CUSTOMER_OPTIONS:
             return [
@@ -467,7 +481,6 @@ class CmSatEmulator:
 
     def _screen_pages(self, canonical: str, command: str) -> list[list[str]]:
         if canonical == STATUS_CTI:
-            row = self._records(STATUS_CTI)[0]
             return [
                 [
                     command,
@@ -477,8 +490,11 @@ class CmSatEmulator:
                     "CTI   Version  Mnt   AE Services      Service       Msgs     Msgs",
                     "Link           Busy  Server           State         Sent     Rcvd",
                     "",
-                    f"{self.cti_link:<5} 7        no    aes70            {row['Service State']:<13} "
-                    f"{row['Msgs Sent']:<8} {row['Msgs Rcvd']}",
+                    *(
+                        f"{row['CTI Link']:<5} 7        no    {row['AE Services Server']:<16} "
+                        f"{row['Service State']:<13} {row['Msgs Sent']:<8} {row['Msgs Rcvd']}"
+                        for row in self._records(STATUS_CTI)
+                    ),
                 ]
             ]
         if canonical == CUSTOMER_OPTIONS:
