@@ -36,7 +36,7 @@ from ecc_doctor.models import Finding, Result, Status
 from ecc_doctor.textsafe import terminal_text, without_surrogates
 
 if TYPE_CHECKING:
-    from ecc_doctor.captures.sip.analyze import SipAnalysis
+    pass
 
 SIP_RULES = ("register", "prack")
 ALL_RULES = (*SIP_RULES, "mgc")
@@ -660,21 +660,6 @@ def _count(count: int, word: str) -> str:
     return f"{count} {_plural(count, word)}"
 
 
-def _seen(analysis: SipAnalysis) -> str:
-    """The Call-IDs a capture has instead of the one asked for, saying when the list is
-    partial: " (5 of 37 Call-IDs seen: a, b, c, d, e)"."""
-    from ecc_doctor.captures.sip.analyze import OTHER_CALL_IDS_COUNTED
-
-    named = analysis.other_call_ids
-    if not named:
-        return " (no SIP messages)"
-    total = analysis.other_call_ids_seen
-    if total <= len(named):
-        return f" (Call-IDs seen: {', '.join(named)})"
-    of = f"{total:,} or more" if total >= OTHER_CALL_IDS_COUNTED else f"{total:,}"
-    return f" ({len(named)} of {of} Call-IDs seen: {', '.join(named)})"
-
-
 def _check_files(files: Sequence[Path]) -> None:
     for f in files:
         if not f.exists():
@@ -847,7 +832,12 @@ def ladder(
 
     def body() -> int:
         from ecc_doctor.captures.sip.analyze import analyze_file
-        from ecc_doctor.captures.sip.ladder import build_ladder, render_svg, render_text
+        from ecc_doctor.captures.sip.ladder import (
+            build_ladder,
+            call_ids_seen,
+            render_svg,
+            render_text,
+        )
 
         port_set = _parse_ports(ports)
         _check_files([file])
@@ -858,7 +848,7 @@ def ladder(
             if not analysis.messages:
                 _raise_if_no_frame(file, analysis.notes)
             if not analysis.ladders.get(call_id):
-                fail(f"Call-ID {call_id!r} is not in the capture{_seen(analysis)}")
+                fail(f"Call-ID {call_id!r} is not in the capture{call_ids_seen(analysis)}")
             lad = build_ladder(analysis, call_id)
         except (CaptureError, CheckError) as exc:
             fail(exc.message, ExitCode.USAGE)

@@ -211,3 +211,19 @@ def test_a_missing_call_id_names_the_call_ids_seen(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ladder", str(path), "--call-id", "nope"])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"ecc-doctor: {err.value.message}"
+
+
+def test_the_library_names_the_call_ids_seen_as_the_cli_does(tmp_path: Path) -> None:
+    from ecc_doctor.captures.sip.ladder import build_ladder
+    from ecc_doctor.errors import CheckError
+
+    frames: list[bytes] = []
+    for n in range(7):
+        frames += _call(f"c{n}", "1 1 INVITE")
+    path = write_pcap(tmp_path / "calls.pcap", frames)
+    with pytest.raises(CheckError) as err:
+        build_ladder(analyze_file(path, ladder_call_id="nope"), "nope")
+    expected = "Call-ID 'nope' is not in the capture (5 of 7 Call-IDs seen: c0, c1, c2, c3, c4)"
+    assert err.value.message == expected
+    result = CliRunner().invoke(cli, ["ladder", str(path), "--call-id", "nope"])
+    assert result.stderr.strip() == f"ecc-doctor: {expected}"

@@ -19,6 +19,7 @@ from html import escape
 from ecc_doctor.captures.records import CaptureNote, SipMessage
 from ecc_doctor.captures.sip.analyze import (
     LADDER_MESSAGES,
+    OTHER_CALL_IDS_COUNTED,
     LadderMsg,
     SipAnalysis,
     analyze_records,
@@ -47,6 +48,20 @@ class Ladder:
         return Status.worst([f.severity for fs in self.marks.values() for f in fs])
 
 
+def call_ids_seen(analysis: SipAnalysis) -> str:
+    """The Call-IDs a capture has instead of the one asked for, saying when the list is
+    partial: " (5 of 37 Call-IDs seen: a, b, c, d, e)"."""
+    named = analysis.other_call_ids
+    if not named:  # an analysis made without ladder_call_id keeps ladders of every call
+        known = list(analysis.ladders)[:5]
+        return f" (Call-IDs seen: {', '.join(known)})" if known else " (no SIP messages)"
+    total = analysis.other_call_ids_seen
+    if total <= len(named):
+        return f" (Call-IDs seen: {', '.join(named)})"
+    of = f"{total:,} or more" if total >= OTHER_CALL_IDS_COUNTED else f"{total:,}"
+    return f" ({len(named)} of {of} Call-IDs seen: {', '.join(named)})"
+
+
 def build_ladder(source: SipAnalysis | Iterable[SipMessage | CaptureNote], call_id: str) -> Ladder:
     """The ladder of *call_id* from an analysis (its retained messages) or from records.
 
@@ -68,10 +83,7 @@ def build_ladder(source: SipAnalysis | Iterable[SipMessage | CaptureNote], call_
                 messages.append(ladder_msg(msg))
         analysis = analyze_records(records)
     if not messages:
-        # with ladder_call_id set only that Call-ID is kept: the others seen are named apart
-        known = analysis.other_call_ids or list(analysis.ladders)[:5]
-        hint = f" (Call-IDs seen: {', '.join(known)})" if known else " (no SIP messages)"
-        raise CheckError(f"Call-ID {call_id!r} is not in the capture{hint}")
+        raise CheckError(f"Call-ID {call_id!r} is not in the capture{call_ids_seen(analysis)}")
     endpoints: list[str] = []
     for m in messages:
         for ep in (m.src, m.dst):
