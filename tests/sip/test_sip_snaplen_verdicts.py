@@ -41,7 +41,7 @@ def test_cut_challenges_and_acks_are_not_failed(tmp_path: Path) -> None:
     assert flow.status is Status.WARN
     note = next(f for f in flow.findings if f.rule == "capture.snaplen")
     assert note.severity is Status.WARN and "tcpdump -s 0" in note.message
-    assert "6 FAIL verdicts that may come from the capture" in note.message
+    assert "6 FAIL verdicts on cut messages, which may come from the capture" in note.message
 
 
 def test_cut_acks_in_invite_dialogs_are_not_failed(tmp_path: Path) -> None:
@@ -93,3 +93,36 @@ def test_only_a_cut_inside_the_headers_marks_the_message(tmp_path: Path, engine:
         marks.append(message.cut)
     # the body cut leaves every header for the rules; the header cut does not
     assert marks == [False, True]
+
+
+def _cut_one(path: Path, out: Path, frame: int, keep: int) -> Path:
+    """A copy of the pcap at *path* with only record *frame* (1-based) cut: *keep* bytes, or
+    with -*keep* < 0, that many bytes before the end of its SIP header block."""
+    data = path.read_bytes()
+    parts, pos, n = [data[:24]], 24, 0
+    while pos + 16 <= len(data):
+        n += 1
+        head = bytearray(data[pos : pos + 16])
+        caplen = int.from_bytes(head[8:12], "little")
+        body = data[pos + 16 : pos + 16 + caplen]
+        if n == frame:
+            body = body[: keep if keep > 0 else body.index(b"\r\n\r\n") + keep]
+            head[8:12] = len(body).to_bytes(4, "little")
+        parts += [bytes(head), body]
+        pos += 16 + caplen
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+def test_a_cut_message_does_not_soften_a_fail_on_complete_messages(tmp_path: Path) -> None:
+    # the RSeq jump rests on f3 and f6; cutting only f12 (the BYE's 200) inside its headers
+    # must leave that FAIL a FAIL (review s6 F13)
+    jump = SIP / "prack-rseq-jump-udp.pcap"
+    rseq = [(f.rule, f.severity) for fl in analyze_file(jump).flows for f in fl.findings]
+    assert ("sip.prack.rseq", Status.FAIL) in rseq
+    path = _cut_one(jump, tmp_path / "cut12.pcap", 12, -5)  # its Call-ID is kept
+    (flow,) = analyze_file(path).flows
+    assert flow.status is Status.FAIL
+    assert [f.severity for f in flow.findings if f.rule == "sip.prack.rseq"] == [Status.FAIL]
+    note = next(f for f in flow.findings if f.rule == "capture.snaplen")
+    assert note.frames == (12,) and "FAIL verdict" not in note.message

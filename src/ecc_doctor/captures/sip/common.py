@@ -269,16 +269,22 @@ def _cut_verdicts(findings: list[Finding], cut: list[int]) -> list[Finding]:
     their header block.
 
     A cut message lost the headers after the cut (a CSeq, an Authorization's response, a
-    challenge's nonce, an Expires: 0), so a FAIL that reads headers may be the capture's
-    fault rather than the peers': it becomes WARN, saying so. A FAIL that rests on start
-    lines only stays FAIL. One ``capture.snaplen`` finding (WARN) says which messages were
-    cut and what to do: even a flow with no FAIL was judged on part of its headers.
+    challenge's nonce, an Expires: 0), so a FAIL that cites a cut message and reads headers
+    may be the capture's fault rather than the peers': it becomes WARN, saying so. A FAIL
+    on complete messages only, or that rests on start lines only, stays FAIL. One
+    ``capture.snaplen`` finding (WARN) says which messages were cut and what to do: even a
+    flow with no FAIL was judged on part of its headers.
     """
     where = fmt_frames(cut)
+    cut_frames = set(cut)
     out: list[Finding] = []
     softened = 0
     for finding in findings:
-        if finding.severity is Status.FAIL and finding.rule not in START_LINE_RULES:
+        if (
+            finding.severity is Status.FAIL
+            and finding.rule not in START_LINE_RULES
+            and not cut_frames.isdisjoint(finding.frames)
+        ):
             softened += 1
             finding = Finding(
                 finding.rule,
@@ -289,8 +295,9 @@ def _cut_verdicts(findings: list[Finding], cut: list[int]) -> list[Finding]:
             )
         out.append(finding)
     also = (
-        f"; {softened} FAIL verdict{'' if softened == 1 else 's'} that may come from the "
-        "capture rather than from the SIP peers are WARN"
+        f"; {softened} FAIL verdict{'' if softened == 1 else 's'} on cut messages, which may "
+        f"come from the capture rather than from the SIP peers, {'is' if softened == 1 else 'are'}"
+        " WARN"
         if softened
         else ""
     )
