@@ -38,27 +38,21 @@ def _rest(**changes: Any) -> EccRest:
 
 def test_the_seed_active_event_decides_where_hold_and_drop_go() -> None:
     active = record_from_body(parse_event_text(seed_events()[1]))
-    # the blog's placeholders: "<call_id>"/"<connection_id>" as ids, "callID"/"connectionId"
-    # in the links
-    call, conn = active.call_id, active.connection_id
+    # the blog's links name the call "callID" and the connection "connectionId"
+    call, conn = "callID", "connectionId"
     paths = _rest().action_paths(call, conn, "hold", active)
-    assert paths[0] == (
-        f"{BASE}/connections/connectionId?action=hold",
-        "the connectionHref of the ACTIVE event",
-    )
-    # then the configured form, then the other one
-    assert [p for p, _ in paths[1:]] == [
-        f"{BASE}/calls/%3Ccall_id%3E/connections/%3Cconnection_id%3E?action=hold",
-        f"{BASE}/connections/%3Cconnection_id%3E?action=hold",
+    assert paths == [
+        (f"{BASE}/connections/connectionId?action=hold", "the connectionHref of the ACTIVE event"),
+        (f"{BASE}/calls/callID/connections/connectionId?action=hold", ""),
     ]
-    # the blog's consultCallHref is the exact link for its operation
+    # the blog's consultCallHref names the same resource
     assert _rest().action_paths(call, conn, "consult", active)[0] == (
         f"{BASE}/connections/connectionId?action=consult",
         "the consultCallHref of the ACTIVE event",
     )
     # turned off: the configured action_path first
     off = _rest(follow_event_links=False).action_paths(call, conn, "hold", active)
-    assert off[0] == (f"{BASE}/calls/%3Ccall_id%3E/connections/%3Cconnection_id%3E?action=hold", "")
+    assert off[0] == (f"{BASE}/calls/callID/connections/connectionId?action=hold", "")
 
 
 @pytest.mark.parametrize(
@@ -67,7 +61,12 @@ def test_the_seed_active_event_decides_where_hold_and_drop_go() -> None:
         "https://elsewhere.example/admin/reset",  # not under ecc_path
         f"https://x{BASE}/connections/../../admin",  # climbs out of it
         f"https://x{BASE}/connections/c1\r\nX-Evil: 1",  # control characters
-        f"https://x{BASE}/connections/c1?action=drop",  # a query where none belongs
+        f"https://x{BASE}/connections/c1\x7f",  # DEL (was an internal error)
+        f"https://x{BASE}/connections/VICTIM",  # another connection (review s6 F7)
+        f"https://x{BASE}/calls/k/connections/VICTIM",
+        f"https://x{BASE}/%2e%2e/%2e%2e/AdminService/x",  # encoded dot segments (F8)
+        f"https://x{BASE}/connections/c1/..;/..;/other",  # Tomcat path parameters
+        f"https://x{BASE}/connections\\c1",  # a backslash
     ],
 )
 def test_a_link_outside_the_ecc_path_is_not_followed(href: str) -> None:
@@ -76,6 +75,22 @@ def test_a_link_outside_the_ecc_path_is_not_followed(href: str) -> None:
     )
     first_path, source = _rest().action_paths("k", "c1", "hold", event)[0]
     assert source == "" and first_path == f"{BASE}/calls/k/connections/c1?action=hold"
+
+
+def test_a_link_never_chooses_the_action() -> None:
+    # a forged operation link asks for a drop and another query: the form is taken, the
+    # action is ours (review s6 F7)
+    event = record_from_body(
+        {
+            "callEvent": "ACTIVE",
+            "callID": "k",
+            "connectionId": "c1",
+            "operations": {"holdCallHref": f"https://x{BASE}/connections/c1?action=drop"},
+            "connectionHref": f"https://x{BASE}/connections/c1?transaction=9",
+        }
+    )
+    for path, _ in _rest().action_paths("k", "c1", "hold", event):
+        assert path.endswith("?action=hold"), path
 
 
 def test_a_link_of_another_connection_is_not_followed() -> None:

@@ -125,3 +125,23 @@ async def test_resubscribes_after_ecc_restart(ecc_lab: Lab) -> None:
         assert sub.id != first and sub.resubscribed == 1
         assert ecc_lab.status()["ecc"]["subscriptions"] == 1
     assert ecc_lab.status()["ecc"]["subscriptions"] == 0
+
+
+async def test_events_of_a_subscription_that_is_not_ours_are_ignored(
+    receiver: EventReceiver,
+) -> None:
+    # anyone who reaches the callback could post events; their links decide nothing and
+    # their events are not ours to judge (review s6 F7)
+    receiver.ours.add("sub-ours")
+
+    def named(sub: str) -> bytes:
+        envelope = {"type": "ACTIVE", "subscriptionId": sub}
+        envelope["eventBody"] = {"callEvent": "ACTIVE", "callID": "17"}  # type: ignore[assignment]
+        return json.dumps(envelope).encode()
+
+    json_type = {"content-type": "application/json"}
+    assert await post(receiver, named("sub-forged"), **json_type) == 200
+    assert receiver.foreign == 1 and not receiver.events
+    assert await post(receiver, named("sub-ours"), **json_type) == 200
+    assert await post(receiver, event("HELD"), **json_type) == 200  # names none: kept
+    assert [e.type for e in receiver.events] == ["ACTIVE", "HELD"]

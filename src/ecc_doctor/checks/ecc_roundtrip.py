@@ -112,6 +112,8 @@ def _verdict(
     ]
     if rx.unreadable:
         details.append(f"{rx.unreadable} deliveries unreadable (last: {rx.last_unreadable})")
+    if rx.foreign:
+        details.append(f"{rx.foreign} events of a subscription that is not ours ignored")
     if isinstance(failure, ProbeError):  # could not find out: ERROR, as the runner would say
         return ctx.result(
             Status.ERROR, failure.message, details=details, metrics=metrics, evidence=[table]

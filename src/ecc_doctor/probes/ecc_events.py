@@ -48,7 +48,9 @@ class EventReceiver:
     """The callback endpoint. ``async with EventReceiver(cfg, transcript) as rx: ...``
 
     Counters: ``deliveries`` (POSTs), ``duplicates``, ``unreadable`` (with
-    ``last_unreadable`` naming why), ``validations``.
+    ``last_unreadable`` naming why), ``validations``, ``foreign`` (events that name a
+    subscription that is not ours: ignored, as anyone who reaches the callback could send
+    them; ``ours`` holds our subscription ids, filled by :class:`Subscription`).
     """
 
     def __init__(self, cfg: EccConfig, transcript: Transcript) -> None:
@@ -62,6 +64,8 @@ class EventReceiver:
         self.unreadable = 0
         self.last_unreadable = ""
         self.validations = 0
+        self.foreign = 0
+        self.ours: set[str] = set()
         self.validated = asyncio.Event()
         self._awaiting_validation = False
         self._seq = 0  # sequence number of the next event stored
@@ -198,6 +202,13 @@ class EventReceiver:
         self.transcript.received(f"unreadable delivery: {reason}")
 
     async def _store(self, event: EventRecord) -> None:
+        if event.subscription_id and self.ours and event.subscription_id not in self.ours:
+            self.foreign += 1
+            self.transcript.received(
+                f"event of subscription {event.subscription_id!r}, not ours, ignored "
+                f"({event.describe()})"
+            )
+            return
         if event.event_id:
             if event.event_id in self._seen_ids:
                 self.duplicates += 1
@@ -325,6 +336,7 @@ class Subscription:
     async def create(self) -> str:
         self.receiver.expect_validation()
         self.id = await self.rest.subscribe(self.receiver.url)
+        self.receiver.ours.add(self.id)
         try:
             await asyncio.wait_for(self.receiver.validated.wait(), self.validation_timeout)
         except TimeoutError:

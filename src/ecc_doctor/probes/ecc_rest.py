@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from cryptography import x509
@@ -275,11 +275,11 @@ class EccRest:
     ) -> Any:
         """POST a connection action (answer, hold, retrieve, drop).
 
-        Where it goes, in order (:meth:`action_paths`): the links of *links*, an ECC event of
-        this connection (its ``<action>CallHref`` operation, else its ``connectionHref`` with
-        ``?action=``), then ``ecc.action_path``, then the other documented form of the
-        connection resource. The next is tried only when ECC answers 404 or 405 (no such
-        resource: nothing was done), so a site whose ECC serves one form only still works.
+        The connection resource has two documented forms (:data:`ACTION_PATH_FORMS`);
+        :meth:`action_paths` orders them: the one the links of *links* (an ECC event of this
+        connection) point at first, then ``ecc.action_path``, then the other. The next is
+        tried only when ECC answers 404 or 405 (no such resource: nothing was done), so a
+        site whose ECC serves one form only still works.
         """
         body = json.loads(self.cfg.action_body)
         paths = self.action_paths(call_id, connection_id, action, links)
@@ -299,56 +299,39 @@ class EccRest:
     def action_paths(
         self, call_id: str, connection_id: str, action: str, links: EventRecord | None = None
     ) -> list[tuple[str, str]]:
-        """The request paths :meth:`action` tries, each with where it comes from ("" for the
-        configuration), without repeats."""
-        found: list[tuple[str, str]] = []
-        # the event must be about this connection (or not say which)
-        if (
-            links is not None
-            and self.cfg.follow_event_links
-            and links.connection_id in ("", connection_id)
-        ):
-            key = f"{action}CallHref"
-            path = self._event_link(links.operations.get(key, ""), query=True)
-            if path:
-                if "action=" not in path:
-                    path += ("&" if "?" in path else "?") + f"action={quote(action)}"
-                found.append((path, f"the {key} of the {links.type} event"))
-            path = self._event_link(links.connection_href, query=False)
-            if path:
-                source = f"the connectionHref of the {links.type} event"
-                found.append((f"{path}?action={quote(action)}", source))
+        """The request paths :meth:`action` tries, each with why it comes first ("" for the
+        configuration), without repeats.
+
+        Every path is a form of the connection resource with *our* call and connection ids
+        and ``?action=`` *our* action: a link from an event (which anyone who reaches the
+        callback could forge) only says which form comes first, never which connection,
+        which action or which host.
+        """
         ids = {"callId": quote(call_id, safe=""), "connectionId": quote(connection_id, safe="")}
-        for index, form in enumerate((self.cfg.action_path, *ACTION_PATH_FORMS)):
-            path = f"{self.ecc_url(form.format(**ids))}?action={quote(action)}"
-            found.append((path, f"the connection resource's other form {form}" if index else ""))
+        query = f"?action={quote(action)}"
+        configured = self.ecc_url(self.cfg.action_path.format(**ids))
+        forms = [self.ecc_url(form.format(**ids)) for form in ACTION_PATH_FORMS]
+        ours = {unquote(p) for p in (configured, *forms)}
+        found: list[tuple[str, str]] = []
+        if links is not None and self.cfg.follow_event_links:
+            key = f"{action}CallHref"
+            hrefs = (
+                (key, links.operations.get(key, "")),
+                ("connectionHref", links.connection_href),
+            )
+            for name, href in hrefs:
+                path = _link_path(href)
+                if path and path in ours:
+                    mine = next(p for p in (configured, *forms) if unquote(p) == path)
+                    found.append((mine + query, f"the {name} of the {links.type} event"))
+        found.append((configured + query, ""))
+        for form, path in zip(ACTION_PATH_FORMS, forms, strict=True):
+            found.append((path + query, f"the connection resource's other form {form}"))
         unique: list[tuple[str, str]] = []
         for path, source in found:
             if all(path != seen for seen, _ in unique):
                 unique.append((path, source))
         return unique
-
-    def _event_link(self, href: str, *, query: bool) -> str:
-        """The path (and query, when *query*) of *href*, a link from an ECC event, when it is
-        a plain path under ``ecc.ecc_path``; "" otherwise. Only the path is used: the request
-        goes to ``ecc.base_url`` whatever host the link names (never to a host an event
-        names, which would carry our certificate and token there)."""
-        if not href or len(href) > 2048:
-            return ""
-        try:
-            parts = urlsplit(href.strip())
-        except ValueError:
-            return ""
-        path = parts.path
-        segments = path.split("/")
-        if (
-            not path.startswith(self.ecc_url(""))
-            or any(seg in (".", "..") for seg in segments)
-            or any(ch.isspace() or ord(ch) < 32 for ch in href)
-            or (parts.query and not query)
-        ):
-            return ""
-        return f"{path}?{parts.query}" if parts.query else path
 
     async def answer(
         self, call_id: str, connection_id: str, links: EventRecord | None = None
@@ -545,3 +528,18 @@ __all__ = [
     "connection_call_id",
     "session",
 ]
+
+
+def _link_path(href: str) -> str:
+    """The path of *href*, a link from an ECC event, percent-decoded, when it is a plain
+    path (no dot segments, backslashes, parameters or control characters); "" otherwise.
+    The caller accepts it only if it equals one of its own request paths."""
+    if not href or len(href) > 2048 or not href.isprintable():
+        return ""
+    try:
+        path = unquote(urlsplit(href.strip()).path, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    if "\\" in path or ";" in path or any(seg in (".", "..") for seg in path.split("/")):
+        return ""
+    return path
