@@ -21,7 +21,14 @@ from ecc_doctor.runner import run_checks
 
 pytestmark = pytest.mark.anyio
 
-CM_CHECKS = ["cm.cti-link", "cm.license", "cm.cti-link-admin", "cm.ucid", "cm.ip-services"]
+CM_CHECKS = [
+    "cm.cti-link",
+    "cm.license",
+    "cm.cti-link-admin",
+    "cm.ucid",
+    "cm.ip-services",
+    "cm.aesvcs-link",
+]
 
 
 def cm_of(lab: Lab) -> CmSatEmulator:
@@ -67,7 +74,7 @@ async def test_every_cm_check_passes_on_the_lab(lab: Lab) -> None:
         kinds = {e.kind for e in r.evidence}
         assert {"table", "transcript"} <= kinds, r.check_id
     secrets_absent(lab, results)
-    assert cm_of(lab).status()["logoffs"] == 5  # one SAT session per check, logged off
+    assert cm_of(lab).status()["logoffs"] == 6  # one SAT session per check, logged off
     assert await sessions_closed(lab) == 0
 
 

@@ -25,7 +25,14 @@ from ecc_doctor.transcript import Transcript
 
 pytestmark = pytest.mark.anyio
 
-CM_CHECKS = ["cm.cti-link", "cm.license", "cm.cti-link-admin", "cm.ucid", "cm.ip-services"]
+CM_CHECKS = [
+    "cm.cti-link",
+    "cm.license",
+    "cm.cti-link-admin",
+    "cm.ucid",
+    "cm.ip-services",
+    "cm.aesvcs-link",
+]
 
 
 def cm_of(lab: Lab) -> CmSatEmulator:

@@ -16,7 +16,14 @@ from ecc_doctor.runner import run_checks
 
 pytestmark = pytest.mark.anyio
 
-CM_CHECKS = ["cm.cti-link", "cm.license", "cm.cti-link-admin", "cm.ucid", "cm.ip-services"]
+CM_CHECKS = [
+    "cm.cti-link",
+    "cm.license",
+    "cm.cti-link-admin",
+    "cm.ucid",
+    "cm.ip-services",
+    "cm.aesvcs-link",
+]
 
 
 async def test_sat_hang_is_waited_for_once_per_run(lab: Lab) -> None:

@@ -21,7 +21,7 @@ async def test_cm_checks_share_at_most_max_sessions_logins(lab: Lab, limit: int)
     config = dataclasses.replace(lab.config, cm=cm)
     specs = select(["cm"], all_checks())
     results = await run_checks(specs, config)
-    assert len(results) == 5 and all(r.status is Status.PASS for r in results), [
+    assert len(results) == 6 and all(r.status is Status.PASS for r in results), [
         r.summary for r in results
     ]
     status = lab.status()["cm"]

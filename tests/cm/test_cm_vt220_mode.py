@@ -24,7 +24,14 @@ from ecc_doctor.transcript import Transcript
 
 pytestmark = pytest.mark.anyio
 
-CM_CHECKS = ["cm.cti-link", "cm.license", "cm.cti-link-admin", "cm.ucid", "cm.ip-services"]
+CM_CHECKS = [
+    "cm.cti-link",
+    "cm.license",
+    "cm.cti-link-admin",
+    "cm.ucid",
+    "cm.ip-services",
+    "cm.aesvcs-link",
+]
 
 
 def cm_of(lab: Lab) -> CmSatEmulator:
@@ -53,7 +60,7 @@ async def test_every_cm_check_passes_in_vt220_mode(lab: Lab) -> None:
     assert by_id["cm.cti-link"].summary == "CTI link 1 established, messages flowing"
     assert by_id["cm.ucid"].summary == "UCID created (node ID 01) and sent to ASAI"
     emu = cm_of(lab)
-    assert emu.status()["logoffs"] == 5
+    assert emu.status()["logoffs"] == 6
     assert emu.status()["pages"] >= 2  # features and ip-services took NEXT PAGE
     text = json.dumps([r.to_dict() for r in results])
     assert "> vt220" in text and "(NEXT PAGE)" in text

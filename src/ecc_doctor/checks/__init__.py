@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ecc_doctor.checks import (
     aes_dmcc_session,
     aes_dmcc_summary,
+    cm_aesvcs_link,
     cm_cti_link,
     cm_cti_link_admin,
     cm_ip_services,
@@ -45,6 +46,7 @@ CHECKS: dict[str, ModuleType] = {
     cm_cti_link_admin.ID: cm_cti_link_admin,
     cm_ucid.ID: cm_ucid,
     cm_ip_services.ID: cm_ip_services,
+    cm_aesvcs_link.ID: cm_aesvcs_link,
     aes_dmcc_session.ID: aes_dmcc_session,
     aes_dmcc_summary.ID: aes_dmcc_summary,
     ecc_api.ID: ecc_api,

@@ -46,15 +46,17 @@ class CmConfig:
         "", doc="extension the CTI links must have (empty: any extension)", example="3332"
     )
     aesvcs_local_node: str = setting(
-        "procr", doc="Local Node of the AESVCS row of 'display ip-services'"
+        "procr",
+        doc="Local Node of the AESVCS row of 'display ip-services' and of the AESVCS "
+        "interface in 'status aesvcs interface'",
     )
     aesvcs_port: int = setting(
         8765, doc="Local Port of the AESVCS row of 'display ip-services'", min=1, max=65535
     )
     aes_server_name: str = setting(
         "",
-        doc="AE Services Server name (AES host name) expected in ip-services and "
-        "'status aesvcs cti-link' (empty: any)",
+        doc="AE Services Server name (AES host name) expected in ip-services, "
+        "'status aesvcs cti-link' and 'status aesvcs link' (empty: any)",
         example="aes70",
     )
     prompt_timeout: float = setting(

@@ -28,6 +28,8 @@ CUSTOMER_OPTIONS = "display system-parameters customer-options"
 CTI_LINK = "display cti-link"
 FEATURES = "display system-parameters features"
 IP_SERVICES = "display ip-services"
+STATUS_INTERFACE = "status aesvcs interface"
+STATUS_LINK = "status aesvcs link"
 
 #: The commands the lab CM answers: canonical name -> (its words, takes a number argument).
 LAB_COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -36,6 +38,8 @@ LAB_COMMANDS: dict[str, tuple[tuple[str, ...], bool]] = {
     CTI_LINK: (("display", "cti-link"), True),
     FEATURES: (("display", "system-parameters", "features"), False),
     IP_SERVICES: (("display", "ip-services"), False),
+    STATUS_INTERFACE: (("status", "aesvcs", "interface"), False),
+    STATUS_LINK: (("status", "aesvcs", "link"), False),
 }
 
 #: SAT takes a word shortened to at least this many letters ("disp cti 1").
@@ -81,6 +85,21 @@ LAB_FIELDS: dict[str, dict[str, str]] = {
         "Password": "1543ff00",
         "Server Enabled": "1544ff00",
         "Status": "1545ff00",
+    },
+    STATUS_INTERFACE: {
+        "Local Node": "0101ff00",
+        "Enabled": "0102ff00",
+        "Number of Connections": "0103ff00",
+        "Status": "0104ff00",
+    },
+    STATUS_LINK: {
+        "Srvr/Link": "0201ff00",
+        "AE Services Server": "0202ff00",
+        "Remote IP": "0203ff00",
+        "Remote Port": "0204ff00",
+        "Local Node": "0205ff00",
+        "Msgs Sent": "0206ff00",
+        "Msgs Rcvd": "0207ff00",
     },
 }
 

@@ -6,9 +6,13 @@ Login is SSH password or keyboard-interactive (``Password:``), then the Terminal
 documented, assumed field-ID table); ``ossit`` also pages its output with ``\rmore..y.``
 prompts that want ``y`` (every :attr:`CmSatEmulator.ossit_page_lines` lines); other
 termtypes (513, vt220, ...) get 80x24 VT220 screens laid out like the app note's sections
-5.1-5.4 and 9.1. Values are the app note's: CTI link 1, version 7, AES ``aes70``, extension
-3332, UCID node 01, AESVCS on procr 8765; the link counters start at 15/15 and grow while the
-link is established.
+5.1-5.4 and 9.1, and ``status aesvcs interface`` / ``status aesvcs link`` laid out as
+PROTOCOLS.md 4.3 describes them. Values are the app note's: CTI link 1, version 7, AES
+``aes70``, extension 3332, UCID node 01, AESVCS on procr 8765; the link counters start at 15/15
+and grow while the link is established. The AESVCS interface on procr is enabled and
+``listening`` with one connection, and ``status aesvcs link`` lists link ``01/01`` to ``aes70``
+(the lab AES's address, port 53576) while the lab AES runs; during ``aes-restart`` the link is
+gone and procr has 0 connections.
 
 Faults: ``cti-link-down`` (state ``down``, counters frozen), ``cti-link-stuck`` (still
 ``established`` but the counters stop), ``cm-auth-fail`` (every login refused), ``sat-hang``
@@ -35,6 +39,8 @@ from ecc_doctor.lab.cm_ossi import (
     IP_SERVICES,
     LAB_FIELDS,
     STATUS_CTI,
+    STATUS_INTERFACE,
+    STATUS_LINK,
 )
 
 TERMTYPE_PROMPT = "Terminal Type (513, 715, 4410, 4425, VT220, NTT, W2KTT, SUNT): [513] "
@@ -170,6 +176,20 @@ class CmSatEmulator:
         self.cti_link = 1
         #: links of other applications (number -> Service State), listed after ECC's
         self.other_links: dict[int, str] = {}
+        #: the AESVCS interface on procr (``status aesvcs interface``): Enabled? and Status;
+        #: the AES link is up only while it is enabled and listening and the lab AES runs
+        self.aesvcs_enabled = True
+        self.aesvcs_status = "listening"
+        #: ``status aesvcs link``: the AES's address as CM sees it, and whether the VT220
+        #: screen shows it wrapped onto the next line (PROTOCOLS.md 4.3: it can wrap)
+        self.aes_link_ip = "127.0.0.1"
+        self.wrap_remote_ip = False
+        #: the local node the AES link uses (the app note's is procr)
+        self.aes_link_node = "procr"
+        #: None: procr's Number of Connections counts its links; a number: shown instead
+        #: (a CM whose two screens disagree for a moment)
+        self.interface_connections: int | None = None
+        self._link_since = time.monotonic()
         self.active: set[str] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.counters = {"logins": 0, "logoffs": 0, "commands": 0, "refused": 0, "pages": 0}
@@ -190,6 +210,7 @@ class CmSatEmulator:
         # the CTI link runs between CM and AES: down while AES restarts, and ECC (which
         # reaches CM through it) cannot place calls while it is down
         self._links = env.links
+        self.aes_link_ip = env.host
         env.links.cti_link_up = lambda: "cti-link-down" not in self.active
         self._key = asyncssh.generate_private_key("ssh-ed25519")
         self.password, ref = env.secret("cm-sat")
@@ -267,6 +288,25 @@ class CmSatEmulator:
     def _link_down(self) -> bool:
         """The CTI link is down: its fault, or the AES at its far end is restarting."""
         return "cti-link-down" in self.active or not self._links.aes_up()
+
+    def _aes_links(self) -> list[dict[str, str]]:
+        """``status aesvcs link`` rows: the AES switch connection, while AES runs and procr
+        is enabled and listening (the CTI link rides on it; cti-link-down leaves it up)."""
+        if not (self._links.aes_up() and self.aesvcs_enabled and self.aesvcs_status == "listening"):
+            return []
+        count = str(int(15 + (time.monotonic() - self._link_since) * COUNTER_RATE))
+        return [
+            {
+                "Srvr/Link": "01/01", "AE Services Server": "aes70",
+                "Remote IP": self.aes_link_ip, "Remote Port": "53576", "Local Node": self.aes_link_node,
+                "Msgs Sent": count, "Msgs Rcvd": count,
+            }
+        ]  # fmt: skip
+
+    def _connections(self) -> int:
+        if self.interface_connections is not None:
+            return self.interface_connections
+        return sum(1 for row in self._aes_links() if row["Local Node"] == "procr")
 
     def _count(self) -> int:
         if self._link_down() or "cti-link-stuck" in self.active:
@@ -417,6 +457,17 @@ class CmSatEmulator:
                     "Send UCID to ASAI": "y",
                 }
             ]
+        if canonical == STATUS_INTERFACE:
+            return [
+                {
+                    "Local Node": "procr",
+                    "Enabled": "yes" if self.aesvcs_enabled else "no",
+                    "Number of Connections": str(self._connections()),
+                    "Status": self.aesvcs_status,
+                }
+            ]
+        if canonical == STATUS_LINK:
+            return self._aes_links()
         assert canonical == IP_SERVICES
         return [
             {
@@ -495,6 +546,47 @@ class CmSatEmulator:
                         f"{row['Service State']:<13} {row['Msgs Sent']:<8} {row['Msgs Rcvd']}"
                         for row in self._records(STATUS_CTI)
                     ),
+                ]
+            ]
+        if canonical == STATUS_INTERFACE:
+            return [
+                [
+                    command,
+                    "",
+                    "                          AE SERVICES INTERFACE STATUS",
+                    "",
+                    "Local Node         Enabled?    Number of       Status",
+                    "                               Connections",
+                    "",
+                    *(
+                        f"{row['Local Node']:<18} {row['Enabled']:<11} "
+                        f"{row['Number of Connections']:<15} {row['Status']}"
+                        for row in self._records(STATUS_INTERFACE)
+                    ),
+                ]
+            ]
+        if canonical == STATUS_LINK:
+            rows = []
+            for row in self._records(STATUS_LINK):
+                ip = row["Remote IP"]
+                shown = "" if self.wrap_remote_ip else ip
+                rows.append(
+                    f"{row['Srvr/Link']:<6}{row['AE Services Server']:<17}{shown:<17}"
+                    f"{row['Remote Port']:<8}{row['Local Node']:<12}{row['Msgs Sent']:<9}"
+                    f"{row['Msgs Rcvd']}"
+                )
+                if self.wrap_remote_ip:
+                    rows.append(f"{'':<23}{ip}")
+            return [
+                [
+                    command,
+                    "",
+                    "                           AE SERVICES LINK STATUS",
+                    "",
+                    "Srvr/ AE Services      Remote IP        Remote  Local       Msgs     Msgs",
+                    "Link  Server                            Port    Node        Sent     Rcvd",
+                    "",
+                    *rows,
                 ]
             ]
         if canonical == CUSTOMER_OPTIONS:

@@ -435,6 +435,18 @@ class SatSession:
         assert isinstance(screen, sat_records.IpServices)
         return screen
 
+    async def aesvcs_interface(self) -> sat_records.AesvcsInterfaceStatus:
+        """``status aesvcs interface``."""
+        screen = await self.query(sat_ossi.STATUS_INTERFACE)
+        assert isinstance(screen, sat_records.AesvcsInterfaceStatus)
+        return screen
+
+    async def aesvcs_links(self) -> sat_records.AesvcsLinkStatus:
+        """``status aesvcs link``."""
+        screen = await self.query(sat_ossi.STATUS_LINK)
+        assert isinstance(screen, sat_records.AesvcsLinkStatus)
+        return screen
+
     async def logoff(self) -> None:
         """``c logoff`` + ``t`` (VT220: CANCEL, ``logoff``); answer ``Proceed With Logoff``
         with ``y`` (bounded)."""

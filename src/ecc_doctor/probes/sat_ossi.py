@@ -24,6 +24,8 @@ CUSTOMER_OPTIONS = "display system-parameters customer-options"
 CTI_LINK = "display cti-link"
 FEATURES = "display system-parameters features"
 IP_SERVICES = "display ip-services"
+STATUS_INTERFACE = "status aesvcs interface"
+STATUS_LINK = "status aesvcs link"
 
 #: command -> label -> OSSI field ID. ASSUMED IDs (see the module docstring): override them
 #: per site in ``[cm.ossi_fields]``. Labels are the VT220 screen's labels/column names, so a
@@ -67,6 +69,21 @@ OSSI_FIELDS: dict[str, dict[str, str]] = {
         "Password": "1543ff00",
         "Server Enabled": "1544ff00",
         "Status": "1545ff00",
+    },
+    STATUS_INTERFACE: {
+        "Local Node": "0101ff00",
+        "Enabled": "0102ff00",
+        "Number of Connections": "0103ff00",
+        "Status": "0104ff00",
+    },
+    STATUS_LINK: {
+        "Srvr/Link": "0201ff00",
+        "AE Services Server": "0202ff00",
+        "Remote IP": "0203ff00",
+        "Remote Port": "0204ff00",
+        "Local Node": "0205ff00",
+        "Msgs Sent": "0206ff00",
+        "Msgs Rcvd": "0207ff00",
     },
 }
 

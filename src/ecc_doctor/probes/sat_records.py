@@ -1,6 +1,7 @@
 """Typed records of CM SAT output, shared by the screen parser and the OSSI mapping.
 
-``status aesvcs cti-link`` -> :class:`CtiLinkStatus`; form screens (customer-options,
+``status aesvcs cti-link`` -> :class:`CtiLinkStatus`; ``status aesvcs interface`` ->
+:class:`AesvcsInterfaceStatus`; ``status aesvcs link`` -> :class:`AesvcsLinkStatus`; form screens (customer-options,
 features, ``display cti-link N``) -> :class:`FieldScreen`; ``display ip-services`` ->
 :class:`IpServices` (the password column is never kept). :func:`from_ossi` maps OSSI records
 (field ID -> value) onto them through the field-ID table of :mod:`ecc_doctor.probes.sat_ossi`.
@@ -14,7 +15,13 @@ from dataclasses import dataclass, field
 
 from ecc_doctor.errors import ProtocolError
 from ecc_doctor.probes import sat_ossi
-from ecc_doctor.probes.sat_ossi import IP_SERVICES, STATUS_CTI, OssiResponse
+from ecc_doctor.probes.sat_ossi import (
+    IP_SERVICES,
+    STATUS_CTI,
+    STATUS_INTERFACE,
+    STATUS_LINK,
+    OssiResponse,
+)
 
 STATUS_COLUMNS = (
     "CTI Link",
@@ -34,6 +41,16 @@ SERVICE_COLUMNS = (
     "Remote Port",
 )
 AES_COLUMNS = ("Server ID", "AE Services Server", "Enabled", "Status")
+INTERFACE_COLUMNS = ("Local Node", "Enabled", "Number of Connections", "Status")
+LINK_COLUMNS = (
+    "Srvr/Link",
+    "AE Services Server",
+    "Remote IP",
+    "Remote Port",
+    "Local Node",
+    "Msgs Sent",
+    "Msgs Rcvd",
+)
 #: the screen titles of the form screens (the app note's screens; PROTOCOLS.md 4.3)
 FORM_TITLES = {
     sat_ossi.CUSTOMER_OPTIONS: "OPTIONAL FEATURES",
@@ -186,7 +203,79 @@ class IpServices:
         ]
 
 
-Screen = CtiLinkStatus | FieldScreen | IpServices
+@dataclass(frozen=True)
+class AesvcsInterface:
+    """One row of ``status aesvcs interface`` (AE SERVICES INTERFACE STATUS)."""
+
+    local_node: str
+    enabled: str
+    connections: int
+    status: str
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled.lower() in ("yes", "y")
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.local_node, self.enabled, str(self.connections), self.status)
+
+
+@dataclass(frozen=True)
+class AesvcsInterfaceStatus:
+    """``status aesvcs interface``: CM's AESVCS interfaces (the app note's is procr)."""
+
+    rows: tuple[AesvcsInterface, ...]
+    command: str = STATUS_INTERFACE
+
+    def node(self, name: str) -> AesvcsInterface | None:
+        return next((r for r in self.rows if r.local_node.lower() == name.lower()), None)
+
+    def tables(self) -> list[Table]:
+        return [
+            Table(
+                "AE SERVICES INTERFACE STATUS",
+                INTERFACE_COLUMNS,
+                tuple(r.cells() for r in self.rows),
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class AesvcsLink:
+    """One row of ``status aesvcs link``: a link of an AE Services server to CM."""
+
+    srvr_link: str
+    aes_server: str
+    remote_ip: str
+    remote_port: str
+    local_node: str
+    msgs_sent: int
+    msgs_rcvd: int
+
+    def cells(self) -> tuple[str, ...]:
+        return (
+            self.srvr_link,
+            self.aes_server,
+            self.remote_ip,
+            self.remote_port,
+            self.local_node,
+            str(self.msgs_sent),
+            str(self.msgs_rcvd),
+        )
+
+
+@dataclass(frozen=True)
+class AesvcsLinkStatus:
+    """``status aesvcs link``: one row per AE Services link that is up."""
+
+    rows: tuple[AesvcsLink, ...]
+    command: str = STATUS_LINK
+
+    def tables(self) -> list[Table]:
+        return [Table("AE SERVICES LINK STATUS", LINK_COLUMNS, tuple(r.cells() for r in self.rows))]
+
+
+Screen = CtiLinkStatus | FieldScreen | IpServices | AesvcsInterfaceStatus | AesvcsLinkStatus
 
 
 # --- OSSI records -> the same types ----------------------------------------------------------
@@ -256,6 +345,29 @@ def _status_row(r: Mapping[str, str], ids: Mapping[str, str]) -> CtiLinkRow:
     )
 
 
+def _interface_row(r: Mapping[str, str], ids: Mapping[str, str]) -> AesvcsInterface:
+    cmd = STATUS_INTERFACE
+    return AesvcsInterface(
+        local_node=_need(cmd, r, "Local Node", ids),
+        enabled=_need(cmd, r, "Enabled", ids),
+        connections=_int(cmd, "Number of Connections", r.get("Number of Connections") or "0"),
+        status=_need(cmd, r, "Status", ids),
+    )
+
+
+def _link_row(r: Mapping[str, str], ids: Mapping[str, str]) -> AesvcsLink:
+    cmd = STATUS_LINK
+    return AesvcsLink(
+        srvr_link=_need(cmd, r, "Srvr/Link", ids),
+        aes_server=_need(cmd, r, "AE Services Server", ids),
+        remote_ip=r.get("Remote IP", ""),
+        remote_port=r.get("Remote Port", ""),
+        local_node=_need(cmd, r, "Local Node", ids),
+        msgs_sent=_int(cmd, "Msgs Sent", r.get("Msgs Sent") or "0"),
+        msgs_rcvd=_int(cmd, "Msgs Rcvd", r.get("Msgs Rcvd") or "0"),
+    )
+
+
 def _ip_services(recs: list[dict[str, str]]) -> IpServices:
     # each record is a service row (Service Type) or an AE Services server row
     services = [
@@ -282,6 +394,10 @@ def from_ossi(
     recs = [_labelled(r, ids) for r in response.records]
     if command == STATUS_CTI:
         return CtiLinkStatus(tuple(_status_row(r, ids) for r in recs))
+    if command == STATUS_INTERFACE:
+        return AesvcsInterfaceStatus(tuple(_interface_row(r, ids) for r in recs))
+    if command == STATUS_LINK:
+        return AesvcsLinkStatus(tuple(_link_row(r, ids) for r in recs))
     if command == IP_SERVICES:
         services = _ip_services(recs)
         if recs and not services.services and not services.aes_servers:

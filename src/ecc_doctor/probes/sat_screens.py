@@ -8,6 +8,8 @@ so a check does not care how the data was read:
   ``display cti-link N`` -> :class:`FieldScreen` (``label? value`` and ``label: value`` pairs)
 * ``display ip-services`` -> :class:`IpServices` (service rows and AE Services servers; the
   password column is dropped at parse time and never kept)
+* ``status aesvcs interface`` -> :class:`AesvcsInterfaceStatus`; ``status aesvcs link`` ->
+  :class:`AesvcsLinkStatus` (a Remote IP that wrapped onto the next line is joined back)
 
 :func:`parse_text` recognises which command's output it was given (screen or OSSI). Garbled or
 truncated text raises :class:`ProtocolError` with a one-line reason.
@@ -15,14 +17,27 @@ truncated text raises :class:`ProtocolError` with a one-line reason.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 
 from ecc_doctor.errors import ProtocolError
 from ecc_doctor.probes import sat_ossi
-from ecc_doctor.probes.sat_ossi import CTI_LINK, CUSTOMER_OPTIONS, FEATURES, IP_SERVICES, STATUS_CTI
+from ecc_doctor.probes.sat_ossi import (
+    CTI_LINK,
+    CUSTOMER_OPTIONS,
+    FEATURES,
+    IP_SERVICES,
+    STATUS_CTI,
+    STATUS_INTERFACE,
+    STATUS_LINK,
+)
 from ecc_doctor.probes.sat_records import (
     AesServer,
+    AesvcsInterface,
+    AesvcsInterfaceStatus,
+    AesvcsLink,
+    AesvcsLinkStatus,
     CtiLinkRow,
     CtiLinkStatus,
     FieldScreen,
@@ -33,7 +48,15 @@ from ecc_doctor.probes.sat_records import (
 )
 from ecc_doctor.probes.vt220 import render
 
-COMMANDS = (STATUS_CTI, CUSTOMER_OPTIONS, CTI_LINK, FEATURES, IP_SERVICES)
+COMMANDS = (
+    STATUS_CTI,
+    CUSTOMER_OPTIONS,
+    CTI_LINK,
+    FEATURES,
+    IP_SERVICES,
+    STATUS_INTERFACE,
+    STATUS_LINK,
+)
 
 # --- cleaning -------------------------------------------------------------------------------
 
@@ -97,6 +120,8 @@ def command_of(line: str) -> str | None:
 
 _TITLES = (
     ("AE SERVICES CTI LINK STATUS", STATUS_CTI),
+    ("AE SERVICES INTERFACE STATUS", STATUS_INTERFACE),
+    ("AE SERVICES LINK STATUS", STATUS_LINK),
     ("OPTIONAL FEATURES", CUSTOMER_OPTIONS),
     ("FEATURE-RELATED SYSTEM PARAMETERS", FEATURES),
     ("IP SERVICES", IP_SERVICES),
@@ -289,6 +314,111 @@ def parse_ip_services(lines: Sequence[str]) -> IpServices:
     return IpServices(tuple(services), tuple(servers))
 
 
+# ``status aesvcs interface`` (PROTOCOLS.md 4.3 [CODE]): title AE SERVICES INTERFACE STATUS,
+# columns Local Node / Enabled? / Number of Connections / Status, e.g. ``procr yes 1 listening``
+_INTERFACE_HEADER = re.compile(r"\bLocal\s+Node\s+Enabled\b")
+_INTERFACE_ROW = re.compile(r"^\s*(\S+)\s+(yes|no|y|n)\s+(\d+)(?:\s+(\S.*?))?\s*$", re.I)
+
+
+def _interface_chrome(line: str) -> bool:
+    """A line the screen (or a later page) shows around the rows: command, title, headers."""
+    text = line.strip()
+    return (
+        bool(command_of(line))
+        or text == "AE SERVICES INTERFACE STATUS"
+        or bool(_INTERFACE_HEADER.search(line))
+        or bool(re.fullmatch(r"(Number of\s+)?Connections", text))
+    )
+
+
+def parse_interface_status(lines: Sequence[str]) -> AesvcsInterfaceStatus:
+    """Rows of ``status aesvcs interface`` (the column header must be present)."""
+    header = next((i for i, ln in enumerate(lines) if _INTERFACE_HEADER.search(ln)), None)
+    if header is None:
+        raise ProtocolError(
+            f"{STATUS_INTERFACE}: column header 'Local Node / Enabled? / Number of "
+            "Connections / Status' not found"
+        )
+    rows = []
+    for line in lines[header + 1 :]:
+        if _interface_chrome(line):
+            continue
+        m = _INTERFACE_ROW.match(line)
+        if not m:
+            raise ProtocolError(
+                f"{STATUS_INTERFACE}: cannot read row {ascii(line.strip()[:60])} (expected "
+                "local node, enabled yes/no, number of connections, status)"
+            )
+        node, enabled, count, status = m.groups()
+        rows.append(AesvcsInterface(node, enabled, int(count), status or ""))
+    return AesvcsInterfaceStatus(tuple(rows))
+
+
+# ``status aesvcs link`` (PROTOCOLS.md 4.3 [CODE]): title AE SERVICES LINK STATUS, columns
+# Srvr/Link / AE Services Server / Remote IP / Remote Port / Local Node / Msgs Sent / Msgs Rcvd,
+# e.g. ``01/01 aes7038 172.16.70.38 53576 procr 629 614``. The Remote IP can wrap onto the next
+# line: the row then lacks it (or holds its start) and the next line holds (the rest of) it.
+_LINK_ROW = re.compile(r"^\s*(\d+/\d+)\s+(\S+)\s+(?:(\S+)\s+)?(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s*$")
+_IP_PART = re.compile(r"^\s*[0-9A-Fa-f.:]+\s*$")
+
+
+def _link_chrome(line: str) -> bool:
+    text = line.strip()
+    return (
+        bool(command_of(line))
+        or text == "AE SERVICES LINK STATUS"
+        or bool(re.match(r"(Srvr|Svc)\s*/", text))
+        or bool(re.match(r"Link\s+Server\b", text))
+    )
+
+
+def _link_row(match: re.Match[str], ip: str) -> AesvcsLink:
+    link, server, _, port, node, sent, rcvd = match.groups()
+    try:
+        address = str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise ProtocolError(
+            f"{STATUS_LINK}: link {link} to {ascii(server)[1:-1]}: cannot read the Remote IP "
+            f"{ascii(ip[:45]) if ip else '(none: screen cut off?)'}"
+        ) from None
+    return AesvcsLink(link, server, address, port, node, int(sent), int(rcvd))
+
+
+def parse_link_status(lines: Sequence[str]) -> AesvcsLinkStatus:
+    """Rows of ``status aesvcs link`` (the column header must be present); a Remote IP
+    that wrapped onto the next line is joined to its row."""
+    header = next(
+        (i for i, ln in enumerate(lines) if "Remote" in ln and re.search(r"Srvr|Svc|AE Serv", ln)),
+        None,
+    )
+    if header is None:
+        raise ProtocolError(
+            f"{STATUS_LINK}: column header 'Srvr/Link / AE Services Server / Remote IP ...' "
+            "not found"
+        )
+    rows: list[AesvcsLink] = []
+    pending: tuple[re.Match[str], str] | None = None  # a row whose IP may continue
+    for line in lines[header + 1 :]:
+        if _link_chrome(line):
+            continue
+        m = _LINK_ROW.match(line)
+        if m:
+            if pending:
+                rows.append(_link_row(*pending))
+            pending = (m, m.group(3) or "")
+        elif pending and _IP_PART.match(line):
+            rows.append(_link_row(pending[0], pending[1] + line.strip()))
+            pending = None
+        else:
+            raise ProtocolError(
+                f"{STATUS_LINK}: cannot read row {ascii(line.strip()[:60])} (expected srvr/link, "
+                "server, remote IP, remote port, local node, msgs sent, msgs rcvd)"
+            )
+    if pending:
+        rows.append(_link_row(*pending))
+    return AesvcsLinkStatus(tuple(rows))
+
+
 def parse_screen(text: str, command: str | None = None) -> Screen:
     """Parse screen text; *command* skips recognition. ProtocolError if unreadable."""
     lines = clean_lines(text)
@@ -299,6 +429,10 @@ def parse_screen(text: str, command: str | None = None) -> Screen:
         return parse_cti_status(lines)
     if command == IP_SERVICES:
         return parse_ip_services(lines)
+    if command == STATUS_INTERFACE:
+        return parse_interface_status(lines)
+    if command == STATUS_LINK:
+        return parse_link_status(lines)
     return parse_fields(command, lines)
 
 
