@@ -58,6 +58,7 @@ VT_PROMPT = "\x1b[2;1H\x1b[0m\x1b[KCommand: "
 VT_MORE = "\x1b[24;1Hpress CANCEL to quit --  press NEXT PAGE to continue\x1b[K"
 VT_DONE = "\x1b[23;1HCommand successfully completed\x1b[K"
 NEXT_PAGE = "\x1b[6~"
+VT_PARKED = "\x1b[3;12H\x1b[0m"  # the cursor parked in a form's first field
 CANCEL = "\x1b[3~"
 
 
@@ -161,6 +162,7 @@ class CmSatEmulator:
         ossit_page_lines: int = 4,
         vt220_prompt: bool = True,
         endless_paging: bool = False,
+        paging_prompt: bool = True,
     ) -> None:
         #: SSH auth methods offered (tests narrow this to one)
         self.auth = auth
@@ -172,6 +174,9 @@ class CmSatEmulator:
         self.vt220_prompt = vt220_prompt
         #: True: every VT220 screen asks for NEXT PAGE forever (a hostile or broken SAT)
         self.endless_paging = endless_paging
+        #: False: a form ("Page n of m") ends each page with the cursor parked in a field and
+        #: no paging prompt, the last one too, until NEXT PAGE or CANCEL (as pbxd handles it)
+        self.paging_prompt = paging_prompt
         #: the CTI link this CM has administered for ECC (the app note's is 1)
         self.cti_link = 1
         #: links of other applications (number -> Service State), listed after ECC's
@@ -519,6 +524,14 @@ class CmSatEmulator:
             ]
             process.stdout.write("".join(out))
             number += 1
+            if not self.paging_prompt and "Page " in page[0]:
+                process.stdout.write(VT_PARKED)  # a form waits in a field, no prompt
+                key = await lines.read_input()
+                if key is None:
+                    return False
+                if key != NEXT_PAGE or number == len(pages):
+                    return True  # CANCEL: the form is left, Command: follows
+                continue
             if number == len(pages) and not self.endless_paging:
                 break
             process.stdout.write(VT_MORE)

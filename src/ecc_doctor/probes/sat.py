@@ -56,9 +56,16 @@ _INBAND = {
 _MORE = "more..y."
 
 # VT220 (PROTOCOLS.md 4.1, pbxd definity.py): the command prompt is drawn as
-# ``ESC[2;1H ... ESC[KCommand: ``; a page that has a next one ends in the paging prompt; keys
-# are VT220 function-key sequences; CM's messages (errors, the success banner) are on row 23.
-_VT_PROMPT = re.compile(r"(?:\x1b\[K|\x1b\[[0-9;]*H|^|[\r\n])Command: ?")
+# ``ESC[2;1H ... ESC[KCommand: ``; a page that has a next one ends in the paging prompt, or,
+# on a form ("Page n of m" in its header), with the cursor parked in a field (``ESC[r;ccH
+# ESC[0m``, pbxd's end-of-page marker); keys are VT220 function-key sequences; CM's messages
+# (errors, the success banner) are on row 23. The prompt is taken only after ``ESC[K`` or
+# at a line start, never after a bare cursor move (a screen cell reading "Command:").
+_VT_PROMPT = re.compile(r"(?:\x1b\[K|^|[\r\n])Command: ?")
+_VT_PARKED = re.compile(r"\x1b\[\d;\d\dH\x1b\[0m")
+_VT_PAGE_OF = re.compile(r"Page\s+(\d+)\s+of\s+(\d+)")
+#: how far back a new read is searched for a marker that began before it (each is shorter)
+_MARKER_SPAN = 128
 _VT_MORE = re.compile(r"press CANCEL to quit\s*--\s*press NEXT PAGE to continue")
 _VT_DONE = re.compile(r"Command successfully completed")
 NEXT_PAGE = "\x1b[6~"
@@ -68,6 +75,16 @@ MAX_PAGES = 40
 #: after the success banner, how long CM may take to show ``Command:`` before we press CANCEL
 BANNER_GRACE_S = 2.0
 MESSAGE_ROW = 22  # row 23
+
+
+def _page_of(text: str) -> tuple[int, int] | None:
+    """``(n, m)`` of the "Page n of m" header of the page *text* draws, if it has one."""
+    rows = vt220.pages(text)[-1] if text else []
+    for row in rows[:3]:  # the header: the first row on CM's forms
+        found = _VT_PAGE_OF.search(row)
+        if found:
+            return int(found.group(1)), int(found.group(2))
+    return None
 
 
 def vt220_mode(termtype: str) -> bool:
@@ -255,19 +272,24 @@ class SatSession:
 
     async def _marker(
         self, patterns: Mapping[str, re.Pattern[str]], what: str, deadline: float, late: str
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, str]:
         """Wait (until *deadline*) for the first of *patterns*; consume up to its end and
-        return its name and the text before it."""
+        return its name, the text before it and its own text. Each read is searched from
+        a little before its start, not from the top of the buffer again (a screen of 1 MiB
+        without a marker is read in linear time)."""
+        scanned = 0
         while True:
             hits = [
                 (m.start(), m.end(), name)
                 for name, p in patterns.items()
-                if (m := p.search(self._buf))
+                if (m := p.search(self._buf, max(0, scanned - _MARKER_SPAN)))
             ]
             if hits:
                 start, end, name = min(hits)
-                before, self._buf = self._buf[:start], self._buf[end:]
-                return name, before
+                before, matched = self._buf[:start], self._buf[start:end]
+                self._buf = self._buf[end:]
+                return name, before, matched
+            scanned = len(self._buf)
             await self._read_more(what, deadline, self.command_timeout, late)
 
     async def login(self, username: str, password: str, termtype: str) -> None:
@@ -351,47 +373,70 @@ class SatSession:
             "(no 'Command:' prompt)"
         )
         what = f"the 'Command:' prompt after '{command}'"
-        markers = {"prompt": _VT_PROMPT, "more": _VT_MORE, "done": _VT_DONE}
+        markers = {"prompt": _VT_PROMPT, "more": _VT_MORE, "done": _VT_DONE, "parked": _VT_PARKED}
         segments: list[str] = []
-        text, size, cancelled = "", 0, False
-        while True:
-            name, before = await self._marker(markers, what, deadline, late)
-            text += before
-            size += len(before)
-            if size > MAX_BUFFER:
-                raise ProtocolError(f"CM {self.where}: '{command}' gave over {MAX_BUFFER} bytes")
-            if name == "prompt":
-                segments.append(text)
-                break
-            if name == "done":  # the prompt should follow; if it does not, CANCEL brings it
-                text += "Command successfully completed"
-                grace = min(deadline, loop.time() + min(BANNER_GRACE_S, self.prompt_timeout))
-                try:
-                    await self._marker({"prompt": _VT_PROMPT}, what, grace, late)
-                except ProbeTimeout:
-                    if cancelled:
-                        raise
-                    cancelled = True
+        text, size = "", 0
+        try:
+            while True:
+                name, before, matched = await self._marker(markers, what, deadline, late)
+                text += before
+                size += len(before)
+                if size > MAX_BUFFER:
+                    raise ProtocolError(
+                        f"CM {self.where}: '{command}' gave over {MAX_BUFFER} bytes"
+                    )
+                if name == "prompt":
+                    segments.append(text)
+                    break
+                if name == "done":  # the prompt should follow; if not, CANCEL brings it
+                    text += "Command successfully completed"
+                    await self._prompt_after(what, deadline, late)
+                    segments.append(text)
+                    break
+                if name == "parked":
+                    page_of = _page_of(text)
+                    if page_of is None:  # a cursor move within a page, not its end
+                        text += matched
+                        continue
+                    if page_of[0] >= page_of[1]:  # the last page of a form: CANCEL ends it
+                        segments.append(text)
+                        self._key(CANCEL, "CANCEL")
+                        await self._marker({"prompt": _VT_PROMPT}, what, deadline, late)
+                        break
+                segments.append(text)  # "more", or a form page with a next one
+                text = ""
+                self._record(segments[-1])
+                if len(segments) >= MAX_PAGES:
                     self._key(CANCEL, "CANCEL")
-                    await self._marker({"prompt": _VT_PROMPT}, what, deadline, late)
-                segments.append(text)
-                break
-            segments.append(text)  # "more": this page is complete
-            text = ""
-            self._record(segments[-1])
-            if len(segments) >= MAX_PAGES:
-                self._key(CANCEL, "CANCEL")
-                raise ProtocolError(
-                    f"CM {self.where}: '{command}' was still paging after {MAX_PAGES} pages "
-                    "(pressed CANCEL)"
-                )
-            self._key(NEXT_PAGE, "NEXT PAGE")
+                    raise ProtocolError(
+                        f"CM {self.where}: '{command}' was still paging after {MAX_PAGES} "
+                        "pages (pressed CANCEL)"
+                    )
+                self._key(NEXT_PAGE, "NEXT PAGE")
+        except (ProbeTimeout, ProtocolError):
+            # what CM showed is what an engineer needs to see why (a stuck or odd screen)
+            self._record(text + self._buf)
+            raise
         self._record(segments[-1])
         pages = [page for seg in segments for page in vt220.pages(seg)]
-        message = pages[-1][MESSAGE_ROW].strip() if len(pages[-1]) > MESSAGE_ROW else ""
+        # CM's message row is read only on a page drawn with cursor addressing: in plain
+        # text, a 23rd line is data, not a message
+        drawn = "\x1b[" in segments[-1]
+        message = pages[-1][MESSAGE_ROW].strip() if drawn and len(pages[-1]) > MESSAGE_ROW else ""
         if message and not _VT_DONE.search(message) and not _VT_MORE.search(message):
             raise CommandRejected(command, message)
         return pages
+
+    async def _prompt_after(self, what: str, deadline: float, late: str) -> None:
+        """After the success banner: ``Command:`` should follow; if it does not within
+        BANNER_GRACE_S, press CANCEL (once) and wait until *deadline*."""
+        loop = asyncio.get_running_loop()
+        grace = min(deadline, loop.time() + min(BANNER_GRACE_S, self.prompt_timeout))
+        try:
+            await self._marker({"prompt": _VT_PROMPT}, what, grace, late)
+        except ProbeTimeout:
+            self._key(CANCEL, "CANCEL")
+            await self._marker({"prompt": _VT_PROMPT}, what, deadline, late)
 
     def _record(self, segment: str) -> None:
         """Keep a page in the transcript as the screen shows it (ip-services password column
