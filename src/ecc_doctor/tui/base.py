@@ -105,9 +105,23 @@ class DashboardBase(App[None]):
         self.sip_index = 0
         self._changed = asyncio.Event()
         self._mounted_views = False
+        #: the first exception raised inside the app (a bug of ours, not a check's ERROR):
+        #: the app exits and ``ecc-doctor dashboard`` reports it as an internal error
+        self.crash: Exception | None = None
         for at, result in recorded:
             self.history.record(result, at)
             self.last_run_at = at if self.last_run_at is None else max(self.last_run_at, at)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception inside the app: exit as Textual does, but without Textual's traceback
+        (printed with the frames' local variables, which can hold secrets) on the terminal.
+        The CLI re-raises :attr:`crash` after the terminal is restored, so the user gets the
+        one-line internal error (exit 3), and the traceback, redacted, only with --debug."""
+        if self.crash is None:
+            self.crash = error
+        shown = len(self._exit_renderables)
+        super()._handle_exception(error)  # exits; run_test re-raises it for tests
+        del self._exit_renderables[shown:]
 
     def say(
         self, message: str, *, severity: Any = "information", timeout: float | None = None
