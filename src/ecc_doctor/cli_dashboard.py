@@ -170,7 +170,10 @@ def _dashboard(
     )
     with _hangup_quits_like_sigterm():
         app.run()
-    return app.return_code or 0  # 130 after SIGTERM or SIGHUP, 1 after a crash
+    if app.crash is not None:
+        # the terminal is restored by now: run_guarded reports it as an internal error
+        raise app.crash
+    return app.return_code or 0  # 130 after SIGTERM or SIGHUP
 
 
 @contextlib.contextmanager

@@ -304,7 +304,7 @@ async def test_header_note_stays_visible_at_80_columns() -> None:
         assert bar.content_region.width == 78
         header = str(bar.render())
         assert header.startswith("ecc-doctor · no site file · REAL │ ")
-        assert header.endswith(" │ capture only"), header
+        assert " │ capture only │ ran " in header, header  # and how fresh the verdicts are
         await pilot.press("f")
         header = str(app.query_one(HeaderBar).render())
-        assert header.endswith(" │ capture only, failing only"), header
+        assert " │ capture only, failing only │ ran " in header, header

@@ -149,13 +149,14 @@ def test_timeline_shows_strips_first_and_caps_the_outage_list() -> None:
             h.record(res(Status.PASS, check_id), at(100 * cycle + 50 + i))
     lines = timeline_lines(h, at(1000))
     assert lines[0].startswith("Timeline")
-    assert [line.split()[0] for line in lines[1:16]] == checks
-    assert lines[16].startswith("Outages")
+    assert "┬" in lines[2]  # the time axis, then the strips
+    assert [line.split()[0] for line in lines[3:18]] == checks
+    assert lines[18].startswith("Outages")
     outages = [line for line in lines if "recovered" in line]
     assert len(outages) == timeline_panel.MAX_OUTAGES
     assert outages[0].split()[0] == "check.14"  # the latest first
     hidden = 45 - timeline_panel.MAX_OUTAGES
-    assert f"… {hidden} older outages" in lines[17 + timeline_panel.MAX_OUTAGES]
+    assert f"… {hidden} older outages" in lines[19 + timeline_panel.MAX_OUTAGES]
 
 
 def test_timeline_counts_hidden_ongoing_outages_apart() -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from ecc_doctor.tui.check_runs import CheckRuns
 from ecc_doctor.tui.checks_table import ChecksTable
@@ -45,6 +45,8 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
     #checks-table { height: 1fr; min-height: 5; }
     #detail { height: 1fr; min-height: 5; }
     #search { dock: bottom; display: none; }
+    #no-match { display: none; padding: 0 1; color: $warning; text-style: bold; }
+    #no-match.shown { display: block; }
     #search.shown { display: block; }
     TabbedContent, TabPane { height: 1fr; }
     TabPane { padding: 0; }
@@ -74,6 +76,7 @@ class DashboardApp(CheckRuns, SipCapture, MgcCapture, LabControl, ExportActions,
         yield HeaderBar(id="header")
         with TabbedContent(id="tabs", initial="checks"):
             with TabPane("Checks", id="checks"):
+                yield Static(id="no-match")
                 yield ChecksTable(tz=self.tz, id="checks-table")
                 yield DetailPane(id="detail")
             with TabPane("Timeline", id="timeline"):

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual import on
 from textual.app import App
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from ecc_doctor.checks import CheckSpec
 from ecc_doctor.config import SiteConfig
@@ -104,9 +105,23 @@ class DashboardBase(App[None]):
         self.sip_index = 0
         self._changed = asyncio.Event()
         self._mounted_views = False
+        #: the first exception raised inside the app (a bug of ours, not a check's ERROR):
+        #: the app exits and ``ecc-doctor dashboard`` reports it as an internal error
+        self.crash: Exception | None = None
         for at, result in recorded:
             self.history.record(result, at)
             self.last_run_at = at if self.last_run_at is None else max(self.last_run_at, at)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception inside the app: exit as Textual does, but without Textual's traceback
+        (printed with the frames' local variables, which can hold secrets) on the terminal.
+        The CLI re-raises :attr:`crash` after the terminal is restored, so the user gets the
+        one-line internal error (exit 3), and the traceback, redacted, only with --debug."""
+        if self.crash is None:
+            self.crash = error
+        shown = len(self._exit_renderables)
+        super()._handle_exception(error)  # exits; run_test re-raises it for tests
+        del self._exit_renderables[shown:]
 
     def say(
         self, message: str, *, severity: Any = "information", timeout: float | None = None
@@ -189,7 +204,9 @@ class DashboardBase(App[None]):
             return
         try:
             table = self.query_one(ChecksTable)
-            table.show(self.visible_rows())
+            rows = self.visible_rows()
+            table.show(rows)
+            self._show_no_match(not rows)
             if table.selected_id is not None and table.selected_id != self.selected_check:
                 self.selected_check = table.selected_id
                 changed = None
@@ -201,6 +218,23 @@ class DashboardBase(App[None]):
         except NoMatches:  # shutting down: the widgets are gone
             return
 
+    def no_match_text(self) -> str:
+        """Why the table is empty when the filters hide every row ("" when they do not)."""
+        needle = self.search_text.strip()
+        if needle and self.failing_only:
+            return f"no failing check matches {needle!r} — esc clears the search, f shows all"
+        if needle:
+            return f"no check matches {needle!r} — esc clears"
+        if self.failing_only:
+            return "no check is WARN, FAIL or ERROR — f shows all"
+        return ""
+
+    def _show_no_match(self, empty: bool) -> None:
+        note = self.query_one("#no-match", Static)
+        text = self.no_match_text() if empty else ""
+        note.update(Text(text))
+        note.set_class(bool(text), "shown")
+
     def _show_header(self) -> None:
         if self.config is not None:
             site, is_lab = self.config.site.name, self.config.is_lab
@@ -211,16 +245,13 @@ class DashboardBase(App[None]):
             filters.append("failing only")
         if self.search_text:
             filters.append(f"/{self.search_text}")
-        state = self.state
-        if not state and self.last_run_at is not None:
-            state = f"ran {clock_time(self.last_run_at, self.tz)}"
-            if self.interval > 0:
-                state += f", every {self.interval:g} s"
+        ran = clock_time(self.last_run_at, self.tz) if self.last_run_at is not None else ""
+        every = f"{self.interval:g} s" if self.interval > 0 else ""
         running = sum(1 for h in self.history.checks.values() if h.running)
         ongoing = sum(1 for h in self.history.checks.values() if h.open_outage is not None)
         self._label_tab("timeline", "Timeline", ongoing)
         self.query_one(HeaderBar).show(
-            site, is_lab, self.history.counts(), running, state, ", ".join(filters)
+            site, is_lab, self.history.counts(), running, self.state, ", ".join(filters), ran, every
         )
 
     def _label_tab(self, tab: str, name: str, problems: int, symbol: str = "✗") -> None:

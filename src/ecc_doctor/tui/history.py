@@ -179,6 +179,49 @@ class CheckHistory:
         return UNKNOWN_MARK * (width - len(marks)) + "".join(marks)
 
 
+def column_of(at: datetime, start: datetime, end: datetime, width: int) -> int:
+    """The column (0 … *width* - 1) of time *at* on an axis from *start* (the first column)
+    to *end* (the last); times outside fall in the first or last column."""
+    span = (end - start).total_seconds()
+    if width <= 1 or span <= 0:
+        return max(width - 1, 0)
+    col = round((at - start).total_seconds() / span * (width - 1))
+    return min(max(col, 0), width - 1)
+
+
+def time_strip(h: CheckHistory, start: datetime, end: datetime, width: int) -> str:
+    """*h*'s status from *start* to *end* in *width* columns on a time axis shared by every
+    check (:func:`column_of`): a column shows the worst status found in it, else the status
+    the check was left in (``·`` before its first result); the last one is ``…`` while it runs.
+
+    >>> from datetime import UTC
+    >>> h = CheckHistory("x")
+    >>> t0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    >>> _ = h.record(Result("x", Status.PASS, "ok"), t0 + timedelta(seconds=20))
+    >>> _ = h.record(Result("x", Status.FAIL, "down"), t0 + timedelta(seconds=50))
+    >>> _ = h.record(Result("x", Status.PASS, "ok"), t0 + timedelta(seconds=70))
+    >>> time_strip(h, t0, t0 + timedelta(seconds=90), 10)
+    '··✓✓✓✗✗✓✓✓'
+    """
+    if width <= 0:
+        return ""
+    found: dict[int, list[Status]] = {}
+    for sample in h.samples:
+        found.setdefault(column_of(sample.at, start, end, width), []).append(sample.status)
+    marks: list[str] = []
+    current: Status | None = None
+    for col in range(width):
+        seen = found.get(col)
+        if seen:
+            marks.append(Status.worst(seen).symbol)
+            current = seen[-1]
+        else:
+            marks.append(current.symbol if current is not None else UNKNOWN_MARK)
+    if h.running:
+        marks[-1] = RUNNING_MARK
+    return "".join(marks)
+
+
 class SessionHistory:
     """Histories of every check seen in this session, in first-seen order."""
 
@@ -220,6 +263,17 @@ class SessionHistory:
     def counts(self) -> Counter[Status]:
         """How many checks are in each status now (checks without a result are not counted)."""
         return Counter(h.status for h in self.checks.values() if h.status is not None)
+
+    def seen_between(self) -> tuple[datetime | None, datetime | None]:
+        """When the oldest result still remembered and the newest one were seen (None, None
+        before any result)."""
+        seen = [
+            t
+            for h in self.checks.values()
+            if h.samples
+            for t in (h.samples[0].at, h.samples[-1].at)
+        ]
+        return (min(seen), max(seen)) if seen else (None, None)
 
     def outages(self) -> list[Outage]:
         """Every remembered outage, ongoing ones first, then the most recent first."""

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ecc_doctor.tui.history import RUNNING_MARK, SessionHistory, clock_time
+from ecc_doctor.tui.history import RUNNING_MARK, SessionHistory, clock_time, time_strip
 from ecc_doctor.tui.style import STATUS_STYLE, strip_text
 
 MAX_CHANGES = 30
@@ -20,18 +20,71 @@ MAX_CHANGES = 30
 MAX_OUTAGES = 8
 
 
+#: columns between two ticks of the time axis at least (a label is 8 wide: HH:MM:SS)
+TICK_EVERY = 16
+
+
+def time_axis(start: datetime, end: datetime, tz: tzinfo | None, width: int) -> tuple[str, str]:
+    """The time axis over *width* columns from *start* to *end* (as
+    :func:`~ecc_doctor.tui.history.column_of` lays out the strips): a line of clock times and a line of ticks under them, ``┬`` where each
+    time is (the first time starts at its tick, the last ends at it, the others are centred
+    on theirs). Both ends are labelled, and there is a tick every :data:`TICK_EVERY` columns
+    or so.
+
+    >>> from datetime import UTC, timedelta
+    >>> t0 = datetime(2026, 1, 1, 10, 40, 5, tzinfo=UTC)
+    >>> labels, ticks = time_axis(t0, t0 + timedelta(minutes=8), UTC, 33)
+    >>> print(labels); print(ticks)
+    10:40:05    10:44:05     10:48:05
+    ┬───────────────┬───────────────┬
+    """
+    if width < 2:
+        return "", ""
+    steps = max(1, min(width // TICK_EVERY, 6))
+    cols = sorted({round(i * (width - 1) / steps) for i in range(steps + 1)})
+    span = end - start
+    labels = [" "] * width
+    ticks = ["─"] * width
+    free = 0  # the first column a label may use
+    for n, col in enumerate(cols):
+        label = clock_time(start + span * (col / (width - 1)), tz)
+        if n == 0:
+            left = 0
+        elif n == len(cols) - 1:
+            left = width - len(label)
+        else:
+            left = col - len(label) // 2
+        if left < free or left + len(label) > width:
+            continue  # no room for this one's time: the tick stays
+        labels[left : left + len(label)] = label
+        free = left + len(label) + 1
+        ticks[col] = "┬"
+    return "".join(labels).rstrip(), "".join(ticks)
+
+
 def describe(history: SessionHistory, now: datetime, tz: tzinfo | None, width: int) -> Group:
     """The panel's content (pure: used by tests and the widget): a strip per check first
-    (one line each), then the latest outages, then the status changes."""
+    (one line each, on one time axis for all), then the latest outages, then the status
+    changes."""
     name_w = max([len(c) for c in history.checks] + [10])
     name_w = min(name_w, 28, max(width // 3, 10))
     strip_w = max(width - name_w - 4, 5)
+    pad = " " * (name_w + 3)
     parts: list[RenderableType] = [
-        Text(f"Timeline (one mark per run, oldest → newest; {RUNNING_MARK} running)", style="bold")
+        Text(f"Timeline: each check's status over time ({RUNNING_MARK} running)", style="bold")
     ]
+    start, newest = history.seen_between()
+    end = max(now, newest) if newest is not None else now
+    if start is None:
+        parts.append(Text(f"{pad}no results yet", style="dim"))
+    else:
+        labels, ticks = time_axis(start, end, tz, strip_w)
+        parts.append(Text(pad + labels, style="dim", no_wrap=True))
+        parts.append(Text(pad + ticks, style="dim", no_wrap=True))
     for check_id, h in history.checks.items():
-        line = Text(f"  {check_id[:name_w]:<{name_w}} ")
-        line.append_text(strip_text(h.strip(strip_w)))
+        line = Text(f"  {check_id[:name_w]:<{name_w}} ", no_wrap=True)
+        marks = h.strip(strip_w) if start is None else time_strip(h, start, end, strip_w)
+        line.append_text(strip_text(marks))
         parts.append(line)
     parts.append(Text("Outages (ongoing first, then latest)", style="bold"))
     outages = history.outages()
