@@ -72,3 +72,22 @@ async def test_the_cti_link_follows_aes_and_ecc_follows_the_cti_link() -> None:
         assert (await _ecc(lab))["ecc.event-roundtrip"] is Status.ERROR
         await lab.heal("cti-link-down")
         assert (await _ecc(lab))["ecc.event-roundtrip"] is Status.PASS
+
+
+async def test_the_link_counters_freeze_while_aes_restarts_and_never_go_back() -> None:
+    from ecc_doctor.checks import cm_cti_link
+    from ecc_doctor.lab.cm_sat import CmSatEmulator
+
+    async with Lab([CmSatEmulator(), AesEmulator(restart_s=0)]) as lab:
+
+        async def sent() -> float:
+            (result,) = await run_checks([spec_of(cm_cti_link)], lab.config)
+            return result.metrics["link1.msgs_sent"]
+
+        before = await sent()
+        await lab.fault("aes-restart")
+        during = [await sent(), await sent()]
+        await lab.heal("aes-restart")
+        after = await sent()
+        # review s6 F16: they fell back to their start value during the restart
+        assert before <= during[0] == during[1] <= after

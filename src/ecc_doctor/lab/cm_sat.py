@@ -207,6 +207,7 @@ class CmSatEmulator:
         self._server: asyncssh.SSHAcceptor | None = None
         self._count_base = 15.0
         self._count_since = time.monotonic()
+        self._frozen: int | None = None  # the counters' value while the link carries nothing
         self._links = SiteLinks()  # the lab's, from start(): is AES running?
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -267,6 +268,7 @@ class CmSatEmulator:
             raise KeyError(fault)
         # freeze or restart the counters where they are
         self._count_base, self._count_since = float(self._count()), time.monotonic()
+        self._frozen = None
         if active:
             self.active.add(fault)
         else:
@@ -314,9 +316,19 @@ class CmSatEmulator:
         return sum(1 for row in self._aes_links() if row["Local Node"] == "procr")
 
     def _count(self) -> int:
+        """The link's message counters: moving while it carries messages, frozen where
+        they were when it stopped (a fault of CM's, or the AES at its far end restarting,
+        which this emulator only sees when it asks)."""
+        now = time.monotonic()
+        moving = self._count_base + (now - self._count_since) * COUNTER_RATE
         if self._link_down() or "cti-link-stuck" in self.active:
+            if self._frozen is None:
+                self._frozen = int(moving)
+            return self._frozen
+        if self._frozen is not None:  # flowing again: from where they stopped
+            self._count_base, self._count_since, self._frozen = float(self._frozen), now, None
             return int(self._count_base)
-        return int(self._count_base + (time.monotonic() - self._count_since) * COUNTER_RATE)
+        return int(moving)
 
     # --- the SAT dialogue -------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ class TcpService:
             await self._handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass  # the client went away or spoke bad TLS: nothing to emulate
+        except asyncio.CancelledError:
+            # down() (or the lab stopping) ends this connection: end quietly, as asyncio's
+            # stream protocol logs a traceback for a connection task that ends cancelled
+            pass
         finally:
             self._writers.discard(writer)
             if task is not None:
