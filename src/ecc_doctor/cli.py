@@ -148,6 +148,56 @@ class Terminated(Exception):
         self.reason = reason
 
 
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived outside an event loop: raised in the main thread by the
+    handler that :func:`run_guarded` installs for every command, with the reason it prints.
+
+    A KeyboardInterrupt, as Ctrl-C's is, so that it unwinds the command the same way: no
+    ``except Exception`` keeps it, every ``finally`` runs (worker processes, a tshark child,
+    open files), and asyncio passes it on instead of logging it from a callback."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _StopSignals:
+    """The handlers of STOP_SIGNALS for the span of one command (see run_guarded).
+
+    Installed only in the main thread (where signals are delivered; in any other thread, or
+    off Unix, the signals keep their action), the previous handlers restored by
+    :meth:`restore`. The first signal raises StopSignal; a later one is ignored, so that the
+    cleanup the first one started is not cut short, and so is one that comes once the
+    command is ending anyway (:meth:`ending`). An event loop of the command's
+    (:func:`run_async`, the dashboard) takes the signals over while it runs."""
+
+    def __init__(self) -> None:
+        self.handled: list[signal.Signals] = []
+        self.previous: dict[signal.Signals, Any] = {}
+        self.stopping = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in stop_signals():  # SIGTERM, and SIGHUP unless ignored (nohup)
+            with contextlib.suppress(ValueError, OSError):
+                self.previous[sig] = signal.signal(sig, self._on_signal)
+                self.handled.append(sig)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise StopSignal(STOP_SIGNALS[signal.Signals(signum)])
+
+    def ending(self) -> None:
+        self.stopping = True
+
+    def restore(self) -> None:
+        for sig in self.handled:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, self.previous[sig])
+        self.handled = []
+
+
 class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
     """The event loop's default executor (``asyncio.to_thread``) with daemon threads that
     nobody waits for at exit: a thread stuck in a blocking call (an analysis that ignores
@@ -194,6 +244,8 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
                 task.cancel()
 
         handled = stop_signals()
+        # the handlers before (run_guarded's): asyncio's remove_signal_handler leaves SIG_DFL
+        previous = {sig: signal.getsignal(sig) for sig in handled}
         # not in the main thread (tests) or not on Unix: the signals keep their default action
         for sig in handled:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -207,17 +259,33 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
         finally:
             for sig in handled:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
+                    if loop.remove_signal_handler(sig) and previous[sig] is not None:
+                        signal.signal(sig, previous[sig])
 
     return asyncio.run(wrapper())
 
 
 def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
-    """Run a command body: config errors exit 2, Ctrl-C 130, bugs 3 (traceback with --debug)."""
+    """Run a command body: config errors exit 2, bugs 3 (traceback with --debug), and
+    Ctrl-C, SIGTERM and SIGHUP 130 with one line saying which, for every command (the
+    handlers are installed here: a body blocked reading a FIFO or stdin ends too)."""
+    stops = _StopSignals()
     try:
-        code = fn()
+        _guarded(fn, stops, debug=debug)
+    finally:
+        stops.restore()
+
+
+def _guarded(fn: Callable[[], int], stops: _StopSignals, *, debug: bool) -> NoReturn:
+    try:
+        try:
+            code = fn()
+        finally:
+            stops.ending()  # a signal from now on cannot stop more than the exit that follows
     except ConfigError as exc:
         fail(exc.message, ExitCode.USAGE)
+    except StopSignal as exc:
+        fail(f"{exc.reason}; every session was closed", ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         fail("interrupted; every session was closed", ExitCode.INTERRUPTED)
     except Terminated as exc:
