@@ -28,6 +28,7 @@ from ecc_doctor.errors import ConfigError, EccDoctorError
 from ecc_doctor.exitcodes import REPORT_URL, ExitCode
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
+from ecc_doctor.textsafe import terminal_text
 
 T = TypeVar("T")
 
@@ -471,6 +472,9 @@ def _check(opts: _CheckOptions) -> int:
     check_writable(opts.junit_path, "--junit")
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
+    for spec in registry:  # a broken plugin that runs is an ERROR result; else say it here
+        if spec.broken and spec not in specs:
+            click.echo(f"ecc-doctor: warning: {terminal_text(redact(spec.broken))}", err=True)
     known_ids = [s.id for s in registry]
     config = None if opts.lab else load_site(opts.config_path, known_ids=known_ids)
     t0 = time.monotonic()
@@ -635,6 +639,7 @@ def list_checks(fmt: str, debug: bool) -> None:
 
     def body() -> int:
         from rich.table import Table
+        from rich.text import Text
 
         from ecc_doctor.checks import all_checks
 
@@ -642,6 +647,7 @@ def list_checks(fmt: str, debug: bool) -> None:
         if fmt == "json":
             rows = [
                 {"id": s.id, "title": s.title, "source": s.source, "needs": list(s.needs)}
+                | ({"broken": s.broken} if s.broken else {})
                 for s in specs
             ]
             echo(json.dumps(rows, indent=2))
@@ -649,9 +655,17 @@ def list_checks(fmt: str, debug: bool) -> None:
         t = Table(show_edge=False, header_style="bold")
         for col in ("id", "title", "source", "needs"):
             t.add_column(col, overflow="fold")
-        for s in specs:
-            t.add_row(s.id, s.title, s.source, ", ".join(s.needs) or "-")
+        for s in specs:  # plain text, not rich markup (a plugin's text is data)
+            t.add_row(
+                *(
+                    Text(terminal_text(c))
+                    for c in (s.id, s.title, s.source, ", ".join(s.needs) or "-")
+                )
+            )
         OutputConsole().print(t)
+        for s in specs:  # on stderr too: a table row is easily overlooked
+            if s.broken:
+                click.echo(f"ecc-doctor: warning: {terminal_text(redact(s.broken))}", err=True)
         return 0
 
     run_guarded(body, debug=debug)
