@@ -175,3 +175,39 @@ def test_list_shows_a_broken_plugin_as_broken(tmp_path: Path) -> None:
     assert table.returncode == 0
     assert "plugin:eccd_plug_broken" in table.stdout and "broken: check plugin" in table.stdout
     assert table.stderr.splitlines() == [f"ecc-doctor: warning: {BROKEN_WHY}"]
+
+
+ODD_METRICS = """
+from ecc_doctor.models import Status
+
+ID, TITLE, SOURCE, NEEDS = "plug.odd", "Odd metrics", "plugin docs", ()
+
+
+async def check(ctx):
+    return ctx.result(
+        Status.PASS, "odd", metrics={"nan": float("nan"), "inf": float("inf"), "ok": 1.5}
+    )
+"""
+
+
+def _strict_json(text: str) -> object:
+    def reject(word: str) -> object:
+        raise AssertionError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_a_nan_or_infinite_metric_is_null_in_the_json_report(tmp_path: Path) -> None:
+    # QA 3b #9 side note: bare NaN/Infinity is not JSON (JSON.parse and strict parsers fail)
+    root = make_dist(tmp_path / "site-packages", "eccd_plug_odd", {"eccd_plug_odd": ODD_METRICS})
+    (tmp_path / "site.toml").write_text('[site]\nname = "t"\n')
+    proc = run(
+        root,
+        *("check", "plug.odd", "--config", "site.toml", "--format", "json", "--json", "r.json"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for text in (proc.stdout, (tmp_path / "r.json").read_text()):
+        doc = _strict_json(text)
+        assert isinstance(doc, dict)
+        assert doc["results"][0]["metrics"] == {"nan": None, "inf": None, "ok": 1.5}
