@@ -386,27 +386,30 @@ def load_site(config_path: Path | None, *, known_ids: Sequence[str] | None = Non
     "--junit",
     "junit_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write JUnit XML here.",
+    help="Also write JUnit XML here (a file from an earlier run is removed at the start).",
 )
 @click.option(
     "--json",
     "json_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the JSON report here.",
+    help="Also write the JSON report here (a file from an earlier run is removed at the start).",
 )
 @click.option(
     "--junit-warn-as",
     type=click.Choice(["pass", "failure", "skipped"]),
-    default="pass",
-    show_default=True,
-    help="How WARN appears in JUnit.",
+    default=None,
+    help="How WARN appears in JUnit (default: pass; failure with --strict).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 3600),
     help="Time limit per check (overrides [timeouts]).",
 )
-@click.option("--strict", is_flag=True, help="WARN counts as a failure for the exit code.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="WARN counts as a failure for the exit code, and in JUnit unless --junit-warn-as says.",
+)
 @click.option("--debug", is_flag=True, help="Show transcripts, evidence and tracebacks.")
 def check(
     ids: tuple[str, ...],
@@ -417,12 +420,18 @@ def check(
     formats: tuple[str, ...],
     junit_path: Path | None,
     json_path: Path | None,
-    junit_warn_as: str,
+    junit_warn_as: str | None,
     timeout: float | None,
     strict: bool,
     debug: bool,
 ) -> None:
-    """Run checks (IDS: check ids or areas like 'cm'; or --all) and report."""
+    """Run checks (IDS: check ids or areas like 'cm'; or --all) and report.
+
+    Exit codes: 0 all PASS/WARN/SKIP (stderr says so when nothing was verified), 1 some
+    FAIL or ERROR (or WARN with --strict), 2 usage or config error (bad option, site file
+    or secret, an output file that cannot be written), 3 internal error (a bug), 130
+    interrupted (Ctrl-C, SIGTERM, SIGHUP).
+    """
     chosen_formats = _formats(formats)
     if not run_all and not ids:
         raise click.UsageError("name the checks to run, or use --all (see: ecc-doctor list)")
@@ -439,7 +448,9 @@ def check(
         formats=chosen_formats,
         junit_path=junit_path,
         json_path=json_path,
-        junit_warn_as=junit_warn_as,
+        # a WARN that fails the build is a failing test (a red build with green tests would
+        # name no culprit), unless the user chose otherwise
+        junit_warn_as=junit_warn_as or ("failure" if strict else "pass"),
         timeout=timeout,
         strict=strict,
         debug=debug,
@@ -468,8 +479,7 @@ class _CheckOptions:
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
 
-    check_writable(opts.json_path, "--json")
-    check_writable(opts.junit_path, "--junit")
+    check_outputs(("--json", opts.json_path), ("--junit", opts.junit_path))
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
     for spec in registry:  # a broken plugin that runs is an ERROR result; else say it here
@@ -560,6 +570,27 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
         raise ConfigError("; ".join(problems))
 
 
+def check_outputs(*outputs: tuple[str, Path | None]) -> None:
+    """check_writable for each (option, path) of a command, after making sure that no two
+    options name the same file (one report would silently replace the other)."""
+    seen: dict[Path, str] = {}
+    for label, path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        key = path.resolve()
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {label} name the same file {path}: give each its own file"
+            )
+        seen[key] = label
+    for label, path in outputs:
+        check_writable(path, label)
+
+
+#: the --format that writes what the file option writes, for "-" (standard output)
+_STDOUT_FORMAT = {"--json": "json", "--junit": "junit"}
+
+
 def check_writable(path: Path | None, label: str) -> None:
     """ConfigError before the (long) work starts if the output file *label* (the option,
     e.g. "--json") cannot be written. Shared by ``check``, ``analyze``, ``ladder``, ``lab``.
@@ -568,9 +599,20 @@ def check_writable(path: Path | None, label: str) -> None:
     on /proc or a read-only mount), without truncating a file that exists; a file this probe
     created is removed again. Devices and FIFOs are not opened (a FIFO's reader would see
     the end of its input): their problems show when the report is written.
+
+    A regular file that is there from an earlier run is then removed (emptied, if it is a
+    symbolic link's target): a run that stops early (SIGTERM, a config error, a crash) must
+    not leave the last run's report to be read as this one's.
+
+    ``-`` is no file name here: standard output is what ``--format`` writes (two reports,
+    or a table and a report, would otherwise be mixed on it).
     """
     if path is None:
         return
+    if str(path) == "-":
+        fmt = _STDOUT_FORMAT.get(label)
+        hint = f"for the report on standard output use --format {fmt}" if fmt else "not stdout"
+        raise ConfigError(f"{label} -: give a file name ({hint})")
     if path.is_dir():  # click rejects it for check (dir_okay=False); analyze/ladder reach it
         raise ConfigError(f"{label} {path}: is a folder, not a file")
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK
@@ -581,11 +623,22 @@ def check_writable(path: Path | None, label: str) -> None:
             if not path.is_file():  # a device, FIFO or a dangling symbolic link
                 return
             os.close(os.open(path, flags))
+            _remove_old_report(path)
         else:
             os.close(fd)
             path.unlink()
     except OSError as exc:
         raise ConfigError(f"{label} {path}: {_why_unwritable(path, exc)}") from None
+
+
+def _remove_old_report(path: Path) -> None:
+    """Remove the regular file *path* (written by an earlier run); a symbolic link is kept
+    and its target emptied, as is a file that its folder does not let us remove (sticky)."""
+    if not path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
+            return
+    os.truncate(path, 0)
 
 
 def _why_unwritable(path: Path, exc: OSError) -> str:
