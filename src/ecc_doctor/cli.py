@@ -28,6 +28,7 @@ from ecc_doctor.errors import ConfigError, EccDoctorError
 from ecc_doctor.exitcodes import REPORT_URL, ExitCode
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
+from ecc_doctor.textsafe import terminal_text
 
 T = TypeVar("T")
 
@@ -148,6 +149,56 @@ class Terminated(Exception):
         self.reason = reason
 
 
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived outside an event loop: raised in the main thread by the
+    handler that :func:`run_guarded` installs for every command, with the reason it prints.
+
+    A KeyboardInterrupt, as Ctrl-C's is, so that it unwinds the command the same way: no
+    ``except Exception`` keeps it, every ``finally`` runs (worker processes, a tshark child,
+    open files), and asyncio passes it on instead of logging it from a callback."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _StopSignals:
+    """The handlers of STOP_SIGNALS for the span of one command (see run_guarded).
+
+    Installed only in the main thread (where signals are delivered; in any other thread, or
+    off Unix, the signals keep their action), the previous handlers restored by
+    :meth:`restore`. The first signal raises StopSignal; a later one is ignored, so that the
+    cleanup the first one started is not cut short, and so is one that comes once the
+    command is ending anyway (:meth:`ending`). An event loop of the command's
+    (:func:`run_async`, the dashboard) takes the signals over while it runs."""
+
+    def __init__(self) -> None:
+        self.handled: list[signal.Signals] = []
+        self.previous: dict[signal.Signals, Any] = {}
+        self.stopping = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in stop_signals():  # SIGTERM, and SIGHUP unless ignored (nohup)
+            with contextlib.suppress(ValueError, OSError):
+                self.previous[sig] = signal.signal(sig, self._on_signal)
+                self.handled.append(sig)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise StopSignal(STOP_SIGNALS[signal.Signals(signum)])
+
+    def ending(self) -> None:
+        self.stopping = True
+
+    def restore(self) -> None:
+        for sig in self.handled:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, self.previous[sig])
+        self.handled = []
+
+
 class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
     """The event loop's default executor (``asyncio.to_thread``) with daemon threads that
     nobody waits for at exit: a thread stuck in a blocking call (an analysis that ignores
@@ -194,6 +245,8 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
                 task.cancel()
 
         handled = stop_signals()
+        # the handlers before (run_guarded's): asyncio's remove_signal_handler leaves SIG_DFL
+        previous = {sig: signal.getsignal(sig) for sig in handled}
         # not in the main thread (tests) or not on Unix: the signals keep their default action
         for sig in handled:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -207,17 +260,33 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
         finally:
             for sig in handled:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
+                    if loop.remove_signal_handler(sig) and previous[sig] is not None:
+                        signal.signal(sig, previous[sig])
 
     return asyncio.run(wrapper())
 
 
 def run_guarded(fn: Callable[[], int], *, debug: bool) -> NoReturn:
-    """Run a command body: config errors exit 2, Ctrl-C 130, bugs 3 (traceback with --debug)."""
+    """Run a command body: config errors exit 2, bugs 3 (traceback with --debug), and
+    Ctrl-C, SIGTERM and SIGHUP 130 with one line saying which, for every command (the
+    handlers are installed here: a body blocked reading a FIFO or stdin ends too)."""
+    stops = _StopSignals()
     try:
-        code = fn()
+        _guarded(fn, stops, debug=debug)
+    finally:
+        stops.restore()
+
+
+def _guarded(fn: Callable[[], int], stops: _StopSignals, *, debug: bool) -> NoReturn:
+    try:
+        try:
+            code = fn()
+        finally:
+            stops.ending()  # a signal from now on cannot stop more than the exit that follows
     except ConfigError as exc:
         fail(exc.message, ExitCode.USAGE)
+    except StopSignal as exc:
+        fail(f"{exc.reason}; every session was closed", ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         fail("interrupted; every session was closed", ExitCode.INTERRUPTED)
     except Terminated as exc:
@@ -317,27 +386,30 @@ def load_site(config_path: Path | None, *, known_ids: Sequence[str] | None = Non
     "--junit",
     "junit_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write JUnit XML here.",
+    help="Also write JUnit XML here (a file from an earlier run is removed at the start).",
 )
 @click.option(
     "--json",
     "json_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the JSON report here.",
+    help="Also write the JSON report here (a file from an earlier run is removed at the start).",
 )
 @click.option(
     "--junit-warn-as",
     type=click.Choice(["pass", "failure", "skipped"]),
-    default="pass",
-    show_default=True,
-    help="How WARN appears in JUnit.",
+    default=None,
+    help="How WARN appears in JUnit (default: pass; failure with --strict).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(0.1, 3600),
     help="Time limit per check (overrides [timeouts]).",
 )
-@click.option("--strict", is_flag=True, help="WARN counts as a failure for the exit code.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="WARN counts as a failure for the exit code, and in JUnit unless --junit-warn-as says.",
+)
 @click.option("--debug", is_flag=True, help="Show transcripts, evidence and tracebacks.")
 def check(
     ids: tuple[str, ...],
@@ -348,12 +420,18 @@ def check(
     formats: tuple[str, ...],
     junit_path: Path | None,
     json_path: Path | None,
-    junit_warn_as: str,
+    junit_warn_as: str | None,
     timeout: float | None,
     strict: bool,
     debug: bool,
 ) -> None:
-    """Run checks (IDS: check ids or areas like 'cm'; or --all) and report."""
+    """Run checks (IDS: check ids or areas like 'cm'; or --all) and report.
+
+    Exit codes: 0 all PASS/WARN/SKIP (stderr says so when nothing was verified), 1 some
+    FAIL or ERROR (or WARN with --strict), 2 usage or config error (bad option, site file
+    or secret, an output file that cannot be written), 3 internal error (a bug), 130
+    interrupted (Ctrl-C, SIGTERM, SIGHUP).
+    """
     chosen_formats = _formats(formats)
     if not run_all and not ids:
         raise click.UsageError("name the checks to run, or use --all (see: ecc-doctor list)")
@@ -370,7 +448,9 @@ def check(
         formats=chosen_formats,
         junit_path=junit_path,
         json_path=json_path,
-        junit_warn_as=junit_warn_as,
+        # a WARN that fails the build is a failing test (a red build with green tests would
+        # name no culprit), unless the user chose otherwise
+        junit_warn_as=junit_warn_as or ("failure" if strict else "pass"),
         timeout=timeout,
         strict=strict,
         debug=debug,
@@ -399,10 +479,12 @@ class _CheckOptions:
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
 
-    check_writable(opts.json_path, "--json")
-    check_writable(opts.junit_path, "--junit")
+    check_outputs(("--json", opts.json_path), ("--junit", opts.junit_path))
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
+    for spec in registry:  # a broken plugin that runs is an ERROR result; else say it here
+        if spec.broken and spec not in specs:
+            click.echo(f"ecc-doctor: warning: {terminal_text(redact(spec.broken))}", err=True)
     known_ids = [s.id for s in registry]
     config = None if opts.lab else load_site(opts.config_path, known_ids=known_ids)
     t0 = time.monotonic()
@@ -488,6 +570,27 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
         raise ConfigError("; ".join(problems))
 
 
+def check_outputs(*outputs: tuple[str, Path | None]) -> None:
+    """check_writable for each (option, path) of a command, after making sure that no two
+    options name the same file (one report would silently replace the other)."""
+    seen: dict[Path, str] = {}
+    for label, path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        key = path.resolve()
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {label} name the same file {path}: give each its own file"
+            )
+        seen[key] = label
+    for label, path in outputs:
+        check_writable(path, label)
+
+
+#: the --format that writes what the file option writes, for "-" (standard output)
+_STDOUT_FORMAT = {"--json": "json", "--junit": "junit"}
+
+
 def check_writable(path: Path | None, label: str) -> None:
     """ConfigError before the (long) work starts if the output file *label* (the option,
     e.g. "--json") cannot be written. Shared by ``check``, ``analyze``, ``ladder``, ``lab``.
@@ -496,9 +599,20 @@ def check_writable(path: Path | None, label: str) -> None:
     on /proc or a read-only mount), without truncating a file that exists; a file this probe
     created is removed again. Devices and FIFOs are not opened (a FIFO's reader would see
     the end of its input): their problems show when the report is written.
+
+    A regular file that is there from an earlier run is then removed (emptied, if it is a
+    symbolic link's target): a run that stops early (SIGTERM, a config error, a crash) must
+    not leave the last run's report to be read as this one's.
+
+    ``-`` is no file name here: standard output is what ``--format`` writes (two reports,
+    or a table and a report, would otherwise be mixed on it).
     """
     if path is None:
         return
+    if str(path) == "-":
+        fmt = _STDOUT_FORMAT.get(label)
+        hint = f"for the report on standard output use --format {fmt}" if fmt else "not stdout"
+        raise ConfigError(f"{label} -: give a file name ({hint})")
     if path.is_dir():  # click rejects it for check (dir_okay=False); analyze/ladder reach it
         raise ConfigError(f"{label} {path}: is a folder, not a file")
     flags = os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK
@@ -509,11 +623,22 @@ def check_writable(path: Path | None, label: str) -> None:
             if not path.is_file():  # a device, FIFO or a dangling symbolic link
                 return
             os.close(os.open(path, flags))
+            _remove_old_report(path)
         else:
             os.close(fd)
             path.unlink()
     except OSError as exc:
         raise ConfigError(f"{label} {path}: {_why_unwritable(path, exc)}") from None
+
+
+def _remove_old_report(path: Path) -> None:
+    """Remove the regular file *path* (written by an earlier run); a symbolic link is kept
+    and its target emptied, as is a file that its folder does not let us remove (sticky)."""
+    if not path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
+            return
+    os.truncate(path, 0)
 
 
 def _why_unwritable(path: Path, exc: OSError) -> str:
@@ -567,6 +692,7 @@ def list_checks(fmt: str, debug: bool) -> None:
 
     def body() -> int:
         from rich.table import Table
+        from rich.text import Text
 
         from ecc_doctor.checks import all_checks
 
@@ -574,6 +700,7 @@ def list_checks(fmt: str, debug: bool) -> None:
         if fmt == "json":
             rows = [
                 {"id": s.id, "title": s.title, "source": s.source, "needs": list(s.needs)}
+                | ({"broken": s.broken} if s.broken else {})
                 for s in specs
             ]
             echo(json.dumps(rows, indent=2))
@@ -581,9 +708,17 @@ def list_checks(fmt: str, debug: bool) -> None:
         t = Table(show_edge=False, header_style="bold")
         for col in ("id", "title", "source", "needs"):
             t.add_column(col, overflow="fold")
-        for s in specs:
-            t.add_row(s.id, s.title, s.source, ", ".join(s.needs) or "-")
+        for s in specs:  # plain text, not rich markup (a plugin's text is data)
+            t.add_row(
+                *(
+                    Text(terminal_text(c))
+                    for c in (s.id, s.title, s.source, ", ".join(s.needs) or "-")
+                )
+            )
         OutputConsole().print(t)
+        for s in specs:  # on stderr too: a table row is easily overlooked
+            if s.broken:
+                click.echo(f"ecc-doctor: warning: {terminal_text(redact(s.broken))}", err=True)
         return 0
 
     run_guarded(body, debug=debug)

@@ -81,8 +81,9 @@ def dashboard(
 
     With --capture and no site file, it starts with an empty site to look at the capture.
 
-    Keys: r re-run all, enter re-run selected, f failing only, / search, l ladder,
-    x lab faults, e export JSON+JUnit, s screenshot, ? help, q quit.
+    Keys: r re-run all, enter re-run selected, f failing only, / search (esc clears),
+    1-4 tabs, l ladder, c next [sip] capture, x lab faults, e export JSON+JUnit,
+    s screenshot, ctrl+p command palette, ? help, q quit.
     """
     run_guarded(
         lambda: _dashboard(config_path, lab, interval, capture, iface, lab_faults, export_dir),

@@ -98,11 +98,11 @@ def test_analyze_and_ladder_try_their_output_files_before_reading_the_capture(
     ]
 
 
-def test_the_probe_keeps_an_existing_file_and_leaves_no_new_one(tmp_path: Path) -> None:
+def test_the_probe_removes_an_earlier_report_and_leaves_no_new_one(tmp_path: Path) -> None:
     existing = tmp_path / "old.json"
     existing.write_text("yesterday's report\n")
     check_writable(existing, "--json")
-    assert existing.read_text() == "yesterday's report\n"
+    assert not existing.exists()  # never read as this run's report (QA 3b #6)
     new = tmp_path / "new.json"
     check_writable(new, "--json")
     assert not new.exists()

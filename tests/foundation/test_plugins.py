@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from ecc_doctor.checks import CHECKS, ENTRY_POINT_GROUP, all_checks
@@ -130,13 +129,85 @@ def test_plugins_in_a_real_process_list_run_and_misbehave_safely(tmp_path: Path)
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", [("list",), ("check", "--all", "--config", "site.toml")])
-def test_broken_plugin_is_one_line_config_error(tmp_path: Path, command: tuple[str, ...]) -> None:
-    root = make_dist(tmp_path / "site-packages", "eccd_plug_bad", {"eccd_plug_broken": BROKEN})
+BROKEN_WHY = "check plugin 'eccd_plug_broken' (eccd_plug_broken) failed to load: needs libfoo 2.0"
+
+
+def _broken_site(tmp_path: Path) -> Path:
     (tmp_path / "site.toml").write_text('[site]\nname = "t"\n')
-    proc = run(root, *command, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "ecc-doctor: check plugin 'eccd_plug_broken' (eccd_plug_broken) failed to load: "
-        "needs libfoo 2.0"
-    ]
+    return make_dist(tmp_path / "site-packages", "eccd_plug_bad", {"eccd_plug_broken": BROKEN})
+
+
+def test_a_broken_plugin_is_an_error_result_of_its_own_in_check_all(tmp_path: Path) -> None:
+    # QA 3b #9: one plugin that fails to import does not stop the run or its reports
+    root = _broken_site(tmp_path)
+    proc = run(
+        root,
+        *("check", "--all", "--config", "site.toml", "--json", "r.json", "--junit", "r.xml"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr  # an ERROR result (DESIGN: exit codes)
+    results = {r["id"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    broken = results.pop("plugin:eccd_plug_broken")
+    assert (broken["status"], broken["summary"]) == ("ERROR", BROKEN_WHY)
+    assert set(results) == set(CHECKS)  # every built-in check ran and reported (SKIP here)
+    assert "<error" in (tmp_path / "r.xml").read_text()
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_broken_plugin_does_not_stop_a_run_of_built_in_checks(tmp_path: Path) -> None:
+    root = _broken_site(tmp_path)
+    proc = run(
+        root, "check", "cm.license", "--config", "site.toml", "--format", "json", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr  # SKIP: no [cm] in the site file
+    assert [r["id"] for r in json.loads(proc.stdout)["results"]] == ["cm.license"]
+    assert f"ecc-doctor: warning: {BROKEN_WHY}" in proc.stderr.splitlines()
+
+
+def test_list_shows_a_broken_plugin_as_broken(tmp_path: Path) -> None:
+    root = _broken_site(tmp_path)
+    proc = run(root, "list", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["id"]: row for row in json.loads(proc.stdout)}
+    assert rows["plugin:eccd_plug_broken"]["broken"] == BROKEN_WHY
+    assert set(rows) == {*CHECKS, "plugin:eccd_plug_broken"}
+    table = run(root, "list", cwd=tmp_path)
+    assert table.returncode == 0
+    assert "plugin:eccd_plug_broken" in table.stdout and "broken: check plugin" in table.stdout
+    assert table.stderr.splitlines() == [f"ecc-doctor: warning: {BROKEN_WHY}"]
+
+
+ODD_METRICS = """
+from ecc_doctor.models import Status
+
+ID, TITLE, SOURCE, NEEDS = "plug.odd", "Odd metrics", "plugin docs", ()
+
+
+async def check(ctx):
+    return ctx.result(
+        Status.PASS, "odd", metrics={"nan": float("nan"), "inf": float("inf"), "ok": 1.5}
+    )
+"""
+
+
+def _strict_json(text: str) -> object:
+    def reject(word: str) -> object:
+        raise AssertionError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_a_nan_or_infinite_metric_is_null_in_the_json_report(tmp_path: Path) -> None:
+    # QA 3b #9 side note: bare NaN/Infinity is not JSON (JSON.parse and strict parsers fail)
+    root = make_dist(tmp_path / "site-packages", "eccd_plug_odd", {"eccd_plug_odd": ODD_METRICS})
+    (tmp_path / "site.toml").write_text('[site]\nname = "t"\n')
+    proc = run(
+        root,
+        *("check", "plug.odd", "--config", "site.toml", "--format", "json", "--json", "r.json"),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for text in (proc.stdout, (tmp_path / "r.json").read_text()):
+        doc = _strict_json(text)
+        assert isinstance(doc, dict)
+        assert doc["results"][0]["metrics"] == {"nan": None, "inf": None, "ok": 1.5}

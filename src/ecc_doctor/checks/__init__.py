@@ -70,6 +70,8 @@ class CheckSpec:
     source: str
     needs: tuple[str, ...]
     fn: CheckFn
+    #: why a third-party check could not be loaded ("" for a check that loaded)
+    broken: str = ""
 
     @property
     def area(self) -> str:
@@ -92,27 +94,57 @@ def spec_of(module: ModuleType) -> CheckSpec:
         ) from exc
 
 
-def _plugins() -> dict[str, ModuleType]:
-    found: dict[str, ModuleType] = {}
+#: the id prefix of a plugin that failed to load: ``plugin:<entry point name>``
+BROKEN_PREFIX = "plugin:"
+
+
+def broken_spec(name: str, value: str, why: str) -> CheckSpec:
+    """A check standing in for the entry point *name* (*value*: its ``module``) that could
+    not be loaded: listed as broken, and in a run one ERROR result saying why. One broken
+    plugin (a ``pip install -U`` gone wrong) does not stop the other checks."""
+    reason = f"check plugin {name!r} ({value}) failed to load: {why}"
+
+    async def check(ctx: CheckContext) -> Result:
+        from ecc_doctor.models import Status
+
+        return ctx.result(Status.ERROR, reason)
+
+    return CheckSpec(
+        id=f"{BROKEN_PREFIX}{name}",
+        title=f"broken: {reason}",
+        source=value,
+        needs=(),
+        fn=check,
+        broken=reason,
+    )
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _plugins() -> list[CheckSpec]:
+    """The third-party checks, sorted by id; one that fails to load is a broken_spec."""
+    found: dict[str, CheckSpec] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             module = ep.load()
-        except Exception as exc:  # a broken plugin is a config problem, reported in one line
-            raise ConfigError(
-                f"check plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-            ) from exc
-        if not isinstance(module, ModuleType):
-            raise ConfigError(f"check plugin {ep.name!r} ({ep.value}) is not a module")
-        found[str(getattr(module, "ID", ep.name))] = module
-    return found
+            if not isinstance(module, ModuleType):
+                raise ConfigError("it is not a module")
+            spec = spec_of(module)
+        except ConfigError as exc:
+            spec = broken_spec(ep.name, ep.value, exc.message)
+        except Exception as exc:  # whatever the plugin's import raised
+            spec = broken_spec(ep.name, ep.value, _one_line(exc))
+        if spec.id not in CHECKS:
+            found.setdefault(spec.id, spec)
+    return [found[k] for k in sorted(found)]
 
 
 def all_checks() -> list[CheckSpec]:
-    """Every check: built-ins first (registry order), then plugins sorted by id."""
-    specs = [spec_of(m) for m in CHECKS.values()]
-    extra = _plugins()
-    specs += [spec_of(extra[k]) for k in sorted(extra) if k not in CHECKS]
-    return specs
+    """Every check: built-ins first (registry order), then plugins sorted by id (a plugin
+    that failed to load is there too, as a check whose run is one ERROR: see broken_spec)."""
+    return [spec_of(m) for m in CHECKS.values()] + _plugins()
 
 
 def select(ids: list[str], specs: list[CheckSpec]) -> list[CheckSpec]:

@@ -9,7 +9,7 @@
   "summary": {"total": N, "PASS": n, "WARN": n, "FAIL": n, "ERROR": n, "SKIP": n,
               "exit_code": 0|1, "duration_s": s},
   "results": [{"id", "title", "source", "status", "summary", "details": [..],
-               "duration_s", "started_at", "metrics": {name: number},
+               "duration_s", "started_at", "metrics": {name: number | null},
                "evidence": [{"title", "kind", "lines"} | {"title", "kind": "table",
                              "columns", "rows"}]}]
 }
@@ -20,6 +20,7 @@ Additive changes keep ``schema_version``; renaming or removing a field bumps it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -78,5 +79,21 @@ def render(
     generated_at: datetime | None = None,
 ) -> str:
     """The JSON report as text (secrets redacted as a last safety net)."""
-    doc = document(results, site=site, strict=strict, generated_at=generated_at)
-    return redact(json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False)) + "\n"
+    doc = finite(
+        without_surrogates(document(results, site=site, strict=strict, generated_at=generated_at))
+    )
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    return redact(text) + "\n"
+
+
+def finite(value: Any) -> Any:
+    """*value* with every NaN or infinite float (a plugin's metric, say) as None: JSON has
+    no such numbers, and strict parsers (JavaScript's ``JSON.parse``, jq 1.6) reject the
+    ``NaN``/``Infinity`` that :func:`json.dumps` writes by default (docs/REPORTS.md)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
