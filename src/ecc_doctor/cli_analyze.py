@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import threading
 import time
@@ -22,12 +21,10 @@ import click
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.cli import (
-    STOP_SIGNALS,
-    Terminated,
+    check_outputs,
     check_writable,
     fail,
     run_guarded,
-    stop_signals,
     write_report,
 )
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
@@ -180,56 +177,6 @@ def _progress(path: Path) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total or size)
 
         yield update
-
-
-class _SigTerm(BaseException):
-    """SIGTERM (or SIGHUP) arrived: raised in the main thread by the handler of
-    :func:`_terminable`, with the reason run_guarded prints (``cli.STOP_SIGNALS``).
-
-    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way
-    keeps it from ending the command."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _terminable(body: Callable[[], int]) -> Callable[[], int]:
-    """*body* with SIGTERM handled as Ctrl-C is: the exception unwinds the analysis (every
-    ``finally`` runs: worker processes are terminated and joined, a tshark child killed and
-    waited for), then run_guarded says "terminated" and exits 130.
-
-    The handler is installed only in the main thread (where signals are delivered; in any
-    other thread, or off Unix, SIGTERM keeps its action) and the previous one is restored
-    after. A second SIGTERM while the first one's cleanup runs is ignored, so that cleanup
-    is not cut short (it is bounded: see ``parallel._stop``)."""
-
-    def run() -> int:
-        if threading.current_thread() is not threading.main_thread():
-            return body()
-
-        handled = stop_signals()  # SIGTERM, and SIGHUP unless ignored (nohup)
-
-        def on_signal(signum: int, frame: object) -> None:
-            for sig in handled:
-                signal.signal(sig, _ignore)
-            raise _SigTerm(STOP_SIGNALS[signal.Signals(signum)])
-
-        old = {sig: signal.signal(sig, on_signal) for sig in handled}
-        try:
-            return body()
-        except _SigTerm as exc:
-            raise Terminated(exc.reason) from None
-        finally:
-            for sig, previous in old.items():
-                signal.signal(sig, previous)
-
-    return run
-
-
-def _ignore(signum: int, frame: object) -> None:
-    """A SIGTERM handler that does nothing (a Python handler, not SIG_IGN: a process started
-    meanwhile would inherit SIG_IGN and could not be terminated)."""
 
 
 def _mgc_flows(
@@ -762,8 +709,7 @@ def analyze(
         port_set = _parse_ports(ports)
         job_count = _parse_jobs(jobs)
         _check_files(files)
-        check_writable(json_path, "--json")
-        check_writable(junit_path, "--junit")
+        check_outputs(("--json", json_path), ("--junit", junit_path))
         passwords = None
         if password_file is not None:
             from ecc_doctor.captures.sip.digest import load_passwords
@@ -808,7 +754,7 @@ def analyze(
             )
         return exit_code_of(status)
 
-    run_guarded(_terminable(body), debug=debug)
+    run_guarded(body, debug=debug)
 
 
 @click.command()
@@ -858,4 +804,4 @@ def ladder(
             write_report(svg_path, render_svg(lad), "--svg")
         return int(ExitCode.OK)
 
-    run_guarded(_terminable(body), debug=debug)
+    run_guarded(body, debug=debug)

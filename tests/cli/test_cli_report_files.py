@@ -118,6 +118,9 @@ def test_json_and_junit_to_the_same_file_is_a_usage_error(tmp_path: Path) -> Non
     assert proc.stderr == (
         "ecc-doctor: --json and --junit name the same file r.out: give each its own file\n"
     )
+    capture = str(Path(__file__).resolve().parents[1] / "fixtures" / "sip" / "register-udp.pcap")
+    proc = run("analyze", capture, "--json", "r.out", "--junit", "./r.out", cwd=tmp_path)
+    assert proc.returncode == 2 and "name the same file r.out" in proc.stderr
 
 
 def test_check_help_says_the_exit_codes(tmp_path: Path) -> None:
