@@ -79,7 +79,8 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     """Print one line to stderr and exit (with *code* even if stderr is gone: a closed
     terminal after SIGHUP)."""
     with contextlib.suppress(OSError):
-        click.echo(f"ecc-doctor: {redact(message)}", err=True)
+        # a file name or a remote system's text in it is shown, never obeyed by the terminal
+        click.echo(f"ecc-doctor: {terminal_text(redact(message))}", err=True)
     sys.exit(int(code))
 
 

@@ -9,12 +9,14 @@ from typing import Any, NoReturn
 
 import click
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from ecc_doctor.cli import DEBUG_HELP, OutputConsole, output_may_close, run_guarded
 from ecc_doctor.errors import EccDoctorError, ProtocolError
 from ecc_doctor.probes import sat_ossi
 from ecc_doctor.probes.sat_records import Screen, Table, UnknownFieldIds, raw_tables
 from ecc_doctor.probes.sat_screens import parse_text, recognise
+from ecc_doctor.textsafe import terminal_text
 
 MAX_INPUT = 5 * 1024 * 1024
 
@@ -62,12 +64,14 @@ def _print(command: str, tables: list[Table]) -> None:
     console = OutputConsole(width=None if sys.stdout.isatty() else 160)
     for t in tables:
         heading = command if t.title in ("", command) else f"{command}: {t.title}"
+        heading = terminal_text(heading)
         # as wide as the heading: rich wraps a title to the table's width (QA 3a F5)
-        table = RichTable(title=heading, title_justify="left", min_width=len(heading))
+        table = RichTable(title=Text(heading), title_justify="left", min_width=len(heading))
         for column in t.columns:
-            table.add_column(column, overflow="fold")  # values wrap, never cut
+            # Text, not str: pasted text is shown, never read as markup or terminal codes
+            table.add_column(Text(terminal_text(column)), overflow="fold")  # wrap, never cut
         for row in t.rows:
-            table.add_row(*row)
+            table.add_row(*(Text(terminal_text(cell)) for cell in row))
         console.print(table)
 
 

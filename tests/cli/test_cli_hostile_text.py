@@ -88,3 +88,27 @@ def test_reporters_survive_what_a_plugin_might_say() -> None:
     xml = junit.render([result]).encode("utf-8")
     assert b"caf\\xe9" in xml
     ET.fromstring(xml)
+
+
+def test_sat_parse_shows_pasted_control_sequences_as_escapes(tmp_path: Path) -> None:
+    # review s6 F10: an OSSI value or a pasted screen cell with ESC/OSC reached the terminal
+    pasted = tmp_path / "ossi.txt"
+    pasted.write_text(
+        f"cdisplay cti-link 1\nf0001ff00\t0002ff00\t0003ff00\t0004ff00\t0005ff00\n"
+        f"d1\t3332\tADJ-IP\t{HOSTILE}[bold]AES70\t1\nt\n"
+    )
+    done = _run("sat", "parse", str(pasted))
+    text = done.stdout.decode("utf-8")
+    assert done.returncode == 0, done.stderr
+    assert not any(ch in text for ch in "\x1b\x07\x9b"), text
+    assert "\\x1b]0;pwned\\x07" in text and "[bold]AES70" in text
+
+
+def test_an_error_naming_a_hostile_file_name_shows_it_escaped(tmp_path: Path) -> None:
+    # review s6 F11: a folder picked up by a glob, its name full of control sequences
+    folder = tmp_path / "d\x1b]0;OWNED\x07\x1b[31m"
+    folder.mkdir()
+    done = _run("analyze", str(folder))
+    err = done.stderr.decode("utf-8")
+    assert done.returncode == 2 and "not a file" in err
+    assert "\x1b" not in err and "\\x1b]0;OWNED\\x07" in err
