@@ -22,7 +22,7 @@ from ecc_doctor.errors import ConfigError
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"ecc-doctor dashboard: error: {message}", err=True)
+    click.echo(f"ecc-doctor: {message}", err=True)
     sys.exit(2)
 
 
@@ -146,7 +146,7 @@ def _dashboard(
             else:
                 config = config_mod.load(site_file)
             for warning in config.warnings:
-                click.echo(f"ecc-doctor dashboard: warning: {warning}", err=True)
+                click.echo(f"ecc-doctor: warning: {warning}", err=True)
         from ecc_doctor.checks import all_checks
 
         specs = all_checks()

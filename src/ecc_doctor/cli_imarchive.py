@@ -148,11 +148,11 @@ def _parse(
     try:
         layout, cap = _layout(config, record_element)
     except ConfigError as exc:
-        click.echo(f"ecc-doctor im-archive parse: error: {exc.message}", err=True)
+        click.echo(f"ecc-doctor: {exc.message}", err=True)
         sys.exit(2)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        click.echo(f"ecc-doctor im-archive parse: error: no such file: {missing[0]}", err=True)
+        click.echo(f"ecc-doctor: no such file: {missing[0]}", err=True)
         sys.exit(2)
     reports = [_read(f, layout, cap, show) for f in files]
     with output_may_close():  # a reader that stops early does not change the exit code

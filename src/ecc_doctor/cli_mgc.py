@@ -32,12 +32,12 @@ def _one_line_errors(fn: F) -> F:
             try:
                 fn(*args, **kwargs)
             except EccDoctorError as exc:
-                click.echo(f"ecc-doctor mgc: error: {exc.message}", err=True)
+                click.echo(f"ecc-doctor: {exc.message}", err=True)
                 sys.exit(2)
             except BrokenPipeError:  # stdout's reader went away: not a file problem
                 stdout_gone()
             except OSError as exc:
-                click.echo(f"ecc-doctor mgc: error: {exc.filename or ''}: {exc.strerror}", err=True)
+                click.echo(f"ecc-doctor: {exc.filename or ''}: {exc.strerror}", err=True)
                 sys.exit(2)
             return 0
 

@@ -22,7 +22,7 @@ MAX_INPUT = 5 * 1024 * 1024
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"ecc-doctor sat parse: error: {' '.join(message.split())}", err=True)
+    click.echo(f"ecc-doctor: {' '.join(message.split())}", err=True)
     sys.exit(2)
 
 

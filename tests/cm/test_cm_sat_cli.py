@@ -80,7 +80,7 @@ def test_unrecognised_text_is_one_line_exit_2() -> None:
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1
-    assert err.startswith("ecc-doctor sat parse: error: not a screen ecc-doctor knows")
+    assert err.startswith("ecc-doctor: not a screen ecc-doctor knows")
     assert "Traceback" not in err
 
 

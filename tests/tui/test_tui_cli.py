@@ -46,7 +46,7 @@ def test_usage_and_config_errors_are_one_line_exit_2(args: tuple[str, ...], mess
     assert code == 2
     lines = output.strip().splitlines()
     assert len(lines) == 1, output
-    assert lines[0].startswith("ecc-doctor dashboard: error: ")
+    assert lines[0].startswith("ecc-doctor: ")
     assert message in lines[0]
 
 

@@ -29,7 +29,7 @@ def test_interval_below_the_floor_is_one_line_exit_2(interval: str) -> None:
     code, output = run("--interval", interval)
     assert code == 2
     assert output.strip().splitlines() == [
-        f"ecc-doctor dashboard: error: --interval {interval}: at least 5 s (each run logs in "
+        f"ecc-doctor: --interval {interval}: at least 5 s (each run logs in "
         "and places test calls), or 0 to re-run only on 'r'"
     ]
 
@@ -56,7 +56,7 @@ def test_unwritable_export_dir_is_one_line_exit_2_at_start(
     code, output = run("--export-dir", folder)
     assert code == 2
     assert output.strip().splitlines() == [
-        f"ecc-doctor dashboard: error: --export-dir {folder}: {why.replace('FILE', str(a_file))}"
+        f"ecc-doctor: --export-dir {folder}: {why.replace('FILE', str(a_file))}"
     ]
 
 
