@@ -36,11 +36,13 @@ async def test_unknown_ossi_ids_name_the_id_and_the_setting(lab: Lab) -> None:
     assert {r.status for r in results} == {Status.ERROR}
     assert by_id["cm.license"].summary == (
         f"{OPTIONS}: OSSI output lacks field 6a09ff00 (Computer Telephony Adjunct Links); "
-        f'set [cm.ossi_fields."{OPTIONS}"] to this CM\'s field IDs'
+        f'set [cm.ossi_fields."{OPTIONS}"] to this CM\'s field IDs, or set [cm] termtype = '
+        '"vt220", which needs none'
     )
     assert by_id["cm.ucid"].summary == (
         f"{FEATURES}: OSSI output lacks field f509ff00 (Send UCID to ASAI); "
-        f'set [cm.ossi_fields."{FEATURES}"] to this CM\'s field IDs'
+        f'set [cm.ossi_fields."{FEATURES}"] to this CM\'s field IDs, or set [cm] termtype = '
+        '"vt220", which needs none'
     )
     assert by_id["cm.cti-link-admin"].summary.startswith(
         f"{CTI}: OSSI output lacks field c009ff00 (Type); set [cm.ossi_fields."

@@ -134,7 +134,7 @@ class FieldScreen:
             plural = "s" if len(labels) > 1 else ""
             return ProtocolError(
                 f"{self.command}: OSSI output lacks field{plural} {ids}; "
-                f'set [cm.ossi_fields."{self.command}"] to this CM\'s field IDs'
+                + set_ids_hint(self.command)
             )
         shown = ", ".join(f"'{label}'" for label in labels)
         return ProtocolError(f"the '{self.command}' screen did not show {shown}")
@@ -317,11 +317,20 @@ def raw_tables(
     return tables
 
 
+def set_ids_hint(command: str) -> str:
+    """How to fix an OSSI field ID this CM does not send: teach ecc-doctor the IDs, or use
+    the VT220 screens, whose layouts are documented and need none (PROTOCOLS.md 4.2)."""
+    return (
+        f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs, or set [cm] termtype = '
+        '"vt220", which needs none'
+    )
+
+
 def _need(command: str, rec: Mapping[str, str], label: str, ids: Mapping[str, str]) -> str:
     if label not in rec:
         raise UnknownFieldIds(
             f"{command}: OSSI record lacks field {ids.get(label, '?')} ({label}); "
-            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+            + set_ids_hint(command)
         )
     return rec[label]
 
@@ -404,7 +413,7 @@ def from_ossi(
             raise UnknownFieldIds(
                 f"{command}: no OSSI record has the field {ids.get('Service Type', '?')} "
                 f"(Service Type) or {ids.get('AE Services Server', '?')} (AE Services Server); "
-                f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+                + set_ids_hint(command)
             )
         return services
     merged: dict[str, str] = {}
@@ -412,7 +421,6 @@ def from_ossi(
         merged.update({k: v for k, v in r.items() if k not in sat_ossi.SECRET_LABELS})
     if not merged:
         raise UnknownFieldIds(
-            f"{command}: no known OSSI field IDs in the output; "
-            f'set [cm.ossi_fields."{command}"] to this CM\'s field IDs'
+            f"{command}: no known OSSI field IDs in the output; " + set_ids_hint(command)
         )
     return FieldScreen(command, merged, ossi_ids=dict(ids))
