@@ -248,3 +248,20 @@ async def test_a_session_whose_connection_dropped_is_not_counted_open(
             assert emu.status()["open_sessions"] == 0
             await session.list_dir("/archive", limit=10)  # the connection is gone
     await lab.heal("network-flap")
+
+
+@pytest.mark.anyio
+async def test_a_pass_without_a_marker_says_step_8_2_was_not_verified(
+    sftp_lab: tuple[Lab, SftpEmulator],
+) -> None:
+    lab, _ = sftp_lab
+    with_marker = await check(lab)
+    assert "8.2 not verified" not in with_marker.summary
+    unset = {k: "" for k in ("marker_from", "marker_to", "marker_body", "marker_sent_after")}
+    result = await check(lab, **unset)
+    assert result.status is Status.PASS, result.summary
+    # the result's source names 8.2: a PASS must not read as if it was done (QA 4b #3)
+    assert result.summary.endswith(
+        "app note 8.2 not verified (set [sftp] marker_from, marker_to, marker_body and "
+        "marker_sent_after to an IM you sent, to find it in the archive)"
+    )
