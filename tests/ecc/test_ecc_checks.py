@@ -209,3 +209,18 @@ async def test_error_mid_call_keeps_the_latencies_measured_so_far(ecc_lab: Lab) 
     table = next(e for e in result.evidence if e.title == "call steps")
     assert [row[0] for row in table.rows] == ["alerting", "answer"]
     assert table.rows[0][3].startswith("ALERTING for call")
+
+
+async def test_api_without_an_extension_does_not_pass_on_a_404(ecc_lab: Lab) -> None:
+    # the base path answering 404 does not show ECC is there: a misspelt ecc_path answers
+    # the same (QA 4b #5); with a monitored station, Get Connections proves it
+    for path in ("/services/EngagementCallControl/", "/services/EngagementCalControl/"):
+        config = with_ecc(ecc_lab.config, extension_a="", extension_b="", ecc_path=path)
+        result = await run_one(ecc_api, config)
+        assert result.status is Status.WARN, result.summary
+        assert result.summary.endswith(
+            f"but {path} answered 404, which does not show that the ECC service is deployed "
+            "there: set ecc.extension_a (a monitored station) to verify it"
+        )
+    result = await run_one(ecc_api, ecc_lab.config)
+    assert result.status is Status.PASS and "connection(s) at" in result.summary

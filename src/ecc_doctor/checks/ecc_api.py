@@ -30,7 +30,7 @@ async def check(ctx: CheckContext) -> Result:
     timeout = max(ctx.connect_timeout, 1.0)
     t0 = time.monotonic()
     async with session(cfg, ctx.transcript("ECC REST"), timeout=timeout) as rest:
-        what = await _touch(rest, cfg.extension_a)
+        what, proven = await _touch(rest, cfg.extension_a)
     request_ms = (time.monotonic() - t0) * 1000
     t1 = time.monotonic()
     rest_log, event_log = ctx.transcript("ECC REST (subscription)"), ctx.transcript("ECC events")
@@ -48,18 +48,27 @@ async def check(ctx: CheckContext) -> Result:
         f"subscription id: {sub_id} (validation POSTs received: {validated})",
     ]
     metrics = {"ecc.request_ms": round(request_ms, 3), "ecc.subscribe_ms": round(subscribe_ms, 3)}
+    if not proven:
+        # a 404 at the base path also comes from a misspelt ecc_path or a cluster without
+        # the ECC snap-in: what answered is the Breeze front end, not ECC (QA 4b #5)
+        summary += (
+            f"; but {cfg.ecc_path} answered 404, which does not show that the ECC service is "
+            "deployed there: set ecc.extension_a (a monitored station) to verify it"
+        )
+        return ctx.result(Status.WARN, summary, details=details, metrics=metrics)
     return ctx.result(Status.PASS, summary, details=details, metrics=metrics)
 
 
-async def _touch(rest: EccRest, extension: str) -> str:
-    """One harmless request: the connections of extension A, or the API root."""
+async def _touch(rest: EccRest, extension: str) -> tuple[str, bool]:
+    """One harmless request: the connections of extension A, or the API root; and whether
+    its answer shows the ECC service is there (a 404 at the root does not)."""
     if extension:
         conns = await rest.connections_of(extension)
-        return f"{len(conns)} connection(s) at {extension}"
+        return f"{len(conns)} connection(s) at {extension}", True
     try:
         await rest.request("GET", rest.ecc_url(""), expect_json=False)
     except EccHttpError as exc:
         if exc.status in (404, 405):
-            return f"API root answers HTTP {exc.status}"
+            return f"API root answers HTTP {exc.status}", exc.status == 405
         raise
-    return "API root answers"
+    return "API root answers", True
