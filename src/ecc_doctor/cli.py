@@ -411,6 +411,12 @@ def load_site(config_path: Path | None, *, known_ids: Sequence[str] | None = Non
     is_flag=True,
     help="WARN counts as a failure for the exit code, and in JUnit unless --junit-warn-as says.",
 )
+@click.option(
+    "--no-skip",
+    is_flag=True,
+    help="A check that SKIPs (not configured) is an ERROR: for a sign-off where every "
+    "selected check must run.",
+)
 @click.option("--debug", is_flag=True, help="Show transcripts, evidence and tracebacks.")
 def check(
     ids: tuple[str, ...],
@@ -424,12 +430,13 @@ def check(
     junit_warn_as: str | None,
     timeout: float | None,
     strict: bool,
+    no_skip: bool,
     debug: bool,
 ) -> None:
     """Run checks (IDS: check ids or areas like 'cm'; or --all) and report.
 
     Exit codes: 0 all PASS/WARN/SKIP (stderr says so when nothing was verified), 1 some
-    FAIL or ERROR (or WARN with --strict), 2 usage or config error (bad option, site file
+    FAIL or ERROR (or WARN with --strict, SKIP with --no-skip), 2 usage or config error (bad option, site file
     or secret, an output file that cannot be written), 3 internal error (a bug), 130
     interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
@@ -455,6 +462,7 @@ def check(
         timeout=timeout,
         strict=strict,
         debug=debug,
+        no_skip=no_skip,
     )
     run_guarded(lambda: _check(options), debug=debug)
 
@@ -475,6 +483,7 @@ class _CheckOptions:
     timeout: float | None
     strict: bool
     debug: bool
+    no_skip: bool = False
 
 
 def _check(opts: _CheckOptions) -> int:
@@ -491,6 +500,8 @@ def _check(opts: _CheckOptions) -> int:
     t0 = time.monotonic()
     results, site = run_async(_run(opts, specs, config))
     wall = time.monotonic() - t0
+    if opts.no_skip:  # every selected check must run: one that could not is not verified
+        results = [_not_skipped(r) for r in results]
     _report(opts, results, site, wall)
     from ecc_doctor.reporters.json_report import exit_code
 
@@ -505,6 +516,16 @@ def _check(opts: _CheckOptions) -> int:
             soft_wrap=True,
         )
     return exit_code(results, strict=opts.strict)
+
+
+def _not_skipped(result: Result) -> Result:
+    """*result*, or for a SKIP the ERROR ``--no-skip`` makes of it (its reason kept), so the
+    table, JSON, JUnit and exit code all say it was not verified."""
+    if result.status is not Status.SKIP:
+        return result
+    return result.replace(
+        status=Status.ERROR, summary=f"not verified (--no-skip): {result.summary}"
+    )
 
 
 def _skipped(count: int) -> str:
@@ -535,6 +556,17 @@ async def _run(
         return results, config.site.name
 
 
+def _source(opts: _CheckOptions) -> str:
+    """Where the site came from, for the table's heading."""
+    if opts.lab:
+        return "the embedded lab" + (
+            f" with {', '.join(opts.lab_faults)}" if opts.lab_faults else ""
+        )
+    from ecc_doctor.config import env_override_path
+
+    return str(opts.config_path or env_override_path())
+
+
 def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) -> None:
     from ecc_doctor.reporters import console, json_report, junit
 
@@ -542,7 +574,8 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
     for fmt in opts.formats:  # a reader that stops early (| head) ends this, not the files
         if fmt == "table":
             with output_may_close():
-                console.write(out, results, wall_s=wall, verbose=opts.debug)
+                head = console.heading(site, _source(opts))
+                console.write(out, results, wall_s=wall, verbose=opts.debug, head=head)
         elif fmt == "json":
             echo(json_report.render(results, site=site, strict=opts.strict), nl=False)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -67,14 +68,36 @@ def _evidence(ev: Evidence) -> list[str]:
     return ["  " + line for line in ev.lines]
 
 
+def heading(site: str, source: str, when: datetime | None = None) -> str:
+    """The line above the table that makes it a record: tool and version, site, when (UTC)
+    and which site file, e.g. ``ecc-doctor 0.1.0 · ACME HQ · 2026-11-21 17:29 UTC · site.toml``."""
+    from ecc_doctor import __version__
+
+    stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [f"ecc-doctor {__version__}", site or "(no site name)", stamp, source]
+    return terminal_text(" · ".join(p for p in parts if p))
+
+
+def not_verified(results: Sequence[Result]) -> str:
+    """``not verified (SKIP): a, b`` when some, not all, checks SKIPped; "" otherwise."""
+    skipped = [r.check_id for r in results if r.status is Status.SKIP]
+    if not skipped or len(skipped) == len(results):
+        return ""
+    return "not verified (SKIP): " + ", ".join(terminal_text(i) for i in skipped)
+
+
 def write(
     console: Console,
     results: Sequence[Result],
     *,
     wall_s: float | None = None,
     verbose: bool = False,
+    head: str = "",
 ) -> None:
-    """Print the table and the summary line; with *verbose*, details and evidence too."""
+    """Print *head* (see :func:`heading`), the table and the summary line (and which checks
+    were not verified); with *verbose*, details and evidence too."""
+    if head:
+        console.print(head, markup=False, highlight=False, soft_wrap=True)
     console.print(table(results))
     if verbose:
         for r in results:
@@ -86,6 +109,9 @@ def write(
                 for line in extra:
                     console.print(terminal_text(redact(line)), markup=False, highlight=False)
     console.print(summary_line(results, wall_s), markup=False, highlight=False)
+    skipped = not_verified(results)
+    if skipped:
+        console.print(skipped, markup=False, highlight=False, soft_wrap=True)
 
 
 def render(results: Sequence[Result], *, width: int = 100, verbose: bool = False) -> str:
