@@ -158,6 +158,13 @@ async def test_unknown_host_key_needs_explicit_trust(cm: Cm, tmp_path: Path) -> 
     ):
         pass
     assert f"[127.0.0.1]:{cm.emu.port} ssh-ed25519 " in known.read_text()
+    # the record says which key was trusted (QA 4b #8): compare it with CM's console
+    assert cm.emu._key is not None
+    fingerprint = cm.emu._key.get_fingerprint()
+    assert any(
+        f"new host key ssh-ed25519 {fingerprint} for 127.0.0.1:{cm.emu.port} trusted" in line
+        for line in transcript.lines
+    )
     async with open_sat(cfg, Transcript("s"), connect_timeout=5) as sat:  # now known
         assert (await sat.cti_status()).link(1) is not None
 

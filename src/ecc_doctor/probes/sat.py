@@ -183,7 +183,11 @@ class _SatClient(asyncssh.SSHClient):
         line += key.export_public_key().decode("ascii").strip()
         with self._known_hosts.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-        self._note(f"new host key for {host}:{port} added to {self._known_hosts}")
+        # the fingerprint, so the record can be compared with the one read off CM's console
+        self._note(
+            f"new host key {key.get_algorithm()} {key.get_fingerprint()} for {host}:{port} "
+            f"trusted (accept_new_host_key) and added to {self._known_hosts}"
+        )
         return True
 
 
