@@ -354,7 +354,10 @@ class SatSession:
         else:
             raise ProtocolError(f"CM {self.where}: '{command}' gave over {MAX_LINES} lines")
         try:
-            response = sat_ossi.parse_ossi(lines, mask=self._mask)
+            canonical = sat_screens.command_of(command) or command
+            response = sat_ossi.parse_ossi(
+                lines, mask=self._mask, show_only=sat_ossi.shown_ids(self.fields, canonical)
+            )
         except ProtocolError as exc:
             for line in lines:  # keep what we saw, masked as well as we can
                 self.transcript.received(line if not line.startswith("d") else "d …")

@@ -118,6 +118,23 @@ def check_overrides(overrides: Mapping[str, Mapping[str, str]]) -> str | None:
     return None
 
 
+#: values of ``display ip-services`` shown whatever their field ID: flags, numbers, addresses,
+#: states. Its AE Services page holds the password of AES's switch connection, and when a CM's
+#: field IDs differ from our table the password's ID is not known: any other value is masked.
+HARMLESS_VALUE = re.compile(r"(?i)(|y|n|\d+|\d+(\.\d+){3}|in use|idle|down|procr|aesvcs)")
+
+
+def shown_ids(fields: Mapping[str, Mapping[str, str]], command: str) -> frozenset[str] | None:
+    """For a command whose output holds a secret (ip-services), the field IDs (lower case)
+    whose values may be shown: the known labels that are not secret. None: every value may
+    be shown but the secret IDs (:func:`secret_ids`)."""
+    if command != IP_SERVICES:
+        return None
+    return frozenset(
+        fid.lower() for lab, fid in fields.get(command, {}).items() if lab not in SECRET_LABELS
+    )
+
+
 def secret_ids(fields: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
     """Field IDs (lower case) whose values must be masked."""
     return frozenset(
@@ -146,8 +163,9 @@ def _count(n: int, noun: str) -> str:
 class _Builder:
     """Accumulates f/d lines into records, handling the quirks pbxd/JavaOSSI document."""
 
-    def __init__(self, mask: frozenset[str]) -> None:
+    def __init__(self, mask: frozenset[str], shown: frozenset[str] | None = None) -> None:
         self.mask = mask
+        self.shown = shown
         self.command = ""
         self.fields: list[str] = []
         self.values: list[str] = []
@@ -189,11 +207,18 @@ class _Builder:
         start = len(self.values)
         self.values += [v.strip() for v in values]
         self.after_n = False
-        shown = [
-            "*" if i + start < len(self.fields) and self.fields[i + start] in self.mask else v
-            for i, v in enumerate(values)
-        ]
+        shown = ["*" if self._hidden(i + start, v) else v for i, v in enumerate(values)]
         return "d" + "\t".join(shown)
+
+    def _hidden(self, index: int, value: str) -> bool:
+        fid = self.fields[index] if index < len(self.fields) else ""
+        if fid in self.mask:
+            return True
+        return (
+            self.shown is not None
+            and fid not in self.shown
+            and not HARMLESS_VALUE.fullmatch(value.strip())
+        )
 
     def e_line(self, body: str) -> None:
         parts = body.split(" ", 3)
@@ -203,13 +228,20 @@ class _Builder:
             self.error = body.strip() or "unspecified error"
 
 
-def parse_ossi(lines: Iterable[str], *, mask: frozenset[str] = frozenset()) -> OssiResponse:
+def parse_ossi(
+    lines: Iterable[str],
+    *,
+    mask: frozenset[str] = frozenset(),
+    show_only: frozenset[str] | None = None,
+) -> OssiResponse:
     """Parse OSSI output lines up to and including the closing ``t``.
 
-    Raises ProtocolError for a line that is not OSSI, mismatched f/d counts, or output that
-    ends without ``t`` (truncated).
+    ``masked_lines`` (for transcripts) show ``*`` for the values of the *mask* IDs, and with
+    *show_only* (:func:`shown_ids`), also for any value of another ID that is not a
+    HARMLESS_VALUE. Raises ProtocolError for a line that is not OSSI, mismatched f/d counts,
+    or output that ends without ``t`` (truncated).
     """
-    b = _Builder(mask)
+    b = _Builder(mask, show_only)
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
         if not line.strip():
