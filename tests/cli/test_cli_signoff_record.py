@@ -42,7 +42,9 @@ def test_the_table_says_which_tool_site_time_and_file(tmp_path: Path) -> None:
 def test_no_skip_makes_a_check_that_could_not_run_an_error_everywhere(tmp_path: Path) -> None:
     site = _site(tmp_path)
     report = tmp_path / "r.json"
-    code, out, _ = run("check", "presence", "--config", str(site), "--no-skip", "--json", str(report))
+    code, out, _ = run(
+        "check", "presence", "--config", str(site), "--no-skip", "--json", str(report)
+    )
     doc = json.loads(report.read_text())
     (result,) = doc["results"]
     assert code == 1 and doc["summary"]["exit_code"] == 1 and doc["summary"]["SKIP"] == 0

@@ -257,7 +257,7 @@ async def test_a_pass_without_a_marker_says_step_8_2_was_not_verified(
     lab, _ = sftp_lab
     with_marker = await check(lab)
     assert "8.2 not verified" not in with_marker.summary
-    unset = {k: "" for k in ("marker_from", "marker_to", "marker_body", "marker_sent_after")}
+    unset = dict.fromkeys(("marker_from", "marker_to", "marker_body", "marker_sent_after"), "")
     result = await check(lab, **unset)
     assert result.status is Status.PASS, result.summary
     # the result's source names 8.2: a PASS must not read as if it was done (QA 4b #3)
