@@ -143,5 +143,5 @@ async def test_events_of_a_subscription_that_is_not_ours_are_ignored(
     assert await post(receiver, named("sub-forged"), **json_type) == 200
     assert receiver.foreign == 1 and not receiver.events
     assert await post(receiver, named("sub-ours"), **json_type) == 200
-    assert await post(receiver, event("HELD"), **json_type) == 200  # names none: kept
-    assert [e.type for e in receiver.events] == ["ACTIVE", "HELD"]
+    assert await post(receiver, event("HELD"), **json_type) == 200  # names none: not ours
+    assert [e.type for e in receiver.events] == ["ACTIVE"] and receiver.foreign == 2

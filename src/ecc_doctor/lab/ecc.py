@@ -77,6 +77,7 @@ class EccEmulator:
         connections_missing: bool = False,
         make_call_events: bool = True,
         action_forms: tuple[str, ...] = ("calls", "connections"),
+        subscribe_delay: float = 0.0,
     ) -> None:
         """*trunk_answer_delay*: seconds until the trunk's far end answers; *make_call_delay*:
         seconds the Make Call answer is held back after the call was created (and rings);
@@ -96,6 +97,8 @@ class EccEmulator:
         self.connections_missing = connections_missing
         self.make_call_events = make_call_events
         self.action_forms = frozenset(action_forms)
+        #: seconds the answer to a new subscription is held back (it exists already)
+        self.subscribe_delay = subscribe_delay
         #: (form, action, status) of the latest connection-action requests, for tests
         self.action_log: deque[tuple[str, str, int]] = deque(maxlen=256)
         self._silent: set[str] = set()  # calls whose events are not published
@@ -303,6 +306,7 @@ class EccEmulator:
         parts = rest.strip("/").split("/")
         if parts == ["subscriptions"] and method == "POST":
             created = await efc.subscribe(data)
+            await self._hold_back(self.subscribe_delay)
             return 200, {"subscriptionId": created.id, "additionalProperties": {}}
         if len(parts) == 2 and parts[0] == "subscriptions":
             sub = efc.subscriptions.get(parts[1])

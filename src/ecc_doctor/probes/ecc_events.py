@@ -180,6 +180,12 @@ class EventReceiver:
 
     async def _deliver(self, body: bytes, content_type: str) -> int:
         self.deliveries += 1
+        if self._awaiting_validation and self._is_delivery(body, content_type):
+            # an event of some subscription (one an earlier run could not delete, say) is
+            # not the validation of ours: answered 200, not counted as validation (QA 4a F5)
+            self.foreign += 1
+            self.transcript.received("a delivery of another subscription while ours is validated")
+            return 200
         if self._awaiting_validation:
             self._awaiting_validation = False
             self.validations += 1
@@ -196,18 +202,28 @@ class EventReceiver:
         await self._store(event)
         return 200
 
+    @staticmethod
+    def _is_delivery(body: bytes, content_type: str) -> bool:
+        """*body* is an event that names a subscription (EFC's deliveries all do; its
+        validation POST is dummy data)."""
+        try:
+            return bool(parse_delivery(body, content_type).subscription_id)
+        except EventParseError:
+            return False
+
     def _unreadable(self, reason: str) -> None:
         self.unreadable += 1
         self.last_unreadable = reason
         self.transcript.received(f"unreadable delivery: {reason}")
 
     async def _store(self, event: EventRecord) -> None:
-        if event.subscription_id and self.ours and event.subscription_id not in self.ours:
+        # the Eventing Connector names the subscription in every delivery (PROTOCOLS.md 1.4):
+        # once we have one, an event that names another, or none, is not ours (anyone who
+        # reaches the callback could post it)
+        if self.ours and event.subscription_id not in self.ours:
             self.foreign += 1
-            self.transcript.received(
-                f"event of subscription {event.subscription_id!r}, not ours, ignored "
-                f"({event.describe()})"
-            )
+            named = repr(event.subscription_id) if event.subscription_id else "no subscription"
+            self.transcript.received(f"event of {named}, not ours, ignored ({event.describe()})")
             return
         if event.event_id:
             if event.event_id in self._seen_ids:
@@ -332,10 +348,15 @@ class Subscription:
         self.validation_timeout = validation_timeout
         self.id = ""
         self.resubscribed = 0
+        #: the subscribe request in flight: a stop (Ctrl-C, SIGTERM, a timeout) does not
+        #: cancel it, so that delete() can learn the id Breeze gave and remove it (QA 4a F4)
+        self._pending: asyncio.Task[str] | None = None
 
     async def create(self) -> str:
         self.receiver.expect_validation()
-        self.id = await self.rest.subscribe(self.receiver.url)
+        self._pending = asyncio.ensure_future(self.rest.subscribe(self.receiver.url))
+        self.id = await asyncio.shield(self._pending)
+        self._pending = None
         self.receiver.ours.add(self.id)
         try:
             await asyncio.wait_for(self.receiver.validated.wait(), self.validation_timeout)
@@ -363,6 +384,16 @@ class Subscription:
         return True
 
     async def delete(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and not self.id:  # cut short while subscribing: finish it
+            try:
+                self.id = await asyncio.shield(pending)
+            except (ProbeError, asyncio.CancelledError):
+                self.id = ""  # refused or lost: nothing was created that we could name
+            else:
+                self.receiver.transcript.note(
+                    f"subscription {self.id} was created while ecc-doctor was stopping: deleting it"
+                )
         sub_id, self.id = self.id, ""
         if sub_id:
             try:
