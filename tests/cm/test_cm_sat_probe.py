@@ -354,3 +354,15 @@ async def test_bad_host_name_is_not_blamed_on_known_hosts(cm: Cm) -> None:
     assert "known_hosts" not in message
     assert message.startswith(f"CM {cfg.host}:{cfg.port}: ")
     assert "label empty or too long" in message
+
+
+@pytest.mark.parametrize("command", ["change cti-link 1", "add station next", "ch system", "x", ""])
+async def test_only_read_only_commands_are_ever_sent(cm: Cm, command: str) -> None:
+    # nothing on CM is changed (QA 4a): a plugin's or a typo's command is refused unsent
+    transcript = Transcript("s")
+    async with open_sat(cm.cfg, transcript, connect_timeout=5) as sat:
+        sent_before = cm.emu.counters["commands"]
+        with pytest.raises(ProtocolError, match="sends CM only display, status, list commands"):
+            await sat.ossi(command)
+        assert cm.emu.counters["commands"] == sent_before
+        assert (await sat.cti_status()).link(1) is not None  # the session still works

@@ -77,6 +77,22 @@ BANNER_GRACE_S = 2.0
 MESSAGE_ROW = 22  # row 23
 
 
+#: the only SAT verbs ecc-doctor sends (logoff aside): nothing on CM is ever changed
+READ_ONLY_VERBS = ("display", "status", "list")
+
+
+def _read_only(command: str) -> None:
+    """ProtocolError unless *command* starts with a read-only verb (or its SAT abbreviation,
+    2 letters at least): a plugin or a typo can never send CM a change, add or remove."""
+    words = command.split()
+    verb = words[0].lower() if words else ""
+    if len(verb) < 2 or not any(v.startswith(verb) for v in READ_ONLY_VERBS):
+        raise ProtocolError(
+            f"ecc-doctor sends CM only {', '.join(READ_ONLY_VERBS)} commands; refused: "
+            f"{command[:60]!r}"
+        )
+
+
 def _page_of(text: str) -> tuple[int, int] | None:
     """``(n, m)`` of the "Page n of m" header of the page *text* draws, if it has one."""
     rows = vt220.pages(text)[-1] if text else []
@@ -337,6 +353,7 @@ class SatSession:
 
     async def ossi(self, command: str) -> OssiResponse:
         """Run *command* in OSSI; return its records (or its ``e`` error)."""
+        _read_only(command)
         self._doing = f"'{command}'"
         self._send(f"c {command}")
         self._send("t")
@@ -371,6 +388,7 @@ class SatSession:
         CM shows ``Command:`` again). Bounded: MAX_PAGES pages, MAX_BUFFER bytes, the command
         timeout. CM's message on row 23 (other than the success banner) is CommandRejected.
         """
+        _read_only(command)
         self._doing = f"'{command}'"
         self._send(command)
         loop = asyncio.get_running_loop()
