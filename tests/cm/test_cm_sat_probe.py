@@ -366,3 +366,14 @@ async def test_only_read_only_commands_are_ever_sent(cm: Cm, command: str) -> No
             await sat.ossi(command)
         assert cm.emu.counters["commands"] == sent_before
         assert (await sat.cti_status()).link(1) is not None  # the session still works
+
+
+async def test_a_missing_known_hosts_file_says_how_to_get_one(cm: Cm, tmp_path: Path) -> None:
+    cfg = dataclasses.replace(cm.cfg, known_hosts=tmp_path / "none")
+    with pytest.raises(ConnectError) as info:
+        async with open_sat(cfg, Transcript("s"), connect_timeout=5):
+            pass
+    assert info.value.message.endswith(
+        f"(set cm.known_hosts to a file with CM's key, e.g. from ssh-keyscan -p {cm.emu.port} "
+        "127.0.0.1, or accept_new_host_key = true)"
+    ), info.value.message

@@ -90,7 +90,7 @@ async def test_wrong_ca_is_error(ecc_lab: Lab, tmp_path: Path) -> None:
     other = LabCA(tmp_path, name="other CA")
     result = await run_one(ecc_roundtrip, with_ecc(ecc_lab.config, ca_file=other.ca_file))
     assert result.status is Status.ERROR
-    assert "TLS certificate verification failed" in result.summary
+    assert "TLS certificate not trusted" in result.summary
     assert "check ecc.ca_file" in result.summary
 
 

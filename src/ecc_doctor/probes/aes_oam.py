@@ -26,7 +26,7 @@ import httpx
 
 from ecc_doctor.config.aes import AesConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
-from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.tcp import describe_cert_error, describe_os_error
 from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.secrets import MASK
 from ecc_doctor.transcript import Transcript
@@ -246,9 +246,9 @@ class OamClient:
         except httpx.TransportError as exc:
             cert = _cert_problem(exc)
             if cert is not None:
+                ca = f"aes.ca_file ({self.cfg.ca_file or 'system CAs'})"
                 raise ConnectError(
-                    f"{where}: TLS certificate not trusted: {cert.verify_message} "
-                    f"(ca_file={self.cfg.ca_file or 'system CAs'})"
+                    f"{where}: {describe_cert_error(cert, ca, 'aes.oam_url')}"
                 ) from exc
             oserr = _os_problem(exc)
             reason = describe_os_error(oserr) if oserr else (str(exc) or type(exc).__name__)

@@ -44,7 +44,7 @@ from ecc_doctor.probes.dmcc_messages import (
     start_shown,
     stop_request,
 )
-from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.tcp import describe_cert_error, describe_os_error
 from ecc_doctor.probes.timefmt import seconds
 from ecc_doctor.transcript import Transcript
 
@@ -169,10 +169,8 @@ class DmccSession:
                 f"{self.where}: timed out after {seconds(self.connect_timeout)} s"
             ) from exc
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectError(
-                f"{self.where}: TLS certificate not trusted: {exc.verify_message} "
-                f"(ca_file={cfg.ca_file or 'system CAs'})"
-            ) from exc
+            ca = f"aes.ca_file ({cfg.ca_file or 'system CAs'})"
+            raise ConnectError(f"{self.where}: {describe_cert_error(exc, ca, 'aes.host')}") from exc
         except ssl.SSLError as exc:
             raise ConnectError(f"{self.where}: TLS handshake failed: {exc.reason or exc}") from exc
         except OSError as exc:

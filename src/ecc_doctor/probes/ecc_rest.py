@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.probes.ecc_event_parse import EventRecord
-from ecc_doctor.probes.tcp import describe_os_error
+from ecc_doctor.probes.tcp import describe_cert_error, describe_os_error
 from ecc_doctor.transcript import Transcript
 
 MAX_BODY_SHOWN = 600
@@ -493,10 +493,7 @@ def _cause_reason(exc: BaseException) -> str | None:
         if cause is None:
             break
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return (
-                f"TLS certificate verification failed ({cause.verify_message or cause.reason}); "
-                "check ecc.ca_file"
-            )
+            return describe_cert_error(cause, "ecc.ca_file", "ecc.base_url")
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake failed ({cause.reason or cause})"
         if isinstance(cause, OSError) and cause.errno is not None:

@@ -582,7 +582,11 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
     auth = _Auth(password)
     with _ssh_errors(where, cfg.username, known_hosts, cfg.host, cfg.port):
         if not known_hosts.exists() and not cfg.accept_new_host_key:
-            raise ConnectError(f"known_hosts file {known_hosts} does not exist (cm.known_hosts)")
+            raise ConnectError(
+                f"known_hosts file {known_hosts} does not exist (set cm.known_hosts to a file "
+                f"with CM's key, e.g. from ssh-keyscan -p {cfg.port} {cfg.host}, or "
+                "accept_new_host_key = true)"
+            )
         known_hosts.parent.mkdir(parents=True, exist_ok=True)
         known_hosts.touch(exist_ok=True)
         readable_known_hosts(known_hosts)

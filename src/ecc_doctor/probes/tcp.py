@@ -6,10 +6,26 @@ import asyncio
 import contextlib
 import errno
 import socket
+import ssl
 import time
 
 from ecc_doctor.errors import ConnectError
 from ecc_doctor.netaddr import host_port
+
+#: OpenSSL's verify codes for a certificate that is valid but for another name or address
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
+def describe_cert_error(exc: ssl.SSLCertVerificationError, ca_key: str, host_key: str) -> str:
+    """Why a server certificate was refused, pointing at the right fix: the host we were
+    given (*host_key*) when the certificate is for another name, else the CA (*ca_key*)."""
+    why = exc.verify_message or str(exc.reason or exc)
+    if exc.verify_code in _NAME_MISMATCH or "mismatch" in why.lower():
+        return (
+            f"TLS certificate is not for this host ({why}): check {host_key}, or the names "
+            "in the server's certificate"
+        )
+    return f"TLS certificate not trusted ({why}): check {ca_key}"
 
 
 def describe_os_error(exc: OSError) -> str:
