@@ -32,7 +32,7 @@ def test_input_files_are_checked_beside_the_site_file(
     assert load(site).sip is not None  # found beside the site file, as the checks find it
     site.write_text('[sip]\npassword_file = "nopw.txt"\n', encoding="utf-8")
     assert message(site) == (
-        f"{site}: sip.password_file: expected an existing file, got 'nopw.txt' "
+        f"{site}:2: sip.password_file: expected an existing file, got 'nopw.txt' "
         f"(does not exist: {folder / 'nopw.txt'})"
     )
     site.write_text('[sip]\npassword_file = "adir.txt"\n', encoding="utf-8")

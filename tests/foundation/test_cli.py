@@ -322,7 +322,7 @@ def test_missing_env_secret_is_config_error_naming_the_key(tmp_path: Path, monke
     result = CliRunner().invoke(cli, ["check", "cm", "--config", str(site)])
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [
-        f"ecc-doctor: {site}: cm.password: environment variable ECCD_NOPE_PW is not set"
+        f"ecc-doctor: {site}:6: cm.password: environment variable ECCD_NOPE_PW is not set"
     ]
 
 
@@ -335,7 +335,7 @@ def test_unreadable_file_secret_is_config_error_naming_the_key(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["check", "net", "--config", str(site)])
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [
-        f"ecc-doctor: {site}: aes.password: cannot read {absent}: No such file or directory"
+        f"ecc-doctor: {site}:6: aes.password: cannot read {absent}: No such file or directory"
     ]
 
 
@@ -350,7 +350,7 @@ def test_secret_file_that_is_not_text_is_config_error_naming_the_key(tmp_path: P
     result = CliRunner().invoke(cli, ["check", "net", "--config", str(site)])
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [
-        f"ecc-doctor: {site}: aes.password: {binary} is not UTF-8 text"
+        f"ecc-doctor: {site}:6: aes.password: {binary} is not UTF-8 text"
     ]
 
 

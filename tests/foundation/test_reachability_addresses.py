@@ -67,7 +67,14 @@ def test_malformed_endpoints_are_one_line_config_errors(item: str) -> None:
         from_mapping({"net": {"extra": ["ok=10.0.0.1:22", item]}}, source="<t>")
     message = info.value.message
     assert "\n" not in message
-    assert message.endswith(f"extra[1]: expected 'host:port' or 'name=host:port', got {item!r}")
+    target = item.partition("=")[2] or item
+    if target.count(":") > 1 and not {"[", "]"} & set(target):  # IPv6 without brackets
+        assert message.endswith(
+            f"extra[1]: an IPv6 address needs brackets, as '[addr]:port' (e.g. '[::1]:5061'), "
+            f"got {item!r}"
+        )
+    else:
+        assert message.endswith(f"extra[1]: expected 'host:port' or 'name=host:port', got {item!r}")
 
 
 @pytest.mark.parametrize(

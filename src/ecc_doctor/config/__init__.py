@@ -22,7 +22,8 @@ from ecc_doctor.config.aes import AesConfig
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.config.ecc import EccConfig
 from ecc_doctor.config.mgc import MgcConfig
-from ecc_doctor.config.schema import build, doc_lines, toml_key
+from ecc_doctor.config.positions import Key, key_lines, line_of
+from ecc_doctor.config.schema import SettingError, build, doc_lines, toml_key
 from ecc_doctor.config.sections import NetConfig, SiteInfo, TimeoutsConfig
 from ecc_doctor.config.sftp import SftpConfig
 from ecc_doctor.config.sip import SipConfig
@@ -59,13 +60,22 @@ class SiteConfig:
     source: str = field(default="<defaults>", compare=False, metadata={"internal": True})
     warnings: tuple[str, ...] = field(default=(), compare=False, metadata={"internal": True})
     is_lab: bool = field(default=False, compare=False, metadata={"internal": True})
+    #: (TOML key's parts, line) of every key in the file, for messages (empty: not a file)
+    key_lines: tuple[tuple[Key, int], ...] = field(
+        default=(), compare=False, repr=False, metadata={"internal": True}
+    )
 
     def section(self, name: str) -> Any:
         """The section called *name*, or None if absent."""
         return getattr(self, name, None)
 
+    def where(self, *key: str) -> str:
+        """``source:line`` of *key* ("cm", "password") when known, else the source."""
+        line = line_of(list(self.key_lines), key)
+        return f"{self.source}:{line}" if line else self.source
 
-_NOT_KEYS = {"source", "warnings", "is_lab"}
+
+_NOT_KEYS = {"source", "warnings", "is_lab", "key_lines"}
 
 
 def from_mapping(
@@ -78,7 +88,13 @@ def from_mapping(
 
 
 def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
-    """Read and validate the site file; ConfigError names the file, line or key."""
+    """Read and validate the site file; ConfigError names the file, line or key.
+
+    Every path in the file (files, captures, ``file:`` secrets) is taken relative to the
+    site file's folder and given to the probes as an absolute path; a configuration file
+    that must be there (CA, certificate, key, known_hosts, password file, gateway text) and
+    is not is a ConfigError. Captures are data that comes and goes: a missing one is an
+    ERROR of the check that reads it."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -90,50 +106,115 @@ def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_toml_error(path, exc)) from exc
-    cfg = from_mapping(data, source=str(path), mode=mode)
-    _check_input_files(cfg, path.parent)
-    return cfg
+        raise ConfigError(_toml_error(path, exc, text)) from exc
+    lines = tuple(key_lines(text))
+    try:
+        cfg = from_mapping(data, source=str(path), mode=mode)
+    except SettingError as exc:
+        line = line_of(list(lines), exc.key)
+        if line is None:
+            raise
+        raise SettingError(exc.source, exc.key, exc.detail, line=line) from None
+    cfg = dataclasses.replace(cfg, key_lines=lines)
+    return _resolve_paths(cfg, Path(os.path.abspath(path)).parent)
 
 
-def _input_files(cfg: SiteConfig) -> Iterator[tuple[str, Path, bool]]:
-    """(key, path as written, whether the current folder is tried first) of the files that
-    are configuration: the SIP password file and the gateway's MGC list text. Captures are
-    not among them: they are data that comes and goes (rotated, copied in before a run), so
-    a missing one is an ERROR of the checks that read it while the other checks still run."""
-    if cfg.sip is not None and cfg.sip.password_file is not None:
-        yield "sip.password_file", cfg.sip.password_file, False
-    if cfg.mgc is not None and cfg.mgc.gateway_text is not None:
-        yield "mgc.gateway_text", cfg.mgc.gateway_text, False
+#: Path keys that name configuration files, which must exist when the site file loads (what
+#: they should be, for the message). known_hosts need not when accept_new_host_key creates it.
+_REQUIRED_FILES = {
+    "ca_file": "a CA bundle file (PEM)",
+    "client_cert": "a certificate file (PEM)",
+    "client_key": "a key file (PEM)",
+    "callback_cert": "a certificate file (PEM)",
+    "callback_key": "a key file (PEM)",
+    "key_file": "a private key file",
+    "known_hosts": "a known_hosts file",
+    "password_file": "an existing file",
+    "gateway_text": "an existing file",
+}
 
 
-def _check_input_files(cfg: SiteConfig, base: Path) -> None:
-    """ConfigError for a configuration file that is not there, found as the checks find it
-    (a relative path is relative to the site file's folder)."""
-    for key, written, cwd_first in _input_files(cfg):
-        path = written
-        if not written.is_absolute() and not (cwd_first and written.exists()):
-            path = base / written
-        if path.is_file():
+def _resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
+    """*cfg* with every relative path in the system sections (and ``file:`` secret) taken
+    relative to *base*, the site file's folder; ConfigError for a required file missing."""
+    changes: dict[str, Any] = {}
+    for name in SYSTEM_SECTIONS:
+        section = cfg.section(name)
+        if section is None:
             continue
-        why = "not a file" if path.exists() else "does not exist"
-        where = f"{why}: {path}" if path != written else why
-        raise ConfigError(
-            f"{cfg.source}: {key}: expected an existing file, got '{written}' ({where})"
-        )
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            resolved = _rebased(value, base)
+            if f.name in _REQUIRED_FILES and isinstance(value, Path):
+                _check_file(cfg, section, (name, f.name), value, resolved)
+            if resolved is not value:
+                fields[f.name] = resolved
+        if fields:
+            changes[name] = dataclasses.replace(section, **fields)
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+def _rebased(value: Any, base: Path) -> Any:
+    """*value* (a path, a secret, a list of paths) made relative to *base*; else itself."""
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, Secret) and str(value).startswith("file:"):
+        written = Path(str(value)[5:]).expanduser()
+        return value if written.is_absolute() else Secret(f"file:{base / written}")
+    if isinstance(value, list) and any(isinstance(v, Path) for v in value):
+        return [_rebased(v, base) for v in value]
+    return value
+
+
+def _check_file(cfg: SiteConfig, section: Any, key: Key, written: Path, path: Path) -> None:
+    if path.is_file():
+        return
+    if key[1] == "known_hosts" and not path.exists() and section.accept_new_host_key:
+        return  # trust on first use creates it
+    why = "not a file" if path.exists() else "does not exist"
+    where = f"{why}: {path}" if path != written else why
+    hint = ""
+    if key[1] == "known_hosts" and not path.exists():
+        hint = f"; add the host key with ssh-keyscan, or set {key[0]}.accept_new_host_key = true"
+    raise ConfigError(
+        f"{cfg.where(*key)}: {'.'.join(key)}: expected {_REQUIRED_FILES[key[1]]}, "
+        f"got '{written}' ({where}{hint})"
+    )
+
+
+def _toml_error(path: Path, exc: tomllib.TOMLDecodeError, text: str) -> str:
     msg = str(exc)
     m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
     if m:
         reason = msg[: m.start()].strip()
+        line = int(m.group(1))
+        lines = text.splitlines()
+        if 0 < line <= len(lines) and _bare_word_value(lines[line - 1]):
+            reason += " (text values need quotes)"
         return f"{path}:{m.group(1)}:{m.group(2)}: TOML syntax error: {reason}"
     return f"{path}: TOML syntax error: {msg}"
+
+
+_KEY_VALUE = re.compile(r"""^\s*[A-Za-z0-9_."' -]+?\s*=\s*(?P<value>.*?)\s*$""")
+
+
+def _bare_word_value(line: str) -> bool:
+    """True for ``key = some text`` whose value is unquoted text, not a TOML value
+    (``host = 127.0.0.1``, ``name = ACME HQ``)."""
+    m = _KEY_VALUE.match(line)
+    if not m or not m.group("value") or m.group("value")[0] in "\"'[{":
+        return False
+    try:
+        tomllib.loads(f"x = {m.group('value')}")
+    except tomllib.TOMLDecodeError:
+        return True
+    return False
 
 
 def _secret_fields(cfg: SiteConfig) -> Iterator[tuple[str, Secret]]:
@@ -161,12 +242,16 @@ def _plain_secret_warnings(cfg: SiteConfig, source: str, mode: int | None) -> li
 
 
 def check_secret_references(cfg: SiteConfig) -> None:
-    """ConfigError naming the key of the first ``env:`` variable that is not set or ``file:``
-    that cannot be opened. Only checks that they resolve: the values are read when used."""
-    for key, secret in _secret_fields(cfg):
-        problem = secret.problem()
-        if problem:
-            raise ConfigError(f"{cfg.source}: {key}: {problem}")
+    """ConfigError naming the key of every ``env:`` variable that is not set and ``file:``
+    that cannot be opened, all in one message (one run shows them all). Only checks that
+    they resolve: the values are read when used."""
+    problems = [
+        f"{cfg.where(*key.split('.'))}: {key}: {problem}"
+        for key, secret in _secret_fields(cfg)
+        if (problem := secret.problem())
+    ]
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def check_timeout_ids(cfg: SiteConfig, known_ids: Iterable[str]) -> None:
@@ -215,6 +300,8 @@ def template() -> str:
         "# ecc-doctor site file. Sections you leave out are SKIPped with the reason.",
         "# Secrets are references: 'env:NAME' (an environment variable) or 'file:PATH'.",
         "# Plain-text secrets work but warn when this file is readable by others.",
+        "# Relative paths (ca_file, known_hosts, key_file, captures, file: secrets, ...) are",
+        "# relative to this file's folder; a CA/cert/key/known_hosts file must exist.",
         "",
     ]
     sections: list[tuple[str, type[Any], bool]] = [("site", SiteInfo, True)]

@@ -19,10 +19,12 @@ class CmConfig:
     password: Secret = setting(doc="SAT password reference", example="env:CM_PASSWORD")
     port: int = setting(5022, doc="SAT SSH port (5022 lands directly in SAT)", min=1, max=65535)
     termtype: str = setting(
-        "ossi",
-        doc="terminal type answered at the Terminal Type prompt: ossi, ossi3, ossi4, ossit "
-        "(OSSI records; their field IDs are assumed, see ossi_fields) or vt220 (the "
-        "documented 80x24 screens; works without learning field IDs)",
+        "vt220",
+        doc="terminal type answered at the Terminal Type prompt: vt220 (the 80x24 screens "
+        "the app notes show, documented layouts) or ossi, ossi3, ossi4, ossit (OSSI "
+        "records, whose field IDs are ecc-doctor's assumptions: set ossi_fields to this "
+        "CM's IDs first, docs/CM-SAT.md)",
+        example="vt220",
     )
     known_hosts: Path | None = setting(
         None, doc="known_hosts file used to verify the host key (default ~/.ssh/known_hosts)"

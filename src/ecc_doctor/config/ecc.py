@@ -10,11 +10,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ecc_doctor.config.schema import host_problem, setting, url_problem
 from ecc_doctor.secrets import Secret
 
 _CONTENT_TYPES = ("application/json", "multipart/form-data")
+
+
+def _base_url_path(url: str) -> str | None:
+    """A path, query or fragment in base_url would be joined with ecc_path/eventing_path
+    (``/services/X/services/X/...``) while messages and transcripts show ecc_path alone."""
+    parts = urlsplit(url)
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        return (
+            "base_url: give scheme://host[:port]; the path belongs in ecc.ecc_path / "
+            f"eventing_path, got {url!r}"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,8 @@ class EccConfig:
         if problem := host_problem("callback_host", self.callback_host, empty_ok=True):
             return problem
         if problem := url_problem("base_url", self.base_url):
+            return problem
+        if problem := _base_url_path(self.base_url):
             return problem
         if bool(self.client_cert) != bool(self.client_key):
             return "client_key: expected client_cert and client_key together, got only one"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import json
 import re
 import types
@@ -142,89 +143,116 @@ def host_problem(key: str, value: str, *, empty_ok: bool = False) -> str | None:
         return f"{key}: expected a host name or address, got {got}"
     if any(c.isspace() for c in value):
         return f"{key}: expected a host name or address without spaces, got {value!r}"
+    if "[" in value or "]" in value:
+        # "[::1]" copied out of a URL would fail later as a DNS error on "[::1]"
+        bare = value.strip("[]")
+        return f"{key}: write an IPv6 address without brackets ({bare!r}), got {value!r}"
     return None
+
+
+Key = tuple[str, ...]
+
+
+class SettingError(ConfigError):
+    """A bad value of one key: ``<file>: <detail>``, and where the key is (*key*, the TOML
+    key's parts) so that :func:`ecc_doctor.config.load` can say ``<file>:<line>: <detail>``."""
+
+    def __init__(self, source: str, key: Key, detail: str, *, line: int | None = None) -> None:
+        super().__init__(f"{source}:{line}: {detail}" if line else f"{source}: {detail}")
+        self.source = source
+        self.key = key
+        self.detail = " ".join(detail.split())
 
 
 class _Ctx:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, key: str, expected: str, value: Any) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: expected {expected}, got {shown(value)}")
+    def fail(self, key: str, expected: str, value: Any, path: Key = ()) -> ConfigError:
+        return SettingError(self.source, path, f"{key}: expected {expected}, got {shown(value)}")
 
 
-def _convert(ctx: _Ctx, key: str, tp: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+def _convert(
+    ctx: _Ctx, key: str, tp: Any, value: Any, meta: Mapping[str, Any], path: Key = ()
+) -> Any:
+    """*key* as messages show it (``cm.cti_links[0]``), *path* as the TOML key's parts."""
     origin = get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         args = [a for a in get_args(tp) if a is not type(None)]
         errors: list[ConfigError] = []
         for arg in args:
             try:
-                return _convert(ctx, key, arg, value, meta)
+                return _convert(ctx, key, arg, value, meta, path)
             except ConfigError as exc:
                 errors.append(exc)
         if len(errors) == 1:
             raise errors[0]
-        raise ctx.fail(key, _describe(tp), value)
+        raise ctx.fail(key, _describe(tp), value, path)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ctx.fail(key, "true or false", value)
+            raise ctx.fail(key, "true or false", value, path)
         return value
     if tp in (int, float):
         ok = isinstance(value, int) if tp is int else isinstance(value, (int, float))
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9][0-9_.eE+-]*\s*", value):
+            raise ctx.fail(key, f"{_describe(tp)} (a number without quotes)", value, path)
         if isinstance(value, bool) or not ok:
-            raise ctx.fail(key, _describe(tp), value)
+            raise ctx.fail(key, _describe(tp), value, path)
         lo, hi = meta.get("min"), meta.get("max")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ctx.fail(key, f"{_describe(tp)} from {lo} to {hi}", value)
+            raise ctx.fail(key, f"{_describe(tp)} from {lo} to {hi}", value, path)
         return tp(value)
     if tp in (str, Path, Secret):
         if not isinstance(value, str) or (tp is not str and not value):
-            raise ctx.fail(key, _describe(tp), value)
+            raise ctx.fail(key, _describe(tp), value, path)
         choices = meta.get("choices")
         if choices and value not in choices:
-            raise ctx.fail(key, "one of " + ", ".join(choices), value)
+            raise ctx.fail(key, "one of " + ", ".join(choices), value, path)
         if tp is Path:
             return Path(value).expanduser()
         if tp is Secret:
-            return _secret(ctx, key, value)
+            return _secret(ctx, key, value, path)
         return value
     if origin is Literal:
         if value not in get_args(tp):
-            raise ctx.fail(key, _describe(tp), value)
+            raise ctx.fail(key, _describe(tp), value, path)
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ctx.fail(key, _describe(tp), value)
+            raise ctx.fail(key, _describe(tp), value, path)
         (item_tp,) = get_args(tp)
-        return [_convert(ctx, f"{key}[{i}]", item_tp, v, meta) for i, v in enumerate(value)]
+        return [_convert(ctx, f"{key}[{i}]", item_tp, v, meta, path) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ctx.fail(key, _describe(tp), value)
+            raise ctx.fail(key, _describe(tp), value, path)
         _, val_tp = get_args(tp)
         return {
-            str(k): _convert(ctx, f"{key}.{toml_key(str(k))}", val_tp, v, meta)
+            str(k): _convert(ctx, f"{key}.{toml_key(str(k))}", val_tp, v, meta, (*path, str(k)))
             for k, v in value.items()
         }
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
-            raise ctx.fail(key, "a table", value)
-        return build(tp, value, source=ctx.source, prefix=key)
+            raise ctx.fail(key, "a table", value, path)
+        return build(tp, value, source=ctx.source, prefix=key, path=path)
     raise ConfigError(f"{ctx.source}: {key}: unsupported setting type {tp!r}")  # a bug of ours
 
 
-def _secret(ctx: _Ctx, key: str, value: str) -> Secret:
+def _secret(ctx: _Ctx, key: str, value: str, path: Key) -> Secret:
     for scheme, what in (("env:", "NAME"), ("file:", "PATH")):
         if value.startswith(scheme) and not value[len(scheme) :].strip():
-            raise ConfigError(
-                f"{ctx.source}: {key}: expected '{scheme}{what}', got an empty reference "
-                f"{shown(value)}"
+            raise SettingError(
+                ctx.source,
+                path,
+                f"{key}: expected '{scheme}{what}', got an empty reference {shown(value)}",
             )
     return Secret(value)
 
 
-def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "") -> T:
-    """Validate *data* against the dataclass *cls* and return an instance."""
+def build(
+    cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "", path: Key = ()
+) -> T:
+    """Validate *data* against the dataclass *cls* and return an instance. *prefix* is the
+    section's key as messages show it, *path* its TOML key's parts (for the line number)."""
     ctx = _Ctx(source)
     hints = get_type_hints(cls)
     keys = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]  # type: ignore[arg-type]
@@ -235,24 +263,39 @@ def build(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "
     for key, value in data.items():
         f = fields.get(key)
         if f is None:
-            known = ", ".join(sorted({fl.name for fl in fields.values()}))
-            raise ConfigError(
-                f"{source}: unknown key '{dotted}{toml_key(key)}' (known keys: {known})"
-            )
-        kwargs[f.name] = _convert(ctx, dotted + key, hints[f.name], value, f.metadata)
+            names = sorted({fl.name for fl in fields.values()})
+            raise SettingError(source, (*path, key), _unknown(dotted, key, value, names))
+        kwargs[f.name] = _convert(ctx, dotted + key, hints[f.name], value, f.metadata, (*path, key))
     for f in keys:
         required = f.default is _MISSING and f.default_factory is _MISSING
         if required and f.name not in kwargs:
-            raise ConfigError(
-                f"{source}: {dotted}{f.name}: required key is missing ({f.metadata.get('doc', '')})"
+            raise SettingError(
+                source,
+                path,
+                f"{dotted}{f.name}: required key is missing ({f.metadata.get('doc', '')})",
             )
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if callable(validate):
         problem = validate()
         if problem:
-            raise ConfigError(f"{source}: {dotted}{problem}")
+            name = re.match(r"[A-Za-z0-9_]*", problem).group()  # type: ignore[union-attr]
+            written = next((k for k in data if fields[k].name == name), None)
+            where = (*path, written) if written is not None else path
+            raise SettingError(source, where, f"{dotted}{problem}")
     return obj
+
+
+def _unknown(dotted: str, key: str, value: Any, names: list[str]) -> str:
+    """'unknown key ...' / 'unknown section [...]', with the closest known name if any."""
+    close = difflib.get_close_matches(key.replace("-", "_"), names, n=1, cutoff=0.6)
+    if not dotted and isinstance(value, dict):
+        if close:
+            return f"unknown section [{toml_key(key)}]: did you mean [{close[0]}]?"
+        return f"unknown section [{toml_key(key)}] (known sections: {', '.join(names)})"
+    if close:
+        return f"unknown key '{dotted}{toml_key(key)}': did you mean '{close[0]}'?"
+    return f"unknown key '{dotted}{toml_key(key)}' (known keys: {', '.join(names)})"
 
 
 def doc_lines(cls: type[Any]) -> list[tuple[str, str, str, str]]:

@@ -27,6 +27,12 @@ class NetConfig:
     def validate(self) -> str | None:
         for i, item in enumerate(self.extra):
             if parse_endpoint(item) is None:
+                target = item.partition("=")[2] or item
+                if target.count(":") > 1 and not {"[", "]"} & set(target):
+                    return (
+                        f"extra[{i}]: an IPv6 address needs brackets, as '[addr]:port' "
+                        f"(e.g. '[::1]:5061'), got {item!r}"
+                    )
                 return f"extra[{i}]: expected 'host:port' or 'name=host:port', got {item!r}"
         return None
 

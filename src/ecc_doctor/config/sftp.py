@@ -128,8 +128,9 @@ class SftpConfig:
             return problem
         if self.password is None and self.key_file is None:
             return "password: expected a secret reference, or set sftp.key_file, got neither"
-        if self.key_file is not None:
-            key_path = self.key_file.expanduser()
+        if self.key_file is not None and self.key_file.is_absolute():
+            # a relative one is checked by load(), against the site file's folder
+            key_path = self.key_file
             why = (
                 "does not exist"
                 if not key_path.exists()
