@@ -316,7 +316,10 @@ async def test_tls_certificate_for_another_name_is_a_connect_error(tmp_path: Pat
         ca_file=ca.ca_file,
     )
     try:
-        with pytest.raises(ConnectError, match=r"TLS certificate is not for this host \(IP address mismatch.*check aes\.(host|oam_url)"):
+        with pytest.raises(
+            ConnectError,
+            match=r"TLS certificate is not for this host \(IP address mismatch.*check aes\.(host|oam_url)",
+        ):
             async with DmccSession(cfg, Transcript("dmcc")):
                 pass
     finally:

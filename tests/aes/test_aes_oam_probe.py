@@ -73,7 +73,9 @@ async def test_wrong_login_path_says_so(aes_lab: Lab) -> None:
 
 async def test_foreign_ca_names_the_certificate_problem(aes_lab: Lab, tmp_path: Path) -> None:
     cfg = dataclasses.replace(aes_lab.config.aes, ca_file=LabCA(tmp_path, "other CA").ca_file)
-    with pytest.raises(ConnectError, match=r"TLS certificate not trusted \(unable to get local.*check aes\.ca_file"):
+    with pytest.raises(
+        ConnectError, match=r"TLS certificate not trusted \(unable to get local.*check aes\.ca_file"
+    ):
         await fetch_dmcc_summary(cfg, Transcript("oam"), timeout=5)
 
 
@@ -91,7 +93,10 @@ async def test_hostname_mismatch_names_the_certificate_problem(tmp_path: Path) -
         oam_url=f"https://127.0.0.1:{port}",
     )
     try:
-        with pytest.raises(ConnectError, match=r"TLS certificate is not for this host \(IP address mismatch.*check aes\.(host|oam_url)"):
+        with pytest.raises(
+            ConnectError,
+            match=r"TLS certificate is not for this host \(IP address mismatch.*check aes\.(host|oam_url)",
+        ):
             await fetch_dmcc_summary(cfg, Transcript("oam"), timeout=5)
     finally:
         server.close()
