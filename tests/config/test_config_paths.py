@@ -225,7 +225,7 @@ async def test_the_checks_use_the_resolved_paths_from_another_folder(
         'termtype = "ossi"\nknown_hosts = "kh/known_hosts"\naccept_new_host_key = true\n'
         f'[ecc]\nbase_url = "{ecc.base_url}"\nca_file = "certs/ca.pem"\n'
         'client_cert = "certs/client.pem"\nclient_key = "certs/client.key"\n'
-        'token = "file:secrets/token"\n',
+        'token = "file:secrets/token"\nextension_a = "3301"\n',
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
