@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.config.mgc import MgcConfig
@@ -21,8 +22,14 @@ def _analyze(cfg: MgcConfig, source: str) -> list[Flow]:
 
     assert cfg.capture is not None
     params = from_config(cfg, f"{source} [mgc]")
-    # a relative capture path was made absolute (the site file's folder) when it was loaded
-    return analyze_file(cfg.capture, engine=cfg.engine, params=params)
+    return analyze_file(_near(cfg.capture, source), engine=cfg.engine, params=params)
+
+
+def _near(path: Path, source: str) -> Path:
+    """A relative path in the site file is relative to the site file."""
+    if path.is_absolute() or path.exists() or source.startswith("<"):
+        return path
+    return Path(source).parent / path
 
 
 async def check(ctx: CheckContext) -> Result:
