@@ -64,11 +64,12 @@ class Secret:
         """Why this reference cannot be resolved now, or None.
 
         The config loader calls this for every secret so that a missing variable or an
-        unreadable file is a config error naming the key; the value is not kept (nor
-        registered for masking) until :meth:`reveal` reads it on use.
+        unreadable file is a config error naming the key. The value is not kept, but it is
+        registered for masking at once: a peer that shows a secret of the site file (a file
+        name on the SFTP server, an error body) is masked whichever checks run (QA 4a F10).
         """
         try:
-            self._resolve()
+            remember(self._resolve())
         except ConfigError as exc:
             # the message's whitespace is collapsed (EccDoctorError): so is its prefix
             return exc.message.removeprefix(" ".join(f"secret {self._ref}:".split()) + " ")

@@ -202,6 +202,15 @@ def _convert(
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             raise ctx.fail(key, f"{_describe(tp)} from {lo} to {hi}", value, path)
         return tp(value)
+    if tp is Secret and not isinstance(value, str):
+        # a password written without quotes (a number, a list, a table) is not echoed into
+        # the logs the error goes to (QA 4a F3)
+        kind = {bool: "true/false", int: "a number", float: "a number", list: "a list"}.get(
+            type(value), "a table" if isinstance(value, dict) else type(value).__name__
+        )
+        raise SettingError(
+            ctx.source, path, f"{key}: expected {_describe(tp)}, got {kind} (value not shown)"
+        )
     if tp in (str, Path, Secret):
         if not isinstance(value, str) or (tp is not str and not value):
             raise ctx.fail(key, _describe(tp), value, path)
