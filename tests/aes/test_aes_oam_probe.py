@@ -122,3 +122,44 @@ def test_table_is_found_by_header_among_nested_tables() -> None:
     assert table is not None
     assert table.rows == (("A-0", "ctiuser", "ECC", "10.0.0.5:4711", "XML Encrypted", "3"),)
     assert list(table.records()[0]) == list(COLUMNS)
+
+
+async def test_a_redirect_out_of_the_https_origin_is_not_followed(tmp_path: Path) -> None:
+    # QA 4a F7: a 307 from the console to http:// would have carried the login form there
+    plain_hits: list[bytes] = []
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        plain_hits.append(await reader.read(4096))
+        writer.close()
+
+    sink = await asyncio.start_server(plain, "127.0.0.1", 0)
+    sink_port = sink.sockets[0].getsockname()[1]
+
+    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(4096)
+        writer.write(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:"
+            + str(sink_port).encode()
+            + b"/aesvcs/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    ca = LabCA(tmp_path)
+    console = await asyncio.start_server(redirect, "127.0.0.1", 0, ssl=ca.server_context("c"))
+    port = console.sockets[0].getsockname()[1]
+    cfg = AesConfig(
+        host="127.0.0.1",
+        username="u",
+        password=Secret("pw-123"),
+        ca_file=ca.ca_file,
+        oam_url=f"https://127.0.0.1:{port}",
+    )
+    try:
+        with pytest.raises(ProtocolError, match="not followed: it leaves the console's https"):
+            await fetch_dmcc_summary(cfg, Transcript("oam"), timeout=5)
+    finally:
+        for server in (console, sink):
+            server.close()
+            await server.wait_closed()
+    assert plain_hits == []

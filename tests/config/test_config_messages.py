@@ -156,9 +156,25 @@ def test_a_base_url_with_a_path_is_refused(url: str) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1:44185", "https://127.0.0.1/", "http://[::1]"])
+@pytest.mark.parametrize("url", ["https://127.0.0.1:44185", "https://127.0.0.1/", "https://[::1]"])
 def test_a_base_url_without_a_path_loads(url: str) -> None:
     assert from_mapping({"ecc": {"base_url": url}}, source="s.toml").ecc is not None
+
+
+def test_plain_http_needs_saying_so_and_no_url_carries_credentials() -> None:
+    # QA 4a F7: the token or the console password would travel in clear
+    with pytest.raises(
+        ConfigError, match=r"ecc\.base_url: expected an https:// URL .*allow_plain_http"
+    ):
+        from_mapping({"ecc": {"base_url": "http://127.0.0.1:8080"}}, source="s.toml")
+    plain = {"base_url": "http://127.0.0.1:8080", "allow_plain_http": True}
+    assert from_mapping({"ecc": plain}, source="s.toml").ecc is not None
+    aes = {"host": "h", "username": "u", "password": "env:P"}
+    with pytest.raises(ConfigError, match=r"aes\.oam_url: expected an https:// URL"):
+        from_mapping({"aes": {**aes, "oam_url": "http://10.0.0.11"}}, source="s.toml")
+    with pytest.raises(ConfigError, match="no user name or password in the URL") as info:
+        from_mapping({"aes": {**aes, "oam_url": "https://cust:UrlSecret-5252@h"}}, source="s.toml")
+    assert "UrlSecret-5252" not in info.value.message
 
 
 def test_termtype_defaults_to_vt220_and_ossi_stays_selectable() -> None:

@@ -162,7 +162,13 @@ async def test_huge_answer_is_not_read(tmp_path: Path) -> None:
     port = server.sockets[0].getsockname()[1]
     try:
         config = from_mapping(
-            {"ecc": {"base_url": f"http://127.0.0.1:{port}", "extension_a": "3301"}},
+            {
+                "ecc": {
+                    "base_url": f"http://127.0.0.1:{port}",
+                    "allow_plain_http": True,
+                    "extension_a": "3301",
+                }
+            },
             source="<test>",
         )
         result = await run_one(ecc_api, config)

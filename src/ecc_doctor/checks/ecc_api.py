@@ -48,6 +48,9 @@ async def check(ctx: CheckContext) -> Result:
         f"subscription id: {sub_id} (validation POSTs received: {validated})",
     ]
     metrics = {"ecc.request_ms": round(request_ms, 3), "ecc.subscribe_ms": round(subscribe_ms, 3)}
+    plain = cfg.base_url.startswith("http://")
+    if plain:  # allowed by allow_plain_http: never silently
+        summary += "; over plain HTTP (allow_plain_http): the credentials travel unencrypted"
     if not proven:
         # a 404 at the base path also comes from a misspelt ecc_path or a cluster without
         # the ECC snap-in: what answered is the Breeze front end, not ECC (QA 4b #5)
@@ -56,7 +59,8 @@ async def check(ctx: CheckContext) -> Result:
             "deployed there: set ecc.extension_a (a monitored station) to verify it"
         )
         return ctx.result(Status.WARN, summary, details=details, metrics=metrics)
-    return ctx.result(Status.PASS, summary, details=details, metrics=metrics)
+    status = Status.WARN if plain else Status.PASS
+    return ctx.result(status, summary, details=details, metrics=metrics)
 
 
 async def _touch(rest: EccRest, extension: str) -> tuple[str, bool]:

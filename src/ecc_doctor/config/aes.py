@@ -83,7 +83,9 @@ class AesConfig:
             return problem
         if not self.protocol_versions:
             return "protocol_versions: expected at least one version, got []"
-        if self.oam_url and (problem := url_problem("oam_url", self.oam_url, "an https:// URL")):
+        if self.oam_url and (
+            problem := url_problem("oam_url", self.oam_url, "an https:// URL", https_only=True)
+        ):
             return problem
         for key in ("oam_login_path", "oam_summary_path"):
             if not getattr(self, key).startswith("/"):

@@ -35,6 +35,11 @@ class EccConfig:
     """[ecc]: the Breeze cluster's HTTPS front end and the event callback we listen on."""
 
     base_url: str = setting(doc="Breeze cluster HTTPS URL", example="https://breeze.example:443")
+    allow_plain_http: bool = setting(
+        False,
+        doc="accept an http:// base_url (a lab Breeze without TLS): the token then travels "
+        "unencrypted, and ecc.api says so with a WARN",
+    )
     ca_file: Path | None = setting(None, doc="CA bundle for the Breeze certificate")
     client_cert: Path | None = setting(None, doc="client certificate (PEM) for mTLS")
     client_key: Path | None = setting(None, doc="client certificate key (PEM)")
@@ -141,8 +146,13 @@ class EccConfig:
         # an empty callback_host binds every address (like 0.0.0.0); blanks never work
         if problem := host_problem("callback_host", self.callback_host, empty_ok=True):
             return problem
-        if problem := url_problem("base_url", self.base_url):
-            return problem
+        https_only = not self.allow_plain_http
+        if problem := url_problem("base_url", self.base_url, https_only=https_only):
+            return problem + (
+                "; allow_plain_http = true accepts it"
+                if https_only and self.base_url.startswith("http://")
+                else ""
+            )
         if problem := _base_url_path(self.base_url):
             return problem
         if bool(self.client_cert) != bool(self.client_key):

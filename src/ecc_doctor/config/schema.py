@@ -122,11 +122,23 @@ def shown(value: Any) -> str:
     return repr(value)
 
 
-def url_problem(key: str, url: str, expected: str = "an http(s):// URL") -> str | None:
-    """'key: expected an http(s):// URL ..., got ...' when *url* is not http(s) with a host."""
+def url_problem(
+    key: str, url: str, expected: str = "an http(s):// URL", *, https_only: bool = False
+) -> str | None:
+    """'key: expected an http(s):// URL ..., got ...' when *url* is not http(s) with a host;
+    with *https_only*, plain http:// is refused too (credentials would travel in clear). A
+    user name or password in the URL is refused (it would show in every transcript)."""
     if not url.startswith(("https://", "http://")):
         return f"{key}: expected {expected}, got {url!r}"
-    host = urlsplit(url).netloc.rpartition("@")[2]
+    if https_only and url.startswith("http://"):
+        return (
+            f"{key}: expected an https:// URL (over http:// the credentials would travel "
+            f"unencrypted), got {url!r}"
+        )
+    netloc = urlsplit(url).netloc
+    if "@" in netloc:
+        return f"{key}: expected no user name or password in the URL (use the secret keys)"
+    host = netloc.rpartition("@")[2]
     if not host.strip() or host.startswith(":") or any(c.isspace() for c in host):
         return f"{key}: expected {expected} with a host name or address, got {url!r}"
     return None

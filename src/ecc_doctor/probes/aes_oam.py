@@ -189,6 +189,14 @@ def _os_problem(exc: BaseException) -> OSError | None:
     return found
 
 
+class _LeftOrigin(Exception):
+    """A request (a redirect) would leave the console's configured https origin."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
 class OamClient:
     """A logged-in console session: ``async with`` closes it (logging out if configured)."""
 
@@ -204,6 +212,15 @@ class OamClient:
             verify = ssl.create_default_context(cafile=cafile)
         except (OSError, ssl.SSLError) as exc:
             raise ConnectError(f"cannot load CA file {cafile}: {exc}") from exc
+        origin = httpx.URL(cfg.oam_url)
+
+        async def same_origin(request: httpx.Request) -> None:
+            # a redirect is followed only within the console's own https origin: the login
+            # form's password never goes to http:// or to another host (QA 4a F7)
+            url = request.url
+            if (url.scheme, url.host, url.port) != (origin.scheme, origin.host, origin.port):
+                raise _LeftOrigin(str(url.copy_with(query=None)))
+
         self._client = httpx.AsyncClient(
             base_url=cfg.oam_url.rstrip("/"),
             verify=verify,
@@ -211,6 +228,7 @@ class OamClient:
             follow_redirects=True,
             max_redirects=10,
             headers={"User-Agent": "ecc-doctor"},
+            event_hooks={"request": [same_origin]},
         )
 
     @property
@@ -243,6 +261,11 @@ class OamClient:
             raise ProbeTimeout(f"{where}: no answer within {seconds(self.timeout)} s") from exc
         except httpx.TooManyRedirects as exc:
             raise ProtocolError(f"{where}: too many redirects (login loop?)") from exc
+        except _LeftOrigin as exc:
+            raise ProtocolError(
+                f"{where}: redirected to {exc.url}, not followed: it leaves the console's "
+                "https origin (the login password would go there); check aes.oam_url"
+            ) from exc
         except httpx.TransportError as exc:
             cert = _cert_problem(exc)
             if cert is not None:
