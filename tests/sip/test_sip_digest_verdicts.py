@@ -186,3 +186,15 @@ def test_a_user_missing_from_the_password_file_is_noted_as_not_verified(tmp_path
     assert quiet.exit_code == verbose.exit_code == 0
     assert "not verified" not in quiet.output
     assert "not verified: no password for user 'alice'" in verbose.output
+
+
+def test_a_user_listed_twice_in_the_password_file_is_a_usage_error(tmp_path: Path) -> None:
+    # QA 4a F12: the last line used to win silently, and the verdict rested on a guess
+    pw = tmp_path / "twice.txt"
+    pw.write_text("alice:alice-Lab-pw1\n# comment\nalice:OtherPw-66\n")
+    result = CliRunner().invoke(
+        cli, ["analyze", str(SIP / "register-udp.pcap"), "--password-file", str(pw)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == f"ecc-doctor: {pw}: line 3: user alice listed twice (line 1)\n"
+    assert "alice-Lab-pw1" not in result.output + result.stderr

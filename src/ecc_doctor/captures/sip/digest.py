@@ -129,6 +129,7 @@ def load_passwords(path: Path) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read password file {path}: it is not UTF-8 text") from exc
     out: dict[str, str] = {}
+    first: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -136,8 +137,11 @@ def load_passwords(path: Path) -> dict[str, str]:
         user, sep, password = line.partition(":")
         if not sep or not user:
             raise ConfigError(f"{path}: line {n}: expected 'user:password'")
-        out[user] = password
         remember(password)
+        if user in first:  # which one is right? the verdicts would rest on a guess
+            raise ConfigError(f"{path}: line {n}: user {user} listed twice (line {first[user]})")
+        first[user] = n
+        out[user] = password
     return out
 
 
