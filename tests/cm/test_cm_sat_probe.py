@@ -377,3 +377,12 @@ async def test_a_missing_known_hosts_file_says_how_to_get_one(cm: Cm, tmp_path: 
         f"(set cm.known_hosts to a file with CM's key, e.g. from ssh-keyscan -p {cm.emu.port} "
         "127.0.0.1, or accept_new_host_key = true)"
     ), info.value.message
+
+
+async def test_an_ipv6_cm_is_named_with_brackets(cm: Cm) -> None:
+    # QA 4b #6: "CM ::1:5022" read as a malformed address
+    cfg = dataclasses.replace(cm.cfg, host="::1", port=1)
+    with pytest.raises(ConnectError) as info:
+        async with open_sat(cfg, Transcript("s"), connect_timeout=5):
+            pass
+    assert info.value.message.startswith("CM [::1]:1: "), info.value.message

@@ -6,6 +6,7 @@ from ecc_doctor.checks.cm_cti_link import listed_links, no_links
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.netaddr import host_port
 from ecc_doctor.probes.sat import CommandRejected, SatSession, open_sat
 from ecc_doctor.probes.sat_records import FieldScreen
 
@@ -45,7 +46,7 @@ async def _one(sat: SatSession, cfg: CmConfig, number: int) -> tuple[list[str], 
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {cfg.host}:{cfg.port}")
+    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
     problems: list[str] = []
     evidence: list[Evidence] = []
     async with open_sat(

@@ -26,6 +26,7 @@ from ecc_doctor.imarchive import (
 )
 from ecc_doctor.imarchive_marker import MarkerMatcher, fmt_age
 from ecc_doctor.models import Evidence, Result, Status
+from ecc_doctor.netaddr import host_port
 from ecc_doctor.probes.sftp import (
     FileTooLarge,
     Listing,
@@ -346,6 +347,6 @@ async def _inspect(ctx: CheckContext, session: SftpSession, cfg: SftpConfig) -> 
 
 async def check(ctx: CheckContext) -> Result:
     cfg: SftpConfig = ctx.section("sftp")
-    transcript = ctx.transcript(f"SFTP {cfg.host}:{cfg.port} {cfg.path}")
+    transcript = ctx.transcript(f"SFTP {host_port(cfg.host, cfg.port)} {cfg.path}")
     async with open_session(cfg, transcript, ctx.connect_timeout) as session:
         return await _inspect(ctx, session, cfg)

@@ -36,6 +36,7 @@ import asyncssh
 
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import AuthError, ConnectError, ProbeTimeout, ProtocolError
+from ecc_doctor.netaddr import host_port
 from ecc_doctor.probes import sat_ossi, sat_records, sat_screens, vt220
 from ecc_doctor.probes.sat_ossi import OssiResponse
 from ecc_doctor.probes.ssh_common import LoginGuard, LoginKey, readable_known_hosts
@@ -578,7 +579,7 @@ def _ssh_errors(
 
 async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout: float) -> Any:
     known_hosts = cfg.known_hosts or default_known_hosts()
-    where = f"{cfg.host}:{cfg.port}"
+    where = f"{host_port(cfg.host, cfg.port)}"
     auth = _Auth(password)
     with _ssh_errors(where, cfg.username, known_hosts, cfg.host, cfg.port):
         if not known_hosts.exists() and not cfg.accept_new_host_key:
@@ -668,7 +669,7 @@ async def _open_sat(
     key: LoginKey,
     check_id: str,
 ) -> AsyncIterator[SatSession]:
-    where = f"{cfg.host}:{cfg.port}"
+    where = f"{host_port(cfg.host, cfg.port)}"
     async with contextlib.AsyncExitStack() as gate:
         await gate.enter_async_context(LOGINS.first_login(key))
         transcript.note(f"ssh {cfg.username}@{where} (SAT, termtype {cfg.termtype})")

@@ -27,6 +27,7 @@ import asyncssh
 
 from ecc_doctor.config.sftp import SftpConfig
 from ecc_doctor.errors import AuthError, ConfigError, ConnectError, ProbeError, ProbeTimeout
+from ecc_doctor.netaddr import host_port
 from ecc_doctor.probes.ssh_common import readable_known_hosts
 from ecc_doctor.probes.tcp import describe_os_error
 from ecc_doctor.transcript import Transcript
@@ -326,7 +327,7 @@ async def _accept_new(cfg: SftpConfig, path: Path, t: Transcript, timeout: float
     async with asyncio.timeout(timeout):
         key = await asyncssh.get_server_host_key(cfg.host, cfg.port, config=None)
     if key is None:
-        raise ConnectError(f"SFTP {cfg.host}:{cfg.port}: the server offered no host key")
+        raise ConnectError(f"SFTP {host_port(cfg.host, cfg.port)}: the server offered no host key")
     host = cfg.host if cfg.port == 22 else f"[{cfg.host}]:{cfg.port}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
@@ -356,7 +357,7 @@ def _connect_options(cfg: SftpConfig, known_hosts: Path, timeout: float) -> dict
 
 
 def _translate(exc: BaseException, cfg: SftpConfig, known_hosts: Path) -> ProbeError:
-    where = f"SFTP {cfg.host}:{cfg.port}"
+    where = f"SFTP {host_port(cfg.host, cfg.port)}"
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         if _has_entry(known_hosts, cfg.host, cfg.port):
             return ConnectError(
@@ -386,7 +387,7 @@ async def open_session(
 ) -> AsyncIterator[SftpSession]:
     """Log in, start SFTP, and yield a read-only session; everything is closed on exit."""
     known_hosts = _known_hosts_path(cfg)
-    where = f"{cfg.host}:{cfg.port}"
+    where = f"{host_port(cfg.host, cfg.port)}"
     transcript.note(f"connect {where} as {cfg.username} (known_hosts {known_hosts})")
     try:
         if known_hosts.exists():
