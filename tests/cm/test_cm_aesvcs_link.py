@@ -4,31 +4,20 @@ and the documented screens through ``ecc-doctor sat parse`` (QA 3a G1)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 from click.testing import CliRunner
 
-from ecc_doctor.checks import all_checks, select
 from ecc_doctor.cli import cli
 from ecc_doctor.lab import Lab
-from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.models import Result, Status
-from ecc_doctor.runner import run_checks
+
+from .conftest import cm_of, run
 
 pytestmark = pytest.mark.anyio
 
 TERMTYPES = ["ossi", "vt220"]
-
-
-def cm_of(lab: Lab) -> CmSatEmulator:
-    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
-
-
-async def run(lab: Lab, *ids: str, **cm_changes: object) -> list[Result]:
-    cm = dataclasses.replace(lab.config.cm, **cm_changes)  # type: ignore[arg-type]
-    return await run_checks(select(list(ids), all_checks()), dataclasses.replace(lab.config, cm=cm))
 
 
 async def one(lab: Lab, termtype: str, **cm_changes: object) -> Result:

@@ -13,33 +13,14 @@ from ecc_doctor.checks import all_checks, select
 from ecc_doctor.checks.cm_cti_link import listed_links
 from ecc_doctor.lab import Lab
 from ecc_doctor.lab.cm_ossi import LAB_FIELDS, STATUS_CTI, answer
-from ecc_doctor.lab.cm_sat import CmSatEmulator
 from ecc_doctor.models import Result, Status
 from ecc_doctor.probes.sat_ossi import parse_ossi
 from ecc_doctor.probes.sat_records import CtiLinkStatus, from_ossi
 from ecc_doctor.runner import run_checks
 
+from .conftest import CM_CHECKS, cm_of, run
+
 pytestmark = pytest.mark.anyio
-
-CM_CHECKS = [
-    "cm.cti-link",
-    "cm.license",
-    "cm.cti-link-admin",
-    "cm.ucid",
-    "cm.ip-services",
-    "cm.aesvcs-link",
-]
-
-
-def cm_of(lab: Lab) -> CmSatEmulator:
-    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
-
-
-async def run(lab: Lab, *ids: str, **cm_changes: object) -> list[Result]:
-    config = lab.config
-    if cm_changes:
-        config = dataclasses.replace(config, cm=dataclasses.replace(config.cm, **cm_changes))  # type: ignore[arg-type]
-    return await run_checks(select(list(ids), all_checks()), config)
 
 
 def secrets_absent(lab: Lab, results: list[Result]) -> None:

@@ -23,11 +23,9 @@ from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.runner import run_checks
 from ecc_doctor.transcript import Transcript
 
+from .conftest import cm_of
+
 pytestmark = pytest.mark.anyio
-
-
-def cm_of(lab: Lab) -> CmSatEmulator:
-    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
 
 
 async def test_write_after_the_connection_dropped_is_connect_error(tmp_path: Path) -> None:

@@ -23,20 +23,9 @@ from ecc_doctor.runner import run_checks
 from ecc_doctor.secrets import Secret
 from ecc_doctor.transcript import Transcript
 
+from .conftest import CM_CHECKS, cm_of
+
 pytestmark = pytest.mark.anyio
-
-CM_CHECKS = [
-    "cm.cti-link",
-    "cm.license",
-    "cm.cti-link-admin",
-    "cm.ucid",
-    "cm.ip-services",
-    "cm.aesvcs-link",
-]
-
-
-def cm_of(lab: Lab) -> CmSatEmulator:
-    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
 
 
 def wrong_password(lab: Lab) -> tuple[str, Path]:

@@ -14,16 +14,9 @@ from ecc_doctor.models import Status
 from ecc_doctor.probes import ssh_common
 from ecc_doctor.runner import run_checks
 
-pytestmark = pytest.mark.anyio
+from .conftest import CM_CHECKS
 
-CM_CHECKS = [
-    "cm.cti-link",
-    "cm.license",
-    "cm.cti-link-admin",
-    "cm.ucid",
-    "cm.ip-services",
-    "cm.aesvcs-link",
-]
+pytestmark = pytest.mark.anyio
 
 
 async def test_sat_hang_is_waited_for_once_per_run(lab: Lab) -> None:

@@ -10,37 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from ecc_doctor.checks import all_checks, select
 from ecc_doctor.config import from_mapping
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.errors import ConfigError, ConnectError, ProbeTimeout, ProtocolError
 from ecc_doctor.lab import Lab
 from ecc_doctor.lab.base import LabEnv
 from ecc_doctor.lab.cm_sat import CmSatEmulator
-from ecc_doctor.models import Result, Status
+from ecc_doctor.models import Status
 from ecc_doctor.probes.sat import MAX_PAGES, CommandRejected, open_sat
-from ecc_doctor.runner import run_checks
 from ecc_doctor.transcript import Transcript
 
+from .conftest import CM_CHECKS, cm_of, run
+
 pytestmark = pytest.mark.anyio
-
-CM_CHECKS = [
-    "cm.cti-link",
-    "cm.license",
-    "cm.cti-link-admin",
-    "cm.ucid",
-    "cm.ip-services",
-    "cm.aesvcs-link",
-]
-
-
-def cm_of(lab: Lab) -> CmSatEmulator:
-    return next(e for e in lab.emulators if isinstance(e, CmSatEmulator))
-
-
-async def run(lab: Lab, *ids: str, **cm_changes: object) -> list[Result]:
-    cm = dataclasses.replace(lab.config.cm, **cm_changes)  # type: ignore[arg-type]
-    return await run_checks(select(list(ids), all_checks()), dataclasses.replace(lab.config, cm=cm))
 
 
 async def closed(emu: CmSatEmulator) -> int:
