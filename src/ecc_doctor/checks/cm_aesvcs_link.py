@@ -21,11 +21,10 @@ Judgement:
 
 from __future__ import annotations
 
+from ecc_doctor.checks.cm_session import cm_sat
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.netaddr import host_port
-from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_records import AesvcsInterfaceStatus, AesvcsLink, AesvcsLinkStatus
 
 ID = "cm.aesvcs-link"
@@ -89,10 +88,7 @@ def _describe(links: list[AesvcsLink]) -> str:
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
-    async with open_sat(
-        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
-    ) as sat:
+    async with cm_sat(ctx) as sat:
         interface = await sat.aesvcs_interface()
         links = await sat.aesvcs_links()
     evidence = [

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from ecc_doctor.checks.cm_session import cm_sat
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.netaddr import host_port
-from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_records import CtiLinkStatus
 
 ID = "cm.cti-link"
@@ -86,10 +85,7 @@ def _stuck(first: CtiLinkStatus, second: CtiLinkStatus, wanted: list[int]) -> li
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
-    async with open_sat(
-        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
-    ) as sat:
+    async with cm_sat(ctx) as sat:
         status = await sat.cti_status()
         listed, table = listed_links(status)
         wanted = list(cfg.cti_links) or listed

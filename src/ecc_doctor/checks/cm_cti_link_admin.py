@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ecc_doctor.checks.cm_cti_link import listed_links, no_links
+from ecc_doctor.checks.cm_session import cm_sat
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.netaddr import host_port
-from ecc_doctor.probes.sat import CommandRejected, SatSession, open_sat
+from ecc_doctor.probes.sat import CommandRejected, SatSession
 from ecc_doctor.probes.sat_records import FieldScreen
 
 ID = "cm.cti-link-admin"
@@ -46,12 +46,9 @@ async def _one(sat: SatSession, cfg: CmConfig, number: int) -> tuple[list[str], 
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
     problems: list[str] = []
     evidence: list[Evidence] = []
-    async with open_sat(
-        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
-    ) as sat:
+    async with cm_sat(ctx) as sat:
         links = list(cfg.cti_links)
         if not links:  # default: every link CM lists, as cm.cti-link does
             links, listing = listed_links(await sat.cti_status())

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from ecc_doctor.checks.cm_session import cm_sat
 from ecc_doctor.config.cm import CmConfig
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.netaddr import host_port
-from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_records import IpServices
 
 ID = "cm.ip-services"
@@ -47,10 +46,7 @@ def _server_problem(cfg: CmConfig, screen: IpServices) -> str | None:
 
 async def check(ctx: CheckContext) -> Result:
     cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
-    async with open_sat(
-        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
-    ) as sat:
+    async with cm_sat(ctx) as sat:
         screen = await sat.ip_services()
     evidence = [Evidence.table(t.title, t.columns, t.rows) for t in screen.tables()]
     problems = [p for p in (_service_problem(cfg, screen), _server_problem(cfg, screen)) if p]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from ecc_doctor.config.cm import CmConfig
+from ecc_doctor.checks.cm_session import cm_sat
 from ecc_doctor.context import CheckContext
 from ecc_doctor.models import Evidence, Result, Status
-from ecc_doctor.netaddr import host_port
-from ecc_doctor.probes.sat import open_sat
 from ecc_doctor.probes.sat_ossi import FEATURES
 
 ID = "cm.ucid"
@@ -19,11 +17,7 @@ SEND = "Send UCID to ASAI"
 
 
 async def check(ctx: CheckContext) -> Result:
-    cfg: CmConfig = ctx.section("cm")
-    transcript = ctx.transcript(f"CM SAT {host_port(cfg.host, cfg.port)}")
-    async with open_sat(
-        cfg, transcript, connect_timeout=ctx.connect_timeout, check_id=ctx.check_id
-    ) as sat:
+    async with cm_sat(ctx) as sat:
         screen = await sat.form(FEATURES)
     values = {label: screen.get(label) for label in (CREATE, NODE, SEND)}
     missing = [label for label, value in values.items() if value is None]
