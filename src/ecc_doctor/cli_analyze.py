@@ -30,7 +30,7 @@ from ecc_doctor.cli import (
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
-from ecc_doctor.textsafe import terminal_text, without_surrogates
+from ecc_doctor.textsafe import json_text, terminal_text, without_surrogates
 
 if TYPE_CHECKING:
     pass
@@ -540,7 +540,7 @@ def analyze_json(captures: Sequence[tuple[Path, Sequence[Flow]]]) -> str:
 
 def _json(reports: Sequence[_FileReport], status: Status) -> str:
     doc = json_document(reports, status)
-    return json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False)) + "\n"
 
 
 def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:

@@ -40,6 +40,18 @@ def terminal_text(text: str) -> str:
     return _CONTROL.sub(_escape, text) if _CONTROL.search(text) else text
 
 
+#: what json.dumps(ensure_ascii=False) leaves raw that a terminal would act on: the C1
+#: controls (0x9b is CSI on its own) and the bidirectional overrides (text shown reversed)
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """A JSON document written by json.dumps(ensure_ascii=False), with the characters above
+    written as ``\\u`` escapes: the same JSON, and ``cat`` of it drives no terminal (they
+    can only occur inside strings, where ``\\u00XX`` means the same character)."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def without_surrogates(value: Any) -> Any:
     """*value* (JSON-like: dicts, lists, tuples, strings, numbers) with :func:`no_surrogates`
     applied to every string, keys included."""

@@ -112,3 +112,11 @@ def test_an_error_naming_a_hostile_file_name_shows_it_escaped(tmp_path: Path) ->
     err = done.stderr.decode("utf-8")
     assert done.returncode == 2 and "not a file" in err
     assert "\x1b" not in err and "\\x1b]0;OWNED\\x07" in err
+
+
+def test_json_reports_hold_no_raw_c1_or_bidi_control() -> None:
+    # review s6 F12: valid JSON either way, but `cat report.json` must not drive a terminal
+    result = Result("plugin.x", Status.FAIL, "csi\x9b31m then \u202eevil")
+    text = json_report.render([result])
+    assert "\x9b" not in text and "\u202e" not in text
+    assert json.loads(text)["results"][0]["summary"] == "csi\x9b31m then \u202eevil"

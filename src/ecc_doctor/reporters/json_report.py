@@ -27,7 +27,7 @@ from typing import Any
 
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
-from ecc_doctor.textsafe import without_surrogates
+from ecc_doctor.textsafe import json_text, without_surrogates
 
 SCHEMA = "ecc-doctor/report"
 SCHEMA_VERSION = 1
@@ -83,7 +83,7 @@ def render(
         without_surrogates(document(results, site=site, strict=strict, generated_at=generated_at))
     )
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-    return redact(text) + "\n"
+    return json_text(redact(text)) + "\n"
 
 
 def finite(value: Any) -> Any:
