@@ -488,8 +488,10 @@ class _CheckOptions:
 
 def _check(opts: _CheckOptions) -> int:
     from ecc_doctor.checks import all_checks, select
+    from ecc_doctor.config import env_override_path
 
-    check_outputs(("--json", opts.json_path), ("--junit", opts.junit_path))
+    site_file = None if opts.lab else (opts.config_path or env_override_path())
+    check_outputs(("--json", opts.json_path), ("--junit", opts.junit_path), inputs=(site_file,))
     registry = all_checks()
     specs = registry if opts.run_all else select(opts.ids, registry)
     for spec in registry:  # a broken plugin that runs is an ERROR result; else say it here
@@ -604,9 +606,17 @@ def _report(opts: _CheckOptions, results: list[Result], site: str, wall: float) 
         raise ConfigError("; ".join(problems))
 
 
-def check_outputs(*outputs: tuple[str, Path | None]) -> None:
+def check_outputs(*outputs: tuple[str, Path | None], inputs: tuple[Path | None, ...] = ()) -> None:
     """check_writable for each (option, path) of a command, after making sure that no two
-    options name the same file (one report would silently replace the other)."""
+    options name the same file (one report would silently replace the other) and that none
+    names one of the command's *inputs* (the site file: the old report is removed first)."""
+    for label, path in outputs:
+        for given in inputs:
+            if path is not None and given is not None and path.resolve() == given.resolve():
+                raise ConfigError(
+                    f"{label} {path}: that is an input of this command (the site file or a "
+                    "capture); give the report its own file"
+                )
     seen: dict[Path, str] = {}
     for label, path in outputs:
         if path is None or str(path) == "-":
@@ -666,13 +676,16 @@ def check_writable(path: Path | None, label: str) -> None:
 
 
 def _remove_old_report(path: Path) -> None:
-    """Remove the regular file *path* (written by an earlier run); a symbolic link is kept
-    and its target emptied, as is a file that its folder does not let us remove (sticky)."""
-    if not path.is_symlink():
-        with contextlib.suppress(OSError):
-            path.unlink()
-            return
-    os.truncate(path, 0)
+    """Remove the regular file *path* (written by an earlier run), or empty it when its
+    folder does not let us remove it (sticky). A symbolic link is left alone: what it points
+    at may be anything (``/dev/stderr`` is a link to the terminal or a CI log), and only the
+    report itself, at the end, is written through it."""
+    if path.is_symlink():
+        return
+    try:
+        path.unlink()
+    except OSError:
+        os.truncate(path, 0)
 
 
 def _why_unwritable(path: Path, exc: OSError) -> str:

@@ -709,7 +709,11 @@ def analyze(
         port_set = _parse_ports(ports)
         job_count = _parse_jobs(jobs)
         _check_files(files)
-        check_outputs(("--json", json_path), ("--junit", junit_path))
+        check_outputs(
+            ("--json", json_path),
+            ("--junit", junit_path),
+            inputs=(*files, config_path, password_file, gateway_text),
+        )
         passwords = None
         if password_file is not None:
             from ecc_doctor.captures.sip.digest import load_passwords

@@ -32,7 +32,7 @@ def _layout(config: Path | None, record_element: str | None) -> tuple[Layout, in
     if config is not None:
         from ecc_doctor.config import load
 
-        cfg = load(config)
+        cfg = load(config, require_files=False)
         if cfg.sftp is not None:
             from ecc_doctor.checks.presence_archive import layout_of
 

@@ -44,7 +44,7 @@ def _fields(config_path: Path | None) -> dict[str, dict[str, str]] | None:
         return None
     from ecc_doctor.config import load
 
-    cfg = load(config_path)
+    cfg = load(config_path, require_files=False)
     return sat_ossi.field_map(cfg.cm.ossi_fields if cfg.cm else None)
 
 

@@ -86,17 +86,15 @@ def test_sigterm_leaves_no_report_of_an_earlier_run(tmp_path: Path) -> None:
     assert not (tmp_path / "sig.xml").exists()
 
 
-def test_an_old_report_behind_a_symbolic_link_is_emptied_and_the_link_kept(
-    tmp_path: Path,
-) -> None:
-    target = tmp_path / "reports" / "junit.xml"
-    target.parent.mkdir()
+def test_what_a_symbolic_link_points_at_is_left_alone(tmp_path: Path) -> None:
+    # review s6b R7: --json /dev/stderr 2>>ci.log emptied ci.log (a link to it) at start;
+    # the report is written through the link at the end, nothing is emptied before
+    target = tmp_path / "ci.log"
     target.write_text(OLD)
-    link = tmp_path / "junit.xml"
+    link = tmp_path / "stderr"
     link.symlink_to(target)
-    check_writable(link, "--junit")
-    assert link.is_symlink()
-    assert target.read_text() == ""
+    check_writable(link, "--json")
+    assert link.is_symlink() and target.read_text() == OLD
 
 
 @pytest.mark.parametrize("option", ["--json", "--junit"])
@@ -134,3 +132,17 @@ def test_dashboard_help_lists_the_keys_the_readme_lists(tmp_path: Path) -> None:
     text = " ".join(run("dashboard", "--help", cwd=tmp_path).stdout.split())
     for key in ("1-4 tabs", "c next [sip] capture", "ctrl+p command palette", "esc clears"):
         assert key in text
+
+
+def test_a_report_may_not_name_the_site_file_or_a_capture(tmp_path: Path) -> None:
+    # review s6b R7: the old report is removed at the start, so --json site.toml deleted
+    # the site file before it was read
+    site = tmp_path / "site.toml"
+    site.write_text('[site]\nname = "x"\n')
+    proc = run("check", "--all", "--config", "site.toml", "--json", "site.toml", cwd=tmp_path)
+    assert proc.returncode == 2 and "that is an input of this command" in proc.stderr
+    assert site.read_text() == '[site]\nname = "x"\n'
+    capture = tmp_path / "c.pcap"
+    capture.write_bytes(b"")
+    proc = run("analyze", "c.pcap", "--junit", "c.pcap", cwd=tmp_path)
+    assert proc.returncode == 2 and capture.exists()

@@ -50,3 +50,32 @@ async def test_an_ae_services_page_of_unknown_ids_is_an_error_naming_them(lab: L
         "no field ID ecc-doctor knows; set [cm.ossi_fields."
     ), summary
     assert emu.aes_password not in report
+
+
+def test_blank_ae_services_rows_are_no_unknown_ids() -> None:
+    # review s6b R3: a CM with no AES server administered lists blank server rows under the
+    # known IDs: that is "no AE Services server" (a FAIL of the check), not unknown IDs
+    from ecc_doctor.probes.sat_ossi import parse_ossi
+    from ecc_doctor.probes.sat_records import IpServices, from_ossi
+
+    lines = [
+        f"c{IP}",
+        "f1501ff00\t1502ff00\t1503ff00\t1504ff00\t1505ff00\t1506ff00",
+        "dAESVCS\ty\tprocr\t8765\t\t",
+        "n",
+        "f1541ff00\t1542ff00\t1543ff00\t1544ff00\t1545ff00",
+        "d1\t\t\t\t",
+        "t",
+    ]
+    screen = from_ossi(IP, parse_ossi(lines))
+    assert isinstance(screen, IpServices)
+    assert screen.services and not screen.aes_servers
+
+
+def test_an_all_digit_password_is_not_taken_for_a_number() -> None:
+    # review s6b R2: "harmless" numbers are ports and IDs (up to 5 digits)
+    from ecc_doctor.probes.sat_ossi import parse_ossi, shown_ids
+
+    lines = [f"c{IP}", "f7001ff00\t7002ff00", "d8765\t98765432101", "t"]
+    masked = parse_ossi(lines, show_only=shown_ids({IP: {}}, IP)).masked_lines
+    assert "d8765\t*" in masked

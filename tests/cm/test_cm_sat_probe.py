@@ -386,3 +386,11 @@ async def test_an_ipv6_cm_is_named_with_brackets(cm: Cm) -> None:
         async with open_sat(cfg, Transcript("s"), connect_timeout=5):
             pass
     assert info.value.message.startswith("CM [::1]:1: "), info.value.message
+
+
+@pytest.mark.parametrize("command", ["dis cti-link 1", "di system", "display cti-link 1\nchange x"])
+async def test_abbreviations_and_second_lines_are_refused(cm: Cm, command: str) -> None:
+    # review s6b: "dis" is also "disable"; a newline would start a second command
+    async with open_sat(cm.cfg, Transcript("s"), connect_timeout=5) as sat:
+        with pytest.raises(ProtocolError, match="sends CM only display, status, list commands"):
+            await sat.ossi(command)

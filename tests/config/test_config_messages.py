@@ -175,6 +175,11 @@ def test_plain_http_needs_saying_so_and_no_url_carries_credentials() -> None:
     with pytest.raises(ConfigError, match="no user name or password in the URL") as info:
         from_mapping({"aes": {**aes, "oam_url": "https://cust:UrlSecret-5252@h"}}, source="s.toml")
     assert "UrlSecret-5252" not in info.value.message
+    # review s6b R4: whatever the scheme, the password is not echoed
+    for url in ("http://admin:S3cret@breeze", "ftp://admin:S3cret@breeze", "admin:S3cret@b"):
+        with pytest.raises(ConfigError) as info:
+            from_mapping({"ecc": {"base_url": url}}, source="s.toml")
+        assert "S3cret" not in info.value.message
 
 
 def test_termtype_defaults_to_vt220_and_ossi_stays_selectable() -> None:

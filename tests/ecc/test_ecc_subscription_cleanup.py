@@ -26,7 +26,8 @@ def _ecc(lab: object) -> EccEmulator:
 async def test_a_stop_while_subscribing_deletes_the_subscription_breeze_made() -> None:
     # the lab creates the subscription (and validates the callback) at once, but holds its
     # answer back: a stop lands before ecc-doctor knows the id
-    async with clean_ecc_lab(subscribe_delay=1.0) as lab:  # asserts: no subscription left
+    # 6 s: longer than the 5 s a teardown has when nothing is pending (review s6b R1)
+    async with clean_ecc_lab(subscribe_delay=6.0) as lab:  # asserts: no subscription left
         ecc = _ecc(lab)
         cfg = lab.config.ecc
         assert cfg is not None

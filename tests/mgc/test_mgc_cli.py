@@ -168,3 +168,15 @@ def test_brackets_in_text_are_not_eaten_as_markup() -> None:
     assert code == 0 and "site.toml[mgc])" in "".join(out.split())
     code, out, _ = run("analyze", str(MGC / "odd_port.pcap"), "--config", str(MGC / "site.toml"))
     assert code == 1 and "set [mgc]" in out.replace("\n", " ")
+
+
+def test_a_missing_file_of_another_section_does_not_stop_mgc(tmp_path: Path) -> None:
+    # review s6b R5: mgc reads [mgc] only; CM's missing known_hosts is check's business
+    site = tmp_path / "site.toml"
+    site.write_text(
+        (MGC / "site.toml").read_text()
+        + '\n[cm]\nhost = "127.0.0.1"\nusername = "u"\npassword = "env:X"\n'
+        'known_hosts = "missing_known_hosts"\n'
+    )
+    code, out, err = run("analyze", str(MGC / "failover_ess.pcap"), "--config", str(site))
+    assert code == 0 and "PASS" in out, err

@@ -87,14 +87,16 @@ def from_mapping(
     return dataclasses.replace(cfg, source=source, warnings=warnings, is_lab=is_lab)
 
 
-def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
+def load(path: Path | str = DEFAULT_PATH, *, require_files: bool = True) -> SiteConfig:
     """Read and validate the site file; ConfigError names the file, line or key.
 
     Every path in the file (files, captures, ``file:`` secrets) is taken relative to the
     site file's folder and given to the probes as an absolute path; a configuration file
     that must be there (CA, certificate, key, known_hosts, password file, gateway text) and
     is not is a ConfigError. Captures are data that comes and goes: a missing one is an
-    ERROR of the check that reads it."""
+    ERROR of the check that reads it. *require_files* False skips that test, for the
+    commands that read one section of the site file (``mgc``, ``sat parse``, ``im-archive
+    parse``): a missing CA of another system does not stop them."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -121,7 +123,7 @@ def load(path: Path | str = DEFAULT_PATH) -> SiteConfig:
             raise
         raise SettingError(exc.source, exc.key, exc.detail, line=line) from None
     cfg = dataclasses.replace(cfg, key_lines=lines)
-    return _resolve_paths(cfg, Path(os.path.abspath(path)).parent)
+    return _resolve_paths(cfg, Path(os.path.abspath(path)).parent, require_files)
 
 
 #: Path keys that name configuration files, which must exist when the site file loads (what
@@ -139,7 +141,7 @@ _REQUIRED_FILES = {
 }
 
 
-def _resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
+def _resolve_paths(cfg: SiteConfig, base: Path, require_files: bool = True) -> SiteConfig:
     """*cfg* with every relative path in the system sections (and ``file:`` secret) taken
     relative to *base*, the site file's folder; ConfigError for a required file missing."""
     changes: dict[str, Any] = {}
@@ -151,7 +153,7 @@ def _resolve_paths(cfg: SiteConfig, base: Path) -> SiteConfig:
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
             resolved = _rebased(value, base)
-            if f.name in _REQUIRED_FILES and isinstance(value, Path):
+            if require_files and f.name in _REQUIRED_FILES and isinstance(value, Path):
                 _check_file(cfg, section, (name, f.name), value, resolved)
             if resolved is not value:
                 fields[f.name] = resolved

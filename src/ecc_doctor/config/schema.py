@@ -128,6 +128,8 @@ def url_problem(
     """'key: expected an http(s):// URL ..., got ...' when *url* is not http(s) with a host;
     with *https_only*, plain http:// is refused too (credentials would travel in clear). A
     user name or password in the URL is refused (it would show in every transcript)."""
+    if "@" in url:  # before anything that shows the value: it may hold a password
+        return f"{key}: expected no user name or password in the URL (use the secret keys; value not shown)"
     if not url.startswith(("https://", "http://")):
         return f"{key}: expected {expected}, got {url!r}"
     if https_only and url.startswith("http://"):
@@ -135,10 +137,7 @@ def url_problem(
             f"{key}: expected an https:// URL (over http:// the credentials would travel "
             f"unencrypted), got {url!r}"
         )
-    netloc = urlsplit(url).netloc
-    if "@" in netloc:
-        return f"{key}: expected no user name or password in the URL (use the secret keys)"
-    host = netloc.rpartition("@")[2]
+    host = urlsplit(url).netloc
     if not host.strip() or host.startswith(":") or any(c.isspace() for c in host):
         return f"{key}: expected {expected} with a host name or address, got {url!r}"
     return None

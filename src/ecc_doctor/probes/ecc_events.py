@@ -355,6 +355,7 @@ class Subscription:
     async def create(self) -> str:
         self.receiver.expect_validation()
         self._pending = asyncio.ensure_future(self.rest.subscribe(self.receiver.url))
+        self._pending.add_done_callback(_retrieved)  # never "exception was never retrieved"
         self.id = await asyncio.shield(self._pending)
         self._pending = None
         self.receiver.ours.add(self.id)
@@ -383,13 +384,22 @@ class Subscription:
         self.resubscribed += 1
         return True
 
+    @property
+    def subscribing(self) -> bool:
+        """A subscribe request is still on its way (a stop cut create() short)."""
+        return self._pending is not None and not self._pending.done()
+
     async def delete(self) -> None:
         pending, self._pending = self._pending, None
         if pending is not None and not self.id:  # cut short while subscribing: finish it
             try:
                 self.id = await asyncio.shield(pending)
-            except (ProbeError, asyncio.CancelledError):
+            except ProbeError:
                 self.id = ""  # refused or lost: nothing was created that we could name
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this delete() itself is being stopped: not a refusal
+                self.id = ""
             else:
                 self.receiver.transcript.note(
                     f"subscription {self.id} was created while ecc-doctor was stopping: deleting it"
@@ -403,6 +413,12 @@ class Subscription:
                     f"could not delete subscription {sub_id}: {exc.message}"
                 )
                 raise
+
+
+def _retrieved(task: asyncio.Task[str]) -> None:
+    """Mark the outcome of a subscribe task as seen (delete() may never await it)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def shielded(coro: Coroutine[Any, Any, None], timeout: float) -> None:
@@ -443,7 +459,10 @@ async def event_session(
         await sub.create()
         yield rest, receiver, sub
     finally:
-        await shielded(_teardown(rest, receiver, sub), 5.0)
+        # 5 s, or, when a stop cut a subscribe request short, long enough for it to come
+        # back with its id (the REST timeout), so that the subscription is deleted
+        limit = timeout + 5.0 if sub.subscribing else 5.0
+        await shielded(_teardown(rest, receiver, sub), limit)
 
 
 async def _teardown(rest: EccRest, receiver: EventReceiver, sub: Subscription) -> None:

@@ -87,7 +87,9 @@ def _read_only(command: str) -> None:
     2 letters at least): a plugin or a typo can never send CM a change, add or remove."""
     words = command.split()
     verb = words[0].lower() if words else ""
-    if len(verb) < 2 or not any(v.startswith(verb) for v in READ_ONLY_VERBS):
+    # the whole verb: SAT abbreviations are ambiguous ("dis" is also "disable"), and one
+    # line only (a newline would start a second command)
+    if verb not in READ_ONLY_VERBS or not command.isprintable():
         raise ProtocolError(
             f"ecc-doctor sends CM only {', '.join(READ_ONLY_VERBS)} commands; refused: "
             f"{command[:60]!r}"

@@ -118,10 +118,10 @@ def check_overrides(overrides: Mapping[str, Mapping[str, str]]) -> str | None:
     return None
 
 
-#: values of ``display ip-services`` shown whatever their field ID: flags, numbers, addresses,
-#: states. Its AE Services page holds the password of AES's switch connection, and when a CM's
+#: values of ``display ip-services`` shown whatever their field ID: flags, numbers of up to 5
+#: digits (ports, IDs; a longer one may be an all-digit password), addresses, states. Its AE Services page holds the password of AES's switch connection, and when a CM's
 #: field IDs differ from our table the password's ID is not known: any other value is masked.
-HARMLESS_VALUE = re.compile(r"(?i)(|y|n|\d+|\d+(\.\d+){3}|in use|idle|down|procr|aesvcs)")
+HARMLESS_VALUE = re.compile(r"(?i)(|y|n|\d{1,5}|\d+(\.\d+){3}|in use|idle|down|procr|aesvcs)")
 
 
 def shown_ids(fields: Mapping[str, Mapping[str, str]], command: str) -> frozenset[str] | None:

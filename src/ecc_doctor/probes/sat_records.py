@@ -410,7 +410,8 @@ def from_ossi(
                 f"(Service Type) or {ids.get('AE Services Server', '?')} (AE Services Server); "
                 + set_ids_hint(command)
             )
-        unplaced = [r for r in recs if "Service Type" not in r and not r.get("AE Services Server")]
+        # a record none of whose (non-secret) IDs we know; a blank server row has known IDs
+        unplaced = [r for r in recs if not set(r) - sat_ossi.SECRET_LABELS]
         if not services.aes_servers and unplaced:
             # records that are neither a service nor an AE Services server, and no server
             # found: that may be the AE Services Administration page under other IDs; "no AE

@@ -246,7 +246,7 @@ def _from_site_file(path: Path) -> MgcParams:
 
     from ecc_doctor import config as site
 
-    cfg = site.load(path)
+    cfg = site.load(path, require_files=False)  # the [mgc] section only
     if cfg.mgc is None:
         raise ConfigError(f"{path}: no [mgc] section")
     raw = tomllib.loads(path.read_text(encoding="utf-8")).get("mgc", {})
