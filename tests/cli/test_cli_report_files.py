@@ -15,6 +15,8 @@ import pytest
 
 from ecc_doctor.cli import check_writable
 
+from .test_cli_signals import _lab_dirs, _until
+
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -70,12 +72,8 @@ def test_sigterm_leaves_no_report_of_an_earlier_run(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        lab_started = False  # the output files are checked (and the old one removed) before
-        while not lab_started and time.monotonic() < deadline and proc.poll() is None:
-            lab_started = any(p.name.startswith("ecc-doctor-lab-") for p in tmp_path.iterdir())
-            time.sleep(0.05)
-        assert lab_started
+        # the output files are checked (and the old one removed) before the lab starts
+        assert _until(lambda: bool(_lab_dirs(tmp_path)), 60, lambda: time.sleep(0.05))
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
