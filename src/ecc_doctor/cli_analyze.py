@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -30,7 +29,8 @@ from ecc_doctor.cli import (
 from ecc_doctor.errors import CaptureError, CheckError, ConfigError
 from ecc_doctor.exitcodes import ExitCode
 from ecc_doctor.models import Finding, Result, Status
-from ecc_doctor.textsafe import json_text, terminal_text, without_surrogates
+from ecc_doctor.textsafe import json_document as json_document_text
+from ecc_doctor.textsafe import terminal_text
 
 if TYPE_CHECKING:
     pass
@@ -539,8 +539,8 @@ def analyze_json(captures: Sequence[tuple[Path, Sequence[Flow]]]) -> str:
 
 
 def _json(reports: Sequence[_FileReport], status: Status) -> str:
-    doc = json_document(reports, status)
-    return json_text(json.dumps(without_surrogates(doc), indent=2, ensure_ascii=False)) + "\n"
+    # a flow per line: a big capture lists up to 25,000 flows (textsafe.json_document)
+    return json_document_text(json_document(reports, status), one_per_line=("flows",))
 
 
 def _table(reports: Sequence[_FileReport], verbose: bool) -> list[str]:
@@ -735,20 +735,23 @@ def analyze(
         # of its own, reported like any verdict (exit 1, JSON and JUnit written), also when
         # it is the only FILE: a pipeline reads "the capture is bad", not "bad invocation"
         status = overall(reports)
-        if fmt == "json":
-            _echo_lines((), _json(reports, status))
-        elif fmt == "junit":
+        # each document is made once, whether printed, written to a file or both
+        json_text = _json(reports, status) if fmt == "json" or json_path is not None else ""
+        junit_text = ""
+        if fmt == "junit" or junit_path is not None:
             from ecc_doctor.reporters import junit
 
-            _echo_lines((), junit.render(_results(reports), site="analyze"))
+            junit_text = junit.render(_results(reports), site="analyze")
+        if fmt == "json":
+            _echo_lines((), json_text)
+        elif fmt == "junit":
+            _echo_lines((), junit_text)
         else:
             _echo_lines(_table(reports, verbose))
         if json_path is not None:
-            write_report(json_path, _json(reports, status), "--json")
+            write_report(json_path, json_text, "--json")
         if junit_path is not None:
-            from ecc_doctor.reporters import junit
-
-            write_report(junit_path, junit.render(_results(reports), site="analyze"), "--junit")
+            write_report(junit_path, junit_text, "--junit")
         if status is Status.SKIP:
             # exit 0 as for `check`, but a pipeline must not read it as verified
             click.echo(

@@ -27,7 +27,7 @@ from typing import Any
 
 from ecc_doctor.models import Result, Status
 from ecc_doctor.secrets import redact
-from ecc_doctor.textsafe import json_text, without_surrogates
+from ecc_doctor.textsafe import json_text
 
 SCHEMA = "ecc-doctor/report"
 SCHEMA_VERSION = 1
@@ -79,9 +79,7 @@ def render(
     generated_at: datetime | None = None,
 ) -> str:
     """The JSON report as text (secrets redacted as a last safety net)."""
-    doc = finite(
-        without_surrogates(document(results, site=site, strict=strict, generated_at=generated_at))
-    )
+    doc = finite(document(results, site=site, strict=strict, generated_at=generated_at))
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
     return json_text(redact(text)) + "\n"
 
