@@ -86,8 +86,12 @@ async def _run_one(
         results = await _guarded(spec, ctx, limit, debug, overridden=timeout_override is not None)
     duration = time.monotonic() - t0
     transcripts = tuple(t.to_evidence() for t in ctx.transcripts)
+    # a host key trusted on first use is part of the record, not only of the transcript:
+    # the engineer compares its fingerprint with the one read off the host's console
+    trusted = tuple(key for t in ctx.transcripts for key in t.trusted_keys)
     final = [
         r.replace(
+            details=r.details + tuple(k for k in trusted if k not in r.details),
             duration_s=duration,
             started_at=started_at,
             evidence=r.evidence + transcripts,

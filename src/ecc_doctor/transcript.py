@@ -22,6 +22,9 @@ class Transcript:
         self._t0 = time.monotonic()
         self._lines: list[str] = []
         self._dropped = 0
+        #: host keys trusted on first use in this session (accept_new_host_key), as noted:
+        #: the runner names them in the result's details, the sign-off record's own lines
+        self.trusted_keys: list[str] = []
 
     def sent(self, text: str) -> None:
         self._add(">", text)
@@ -31,6 +34,11 @@ class Transcript:
 
     def note(self, text: str) -> None:
         self._add("#", text)
+
+    def host_key_trusted(self, text: str) -> None:
+        """A host key added to known_hosts on first use: noted, and kept for the details."""
+        self.note(text)
+        self.trusted_keys.append(redact(text))
 
     def _add(self, mark: str, text: str) -> None:
         stamp = f"+{time.monotonic() - self._t0:.3f}"

@@ -216,3 +216,21 @@ async def test_another_applications_link_down_says_how_to_judge_only_eccs(
     assert "set [cm] cti_links to the link of app note 5.2 to judge ECC's only" in every.summary
     (ecc_only,) = await run(lab, "cm.cti-link", cti_links=[1], termtype=termtype)
     assert ecc_only.status is Status.PASS, ecc_only.summary
+
+
+async def test_a_host_key_trusted_on_first_use_is_named_in_the_result(lab: Lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """QA 4a F8: the sign-off record (table, JSON, JUnit) names the key that was trusted,
+    with its fingerprint, not only the transcript; a key already known adds no such line."""
+    known = tmp_path / "known_hosts"
+    known.touch()
+    [first] = await run(lab, "cm.license", known_hosts=known, accept_new_host_key=True)
+    assert first.status is Status.PASS, first.summary
+    key = cm_of(lab)._key
+    assert key is not None
+    port = lab.config.cm.port
+    trusted = [d for d in first.details if "trusted (accept_new_host_key)" in d]
+    assert len(trusted) == 1
+    assert f"new host key ssh-ed25519 {key.get_fingerprint()} for 127.0.0.1:{port}" in trusted[0]
+    [again] = await run(lab, "cm.license", known_hosts=known, accept_new_host_key=True)
+    assert again.status is Status.PASS
+    assert not [d for d in again.details if "trusted" in d]

@@ -9,6 +9,7 @@ import gzip
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -300,6 +301,20 @@ async def test_unknown_host_key_and_accept_new(sshd: Sshd, tmp_path: Path) -> No
     accepted = await check(sshd, known_hosts=str(empty), accept_new_host_key=True)
     assert accepted.status is Status.PASS, accepted.summary
     assert sshd.host_pub in empty.read_text()
+    # the record names the trusted key with its fingerprint (QA 4a F8), as ssh-keygen -l does
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", "-"],
+        input=sshd.host_pub,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[1]
+    assert any(
+        f"{fingerprint} for 127.0.0.1:{sshd.port} trusted (accept_new_host_key)" in d
+        for d in accepted.details
+    ), accepted.details
+    again = await check(sshd, known_hosts=str(empty), accept_new_host_key=True)
+    assert again.status is Status.PASS and not [d for d in again.details if "trusted" in d]
 
 
 @pytest.mark.anyio

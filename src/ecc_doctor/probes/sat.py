@@ -601,7 +601,7 @@ async def _connect(cfg: CmConfig, password: str, transcript: Transcript, timeout
                     username=cfg.username,
                     known_hosts=str(known_hosts),
                     client_factory=lambda: _SatClient(
-                        auth, known_hosts, cfg.accept_new_host_key, transcript.note
+                        auth, known_hosts, cfg.accept_new_host_key, transcript.host_key_trusted
                     ),
                     client_keys=None,
                     agent_path=None,

@@ -332,7 +332,11 @@ async def _accept_new(cfg: SftpConfig, path: Path, t: Transcript, timeout: float
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(f"{host} {key.export_public_key().decode().strip()}\n")
-    t.note(f"accept_new_host_key: added {key.get_fingerprint()} for {host} to {path}")
+    t.host_key_trusted(
+        f"new host key {key.get_algorithm()} {key.get_fingerprint()} for "
+        f"{host_port(cfg.host, cfg.port)} trusted "
+        f"(accept_new_host_key) and added to {path}"
+    )
 
 
 def _connect_options(cfg: SftpConfig, known_hosts: Path, timeout: float) -> dict[str, Any]:
