@@ -144,7 +144,8 @@ def _rich_call() -> CallState:
     txn = InviteTxn(
         cseq=1, branch="z9hG4bKa", src="10.0.0.1", dst="10.0.0.2", frames=[1], ts=10.25,
         offers_100rel=True, early={"tb": EarlyDialog("tb", 1, {1: reliable})}, final=486,
-        final_reason="Busy Here", final_frames=[6], retrans=2, with_auth=True,
+        final_reason="Busy Here", final_frames=[6], retrans=2, with_auth=True, sport=5062,
+        dport=5060,
     )  # fmt: skip
     prack = PrackTxn("z9hG4bKp", "10.0.0.1", "10.0.0.2", [4], 11.5, "1 1 INVITE", answer=200)
     return CallState(

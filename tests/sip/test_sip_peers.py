@@ -123,11 +123,12 @@ def tcpdump(out: Path, ports: list[int], log: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def kamailio(tmp: Path, port: int) -> Iterator[None]:
+def kamailio(tmp: Path, port: int, config: str = "kamailio.cfg", uas: int = 0) -> Iterator[None]:
+    """Kamailio with *config* from the scenarios: the registrar, or the proxy to *uas*."""
     exe = _tool("kamailio")
-    cfg = (SCEN / "kamailio.cfg").read_text()
+    cfg = (SCEN / config).read_text()
     cfg = cfg.replace("@PORT@", str(port)).replace("@ALICE_PW@", ALICE_PW)
-    cfg = cfg.replace("@BOB_PW@", "bob-Lab-pw2")
+    cfg = cfg.replace("@BOB_PW@", "bob-Lab-pw2").replace("@UAS@", str(uas))
     (tmp / "kamailio.cfg").write_text(cfg)
     rundir = tmp / "kamrun"
     rundir.mkdir(exist_ok=True)
@@ -245,6 +246,22 @@ def prack_capture(
     return port, done
 
 
+def proxied_capture(
+    tmp: Path, out: Path, uas: str, uac: str
+) -> tuple[list[int], subprocess.CompletedProcess[bytes]]:
+    """SIPp UAC -> Kamailio proxy -> SIPp UAS, all on 127.0.0.1 (ports differ), both legs
+    captured."""
+    proxy, uas_port, uac_port = free_port(), free_port(), free_port()
+    ports = [proxy, uas_port, uac_port]
+    with (
+        tcpdump(out, ports, tmp / "tcpdump.log"),
+        sipp_server(uas, uas_port, "u1", tmp),
+        kamailio(tmp, proxy, "kamailio_proxy.cfg", uas_port),
+    ):
+        done = sipp(uac, uac_port, proxy, "u1", "-s", "bob", tmp=tmp)
+    return ports, done
+
+
 def rules_of(analysis: SipAnalysis, severity: Status) -> set[str]:
     return {f.rule for fl in analysis.flows for f in fl.findings if f.severity == severity}
 
@@ -301,6 +318,19 @@ def test_prack_correct_with_sipp(tmp_path: Path, transport: str) -> None:
     assert "final 200 OK" in flow.summary
 
 
+def test_prack_through_a_proxy_on_the_same_address_passes(tmp_path: Path) -> None:
+    """QA 5a #3: both legs of a proxied call differ only by port; each PRACK belongs to the
+    reliable 1xx of its own leg (no false duplicate, order or "never PRACKed" finding)."""
+    out = tmp_path / "proxied.pcap"
+    ports, done = proxied_capture(tmp_path, out, "uas_proxied_sdp.xml", "uac_two.xml")
+    assert done.returncode == 0, done.stdout[-2000:]
+    analysis = analyze_file(out, ports=ports)
+    (flow,) = analysis.flows_of("invite")
+    assert flow.status is Status.PASS, [f.message for f in flow.findings]
+    # both legs seen: two INVITE transactions, each with its two reliable 1xx PRACKed
+    assert "4 reliable 1xx, 4 PRACK" in flow.summary, flow.summary
+
+
 def test_prack_wrong_rack_fails_naming_frames(tmp_path: Path) -> None:
     out = tmp_path / "badrack.pcap"
     port, done = prack_capture(tmp_path, out, "uas_ok.xml", "uac_badrack.xml", "t1")
@@ -309,7 +339,8 @@ def test_prack_wrong_rack_fails_naming_frames(tmp_path: Path) -> None:
     (flow,) = analysis.flows_of("invite")
     assert flow.status is Status.FAIL
     (rack,) = [f for f in flow.findings if f.rule == "sip.prack.rack"]
-    assert "RAck '1 2 INVITE'" in rack.message and "expected '1 1 INVITE'" in rack.message
+    assert "RAck '1 2 INVITE'" in rack.message
+    assert "expected '1 1 INVITE', for 183 f" in rack.message
     assert len(rack.frames) == 3  # the PRACK, the reliable 183 and the INVITE
 
 

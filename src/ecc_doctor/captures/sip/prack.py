@@ -13,8 +13,10 @@ Rules (RFC 3262 §3-4, §7; SIP Adventures "Understanding SIP PRACK for Avaya Au
 * the final response carries no RSeq; the ACK carries the INVITE's CSeq, not the PRACK's.
 
 One flow is one Call-ID. Transactions are told apart by the top Via branch and the hop
-(source and destination address), so a message relayed by a proxy is not taken for a
+(source and destination address and port), so a message relayed by a proxy is not taken for a
 retransmission, and byte-identical copies captured twice are dropped before they get here.
+A PRACK belongs to the INVITE transaction of its own hop: addresses and ports first (a proxy on
+the same host as a phone, as on a lab or an SBC host, differs only by port), then addresses.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ class InviteTxn:
     final_frames: list[int] = field(default_factory=list)
     retrans: int = 0
     with_auth: bool = False
+    #: the ports of src and dst (the hop of a proxy on the same address as a phone)
+    sport: int = 0
+    dport: int = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
@@ -216,6 +221,8 @@ def _pack_txn(txn: InviteTxn) -> tuple[Any, ...]:
         txn.final_frames,
         txn.retrans,
         txn.with_auth,
+        txn.sport,
+        txn.dport,
     )
 
 
@@ -469,8 +476,15 @@ class InviteTracker:
     def _invite(self, call: CallState, msg: SipMsg, branch: str) -> None:
         rec = msg.rec
         src, dst = rec.src, rec.dst
+        sport, dport = rec.sport, rec.dport
         for txn in call.txns:
-            if txn.branch == branch and txn.src == src and txn.dst == dst:
+            if (
+                txn.branch == branch
+                and txn.src == src
+                and txn.dst == dst
+                and txn.sport == sport
+                and txn.dport == dport
+            ):
                 txn.retrans += 1
                 if len(txn.frames) < MAX_FLOW_FRAMES:  # a flood of copies: memory stays bounded
                     txn.frames.append(rec.frames[-1])
@@ -489,21 +503,29 @@ class InviteTracker:
                 ts=rec.ts,
                 offers_100rel=offers,
                 with_auth=bool(headers.get("authorization") or headers.get("proxy-authorization")),
+                sport=sport,
+                dport=dport,
             )
         )
         if len(call.txns) > MAX_TXNS:
             call.txns.pop(0)
 
     def _find_txn(self, call: CallState, msg: SipMsg, branch: str) -> InviteTxn | None:
-        """The INVITE transaction a response belongs to (same branch, reversed hop)."""
+        """The INVITE transaction a response belongs to: same branch, on the reversed hop
+        (addresses and ports, then addresses only: a UAS may answer from another port)."""
         rec = msg.rec
         src, dst, cseq = rec.src, rec.dst, msg.cseq
         best: InviteTxn | None = None
+        same_addresses: InviteTxn | None = None
         for txn in reversed(call.txns):
             if txn.branch == branch and txn.cseq == cseq:
                 if txn.src == dst and txn.dst == src:
-                    return txn
+                    if txn.sport == rec.dport and txn.dport == rec.sport:
+                        return txn
+                    same_addresses = same_addresses or txn
                 best = best or txn
+        if same_addresses is not None:
+            return same_addresses
         if best is not None:
             return best
         for txn in reversed(call.txns):
@@ -545,8 +567,11 @@ class InviteTracker:
                 REF_RACK,
             )
             return
-        same_hop = [t for t in call.txns if t.src == src and t.dst == dst]
-        candidates = same_hop or list(call.txns)
+        # the INVITE of the PRACK's own hop: a proxy relays the PRACK with its own branch,
+        # and the two legs differ only by port when it shares the address of a phone
+        same_addresses = [t for t in call.txns if t.src == src and t.dst == dst]
+        same_hop = [t for t in same_addresses if t.sport == rec.sport and t.dport == rec.dport]
+        candidates = same_hop or same_addresses or list(call.txns)
         if not candidates:
             return
         tag = msg.to.tag
@@ -567,20 +592,34 @@ class InviteTracker:
             problems.append(
                 f"names CSeq {rcseq}, but the INVITE {fmt_frames(txn.frames[:1])} has CSeq {txn.cseq}"
             )
+        # what the RAck should have named: the reliable 1xx it names, or else the oldest one
+        # of its early dialog (of the transaction) still waiting for a PRACK
+        meant = rel
         if rel is None:
             sent = sorted(r for d in txn.early.values() for r in d.reliable)
             problems.append(
                 f"names RSeq {rseq}, which matches no reliable provisional response"
                 + (f" (sent: {', '.join(map(str, sent))})" if sent else " (none seen)")
             )
-        frames = f + (rel.frames[:1] if rel else []) + txn.frames[:1]
+            pool = (
+                [*dlg.reliable.values()]
+                if dlg is not None and dlg.reliable
+                else [r for d in txn.early.values() for r in d.reliable.values()]
+            )
+            waiting = [r for r in pool if not r.pracked]
+            meant = min(waiting or pool, key=lambda r: r.rseq, default=None)
+        frames = f + (meant.frames[:1] if meant else []) + txn.frames[:1]
         if problems:
+            expected = (
+                f" (expected '{meant.rseq} {txn.cseq} INVITE', for {meant.status} "
+                f"{fmt_frames(meant.frames[:1])})"
+                if meant is not None
+                else ""  # no reliable 1xx seen ("none seen" above): nothing to expect
+            )
             draft.add(
                 "sip.prack.rack",
                 Status.FAIL,
-                f"PRACK {fmt_frames(f)} RAck '{rack}' "
-                + "; ".join(problems)
-                + f" (expected '{rel.rseq if rel else rseq} {txn.cseq} INVITE')",
+                f"PRACK {fmt_frames(f)} RAck '{rack}' " + "; ".join(problems) + expected,
                 frames,
                 REF_RACK,
             )
