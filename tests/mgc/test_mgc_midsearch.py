@@ -23,7 +23,7 @@ def _tpkt(body: bytes) -> bytes:
     return bytes([3, 0]) + (len(body) + 4).to_bytes(2, "big") + body
 
 
-def _search(crossing_at: float, after: list[str] = ()) -> list[Frame]:  # type: ignore[assignment]
+def _search(crossing_at: float, after: tuple[str, ...] = ()) -> list[Frame]:
     """The capture starts at +5:00 of a search: PE/C-LAN every 10 s (no earlier session), then
     the ESS accepts the ServiceChange *crossing_at* s after the first attempt in the capture."""
     frames: list[Frame] = []
@@ -58,7 +58,7 @@ def test_capture_starting_mid_outage_warns_with_the_lower_bound() -> None:
 
 def test_mid_outage_order_after_the_crossing_is_still_judged() -> None:
     # after the crossing: LSP before the ESS is a wrong order, whatever the loss time
-    (flow,) = analyze_frames(_search(300.0, after=[LSP]), PARAMS)
+    (flow,) = analyze_frames(_search(300.0, after=(LSP,)), PARAMS)
     bad = {f.rule: f for f in flow.findings if f.severity is Status.FAIL}
     assert set(bad) == {"mgc.order"}, flow.findings
     assert "tried LSP 203.0.113.30" in bad["mgc.order"].message

@@ -18,7 +18,8 @@ from ecc_doctor.captures.records import ACK, FIN, RST, SYN, TCP, UDP, CaptureNot
 
 MAX_ATTEMPTS = 5000
 MAX_CONNECTIONS = 512
-MAX_GATEWAYS = 64
+MAX_GATEWAYS = 1024  # an Aura CM serves a few hundred gateways; beyond this they are counted
+MAX_TOTAL_ATTEMPTS = 200_000  # over all gateways, so memory stays bounded with many of them
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
 MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
@@ -108,6 +109,8 @@ class Observation:
     first_ts: float = 0.0
     last_ts: float = 0.0
     skipped_gateways: int = 0
+    skipped_frames: int = 0
+    total_attempts: int = 0
 
 
 class Observer:
@@ -120,6 +123,7 @@ class Observer:
         self.controllers = frozenset(controllers)
         self.gateway = gateway
         self.obs = Observation()
+        self._skipped: set[str] = set()
 
     def feed(self, record: Frame | CaptureNote) -> None:
         if isinstance(record, CaptureNote):
@@ -174,7 +178,11 @@ class Observer:
         gw = self.obs.gateways.get(address)
         if gw is None:
             if len(self.obs.gateways) >= MAX_GATEWAYS:
-                self.obs.skipped_gateways += 1
+                self.obs.skipped_frames += 1
+                if address not in self._skipped:
+                    if len(self._skipped) < MAX_GATEWAYS:
+                        self._skipped.add(address)
+                    self.obs.skipped_gateways += 1
                 return None
             gw = GatewayObs(address, inferred=not self.gateway, first_ts=ts)
             self.obs.gateways[address] = gw
@@ -246,9 +254,10 @@ class Observer:
             gw.by_tid[tid_key] = attempt
 
     def _new_attempt(self, gw: GatewayObs, key: ConnKey, attempt: Attempt) -> None:
-        if len(gw.attempts) >= MAX_ATTEMPTS:
+        if len(gw.attempts) >= MAX_ATTEMPTS or self.obs.total_attempts >= MAX_TOTAL_ATTEMPTS:
             gw.dropped_attempts += 1
             return
+        self.obs.total_attempts += 1
         gw.attempts.append(attempt)
         if attempt.proto == TCP:
             gw.by_conn[key] = attempt
