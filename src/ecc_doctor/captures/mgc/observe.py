@@ -3,9 +3,11 @@
 An *attempt* is a TCP SYN from the gateway to a controller on an H.248 port (retransmitted
 SYNs of the same connection are the same attempt), or a text-MEGACO ServiceChange request over
 UDP (retransmissions with the same transaction id are the same attempt). An attempt
-*registers* when the controller answers the ServiceChange with a Reply that carries no Error;
-for TLS or binary H.248 (nothing readable) a completed handshake followed by payload from the
-controller counts. Memory is bounded: attempts, connections and gateways are capped.
+*registers* when the controller answers the ServiceChange with a Reply that carries no Error
+(and no redirect); for TLS or binary H.248 (nothing readable) it needs data from the controller
+(over TLS: application data, after the handshake) on a connection that no TLS alert ends and
+that stays open at least :data:`HOLD_S` seconds after that data: a handshake aborted by an
+alert (a certificate the gateway rejects) or a connection closed at once is a failed attempt. Memory is bounded: attempts, connections and gateways are capped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ MAX_GATEWAYS = 1024  # an Aura CM serves a few hundred gateways; beyond this the
 MAX_TOTAL_ATTEMPTS = 200_000  # over all gateways, so memory stays bounded with many of them
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
+HOLD_S = 5.0  # an unreadable link closed sooner than this after the first answer never registered
 MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
 
 ConnKey = tuple[str, int, str, int, int]  # gateway, gateway port, controller, port, proto
@@ -43,6 +46,12 @@ class Conn:
     close_ts: float = 0.0
     close_kind: str = ""
     controller_payload: bool = False
+    data_frame: int = 0  # the controller's first payload
+    data_ts: float = 0.0
+    tls: bool = False  # TLS records seen on the connection
+    app_frame: int = 0  # the controller's first TLS application data
+    app_ts: float = 0.0
+    alert_ts: float = -1.0  # the first TLS alert, either way
     megaco_seen: bool = False
     session: bool = False  # established before the capture (or its SYN was not seen)
     pending: dict[bool, bytes] = field(default_factory=dict)  # outbound? -> partial TPKT
@@ -73,14 +82,39 @@ class Attempt:
         if self.reply:
             return True
         c = self.conn
-        return self.proto == TCP and bool(c.syn_ack) and c.controller_payload and not c.megaco_seen
+        if self.proto != TCP or not c.syn_ack or c.megaco_seen:
+            return False
+        frame, ts = _answer(c)
+        if not frame:
+            return False
+        if 0 <= c.alert_ts < ts + HOLD_S:
+            return False  # a TLS handshake or link aborted by an alert
+        return not (c.close_frame and c.close_ts < ts + HOLD_S)  # closed at once: refused
 
     @property
     def registered_at(self) -> tuple[int, float]:
         """(frame, time) of the answer that completed the registration."""
         if self.reply:
             return self.reply, self.reply_ts
-        return self.conn.last_rx_frame or self.frame, self.conn.last_rx_ts or self.ts
+        frame, ts = _answer(self.conn)
+        return (frame, ts) if frame else (self.frame, self.ts)
+
+
+def _answer(c: Conn) -> tuple[int, float]:
+    """The controller's first data on an unreadable link: TLS application data, or any."""
+    return (c.app_frame, c.app_ts) if c.tls else (c.data_frame, c.data_ts)
+
+
+def _tls_record(conn: Conn, f: Frame, inbound: bool) -> None:
+    """Note a TLS record starting this segment (content type 20-23, version 3.x)."""
+    data = f.payload
+    if len(data) < 5 or data[1] != 3 or not 20 <= data[0] <= 23:
+        return
+    conn.tls = True
+    if data[0] == 21 and conn.alert_ts < 0:
+        conn.alert_ts = f.ts
+    elif data[0] == 23 and inbound and not conn.app_frame:
+        conn.app_frame, conn.app_ts = f.frame, f.ts
 
 
 @dataclass
@@ -228,6 +262,7 @@ class Observer:
         if f.tcp_flags & (RST | FIN) and not conn.close_frame:
             conn.close_frame, conn.close_ts = f.frame, f.ts
             conn.close_kind = "RST" if f.tcp_flags & RST else "FIN"
+        _tls_record(conn, f, inbound=False)
         self._megaco_out(gw, key, conn, f)
 
     def _udp_out(self, gw: GatewayObs, key: ConnKey, f: Frame) -> None:
@@ -298,6 +333,9 @@ class Observer:
                 attempt.refused = f.frame
         if f.payload:
             conn.controller_payload = True
+            if not conn.data_frame:
+                conn.data_frame, conn.data_ts = f.frame, f.ts
+            _tls_record(conn, f, inbound=True)
 
 
 def _mark_session(gw: GatewayObs, conn: Conn) -> None:
