@@ -190,7 +190,12 @@ class Observer:
                 return f.dst, False
             return None
         if f.dport in self.ports and (not self.controllers or f.dst in self.controllers):
-            if f.proto == UDP and f.sport in self.ports and not self._is_request(f):
+            if (
+                f.proto == UDP
+                and not self.controllers
+                and f.sport in self.ports
+                and not self._is_request(f)
+            ):
                 return f.dst, False  # both ends on 2944: only requests come from the gateway
             return f.src, True
         if f.sport in self.ports and (not self.controllers or f.src in self.controllers):
@@ -320,6 +325,8 @@ class Observer:
             target = attempt or gw.by_tid.get((f.src, msg.transaction_id))
             if target is not None and msg.kind == "reply" and not target.reply:
                 target.reply, target.reply_ts, target.error = f.frame, f.ts, msg.error
+            elif target is None and f.proto == UDP:
+                _mark_session(gw, conn)  # MEGACO from the controller outside a registration
 
     @staticmethod
     def _tcp_in(conn: Conn, attempt: Attempt | None, f: Frame) -> None:
