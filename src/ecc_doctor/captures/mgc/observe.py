@@ -12,10 +12,12 @@ alert (a certificate the gateway rejects) or a connection closed at once is a fa
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 
 from ecc_doctor.captures.mgc.megaco import MegacoMessage, parse_payload, parse_stream
+from ecc_doctor.captures.mgc.params import normalize_address
 from ecc_doctor.captures.records import ACK, FIN, RST, SYN, TCP, UDP, CaptureNote, Frame
 
 MAX_ATTEMPTS = 5000
@@ -154,8 +156,9 @@ class Observer:
         self, ports: tuple[int, ...], controllers: tuple[str, ...] = (), gateway: str = ""
     ) -> None:
         self.ports = frozenset(ports)
-        self.controllers = frozenset(controllers)
-        self.gateway = gateway
+        self.controllers = frozenset(normalize_address(c) for c in controllers)
+        self.gateway = normalize_address(gateway) if gateway else ""
+        self._v6: dict[str, str] = {}
         self.obs = Observation()
         self._skipped: set[str] = set()
 
@@ -169,6 +172,10 @@ class Observer:
         if obs.frames == 1:
             obs.first_ts = record.ts
         obs.last_ts = max(obs.last_ts, record.ts)
+        if ":" in record.src:  # IPv6: compared in one spelling with the list
+            record = dataclasses.replace(
+                record, src=self._v6addr(record.src), dst=self._v6addr(record.dst)
+            )
         side = self._orient(record)
         if side is None:
             return
@@ -180,6 +187,14 @@ class Observer:
             self._outbound(gw, record)
         else:
             self._inbound(gw, record)
+
+    def _v6addr(self, address: str) -> str:
+        canonical = self._v6.get(address)
+        if canonical is None:
+            canonical = normalize_address(address)
+            if len(self._v6) < MAX_CONNECTIONS:
+                self._v6[address] = canonical
+        return canonical
 
     def _orient(self, f: Frame) -> tuple[str, bool] | None:
         """(gateway address, frame goes gateway -> controller) or None when not ours."""
