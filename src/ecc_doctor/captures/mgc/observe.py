@@ -76,10 +76,11 @@ class Attempt:
     reply_ts: float = 0.0
     error: str = ""
     refused: int = 0
+    redirect: str = ""  # the reply sent the gateway to another MGC (RFC 3525 §7.2.8)
 
     @property
     def registered(self) -> bool:
-        if self.error:
+        if self.error or self.redirect:
             return False
         if self.reply:
             return True
@@ -340,6 +341,7 @@ class Observer:
             target = attempt or gw.by_tid.get((f.src, msg.transaction_id))
             if target is not None and msg.kind == "reply" and not target.reply:
                 target.reply, target.reply_ts, target.error = f.frame, f.ts, msg.error
+                target.redirect = msg.redirect
             elif target is None and f.proto == UDP:
                 _mark_session(gw, conn)  # MEGACO from the controller outside a registration
 
