@@ -46,7 +46,7 @@ async def check(ctx: CheckContext) -> Result:
     ]
     table = Evidence.table("findings", ("gateway", "severity", "rule", "frames", "finding"), rows)
     metrics = {
-        "gateways": float(len({f.key.split(" ")[0] for f in flows})),
+        "gateways": float(len({f.key.split(" ")[0] for f in flows if not f.key.startswith("(")})),
         "searches": float(len(flows)),
         "attempts": float(sum(len(f.frames) for f in flows)),
     }
@@ -56,7 +56,8 @@ async def check(ctx: CheckContext) -> Result:
 
 def _summary(flows: list[Flow], status: Status) -> str:
     worst = next(f for f in flows if f.status is status)
+    text = worst.summary if worst.key.startswith("(") else f"gateway {worst.key}: {worst.summary}"
     if len(flows) == 1:
-        return f"gateway {worst.key}: {worst.summary}"
+        return text
     others = len(flows) - 1
-    return f"gateway {worst.key}: {worst.summary} (+{others} more searches analyzed)"
+    return f"{text} (+{others} more searches analyzed)"

@@ -101,11 +101,22 @@ def analyze_frames_report(
     for record in frames:
         observer.feed(record)
     obs = observer.obs
+    reports = _judge_gateways(obs, params, ports)
+    if obs.skipped_gateways:
+        reports.append(_skipped_gateways(obs, params))
+    return reports
+
+
+def _judge_gateways(
+    obs: Observation, params: MgcParams | None, ports: tuple[int, ...]
+) -> list[EpisodeReport]:
     with_attempts = [g for g in obs.gateways.values() if g.attempts or g.odd_ports]
     if not with_attempts:
         steady = [g for g in obs.gateways.values() if g.sessions]
         if steady:
             return [_no_failover(g, params or _inferred_params(g)) for g in steady]
+        if obs.skipped_gateways:
+            return []
         return [_no_traffic(obs, params, ports)]
     reports = []
     for gw in with_attempts:
@@ -246,6 +257,20 @@ def _no_traffic(
     key = params.gateway if params and params.gateway else "(no gateway)"
     flow = Flow(KIND, key, Status.ERROR, msg, (finding,))
     return EpisodeReport(flow, build_timeline(params) if params and params.controllers else None)
+
+
+def _skipped_gateways(obs: Observation, params: MgcParams | None) -> EpisodeReport:
+    from ecc_doctor.captures.mgc.observe import MAX_GATEWAYS
+
+    n = obs.skipped_gateways
+    msg = (
+        f"{n} gateway{'' if n == 1 else 's'} beyond the first {MAX_GATEWAYS} were not analyzed "
+        f"({obs.skipped_frames} frames left out); set [mgc] gateway or filter the capture "
+        "to judge them"
+    )
+    finding = Finding("mgc.too-many-gateways", Status.WARN, msg, (), REFERENCE)
+    flow = Flow(KIND, "(gateways not analyzed)", Status.WARN, msg, (finding,))
+    return EpisodeReport(flow, None)
 
 
 def _no_attempts(gw: GatewayObs, p: MgcParams, list_known: bool) -> EpisodeReport:

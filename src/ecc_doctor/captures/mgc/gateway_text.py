@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecc_doctor.captures.mgc.params import UNCERTAIN, Controller, MgcParams
+from ecc_doctor.captures.mgc.params import UNCERTAIN, Controller, MgcParams, normalize_address
 from ecc_doctor.config.mgc import MAX_CONTROLLERS, is_address
 from ecc_doctor.errors import ConfigError
 
@@ -32,14 +32,25 @@ _PROMPT = re.compile(r"^[\w.-]+(?:\([\w-]+\))?[#>]\s*")
 _SET_LIST = re.compile(r"^set\s+mgc\s+list\b\s*(.*)$", re.I)
 _CLEAR = re.compile(r"^clear\s+mgc\s+list\b", re.I)
 _RESET = re.compile(r"^set\s+reset-times\s+(\S+)\s*(\S*)\s*$", re.I)
-_SHOW_PRIMARY = re.compile(r"PRIMARY\s+MGC\s+HOST.*?Primary\s+Search\s+Time\s*:\s*(\S+)", re.I)
+_SHOW_PRIMARY = re.compile(
+    r"^PRIMARY\s+MGC\s+HOST\b(?:.*?Primary\s+Search\s+Time\s*:\s*(\S+))?", re.I
+)
 _SECONDARY = re.compile(r"^SECONDARY\s+MGC\s+HOST", re.I)
 _SLS = re.compile(r"^sls\s+(enabled|disabled)\b", re.I)
 _LOOSE = re.compile(
     r"^(transition[ -]point|primary[ -]search(?:\s+time)?|total[ -]search(?:\s+time)?)\s*[:=]\s*(\S+)",
     re.I,
 )
-_NOT_AVAILABLE = "-- Not Available --"
+_NOT_AVAILABLE = re.compile(r"--\s*Not\s+Available\s*--", re.I)
+MAX_QUOTE = 80  # characters of a bad line or value quoted in an error
+
+
+def _q(text: str) -> str:
+    """*text* quoted for an error message, cut to :data:`MAX_QUOTE` characters."""
+    if len(text) <= MAX_QUOTE:
+        return repr(text)
+    return repr(text[:MAX_QUOTE]) + f"... ({len(text)} characters)"
+
 
 _TIMERS = {
     "transition-point": ("transition_point", 1, MAX_CONTROLLERS),
@@ -80,7 +91,11 @@ def parse_gateway_text(text: str, *, source: str = "<gateway text>") -> GatewayT
     """Parse ``show mgc list`` output and/or ``set ...`` commands."""
     out = GatewayText(source)
     for number, line in enumerate(text.splitlines(), start=1):
-        _parse_line(out, number, _PROMPT.sub("", line.strip()))
+        stripped = line.strip()
+        bare = _PROMPT.sub("", stripped)
+        if bare != stripped:
+            out.in_show_table = False  # a new command: the table (if any) has ended
+        _parse_line(out, number, bare)
     if out.addresses is None and not out.values and out.sls is None:
         raise ConfigError(
             f"{source}: no MGC list found (expected 'show mgc list' output or 'set mgc list ...')"
@@ -98,10 +113,11 @@ def _parse_line(out: GatewayText, number: int, line: str) -> None:
         out.addresses, out.lines["controllers"] = _address_list(m.group(1), where, line), number
     elif m := _RESET.match(line):
         _set_value(out, number, m.group(1).lower(), m.group(2), line)
-    elif m := _SHOW_PRIMARY.search(line):
+    elif m := _SHOW_PRIMARY.match(line):
         out.addresses, out.in_show_table = [], True
         out.lines["controllers"] = number
-        _set_value(out, number, "primary-search", m.group(1), line)
+        if m.group(1) is not None:  # without it primary-search stays as assumed
+            _set_value(out, number, "primary-search", m.group(1), line)
     elif _SECONDARY.match(line):
         out.in_show_table = True
     elif m := _SLS.match(line):
@@ -117,17 +133,18 @@ def _parse_line(out: GatewayText, number: int, line: str) -> None:
 def _address_list(text: str, where: str, line: str) -> list[str]:
     items = [i for i in re.split(r"[,\s]+", text.strip()) if i]
     if not items:
-        raise ConfigError(f"{where}: {line!r}: expected at least one controller address")
+        raise ConfigError(f"{where}: {_q(line)}: expected at least one controller address")
     if len(items) > MAX_CONTROLLERS:
         raise ConfigError(
-            f"{where}: {line!r}: {len(items)} controllers, a gateway's MGC list holds at most "
+            f"{where}: {_q(line)}: {len(items)} controllers, a gateway's MGC list holds at most "
             f"{MAX_CONTROLLERS} (the G450's 5th slot is SLS)"
         )
     for item in items:
         if not is_address(item):
-            raise ConfigError(f"{where}: {line!r}: {item!r} is not an IPv4/IPv6 address")
+            raise ConfigError(f"{where}: {_q(line)}: {_q(item)} is not an IPv4/IPv6 address")
+    items = [normalize_address(i) for i in items]
     if len(set(items)) != len(items):
-        raise ConfigError(f"{where}: {line!r}: the same address is listed twice")
+        raise ConfigError(f"{where}: {_q(line)}: the same address is listed twice")
     return items
 
 
@@ -135,12 +152,12 @@ def _set_value(out: GatewayText, number: int, name: str, value: str, line: str) 
     where = f"{out.source}:{number}"
     if name not in _TIMERS:
         known = ", ".join(_TIMERS)
-        raise ConfigError(f"{where}: {line!r}: unknown reset-time {name!r} (known: {known})")
+        raise ConfigError(f"{where}: {_q(line)}: unknown reset-time {_q(name)} (known: {known})")
     key, lo, hi = _TIMERS[name]
-    if not value.isdigit() or not lo <= int(value) <= hi:
+    if not value.isdigit() or len(value) > 3 or not lo <= int(value) <= hi:
         unit = "" if key == "transition_point" else " minutes"
         raise ConfigError(
-            f"{where}: {line!r}: expected {name} from {lo} to {hi}{unit}, got {value!r}"
+            f"{where}: {_q(line)}: expected {name} from {lo} to {hi}{unit}, got {_q(value)}"
         )
     out.values[key] = int(value)
     out.lines[key] = number
@@ -149,18 +166,19 @@ def _set_value(out: GatewayText, number: int, name: str, value: str, line: str) 
 def _table_row(out: GatewayText, number: int, line: str, where: str) -> None:
     if line.lower().startswith("ipv4 address"):
         return
-    v4 = line[:20].strip()
-    v6 = line[20:].strip()
-    address = v4 if v4 and v4 != _NOT_AVAILABLE else v6
-    if not address or address == _NOT_AVAILABLE:
-        return
-    if not is_address(address):
-        out.in_show_table = False  # the table ended; this is some other output
+    cells = _NOT_AVAILABLE.sub("\x00", line).split()  # split on any whitespace (tabs too)
+    addresses = [c for c in cells if c != "\x00"]
+    if len(cells) > 2 or not all(is_address(c) for c in addresses):
+        raise ConfigError(
+            f"{where}: {_q(line)}: expected an IPv4 and an IPv6 column, each an address or "
+            "'-- Not Available --', in the 'show mgc list' table"
+        )
+    if not addresses:
         return
     current = out.addresses if out.addresses is not None else []
     if len(current) >= MAX_CONTROLLERS:
         raise ConfigError(f"{where}: more than {MAX_CONTROLLERS} controllers in 'show mgc list'")
-    out.addresses = [*current, address]
+    out.addresses = [*current, normalize_address(addresses[0])]
 
 
 def apply_gateway_text(base: MgcParams | None, text: GatewayText) -> MgcParams:

@@ -20,6 +20,8 @@ _PENDING = re.compile(r"\b(?:TransactionPending|PN)\s*=\s*(\d+)", re.I)
 _SERVICE_CHANGE = re.compile(r"\b(?:ServiceChange|SC)\s*=", re.I)
 _METHOD = re.compile(r"\b(?:Method|MT)\s*=\s*([A-Za-z]+)", re.I)
 _ERROR = re.compile(r"\b(?:Error|ER)\s*=\s*(\d+)", re.I)
+# ServiceChangeMgcId (RFC 3525 §7.2.8, Annex B "MgcIdToTry" / "MG"): go to that MGC instead
+_REDIRECT = re.compile(r"\b(?:MgcIdToTry|MG)\s*=\s*([^\s,}]+)", re.I)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class MegacoMessage:
     service_change: bool
     method: str = ""
     error: str = ""
+    redirect: str = ""  # the MGC a ServiceChange reply sends the gateway to
 
 
 def split_tpkt(data: bytes) -> list[bytes]:
@@ -96,12 +99,15 @@ def parse_message(body: bytes) -> MegacoMessage | None:
         if m:
             method = _METHOD.search(text)
             error = _ERROR.search(text)
+            sc = bool(_SERVICE_CHANGE.search(text))
+            redirect = _REDIRECT.search(text) if kind == "reply" and sc else None
             return MegacoMessage(
                 kind=kind,
                 transaction_id=int(m.group(1)),
                 mid=mid,
-                service_change=bool(_SERVICE_CHANGE.search(text)),
+                service_change=sc,
                 method=method.group(1) if method else "",
                 error=error.group(1) if error else "",
+                redirect=redirect.group(1) if redirect else "",
             )
     return None

@@ -3,24 +3,30 @@
 An *attempt* is a TCP SYN from the gateway to a controller on an H.248 port (retransmitted
 SYNs of the same connection are the same attempt), or a text-MEGACO ServiceChange request over
 UDP (retransmissions with the same transaction id are the same attempt). An attempt
-*registers* when the controller answers the ServiceChange with a Reply that carries no Error;
-for TLS or binary H.248 (nothing readable) a completed handshake followed by payload from the
-controller counts. Memory is bounded: attempts, connections and gateways are capped.
+*registers* when the controller answers the ServiceChange with a Reply that carries no Error
+(and no redirect); for TLS or binary H.248 (nothing readable) it needs data from the controller
+(over TLS: application data, after the handshake) on a connection that no TLS alert ends and
+that stays open at least :data:`HOLD_S` seconds after that data: a handshake aborted by an
+alert (a certificate the gateway rejects) or a connection closed at once is a failed attempt. Memory is bounded: attempts, connections and gateways are capped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 
 from ecc_doctor.captures.mgc.megaco import MegacoMessage, parse_payload, parse_stream
+from ecc_doctor.captures.mgc.params import normalize_address
 from ecc_doctor.captures.records import ACK, FIN, RST, SYN, TCP, UDP, CaptureNote, Frame
 
 MAX_ATTEMPTS = 5000
 MAX_CONNECTIONS = 512
-MAX_GATEWAYS = 64
+MAX_GATEWAYS = 1024  # an Aura CM serves a few hundred gateways; beyond this they are counted
+MAX_TOTAL_ATTEMPTS = 200_000  # over all gateways, so memory stays bounded with many of them
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
+HOLD_S = 5.0  # an unreadable link closed sooner than this after the first answer never registered
 MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
 
 ConnKey = tuple[str, int, str, int, int]  # gateway, gateway port, controller, port, proto
@@ -42,6 +48,12 @@ class Conn:
     close_ts: float = 0.0
     close_kind: str = ""
     controller_payload: bool = False
+    data_frame: int = 0  # the controller's first payload
+    data_ts: float = 0.0
+    tls: bool = False  # TLS records seen on the connection
+    app_frame: int = 0  # the controller's first TLS application data
+    app_ts: float = 0.0
+    alert_ts: float = -1.0  # the first TLS alert, either way
     megaco_seen: bool = False
     session: bool = False  # established before the capture (or its SYN was not seen)
     pending: dict[bool, bytes] = field(default_factory=dict)  # outbound? -> partial TPKT
@@ -64,22 +76,48 @@ class Attempt:
     reply_ts: float = 0.0
     error: str = ""
     refused: int = 0
+    redirect: str = ""  # the reply sent the gateway to another MGC (RFC 3525 §7.2.8)
 
     @property
     def registered(self) -> bool:
-        if self.error:
+        if self.error or self.redirect:
             return False
         if self.reply:
             return True
         c = self.conn
-        return self.proto == TCP and bool(c.syn_ack) and c.controller_payload and not c.megaco_seen
+        if self.proto != TCP or not c.syn_ack or c.megaco_seen:
+            return False
+        frame, ts = _answer(c)
+        if not frame:
+            return False
+        if 0 <= c.alert_ts < ts + HOLD_S:
+            return False  # a TLS handshake or link aborted by an alert
+        return not (c.close_frame and c.close_ts < ts + HOLD_S)  # closed at once: refused
 
     @property
     def registered_at(self) -> tuple[int, float]:
         """(frame, time) of the answer that completed the registration."""
         if self.reply:
             return self.reply, self.reply_ts
-        return self.conn.last_rx_frame or self.frame, self.conn.last_rx_ts or self.ts
+        frame, ts = _answer(self.conn)
+        return (frame, ts) if frame else (self.frame, self.ts)
+
+
+def _answer(c: Conn) -> tuple[int, float]:
+    """The controller's first data on an unreadable link: TLS application data, or any."""
+    return (c.app_frame, c.app_ts) if c.tls else (c.data_frame, c.data_ts)
+
+
+def _tls_record(conn: Conn, f: Frame, inbound: bool) -> None:
+    """Note a TLS record starting this segment (content type 20-23, version 3.x)."""
+    data = f.payload
+    if len(data) < 5 or data[1] != 3 or not 20 <= data[0] <= 23:
+        return
+    conn.tls = True
+    if data[0] == 21 and conn.alert_ts < 0:
+        conn.alert_ts = f.ts
+    elif data[0] == 23 and inbound and not conn.app_frame:
+        conn.app_frame, conn.app_ts = f.frame, f.ts
 
 
 @dataclass
@@ -108,6 +146,8 @@ class Observation:
     first_ts: float = 0.0
     last_ts: float = 0.0
     skipped_gateways: int = 0
+    skipped_frames: int = 0
+    total_attempts: int = 0
 
 
 class Observer:
@@ -117,9 +157,11 @@ class Observer:
         self, ports: tuple[int, ...], controllers: tuple[str, ...] = (), gateway: str = ""
     ) -> None:
         self.ports = frozenset(ports)
-        self.controllers = frozenset(controllers)
-        self.gateway = gateway
+        self.controllers = frozenset(normalize_address(c) for c in controllers)
+        self.gateway = normalize_address(gateway) if gateway else ""
+        self._v6: dict[str, str] = {}
         self.obs = Observation()
+        self._skipped: set[str] = set()
 
     def feed(self, record: Frame | CaptureNote) -> None:
         if isinstance(record, CaptureNote):
@@ -131,6 +173,10 @@ class Observer:
         if obs.frames == 1:
             obs.first_ts = record.ts
         obs.last_ts = max(obs.last_ts, record.ts)
+        if ":" in record.src:  # IPv6: compared in one spelling with the list
+            record = dataclasses.replace(
+                record, src=self._v6addr(record.src), dst=self._v6addr(record.dst)
+            )
         side = self._orient(record)
         if side is None:
             return
@@ -143,6 +189,14 @@ class Observer:
         else:
             self._inbound(gw, record)
 
+    def _v6addr(self, address: str) -> str:
+        canonical = self._v6.get(address)
+        if canonical is None:
+            canonical = normalize_address(address)
+            if len(self._v6) < MAX_CONNECTIONS:
+                self._v6[address] = canonical
+        return canonical
+
     def _orient(self, f: Frame) -> tuple[str, bool] | None:
         """(gateway address, frame goes gateway -> controller) or None when not ours."""
         if self.gateway:
@@ -152,7 +206,12 @@ class Observer:
                 return f.dst, False
             return None
         if f.dport in self.ports and (not self.controllers or f.dst in self.controllers):
-            if f.proto == UDP and f.sport in self.ports and not self._is_request(f):
+            if (
+                f.proto == UDP
+                and not self.controllers
+                and f.sport in self.ports
+                and not self._is_request(f)
+            ):
                 return f.dst, False  # both ends on 2944: only requests come from the gateway
             return f.src, True
         if f.sport in self.ports and (not self.controllers or f.src in self.controllers):
@@ -174,7 +233,11 @@ class Observer:
         gw = self.obs.gateways.get(address)
         if gw is None:
             if len(self.obs.gateways) >= MAX_GATEWAYS:
-                self.obs.skipped_gateways += 1
+                self.obs.skipped_frames += 1
+                if address not in self._skipped:
+                    if len(self._skipped) < MAX_GATEWAYS:
+                        self._skipped.add(address)
+                    self.obs.skipped_gateways += 1
                 return None
             gw = GatewayObs(address, inferred=not self.gateway, first_ts=ts)
             self.obs.gateways[address] = gw
@@ -220,6 +283,7 @@ class Observer:
         if f.tcp_flags & (RST | FIN) and not conn.close_frame:
             conn.close_frame, conn.close_ts = f.frame, f.ts
             conn.close_kind = "RST" if f.tcp_flags & RST else "FIN"
+        _tls_record(conn, f, inbound=False)
         self._megaco_out(gw, key, conn, f)
 
     def _udp_out(self, gw: GatewayObs, key: ConnKey, f: Frame) -> None:
@@ -246,9 +310,10 @@ class Observer:
             gw.by_tid[tid_key] = attempt
 
     def _new_attempt(self, gw: GatewayObs, key: ConnKey, attempt: Attempt) -> None:
-        if len(gw.attempts) >= MAX_ATTEMPTS:
+        if len(gw.attempts) >= MAX_ATTEMPTS or self.obs.total_attempts >= MAX_TOTAL_ATTEMPTS:
             gw.dropped_attempts += 1
             return
+        self.obs.total_attempts += 1
         gw.attempts.append(attempt)
         if attempt.proto == TCP:
             gw.by_conn[key] = attempt
@@ -276,6 +341,9 @@ class Observer:
             target = attempt or gw.by_tid.get((f.src, msg.transaction_id))
             if target is not None and msg.kind == "reply" and not target.reply:
                 target.reply, target.reply_ts, target.error = f.frame, f.ts, msg.error
+                target.redirect = msg.redirect
+            elif target is None and f.proto == UDP:
+                _mark_session(gw, conn)  # MEGACO from the controller outside a registration
 
     @staticmethod
     def _tcp_in(conn: Conn, attempt: Attempt | None, f: Frame) -> None:
@@ -289,6 +357,9 @@ class Observer:
                 attempt.refused = f.frame
         if f.payload:
             conn.controller_payload = True
+            if not conn.data_frame:
+                conn.data_frame, conn.data_ts = f.frame, f.ts
+            _tls_record(conn, f, inbound=True)
 
 
 def _mark_session(gw: GatewayObs, conn: Conn) -> None:

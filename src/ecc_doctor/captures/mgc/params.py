@@ -8,6 +8,7 @@ total-search 30 min, retry every 10 s, H.248 on TCP 2945 (TLS 1039). They are li
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ UNCERTAIN: dict[str, str] = {
 SLS_ADDRESS = "sls"
 
 
+def normalize_address(text: str) -> str:
+    """An IP address as captures print it (``2001:DB8:0::1`` -> ``2001:db8::1``); other text
+    (a name, ``sls``) unchanged."""
+    try:
+        return ipaddress.ip_address(text.strip()).compressed
+    except ValueError:
+        return text
+
+
 @dataclass(frozen=True)
 class Controller:
     """One MGC-list entry. ``entry`` is its 1-based position; SLS lives inside the gateway."""
@@ -37,6 +47,9 @@ class Controller:
     address: str
     name: str = ""
     internal: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", normalize_address(self.address))
 
     @property
     def label(self) -> str:
@@ -75,6 +88,10 @@ class MgcParams:
     reset_gap_s: float = 60.0
     origin: str = "defaults"
     assumed: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.gateway:
+            object.__setattr__(self, "gateway", normalize_address(self.gateway))
 
     @classmethod
     def of(cls, controllers: list[str], **kw: object) -> MgcParams:

@@ -126,8 +126,8 @@ def loss(ep: Episode, p: MgcParams) -> list[Finding]:
                 "mgc.loss",
                 Status.PASS,
                 f"no earlier session in the capture: recovery taken to start at the first "
-                f"attempt (frame {first.frame}); if the capture began during the search, the "
-                "timer checks are early",
+                f"attempt (frame {first.frame}); if the capture began during the search, times "
+                "from it are lower bounds",
                 [first.frame],
             )
         ]
@@ -196,6 +196,11 @@ def _phase_split(ep: Episode, p: MgcParams) -> tuple[list[Attempt], list[Attempt
     late = p.primary_search_s + p.tolerance_s
     tst = p.total_search_s + p.tolerance_s
     above = {c.address for c in p.above}
+    crossing = unmeasured_crossing(ep, p)
+    if crossing is not None:
+        # the capture began during the search: the phases split where the gateway crossed
+        at = ep.attempts.index(crossing)
+        return ep.attempts[:at], [a for a in ep.attempts[at:] if ep.offset(a) <= tst]
     primary = [a for a in ep.attempts if ep.offset(a) < early]
     later = [a for a in ep.attempts if early <= ep.offset(a) <= tst]
     while later and later[0].controller in above and ep.offset(later[0]) < late:
@@ -203,7 +208,35 @@ def _phase_split(ep: Episode, p: MgcParams) -> tuple[list[Attempt], list[Attempt
     return primary, later
 
 
+def unmeasured_crossing(ep: Episode, p: MgcParams) -> Attempt | None:
+    """The first attempt below the TP, when it comes before primary-search could have expired
+    and the capture holds no link loss to measure from (it may have begun mid-search)."""
+    if ep.loss is not None:
+        return None
+    below = {c.address for c in p.below if not c.internal}
+    for a in ep.attempts:
+        if ep.offset(a) >= p.primary_search_s - p.tolerance_s:
+            return None
+        if a.controller in below:
+            return a
+    return None
+
+
 def early_crossing(ep: Episode, p: MgcParams) -> list[Finding]:
+    crossing = unmeasured_crossing(ep, p)
+    if crossing is not None:
+        at = fmt_offset(ep.offset(crossing))
+        return [
+            _f(
+                "mgc.timers-unmeasured",
+                Status.WARN,
+                f"frame {crossing.frame} tried {_who(p, crossing.controller)} {at} after the "
+                "first attempt in the capture, which holds no link loss (it began during the "
+                f"search): the crossing came at least {at} after the loss; primary-search "
+                f"({fmt_offset(p.primary_search_s)}) cannot be checked",
+                [crossing.frame],
+            )
+        ]
     above = {c.address for c in p.above}
     primary, _ = _phase_split(ep, p)
     bad = [a for a in primary if a.controller not in above and p.by_address(a.controller)]
