@@ -10,7 +10,12 @@ Rules (RFC 3261 §10.2 and §22; SIP Adventures "REGISTER"):
 * refreshes keep Call-ID, From-tag and Contact and increase CSeq;
 * de-registration is Expires: 0 (header or contact parameter, or ``Contact: *``), answered 2xx;
 * more simultaneous contacts per AOR than Aura allows (10) is flagged;
-* a nonce used twice with the same nonce-count is flagged (replay);
+* a nonce used twice with the same nonce-count is flagged (replay), unless the flow's own
+  challenge gave it again: a registrar that gives one nonce to several challenges (Kamailio,
+  within a second) is noted once;
+* a 423 Interval Too Brief answered by a retry asking for at least Min-Expires (RFC 3261
+  §10.2.8), and a cached nonce re-challenged without stale=true, answered with the new nonce,
+  are notes once the retry is accepted;
 * a flow that never completes, or ends in 403 (or another rejection) after a challenge, FAILs.
 
 One flow is one Call-ID + AOR (the To URI). Per AOR the contacts currently bound are tracked
@@ -58,6 +63,9 @@ class Attempt:
     #: a digest response that does not match the password file, judged when the registrar
     #: has answered (a registrar that accepts it says the file is out of date)
     digest_mismatch: DigestCheck | None = None
+    #: its credentials answer the flow's latest challenge with the nonce that challenge
+    #: gave (not a nonce cached from an earlier one)
+    fresh: bool = False
 
 
 @dataclass(slots=True)
@@ -71,9 +79,19 @@ class RegState:
     challenge_frames: list[int] = field(default_factory=list)
     challenge_cseq: int = -1
     challenge_from_tag: str = ""
+    #: the latest challenge has not been answered with credentials yet
+    challenge_open: bool = False
+    #: who sent the latest challenge (address, port): the registrar named in notes
+    challenger: tuple[str, int] = ("", 0)
     nonces: set[str] = field(default_factory=set)
-    # outcomes in order: ("ok" | "dereg" | "rejected" | "rechallenged", text, frames)
+    # outcomes in order: ("ok" | "dereg" | "rejected" | "rechallenged" | "brief" |
+    # "expired" | "settled", text, frames); "brief" (a 423) and "expired" (a cached nonce
+    # re-challenged without stale=true) wait in ``pending`` for the next 2xx, which makes
+    # them "settled" (a PASS note, not a refusal) when it is the retry they asked for
     outcomes: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    #: the "brief"/"expired" outcomes waiting: (index in ``outcomes``, a 423's Min-Expires,
+    #: the note's text if the next 2xx settles it)
+    pending: list[tuple[int, int | None, str]] = field(default_factory=list)
     registered: int = 0
     deregistered: int = 0
     granted: int | None = None
@@ -119,6 +137,8 @@ class RegisterTracker:
         self.by_call: LruTable[str, str] = LruTable(max_flows * 2)  # call-id -> flow key
         self.nonce_use: LruTable[tuple[str, str, str], tuple[str, int, int]] = LruTable(50_000)
         self.bindings: LruTable[str, dict[str, tuple[float, str]]] = LruTable(max_flows)
+        #: registrars already noted for giving one nonce to several challenges (bounded)
+        self.reissuers: set[tuple[str, int]] = set()
         self.done: list[Flow] = []
         self.end_ts = 0.0
 
@@ -223,6 +243,10 @@ class RegisterTracker:
         draft = state.draft
         nonce, realm = auth.get("nonce"), auth.get("realm")
         ch = state.challenge
+        # the first credentials after a challenge, with the nonce it gave, answer it
+        fresh = state.challenge_open and ch is not None and nonce == ch.get("nonce")
+        state.challenge_open = False
+        attempt.fresh = fresh
         if ch is not None:
             cframes = state.challenge_frames[:1] + attempt.frames[:1]
             if nonce != ch.get("nonce"):
@@ -265,13 +289,21 @@ class RegisterTracker:
                     cframes,
                     "RFC 3261 §8.1.3.5",
                 )
-        # nonce replay: the same nonce and nonce-count in two different requests
+        # nonce replay: the same nonce and nonce-count in two different requests, unless
+        # this flow's own challenge gave the nonce to this request (or gave it to the flow
+        # and another flow used it): then the registrar issued it twice (Kamailio's
+        # time-based nonce is the same for every challenge within a second)
         nkey = (realm, nonce, auth.get("nc"))
         seen = self.nonce_use.get(nkey)
         me = (msg.call_id, attempt.cseq, attempt.frames[0])
         if seen is None:
             self.nonce_use.put(nkey, me)
-        elif seen[:2] != me[:2]:
+        elif seen[:2] == me[:2]:
+            pass
+        elif fresh or (seen[0] != msg.call_id and nonce in state.nonces):
+            self.nonce_use.put(nkey, me)  # a later reuse in this flow is judged against this
+            self._reissued(state, nonce, seen[2], attempt.frames[0])
+        else:
             draft.add(
                 "sip.register.nonce-replay",
                 Status.WARN,
@@ -296,6 +328,27 @@ class RegisterTracker:
                     attempt.frames[:1],
                     REF_AUTH,
                 )
+
+    def _reissued(self, state: RegState, nonce: str, first: int, frame: int) -> None:
+        """The nonce of REGISTER *frame* was used before (in *first*), but this flow's own
+        challenge gave it: the registrar hands one nonce to several challenges. A note on the
+        first flow where that is seen, once per registrar: not a finding per flow."""
+        who = state.challenger
+        if who in self.reissuers or len(self.reissuers) >= 64:
+            return
+        self.reissuers.add(who)
+        addr, port = who
+        name = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+        state.draft.add(
+            "sip.register.nonce-reissued",
+            Status.PASS,
+            f"registrar {name} gives the same nonce to more than one challenge ({nonce!r}, "
+            f"used in f{first}, then given by this flow's challenge and used in f{frame}): not "
+            "a replay (Kamailio and OpenSIPS reuse a time-based nonce within a second); "
+            "noted once per registrar",
+            [first, frame],
+            REF_AUTH,
+        )
 
     def _digest_verdict(
         self, draft: FlowDraft, attempt: Attempt, answer: SipMsg | None = None
@@ -341,13 +394,23 @@ class RegisterTracker:
             after = " after the challenge" if attempt.auth is not None else ""
             what = "de-registration" if attempt.deregister else "REGISTER"
             why = ""
+            kind = "rejected"
             if msg.status == 403 and attempt.auth is not None:
                 why = ": wrong password or unknown user"
             elif msg.status == 423:
-                why = f": interval too brief (Min-Expires {msg.first('min-expires') or '?'})"
+                least = msg.first("min-expires")
+                why = f": interval too brief (Min-Expires {least or '?'})"
+                # RFC 3261 §10.2.8: the registrar's way to ask for a longer interval; a
+                # retry asking for at least Min-Expires that is accepted settles it
+                kind = "brief"
+                note = (
+                    f"{msg.status} {msg.reason}{after} (Min-Expires {least or '?'}, "
+                    f"{fmt_frames(frames)}): the registrar asked for a longer interval"
+                )
+                state.pending.append((len(state.outcomes), int_or_none(least), note))
             state.outcomes.append(
                 (
-                    "rejected",
+                    kind,
                     f"{what} rejected with {msg.status} {msg.reason}{after}{why} "
                     f"({fmt_frames(frames)})",
                     frames,
@@ -397,9 +460,20 @@ class RegisterTracker:
                     REF_AUTH,
                 )
             else:
+                # credentials on a nonce cached from an earlier challenge, re-challenged
+                # without stale=true: many registrars answer an expired nonce so (Kamailio
+                # without the stale flag, Asterisk); the next 2xx on the new nonce settles it
+                if not attempt.fresh:
+                    note = (
+                        "nonce expired, re-challenged without stale=true: "
+                        f"{msg.status} {msg.reason} to the authorized "
+                        + ("de-registration" if attempt.deregister else "REGISTER")
+                        + f" with the nonce of an earlier challenge ({fmt_frames(frames)})"
+                    )
+                    state.pending.append((len(state.outcomes), None, note))
                 state.outcomes.append(
                     (
-                        "rechallenged",
+                        "rechallenged" if attempt.fresh else "expired",
                         f"credentials refused: {msg.status} {msg.reason} to the authorized "
                         + ("de-registration" if attempt.deregister else "REGISTER")
                         + f" ({fmt_frames(frames)}, stale=false)",
@@ -407,6 +481,8 @@ class RegisterTracker:
                     )
                 )
         state.challenge = ch
+        state.challenge_open = True
+        state.challenger = (msg.rec.src, msg.rec.sport)
         state.challenge_frames = [msg.frame]
         state.challenge_cseq = attempt.cseq
         state.challenge_from_tag = attempt.from_tag
@@ -418,6 +494,8 @@ class RegisterTracker:
     def _success(self, state: RegState, msg: SipMsg, attempt: Attempt) -> None:
         draft = state.draft
         frames = attempt.frames[:1] + [msg.frame]
+        if state.pending:
+            self._settle(state, attempt, frames)
         header = msg.expires
         granted_by: dict[str, int | None] = {}
         active: list[str] = []
@@ -508,6 +586,30 @@ class RegisterTracker:
                 "SM Max. Simultaneous Devices",
             )
 
+    def _settle(self, state: RegState, attempt: Attempt, frames: list[int]) -> None:
+        """A 2xx to *attempt* after a 423 or after an expired nonce was re-challenged
+        without stale=true: the retry those asked for, accepted, makes them PASS notes (RFC
+        3261 §10.2.8: a UA "MAY retry the registration with an expiration interval ... greater
+        than or equal to" Min-Expires; RFC 2617 §3.2.1: a new nonce, same password). Any
+        other retry leaves them refusals."""
+        asked = [v for v in attempt.contacts.values() if v is not None]
+        shortest = min(asked) if asked and len(asked) == len(attempt.contacts) else None
+        for index, least, note in state.pending:
+            kind, _, old_frames = state.outcomes[index]
+            if kind == "brief":
+                if attempt.deregister or least is None or shortest is None or shortest < least:
+                    continue
+                rule, ref = "sip.register.interval", "RFC 3261 §10.2.8, §10.3 step 7"
+                note += f"; the retry asking for {shortest} s was accepted ({fmt_frames(frames)})"
+            else:
+                if not attempt.fresh:
+                    continue
+                rule, ref = "sip.register.stale", REF_AUTH
+                note += f"; the retry with the new nonce was accepted ({fmt_frames(frames)})"
+            state.outcomes[index] = ("settled", note, old_frames)
+            state.draft.add(rule, Status.PASS, note, old_frames + frames, ref)
+        state.pending.clear()
+
     # -- finishing ---------------------------------------------------------------------
     def sweep(self, now: float, idle: float) -> None:
         """Finish flows that saw nothing for *idle* seconds (oldest first, stops early)."""
@@ -581,7 +683,7 @@ class RegisterTracker:
         outcomes = state.outcomes
         last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
         for i, (kind, text, frames) in enumerate(outcomes):
-            if kind in ("ok", "dereg"):
+            if kind in ("ok", "dereg", "settled"):
                 continue
             final = i > last_good
             if kind == "cut":
@@ -610,7 +712,7 @@ class RegisterTracker:
             parts.append(f"{state.registered} registration(s) accepted")
         if state.deregistered:
             parts.append(f"{state.deregistered} de-registration(s)")
-        failures = sum(1 for o in outcomes if o[0] not in ("ok", "dereg"))
+        failures = sum(1 for o in outcomes if o[0] not in ("ok", "dereg", "settled"))
         if failures:
             parts.append(f"{failures} refused/unanswered")
         head = text if kind not in ("ok", "dereg") else f"last: {text}"

@@ -1,0 +1,310 @@
+"""REGISTER flows a registrar negotiates, on captures written here (QA report 5a, findings 1, 2
+and 5): a 423 Interval Too Brief answered by a longer interval, a nonce the registrar gives to
+several challenges (Kamailio: one time-based nonce per second), and a cached nonce that
+expired, re-challenged by a plain 401 without stale=true. Real replays and real refusals
+are still flagged."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tests.conftest import require_tool
+from tests.pcapwrite import UDP, A, B, ipv4_frame, write_pcap
+from tests.sip.test_sip_peers import ALICE_PW, SCEN, free_port, kamailio, tcpdump
+
+from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
+from ecc_doctor.cli import cli
+from ecc_doctor.models import Finding, Status
+
+UA_PORT, REG_PORT = 40000, 5060
+
+
+class Capture:
+    """SIP messages between a UA (10.0.0.1:40000) and a registrar (10.0.0.2:5060), one
+    frame each, written as a pcap; ``frame`` is the number of the last one sent."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    @property
+    def frame(self) -> int:
+        return len(self.frames)
+
+    def _add(self, text: str, to_registrar: bool) -> int:
+        data = (text.strip("\n") + "\n\n").replace("\n", "\r\n").encode()
+        if to_registrar:
+            self.frames.append(ipv4_frame(UDP, data, UA_PORT, REG_PORT, src=A, dst=B))
+        else:
+            self.frames.append(ipv4_frame(UDP, data, REG_PORT, UA_PORT, src=B, dst=A))
+        return self.frame
+
+    def register(
+        self, cseq: int, *, call: str = "reg-1", expires: int = 3600, auth: str = ""
+    ) -> int:
+        lines = [
+            "REGISTER sip:example.com SIP/2.0",
+            f"Via: SIP/2.0/UDP 10.0.0.1:40000;branch=z9hG4bK-{call}-{cseq}",
+            "From: <sip:alice@example.com>;tag=ft1",
+            "To: <sip:alice@example.com>",
+            f"Call-ID: {call}",
+            f"CSeq: {cseq} REGISTER",
+            f"Contact: <sip:alice@10.0.0.1:40000;line={call}>",
+            f"Expires: {expires}",
+        ]
+        if auth:
+            lines.append(f"Authorization: {auth}")
+        return self._add("\n".join([*lines, "Content-Length: 0"]), True)
+
+    def reply(self, status: str, cseq: int, *, call: str = "reg-1", extra: str = "") -> int:
+        lines = [
+            f"SIP/2.0 {status}",
+            f"Via: SIP/2.0/UDP 10.0.0.1:40000;branch=z9hG4bK-{call}-{cseq}",
+            "From: <sip:alice@example.com>;tag=ft1",
+            "To: <sip:alice@example.com>;tag=rt",
+            f"Call-ID: {call}",
+            f"CSeq: {cseq} REGISTER",
+        ]
+        if extra:
+            lines.extend(extra.split("\n"))
+        return self._add("\n".join([*lines, "Content-Length: 0"]), False)
+
+    def challenge(self, cseq: int, nonce: str, *, call: str = "reg-1", stale: bool = False) -> int:
+        flag = ", stale=true" if stale else ""
+        return self.reply(
+            "401 Unauthorized",
+            cseq,
+            call=call,
+            extra=f'WWW-Authenticate: Digest realm="example.com", nonce="{nonce}", '
+            f"algorithm=MD5, qop=auth{flag}",
+        )
+
+    def ok(self, cseq: int, *, call: str = "reg-1", expires: int = 3600) -> int:
+        return self.reply("200 OK", cseq, call=call, extra=f"Expires: {expires}")
+
+    def analyze(self, tmp: Path) -> SipAnalysis:
+        return analyze_file(write_pcap(tmp / "reg.pcap", self.frames))
+
+
+def creds(nonce: str, nc: int) -> str:
+    return (
+        f'Digest username="alice", realm="example.com", nonce="{nonce}", uri="sip:example.com", '
+        f'response="00000000000000000000000000000000", algorithm=MD5, qop=auth, nc={nc:08x}, '
+        'cnonce="c0ffee"'
+    )
+
+
+def found(flow: Flow, rule: str) -> list[Finding]:
+    return [f for f in flow.findings if f.rule == rule]
+
+
+def every(a: SipAnalysis, rule: str) -> list[Finding]:
+    return [f for fl in a.flows for f in fl.findings if f.rule == rule]
+
+
+# --- finding 1: 423 Interval Too Brief ----------------------------------------------------
+
+
+def _brief(c: Capture, retry_expires: int | None) -> tuple[int, int]:
+    """REGISTER 20 s, challenged, 423 (Min-Expires 60); then (if given) a retry asking for
+    *retry_expires* that is accepted. Returns the frames of the authorized REGISTER and 423."""
+    c.register(1, expires=20)
+    c.challenge(1, "n1")
+    f3 = c.register(2, expires=20, auth=creds("n1", 1))
+    f4 = c.reply("423 Interval Too Brief", 2, extra="Min-Expires: 60")
+    if retry_expires is not None:
+        c.register(3, expires=retry_expires, auth=creds("n1", 2))
+        c.ok(3, expires=retry_expires)
+    return f3, f4
+
+
+def test_423_then_a_retry_with_a_longer_interval_passes_with_a_note(tmp_path: Path) -> None:
+    c = Capture()
+    f3, f4 = _brief(c, 120)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.PASS, flow.findings
+    assert flow.summary == "last: registered, expires 120 s (f5, f6); 1 registration(s) accepted"
+    (note,) = found(flow, "sip.register.interval")
+    assert note.severity is Status.PASS and note.frames == (f3, f4, 5, 6)
+    assert "423 Interval Too Brief" in note.message and "Min-Expires 60" in note.message
+    assert "the retry asking for 120 s was accepted (f5, f6)" in note.message
+    assert "RFC 3261 §10.2.8" in note.reference
+    assert not found(flow, "sip.register.rejected")
+    # what the user reads: a PASS, no "refused"
+    out = CliRunner().invoke(cli, ["analyze", str(tmp_path / "reg.pcap")])
+    assert out.exit_code == 0, out.output
+    assert "refused" not in out.output and "1 flow: 1 PASS" in out.output
+
+
+def test_423_with_a_retry_still_too_short_stays_a_refusal(tmp_path: Path) -> None:
+    c = Capture()
+    f3, f4 = _brief(c, 30)  # below Min-Expires 60, yet accepted
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.WARN
+    (rej,) = found(flow, "sip.register.rejected")
+    assert rej.frames == (f3, f4) and "423 Interval Too Brief" in rej.message
+    assert rej.message.endswith("(a later attempt succeeded)")
+    assert "1 refused/unanswered" in flow.summary
+    assert not found(flow, "sip.register.interval")
+
+
+def test_423_never_retried_fails(tmp_path: Path) -> None:
+    c = Capture()
+    _brief(c, None)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.FAIL
+    (rej,) = found(flow, "sip.register.rejected")
+    assert rej.severity is Status.FAIL and "Min-Expires 60" in rej.message
+
+
+# --- finding 2: one nonce given to several challenges -----------------------------------
+
+
+def test_clients_given_the_same_nonce_by_their_own_challenges_pass(tmp_path: Path) -> None:
+    # three phones challenged within the same second, Kamailio gives all of them nonce "k1"
+    c = Capture()
+    for call in ("c1", "c2", "c3"):
+        c.register(1, call=call)
+        c.challenge(1, "k1", call=call)
+        c.register(2, call=call, auth=creds("k1", 1))
+        c.ok(2, call=call)
+    a = c.analyze(tmp_path)
+    assert [f.status for f in a.flows] == [Status.PASS] * 3, [f.findings for f in a.flows]
+    assert not every(a, "sip.register.nonce-replay")
+    (note,) = every(a, "sip.register.nonce-reissued")  # once for the registrar, not per flow
+    assert note.severity is Status.PASS and note.frames == (3, 7)
+    assert "registrar 10.0.0.2:5060 gives the same nonce" in note.message
+
+
+def test_one_flow_given_the_same_nonce_again_passes(tmp_path: Path) -> None:
+    # register, then de-register; each answers its own 401, the second 401 repeats the nonce
+    c = Capture()
+    c.register(1)
+    c.challenge(1, "k1")
+    c.register(2, auth=creds("k1", 1))
+    c.ok(2)
+    c.register(3, expires=0)
+    c.challenge(3, "k1")
+    c.register(4, expires=0, auth=creds("k1", 1))
+    c.reply("200 OK", 4)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.PASS, flow.findings
+    assert not found(flow, "sip.register.nonce-replay")
+    assert found(flow, "sip.register.nonce-reissued")
+
+
+def test_nonce_and_count_reused_without_a_new_challenge_is_a_replay(tmp_path: Path) -> None:
+    c = Capture()
+    c.register(1)
+    c.challenge(1, "n1")
+    f3 = c.register(2, auth=creds("n1", 1))
+    c.ok(2)
+    f5 = c.register(3, auth=creds("n1", 1))  # the refresh repeats nc 1: no challenge gave it
+    c.ok(3)
+    (flow,) = c.analyze(tmp_path).flows
+    (replay,) = found(flow, "sip.register.nonce-replay")
+    assert replay.severity is Status.WARN and replay.frames == (f3, f5)
+    assert not found(flow, "sip.register.nonce-reissued")
+
+
+def test_another_flows_nonce_without_a_challenge_giving_it_is_a_replay(tmp_path: Path) -> None:
+    c = Capture()
+    c.register(1, call="c1")
+    c.challenge(1, "k1", call="c1")
+    f3 = c.register(2, call="c1", auth=creds("k1", 1))
+    c.ok(2, call="c1")
+    c.register(1, call="c2")
+    c.challenge(1, "k2", call="c2")  # c2 was given k2, answers with c1's k1
+    f7 = c.register(2, call="c2", auth=creds("k1", 1))
+    c.ok(2, call="c2")
+    a = c.analyze(tmp_path)
+    (replay,) = every(a, "sip.register.nonce-replay")
+    assert replay.frames == (f3, f7)
+    assert not every(a, "sip.register.nonce-reissued")
+
+
+# --- finding 5: an expired nonce re-challenged without stale=true -----------------------
+
+
+def test_expired_nonce_rechallenged_without_stale_passes_with_a_note(tmp_path: Path) -> None:
+    c = Capture()
+    c.register(1)
+    c.challenge(1, "n1")
+    c.register(2, auth=creds("n1", 1))
+    c.ok(2)
+    f5 = c.register(3, auth=creds("n1", 2))  # the refresh reuses the cached nonce
+    f6 = c.challenge(3, "n2")  # expired: a plain 401, no stale=true
+    c.register(4, auth=creds("n2", 1))
+    c.ok(4)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.PASS, flow.findings
+    assert flow.summary.endswith("; 2 registration(s) accepted")
+    (note,) = found(flow, "sip.register.stale")
+    assert note.severity is Status.PASS and note.frames == (f5, f6, 7, 8)
+    assert note.message.startswith("nonce expired, re-challenged without stale=true: ")
+    assert "the retry with the new nonce was accepted (f7, f8)" in note.message
+    assert not found(flow, "sip.register.rejected")
+
+
+def test_rechallenge_of_credentials_on_the_fresh_nonce_stays_a_refusal(tmp_path: Path) -> None:
+    c = Capture()
+    c.register(1)
+    c.challenge(1, "n1")
+    f3 = c.register(2, auth=creds("n1", 1))  # answers the challenge it was given...
+    f4 = c.challenge(2, "n2")  # ...and is refused all the same
+    c.register(3, auth=creds("n2", 1))
+    c.ok(3)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.WARN
+    (rej,) = found(flow, "sip.register.rejected")
+    assert rej.frames == (f3, f4) and rej.message.startswith("credentials refused: 401")
+    assert not found(flow, "sip.register.stale")
+
+
+def test_expired_nonce_rechallenged_and_never_retried_fails(tmp_path: Path) -> None:
+    c = Capture()
+    c.register(1)
+    c.challenge(1, "n1")
+    c.register(2, auth=creds("n1", 1))
+    c.ok(2)
+    c.register(3, auth=creds("n1", 2))
+    c.challenge(3, "n2")
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.FAIL
+    (rej,) = found(flow, "sip.register.rejected")
+    assert rej.severity is Status.FAIL and "credentials refused" in rej.message
+
+
+# --- real peers: Kamailio challenges several phones within one second ---------------------
+
+
+@pytest.mark.peer
+@pytest.mark.timeout(120)
+def test_registrations_in_the_same_second_through_kamailio_pass(tmp_path: Path) -> None:
+    # SIPp registers 4 times 10 ms apart, each Call-ID answering its own 401: Kamailio gives
+    # the same time-based nonce to the challenges of one second (at least two of the four)
+    sipp_exe = require_tool("sipp")
+    out = tmp_path / "same_second.pcap"
+    port = free_port()
+    with kamailio(tmp_path, port), tcpdump(out, [port, port + 1], tmp_path / "tcpdump.log"):
+        done = subprocess.run(
+            ["timeout", "45", sipp_exe, "-sf", str(SCEN / "reg.xml"), "-m", "4", "-r", "100"]
+            + ["-timeout", "30", "-timeout_error", "-nostdin", "-i", "127.0.0.1"]
+            + ["-p", str(port + 1), "-t", "u1", "-s", "alice", "-au", "alice"]
+            + ["-ap", ALICE_PW, "-auth_uri", "lab.example", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stdout[-2000:]
+    a = analyze_file(out, ports=(port,), passwords={"alice": ALICE_PW})
+    flows = a.flows_of("register")
+    assert len(flows) == 4
+    assert all(f.status is Status.PASS for f in flows), [f.findings for f in flows]
+    assert not every(a, "sip.register.nonce-replay")
+    (note,) = every(a, "sip.register.nonce-reissued")
+    assert f"registrar 127.0.0.1:{port} gives the same nonce" in note.message
