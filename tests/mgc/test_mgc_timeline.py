@@ -63,6 +63,7 @@ def test_timeline_json_has_offsets_targets_sides_and_timers() -> None:
         "primary-search": 600.0,
         "total-search": 900.0,
         "reset": 900.0,
+        "link-loss-delay": 300.0,  # CM's timer, default 5 min
     }
     assert set(data["assumed"]) == {"retry_interval_s", "port", "tls_port", "reset_gap_s"}
 

@@ -2,7 +2,8 @@
 
 Values marked *uncertain* come from recall, not from a vendor document (PROTOCOLS.md §6):
 the reset-times defaults, the ports 2945/1039 and the 10 s retry interval. Verify them on the
-gateway (``show mgc list``) and set them here.
+gateway (``show mgc list``) and set them here. ``link_loss_delay_min`` is CM's Link Loss Delay
+Timer (documented: 1-30 min, default 5), set on CM, not on the gateway.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ class MgcConfig:
         doc="total-search timer, minutes; then the gateway resets (default uncertain)",
         min=1,
         max=60,
+    )
+    link_loss_delay_min: int = setting(
+        5,
+        doc="CM's Link Loss Delay Timer, minutes: how long CM keeps the gateway's calls after "
+        "it detects the link loss (a CM setting, not in the gateway text; documented default 5)",
+        min=1,
+        max=30,
     )
     capture: Path | None = setting(
         None, doc="capture file with the gateway's traffic (mgc.failover)"

@@ -76,6 +76,7 @@ class MgcParams:
     transition_point: int = 1
     primary_search_min: int = 1
     total_search_min: int = 30
+    link_loss_delay_min: int = 5  # CM's Link Loss Delay Timer ([DOC] 1-30 min, default 5)
     retry_interval_s: float = 10.0
     tolerance_s: float = 3.0
     port: int = 2945
@@ -123,6 +124,11 @@ class MgcParams:
         )
         if problem:
             raise ConfigError(f"{source}: {problem}")
+        if not 1 <= self.link_loss_delay_min <= 30:
+            raise ConfigError(
+                f"{source}: link_loss_delay_min: expected minutes from 1 to 30, "
+                f"got {self.link_loss_delay_min}"
+            )
 
     @property
     def wire_entries(self) -> tuple[Controller, ...]:
@@ -156,6 +162,10 @@ class MgcParams:
     @property
     def total_search_s(self) -> float:
         return self.total_search_min * 60.0
+
+    @property
+    def link_loss_delay_s(self) -> float:
+        return self.link_loss_delay_min * 60.0
 
     def by_address(self, address: str) -> Controller | None:
         for c in self.controllers:
@@ -226,8 +236,10 @@ def _no_list(cfg: MgcConfig, source: str) -> MgcParams:
 
 
 def _timing(cfg: MgcConfig) -> dict[str, Any]:
-    """The [mgc] settings beyond the list and the reset-times (ports, gateway, tolerances)."""
+    """The [mgc] settings beyond the list and the reset-times (ports, gateway, tolerances,
+    CM's Link Loss Delay Timer: a CM setting the gateway text never holds)."""
     return {
+        "link_loss_delay_min": cfg.link_loss_delay_min,
         "retry_interval_s": cfg.retry_interval_s,
         "tolerance_s": cfg.tolerance_s,
         "port": cfg.port,

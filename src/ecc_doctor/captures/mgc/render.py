@@ -78,7 +78,8 @@ def print_timeline(
         title=escape(f"Expected MGC search ({p.origin})"),
         caption=(
             f"transition point {p.transition_point} · primary-search {p.primary_search_min} min · "
-            f"total-search {p.total_search_min} min · every {p.retry_interval_s:g} s"
+            f"total-search {p.total_search_min} min · every {p.retry_interval_s:g} s · "
+            f"CM link loss delay {p.link_loss_delay_min} min"
         ),
     )
     table.add_column("#", justify="right")

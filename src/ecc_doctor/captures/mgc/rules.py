@@ -92,7 +92,11 @@ def judge(
                 f"{len(gateway.attempts)} were not analyzed",
             )
         )
-    return out + outcome(episode, p, capture_end, list_known)
+    return (
+        out
+        + outcome(episode, p, capture_end, list_known)
+        + link_loss_delay(episode, p, capture_end)
+    )
 
 
 def identity(gw: GatewayObs, p: MgcParams, list_known: bool) -> list[Finding]:
@@ -442,3 +446,47 @@ def outcome(ep: Episode, p: MgcParams, capture_end: float, list_known: bool) -> 
             [last.frame],
         )
     ]
+
+
+def link_loss_delay(ep: Episode, p: MgcParams, capture_end: float) -> list[Finding]:
+    """Information, never a verdict: did the gateway re-register before CM's Link Loss Delay
+    Timer expired (PROTOCOLS.md §6 [DOC]: CM starts it when it detects the loss and keeps the
+    gateway's calls until then)? Only when the capture holds the link loss (TCP or silent)."""
+    lo = ep.loss
+    if lo is None or lo.kind not in ("tcp", "silent"):
+        return []
+    timer = f"CM's Link Loss Delay Timer ({p.link_loss_delay_min} min)"
+    # CM sees a TCP failure at once; a silent loss within the detection window
+    soon, late = (
+        (p.link_loss_delay_s, p.link_loss_delay_s)
+        if lo.kind == "tcp"
+        else (p.link_loss_delay_s + p.detection_min_s, p.link_loss_delay_s + p.detection_max_s)
+    )
+    started = (
+        "when CM saw the TCP failure"
+        if lo.kind == "tcp"
+        else f"when CM detected the loss, {p.detection_min_s:g}-{p.detection_max_s:g} s after "
+        "the last traffic"
+    )
+    reg = ep.registered
+    if reg is None:
+        if capture_end - lo.ts <= late:
+            return []
+        text = (
+            f"no registration within {timer}, which expired by {fmt_offset(late)} from the "
+            f"link loss (frame {lo.frame}; started {started}): CM has dropped the gateway's calls"
+        )
+        return [_f("mgc.link-loss-delay", Status.PASS, text, [lo.frame])]
+    frame, ts = reg.registered_at
+    since = ts - lo.ts
+    head = f"registered at {fmt_offset(since)} from the link loss (frame {lo.frame}, answer frame {frame})"
+    if since > late:
+        text = f"{head}, after {timer}: CM had dropped the gateway's calls"
+    elif since < soon:
+        text = f"{head}, within {timer}: CM had not yet dropped the gateway's calls"
+    else:
+        text = (
+            f"{head}, about when {timer} expired (started {started}): CM may have dropped the "
+            "gateway's calls"
+        )
+    return [_f("mgc.link-loss-delay", Status.PASS, text, [lo.frame, frame])]

@@ -14,7 +14,7 @@ from ecc_doctor.captures.mgc.timeline import Timeline
 WIDTH = 1040
 LEFT = 190
 RIGHT = 40
-TOP = 120
+TOP = 134  # room for four rows of timer labels above the lanes
 LANE = 46
 LEGEND_ROW = 18
 FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
@@ -24,6 +24,7 @@ _EVENT_STYLE = {
     "detected": ("#6b7280", "2 3"),
     "primary-search": ("#d97706", "6 4"),
     "total-search": ("#dc2626", ""),
+    "link-loss-delay": ("#0891b2", "3 3"),
 }
 
 Scale = Callable[[float], float]
@@ -46,7 +47,15 @@ def render_svg(timeline: Timeline, *, title: str = "", observed: Sequence[Observ
     """The SVG document (UTF-8 text, valid XML)."""
     p = timeline.params
     entries = p.entries
-    span = max(timeline.total_expiry_s, *(o[0] for o in observed), 1.0) * 1.04
+    span = (
+        max(
+            timeline.total_expiry_s,
+            *(e.offset_s for e in timeline.events),
+            *(o[0] for o in observed),
+            1.0,
+        )
+        * 1.04
+    )
     plot_w = WIDTH - LEFT - RIGHT
     legend = _legend_layout(bool(observed))
     height = TOP + LANE * len(entries) + 110 + LEGEND_ROW * (len(legend) - 1)
@@ -173,7 +182,10 @@ def _events(timeline: Timeline, x: Scale, bottom: float) -> list[str]:
             f'stroke-width="2"{dash_attr} class="expiry" data-event="{e.name}" '
             f'data-offset="{e.offset_s:g}"/>'
         )
-        label = e.label if e.name != "total-search" else f"{e.label} → reset"
+        label = {
+            "total-search": f"{e.label} → reset",
+            "link-loss-delay": f"CM drops calls (Link Loss Delay {p.link_loss_delay_min} min)",
+        }.get(e.name, e.label)
         text = f"{label} · {_fmt(e.offset_s)}"
         width = 6.3 * len(text)
         anchor = "end" if xe + width > WIDTH - 8 else "start"
@@ -233,6 +245,7 @@ def _legend_layout(observed: bool) -> list[list[LegendItem]]:
         ("circle", "#ea580c", "attempt below the transition point"),
         ("line", "#d97706", "primary-search expires"),
         ("line", "#dc2626", "total-search expires → reset"),
+        ("line", "#0891b2", "CM's Link Loss Delay Timer expires: calls dropped"),
     ]
     if observed:
         items.append(("tri", "#16a34a", "seen in capture"))

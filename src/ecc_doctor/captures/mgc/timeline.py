@@ -8,6 +8,10 @@ one attempt per entry per round, until total-search expires, when the gateway re
 
 Offsets are seconds from the link loss. A TCP failure starts recovery at once; a silent loss of
 the H.248 link is detected within ``detection_min_s``-``detection_max_s`` (40-60 s).
+
+CM's side (PROTOCOLS.md §6 [DOC]): when CM detects the loss it starts its Link Loss Delay
+Timer (1-30 min, default 5) and keeps the gateway's calls until it expires; a gateway that has
+not re-registered by then has lost them. The timeline shows that moment as an event.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ class Timeline:
             "transition_point": p.transition_point,
             "primary_search_min": p.primary_search_min,
             "total_search_min": p.total_search_min,
+            "link_loss_delay_min": p.link_loss_delay_min,
             "retry_interval_s": p.retry_interval_s,
             "ports": {"h248": p.port, "h248_tls": p.tls_port, "megaco_text": p.udp_port},
             "attempts": [a.to_dict() for a in self.attempts],
@@ -176,7 +181,15 @@ def _events(
         TimerEvent("total-search", tst, f"total-search expires ({params.total_search_min} min)")
     )
     out.append(TimerEvent("reset", tst, "gateway resets"))
-    return tuple(out)
+    out.append(
+        TimerEvent(
+            "link-loss-delay",
+            start + params.link_loss_delay_s,
+            "CM drops the gateway's calls if it has not re-registered (Link Loss Delay Timer "
+            f"{params.link_loss_delay_min} min, started when CM detects the loss)",
+        )
+    )
+    return tuple(sorted(out, key=lambda e: e.offset_s))  # stable: reset stays after total-search
 
 
 def _notes(params: MgcParams) -> tuple[str, ...]:
