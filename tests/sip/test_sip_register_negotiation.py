@@ -210,6 +210,29 @@ def test_nonce_and_count_reused_without_a_new_challenge_is_a_replay(tmp_path: Pa
     assert not found(flow, "sip.register.nonce-reissued")
 
 
+def test_a_flows_own_reuse_is_a_replay_after_the_registrar_gave_its_nonce_again(
+    tmp_path: Path,
+) -> None:
+    """Review s7 #1: c2 legitimately gets c1's nonce from its own challenge; c1 then repeats
+    its own nonce and nc without a new challenge: still a replay (it was hidden)."""
+    c = Capture()
+    c.register(1, call="c1")
+    c.challenge(1, "n1", call="c1")
+    c.register(2, call="c1", auth=creds("n1", 1))
+    c.ok(2, call="c1")
+    c.register(1, call="c2")
+    c.challenge(1, "n1", call="c2")  # Kamailio: the same nonce within the second
+    f7 = c.register(2, call="c2", auth=creds("n1", 1))
+    c.ok(2, call="c2")
+    f9 = c.register(3, call="c1", auth=creds("n1", 1))  # c1 again, nc 1, no challenge
+    c.ok(3, call="c1")
+    a = c.analyze(tmp_path)
+    (replay,) = every(a, "sip.register.nonce-replay")
+    assert replay.frames == (f7, f9)
+    c1 = next(f for f in a.flows if f.key.startswith("c1"))
+    assert c1.status is Status.WARN
+
+
 def test_another_flows_nonce_without_a_challenge_giving_it_is_a_replay(tmp_path: Path) -> None:
     c = Capture()
     c.register(1, call="c1")

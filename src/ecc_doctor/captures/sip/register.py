@@ -42,6 +42,10 @@ from ecc_doctor.models import Status
 
 DEFAULT_EXPIRES = 3600  # RFC 3261 §10.2.1.1: a registrar's default when none is asked for
 AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such registrations"
+#: per flow: (realm, nonce, nc) remembered as used, and 423/expired outcomes waiting for the
+#: 2xx that settles them (beyond it they stay refusals: a hostile flow grows no list)
+MAX_USED_NONCES = 64
+MAX_PENDING = 64
 
 
 @dataclass(slots=True)
@@ -84,6 +88,9 @@ class RegState:
     #: who sent the latest challenge (address, port): the registrar named in notes
     challenger: tuple[str, int] = ("", 0)
     nonces: set[str] = field(default_factory=set)
+    #: (realm, nonce, nc) this flow's credentials used (bounded): a second use of one by
+    #: the same flow is a replay whoever else the registrar gave the nonce to
+    used: set[tuple[str, str, str]] = field(default_factory=set)
     # outcomes in order: ("ok" | "dereg" | "rejected" | "rechallenged" | "brief" |
     # "expired" | "settled", text, frames); "brief" (a 423) and "expired" (a cached nonce
     # re-challenged without stale=true) wait in ``pending`` for the next 2xx, which makes
@@ -294,13 +301,16 @@ class RegisterTracker:
         # and another flow used it): then the registrar issued it twice (Kamailio's
         # time-based nonce is the same for every challenge within a second)
         nkey = (realm, nonce, auth.get("nc"))
+        first_use = nkey not in state.used
+        if first_use and len(state.used) < MAX_USED_NONCES:
+            state.used.add(nkey)
         seen = self.nonce_use.get(nkey)
         me = (msg.call_id, attempt.cseq, attempt.frames[0])
         if seen is None:
             self.nonce_use.put(nkey, me)
         elif seen[:2] == me[:2]:
             pass
-        elif fresh or (seen[0] != msg.call_id and nonce in state.nonces):
+        elif fresh or (first_use and seen[0] != msg.call_id and nonce in state.nonces):
             self.nonce_use.put(nkey, me)  # a later reuse in this flow is judged against this
             self._reissued(state, nonce, seen[2], attempt.frames[0])
         else:
@@ -407,7 +417,8 @@ class RegisterTracker:
                     f"{msg.status} {msg.reason}{after} (Min-Expires {least or '?'}, "
                     f"{fmt_frames(frames)}): the registrar asked for a longer interval"
                 )
-                state.pending.append((len(state.outcomes), int_or_none(least), note))
+                if len(state.pending) < MAX_PENDING:
+                    state.pending.append((len(state.outcomes), int_or_none(least), note))
             state.outcomes.append(
                 (
                     kind,
@@ -470,7 +481,8 @@ class RegisterTracker:
                         + ("de-registration" if attempt.deregister else "REGISTER")
                         + f" with the nonce of an earlier challenge ({fmt_frames(frames)})"
                     )
-                    state.pending.append((len(state.outcomes), None, note))
+                    if len(state.pending) < MAX_PENDING:
+                        state.pending.append((len(state.outcomes), None, note))
                 state.outcomes.append(
                     (
                         "rechallenged" if attempt.fresh else "expired",
