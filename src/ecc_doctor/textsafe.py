@@ -76,6 +76,8 @@ def json_document(doc: Mapping[str, Any], *, one_per_line: Collection[str] = ())
     one_line = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     parts = []
     for key, value in doc.items():
+        if not isinstance(key, str):  # as json.dumps writes a number, bool or None key
+            key = json.dumps(key)
         if key in one_per_line and isinstance(value, list) and value:
             items = ",\n".join("    " + one_line(item) for item in value)
             parts.append(f"  {one_line(key)}: [\n{items}\n  ]")

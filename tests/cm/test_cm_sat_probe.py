@@ -394,3 +394,17 @@ async def test_abbreviations_and_second_lines_are_refused(cm: Cm, command: str) 
     async with open_sat(cm.cfg, Transcript("s"), connect_timeout=5) as sat:
         with pytest.raises(ProtocolError, match="sends CM only display, status, list commands"):
             await sat.ossi(command)
+
+
+def test_a_trusted_ipv6_host_key_names_the_host_bracketed(tmp_path: Path) -> None:
+    """Review s7 #6: '2001:db8::5:22' is itself an address; the record says [2001:db8::5]:22."""
+    from ecc_doctor.probes import sat
+
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    transcript = Transcript("s")
+    key = asyncssh.generate_private_key("ssh-ed25519").convert_to_public()
+    client = sat._SatClient(sat._Auth("pw"), known, True, transcript.host_key_trusted)
+    assert client.validate_host_public_key("2001:db8::5", "2001:db8::5", 22, key)
+    (line,) = transcript.trusted_keys
+    assert f"{key.get_fingerprint()} for [2001:db8::5]:22 trusted" in line

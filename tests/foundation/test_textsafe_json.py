@@ -45,3 +45,8 @@ def test_terminal_controls_and_lone_surrogates_are_escaped_in_every_part() -> No
 def test_json_text_leaves_plain_text_alone() -> None:
     plain = json.dumps({"a": "b é ✓"}, ensure_ascii=False)
     assert json_text(plain) is plain
+
+
+def test_keys_that_are_not_strings_are_written_as_json_dumps_writes_them() -> None:
+    doc = {1: "a", None: 2, False: [1], 2.5: {}}  # review s7 #7
+    assert json.loads(json_document(doc)) == json.loads(json.dumps(doc))

@@ -121,3 +121,18 @@ def test_a_long_bad_line_is_quoted_short(line: str) -> None:
     message = str(err.value)
     assert message.startswith("gw.txt:1: ") and len(message) < 400, len(message)
     assert "(100" in message  # says how long the line was
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "set mgc list 10.0.0.1,10.0.0.2\nset reset-times primary-search \u00b2\n",
+        "PRIMARY MGC HOST, Primary Search Time : \u00b2 min(s)\n" + SAMPLE.split("\n", 1)[1],
+    ],
+    ids=["set", "show"],
+)
+def test_a_non_ascii_digit_is_a_config_error(text: str) -> None:
+    """Review s7 #3: '²' passes str.isdigit() but not int(): a ConfigError naming the line,
+    not an internal error (exit 3)."""
+    with pytest.raises(ConfigError, match=r"^gw\.txt:\d+: "):
+        parse_gateway_text(text, source="gw.txt")

@@ -50,3 +50,11 @@ def test_gateways_past_the_cap_are_reported_as_a_warning() -> None:
     assert len(skipped) == 1 and skipped[0].status is Status.WARN
     assert f"3 gateways beyond the first {MAX_GATEWAYS} were not analyzed" in skipped[0].summary
     assert Status.worst([f.status for f in flows]) is Status.WARN
+
+
+def test_a_count_past_what_can_be_told_apart_is_a_lower_bound() -> None:
+    """Review s7 #4: once MAX_GATEWAYS skipped addresses are remembered, a later frame of any
+    unseen gateway was counted as a new gateway (2452 for 1500); now "at least"."""
+    flows = analyze_frames(_failovers(2 * MAX_GATEWAYS + 5, early=""), PARAMS)
+    (skipped,) = [f for f in flows if f.findings[0].rule == "mgc.too-many-gateways"]
+    assert f"at least {MAX_GATEWAYS} gateways beyond the first {MAX_GATEWAYS}" in skipped.summary

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ecc_doctor.captures.mgc import MgcParams, analyze_frames
-from ecc_doctor.captures.records import ACK, PSH, SYN, TCP, Frame
+from ecc_doctor.captures.records import ACK, PSH, SYN, TCP, UDP, Frame
 from ecc_doctor.models import Status
 
 GW = "192.0.2.50"
@@ -69,3 +71,20 @@ def test_above_tp_past_primary_search_is_still_late_without_a_loss() -> None:
     (flow,) = analyze_frames(_search(620.0), PARAMS)
     bad = {f.rule for f in flow.findings if f.severity is Status.FAIL}
     assert "mgc.late-crossing" in bad
+
+
+def test_a_search_that_begins_inside_the_capture_is_measured_not_bounded() -> None:
+    """Review s7 #2: 120 s of capture before the gateway's first attempt (a searching gateway
+    retries every 10 s): the search began in the capture, so a crossing 20 s into a 10 min
+    primary-search is a measured early crossing (FAIL), not a lower bound (WARN)."""
+    lead_in = Frame(1, 0.0, GW, "192.0.2.1", UDP, 40000, 161, b"x", 0)
+    search = [dataclasses.replace(f, frame=f.frame + 1, ts=f.ts + 120.0) for f in _search(20.0)]
+    (flow,) = analyze_frames([lead_in, *search], PARAMS)
+    bad = {f.rule for f in flow.findings if f.severity is not Status.PASS}
+    assert flow.status is Status.FAIL, flow.findings
+    assert "mgc.early-crossing" in bad and "mgc.timers-unmeasured" not in bad
+    # the same search with the capture starting at its first attempt stays a lower bound
+    (bounded,) = analyze_frames(_search(20.0), PARAMS)
+    assert {f.rule for f in bounded.findings if f.severity is Status.WARN} == {
+        "mgc.timers-unmeasured"
+    }

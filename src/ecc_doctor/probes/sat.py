@@ -204,7 +204,8 @@ class _SatClient(asyncssh.SSHClient):
             fh.write(line + "\n")
         # the fingerprint, so the record can be compared with the one read off CM's console
         self._note(
-            f"new host key {key.get_algorithm()} {key.get_fingerprint()} for {host}:{port} "
+            f"new host key {key.get_algorithm()} {key.get_fingerprint()} for "
+            f"{host_port(host, port)} "
             f"trusted (accept_new_host_key) and added to {self._known_hosts}"
         )
         return True

@@ -124,7 +124,7 @@ def _judge_gateways(
         if not gw.attempts:
             reports.append(_no_attempts(gw, gw_params, params is not None))
             continue
-        for number, episode in enumerate(_episodes(gw, gw_params), start=1):
+        for number, episode in enumerate(_episodes(gw, gw_params, obs.first_ts), start=1):
             reports.append(_report(gw, episode, number, gw_params, params is not None, obs))
     return reports
 
@@ -135,7 +135,7 @@ def _inferred_params(gw: GatewayObs) -> MgcParams:
     return MgcParams(controllers=entries, transition_point=len(entries), origin=INFERRED)
 
 
-def _episodes(gw: GatewayObs, p: MgcParams) -> list[Episode]:
+def _episodes(gw: GatewayObs, p: MgcParams, capture_start: float | None = None) -> list[Episode]:
     attempts = sorted(gw.attempts, key=lambda a: (a.ts, a.frame))
     episodes: list[Episode] = []
     current: list[Attempt] = []
@@ -148,12 +148,14 @@ def _episodes(gw: GatewayObs, p: MgcParams) -> list[Episode]:
                 and a.ts - current[-1].ts >= p.reset_gap_s
             )
             if reg is not None or reset:
-                episodes.append(Episode(current, prev_loss, reg))
+                episodes.append(Episode(current, prev_loss, reg, capture_start))
                 prev_loss = _loss_after(reg, a) if reg else _reset_loss(current[-1], p)
                 current = []
         current.append(a)
     if current:
-        episodes.append(Episode(current, prev_loss, _registered(current, float("inf"))))
+        episodes.append(
+            Episode(current, prev_loss, _registered(current, float("inf")), capture_start)
+        )
     return episodes
 
 
@@ -263,8 +265,11 @@ def _skipped_gateways(obs: Observation, params: MgcParams | None) -> EpisodeRepo
     from ecc_doctor.captures.mgc.observe import MAX_GATEWAYS
 
     n = obs.skipped_gateways
+    # past MAX_GATEWAYS skipped addresses new ones are no longer told from seen ones
+    at_least = "at least " if n >= MAX_GATEWAYS else ""
     msg = (
-        f"{n} gateway{'' if n == 1 else 's'} beyond the first {MAX_GATEWAYS} were not analyzed "
+        f"{at_least}{n} gateway{'' if n == 1 else 's'} beyond the first {MAX_GATEWAYS} were "
+        "not analyzed "
         f"({obs.skipped_frames} frames left out); set [mgc] gateway or filter the capture "
         "to judge them"
     )

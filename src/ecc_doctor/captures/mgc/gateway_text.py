@@ -154,7 +154,7 @@ def _set_value(out: GatewayText, number: int, name: str, value: str, line: str) 
         known = ", ".join(_TIMERS)
         raise ConfigError(f"{where}: {_q(line)}: unknown reset-time {_q(name)} (known: {known})")
     key, lo, hi = _TIMERS[name]
-    if not value.isdigit() or len(value) > 3 or not lo <= int(value) <= hi:
+    if not (value.isascii() and value.isdigit()) or len(value) > 3 or not lo <= int(value) <= hi:
         unit = "" if key == "transition_point" else " minutes"
         raise ConfigError(
             f"{where}: {_q(line)}: expected {name} from {lo} to {hi}{unit}, got {_q(value)}"

@@ -234,9 +234,10 @@ class Observer:
         if gw is None:
             if len(self.obs.gateways) >= MAX_GATEWAYS:
                 self.obs.skipped_frames += 1
-                if address not in self._skipped:
-                    if len(self._skipped) < MAX_GATEWAYS:
-                        self._skipped.add(address)
+                # counted while the set of skipped addresses can tell a new one from a seen
+                # one; past that the count is a lower bound ("at least")
+                if address not in self._skipped and len(self._skipped) < MAX_GATEWAYS:
+                    self._skipped.add(address)
                     self.obs.skipped_gateways += 1
                 return None
             gw = GatewayObs(address, inferred=not self.gateway, first_ts=ts)

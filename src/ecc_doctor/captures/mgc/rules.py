@@ -37,6 +37,8 @@ class Episode:
     attempts: list[Attempt]
     loss: Loss | None
     registered: Attempt | None
+    #: the time of the capture's first frame (None: not known)
+    capture_start: float | None = None
 
     @property
     def start(self) -> float:
@@ -214,8 +216,17 @@ def _phase_split(ep: Episode, p: MgcParams) -> tuple[list[Attempt], list[Attempt
 
 def unmeasured_crossing(ep: Episode, p: MgcParams) -> Attempt | None:
     """The first attempt below the TP, when it comes before primary-search could have expired
-    and the capture holds no link loss to measure from (it may have begun mid-search)."""
+    and the capture holds no link loss to measure from (it may have begun mid-search).
+
+    A gateway that is searching tries again every retry interval: a first attempt later than
+    that after the capture's first frame shows the search began inside the capture, and its
+    times are then measured, not lower bounds."""
     if ep.loss is not None:
+        return None
+    if (
+        ep.capture_start is not None
+        and ep.start - ep.capture_start > p.retry_interval_s + p.tolerance_s
+    ):
         return None
     below = {c.address for c in p.below if not c.internal}
     for a in ep.attempts:
