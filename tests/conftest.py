@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,6 +20,16 @@ SHARED = Path(os.environ.get("ECC_DOCTOR_SHARED") or Path(__file__).resolve().pa
 PUBLIC_CAPTURES = SHARED / "captures" / "public"
 SEEDS = SHARED / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """The Python file at *path* as a module named *name* (the tests are imported with
+    --import-mode=importlib, so a helper beside them is loaded by path)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_tool(name: str, *candidates: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, load_module
 
 from ecc_doctor.captures.mgc import MgcParams
 from ecc_doctor.captures.mgc.analyze import analyze_file, analyze_frames
@@ -21,11 +20,7 @@ MGC = FIXTURES / "mgc"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mgc_make_captures", MGC / "make_captures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(MGC / "make_captures.py", "mgc_make_captures")
 
 
 GEN = _generator()

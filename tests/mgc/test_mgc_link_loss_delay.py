@@ -3,7 +3,6 @@ timeline event, and an information note on a capture's flow that never changes i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,7 +11,7 @@ from types import ModuleType
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, load_module
 
 from ecc_doctor.captures.mgc import MgcParams, build_timeline
 from ecc_doctor.captures.mgc.analyze import analyze_file
@@ -26,13 +25,7 @@ RULE = "mgc.link-loss-delay"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "mgc_make_captures_lldt", MGC / "make_captures.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(MGC / "make_captures.py", "mgc_make_captures_lldt")
 
 
 GEN = _generator()

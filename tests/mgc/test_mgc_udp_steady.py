@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from tests.conftest import FIXTURES, require_tool
+from tests.conftest import FIXTURES, load_module, require_tool
 
 from ecc_doctor.captures.mgc import MgcParams, analyze_file
 from ecc_doctor.models import Status
@@ -15,11 +14,7 @@ MGC = FIXTURES / "mgc"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mgc_make_captures_s", MGC / "make_captures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(MGC / "make_captures.py", "mgc_make_captures_s")
 
 
 GEN = _generator()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from tests.conftest import FIXTURES, require_tool
+from tests.conftest import FIXTURES, load_module, require_tool
 
 from ecc_doctor.captures.mgc import analyze_file
 from ecc_doctor.models import Status
@@ -18,11 +17,7 @@ MGC = FIXTURES / "mgc"
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mgc_make_captures_u", MGC / "make_captures.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(MGC / "make_captures.py", "mgc_make_captures_u")
 
 
 GEN = _generator()

@@ -137,15 +137,10 @@ def test_with_debug_the_traceback_stays(site: tuple[Path, str]) -> None:
 async def test_the_app_keeps_the_bug_for_the_cli(tmp_path: Path) -> None:
     """In-process (Pilot): the app exits on the bug and keeps it in ``crash`` (which the CLI
     re-raises after the terminal is restored); run_test re-raises it too."""
-    import importlib.util
+    from tests.conftest import load_module
 
     (tmp_path / "dashboard_bug.py").write_text(PLUGIN)
-    spec = importlib.util.spec_from_file_location(
-        "dashboard_bug_pilot", tmp_path / "dashboard_bug.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(tmp_path / "dashboard_bug.py", "dashboard_bug_pilot")
     config = from_mapping({"site": {"name": "crash test"}}, source="<test>")
     app = DashboardApp(
         config, specs=[CheckSpec(module.ID, module.TITLE, module.SOURCE, (), module.check)]

@@ -4,15 +4,15 @@ Timeline tab's strips share one time axis."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 from rich.console import Console
 from rich.text import Text
+from tests.conftest import load_module
 from textual.widgets import Static
 
 from ecc_doctor.tui.app import DashboardApp
@@ -26,14 +26,8 @@ pytestmark = pytest.mark.anyio
 HERE = Path(__file__).resolve().parent
 
 
-def _snapshot_app_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "tui_polish_snapshot_app", HERE / "snapshot_app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _snapshot_app_module() -> ModuleType:
+    return load_module(HERE / "snapshot_app.py", "tui_polish_snapshot_app")
 
 
 snapshot_app = _snapshot_app_module()

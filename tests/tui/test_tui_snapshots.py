@@ -6,22 +6,19 @@ Update only after looking at the report: `make test-snapshot-update` (pytest
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+from tests.conftest import load_module
 
 from ecc_doctor.tui.app import DashboardApp
 
 HERE = Path(__file__).resolve().parent
 
 
-def _snapshot_app_module() -> Any:
-    # tests are imported with --import-mode=importlib: load the helper module by path
-    spec = importlib.util.spec_from_file_location("tui_snapshot_app", HERE / "snapshot_app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _snapshot_app_module() -> ModuleType:
+    return load_module(HERE / "snapshot_app.py", "tui_snapshot_app")
 
 
 snapshot_app = _snapshot_app_module()
