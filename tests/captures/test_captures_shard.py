@@ -1,8 +1,8 @@
-"""``PcapEngine.sip(shard=(i, n))`` splits a capture's SIP messages between processes.
+"""``PcapEngine.sip_routed(path, ports, n)`` deals a capture's SIP messages out to processes.
 
 The shards together must give exactly what one reader gives (every message and note once,
-each shard in file order), every Call-ID must live in one shard, and every REGISTER
-transaction in shard 0 (the REGISTER rules look across Call-IDs).
+each shard in file order, no empty batch), every Call-ID must live in one shard, and every
+REGISTER transaction in shard 0 (the REGISTER rules look across Call-IDs).
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def test_shards_add_up_to_one_reader(
     # by a chunk end), where the shard router is asked too
     monkeypatch.setattr(pcapfile, "CHUNK", chunk)
     whole = list(PcapEngine().sip(path, PORTS))
-    parts = [list(PcapEngine().sip(path, PORTS, shard=(i, count))) for i in range(count)]
+    parts: list[list[SipRecord]] = [[] for _ in range(count)]
+    for index, batch in PcapEngine().sip_routed(path, PORTS, count, batch=7):
+        assert batch
+        parts[index].extend(batch)
     assert sorted(map(repr, whole)) == sorted(repr(r) for part in parts for r in part)
     owner: dict[str, int] = {}
     for index, part in enumerate(parts):
@@ -49,6 +52,7 @@ def test_shards_add_up_to_one_reader(
             msg = parse(rec)
             if not isinstance(msg, SipMsg):
                 continue
+            assert shard_of(rec.data, count) == index
             if msg.method == "REGISTER":
                 assert index == 0, f"REGISTER f{rec.frame} is in shard {index}"
             else:

@@ -59,7 +59,7 @@ def _same_in_every_job_count(path: Path) -> None:
     for jobs in (2, 3):
         many = analyze_file(path, ports=PORTS, passwords=PASSWORDS, jobs=jobs)
         assert _everything(many) == one, f"jobs={jobs}"
-        assert len(many.workers_peak_kib) == jobs - 1
+        assert len(many.workers_peak_kib) == jobs
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)
@@ -198,7 +198,7 @@ def test_auto_uses_several_processes_on_a_big_file(
     monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", 0)
     path = write_pcap(tmp_path / "calls.pcap", [f for n in range(30) for f in _call(n)])
     auto = analyze_file(path)
-    assert len(auto.workers_peak_kib) == min(parallel.usable_cpus(), 4) - 1
+    assert len(auto.workers_peak_kib) == min(parallel.usable_cpus(), 4)
     assert auto.to_dict() == analyze_file(path, jobs=1).to_dict()
 
 
@@ -398,26 +398,31 @@ def _process(pid: int) -> psutil.Process | None:
 # --- errors from a worker ------------------------------------------------------------------
 
 
-def test_a_worker_error_keeps_its_type_and_message(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.pcap"
-    junk.write_bytes(b"\x00" * 100)
+def test_a_worker_error_keeps_its_type_and_message() -> None:
+    """A worker whose reader goes away before the end of the capture says so, and the
+    error reaches the caller with its own type and message."""
     ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
+    inbox, feed = ctx.Pipe(duplex=False)
+    results, outbox = ctx.Pipe(duplex=False)
     proc = ctx.Process(
         target=parallel._worker,
-        args=(send, str(junk), PORTS, (1, 2), ("register", "prack")),
+        args=(inbox, outbox, (1, 2), ("register", "prack")),
         kwargs={"passwords": {}, "max_contacts": 5},
         daemon=True,
     )
     proc.start()
-    send.close()
+    inbox.close()
+    outbox.close()
+    worker = parallel._Worker(proc, feed, results, 1, 2)
+    worker.send([])  # an empty batch, then the reader is gone without its end mark
+    feed.close()
     try:
         with pytest.raises(CaptureError) as caught:
-            parallel._receive(proc, receive, 1, 2)
+            worker.result()
     finally:
-        receive.close()
+        results.close()
         proc.join(10)
-    assert caught.value.message == f"{junk}: not a pcap or pcapng file (magic 00000000)"
+    assert caught.value.message == "analysis process 2 of 2: the reading process has gone"
     assert "in the analysis process" in str(caught.value.__cause__)
 
 
@@ -449,7 +454,7 @@ def test_a_script_without_a_main_guard_can_use_jobs(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     ).stdout
-    assert out == "run\nPASS 1\n"
+    assert out == "run\nPASS 2\n"
 
 
 def test_jobs_are_checked_and_capped(tmp_path: Path) -> None:

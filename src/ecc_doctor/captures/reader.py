@@ -79,61 +79,70 @@ class PcapEngine:
                 f"{cut} frames in all had their payload cut by the snapshot length",
             )
 
-    def sip(
-        self,
-        path: Path,
-        ports: Sequence[int] = (5060, 5061),
-        shard: tuple[int, int] | None = None,
-    ) -> Iterator[SipRecord]:
-        """Every SIP message (UDP datagrams and TCP streams reassembled), in completion order.
+    def sip(self, path: Path, ports: Sequence[int] = (5060, 5061)) -> Iterator[SipRecord]:
+        """Every SIP message (UDP datagrams and TCP streams reassembled), in completion order."""
+        for _, batch in self.sip_routed(path, ports, 1, batch=16):
+            yield from batch
 
-        With *shard* ``(index, count)`` (an extension of the Engine protocol, for
-        ``analyze --jobs``), only the messages :func:`~ecc_doctor.captures.shard.shard_of`
-        gives to *index* are yielded, with the notes about them; notes about the capture
-        itself (truncation, TCP streams, fragments, UDP junk) come from shard 0 only.
+    def sip_routed(
+        self, path: Path, ports: Sequence[int], count: int, batch: int = 256
+    ) -> Iterator[tuple[int, list[SipRecord]]]:
+        """What :meth:`sip` yields, dealt out to *count* analysis processes (an extension
+        of the Engine protocol, for ``analyze --jobs``): ``(owner, records)`` pairs, each
+        list about *batch* records long, in file order per owner.
+
+        A SIP message goes to the owner :func:`~ecc_doctor.captures.shard.shard_of` names
+        (all messages of a Call-ID to one process, every REGISTER to process 0). Whatever a
+        UDP datagram gives (its message, or a note about it) goes to that message's owner,
+        junk on a SIP port to process 0; notes about the capture itself (truncation, TCP
+        streams, fragments) go to process 0 too. Owner 0's records alone are then what
+        one process would report about the capture.
         """
-        index, count = shard if shard is not None and shard[1] > 1 else (0, 1)
-        first = index == 0
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
         decoder = Decoder()
         assembler = SipAssembler(ports)
         want = sip_filter(assembler, ports)
         decode = decoder.decode
         feed = assembler.feed
+        # one list per owner; the lane and this loop append to the current one, and a full
+        # list is handed over (and replaced) here
+        outs: list[list[SipRecord]] = [[] for _ in range(count)]
+        own = outs[0]
         # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied;
-        # plain IPv4/UDP packets go through the fast lane there (see _FastLane), which
-        # leaves what they give in ``lane.out`` for this loop to pass on in file order
+        # plain IPv4/UDP packets go through the fast lane there (see _FastLane)
         skip = (frozenset(ports), SIP_FIRST_BYTES)
-        lane = _FastLane(assembler, ports, index, count)
-        out = lane.out
-        for rec in open_capture(path, self.progress if first else None, skip, lane.take):
-            if out:
-                yield from out
-                out.clear()
-            if rec is FLUSH:
-                continue
+        lane = _FastLane(assembler, ports, outs, batch)
+        for rec in open_capture(path, self.progress, skip, lane.take):
             if type(rec) is not tuple:
-                if first:
-                    yield rec  # type: ignore[misc]
-                continue
-            frame = decode(rec[1], rec[2], rec[3], rec[0], want)
-            if decoder.notes:
-                notes = decoder.pop_notes()
-                if first:
-                    yield from notes
-            if frame is None or type(frame) is not Frame:
-                continue
-            if count == 1:
-                yield from feed(frame)
-            elif frame.proto == UDP:
-                if _owns_datagram(frame.payload, index, count):
-                    yield from feed(frame)
+                if rec is not FLUSH:
+                    outs[0].append(rec)  # type: ignore[arg-type]
             else:
-                # every shard reassembles every TCP stream to find where messages start
-                yield from _own(feed(frame), index, count)
-        yield from out
-        if first:
-            yield from decoder.flush()
-        yield from _own(assembler.flush(), index, count)
+                frame = decode(rec[1], rec[2], rec[3], rec[0], want)
+                if decoder.notes:
+                    outs[0].extend(decoder.pop_notes())
+                if frame is not None and type(frame) is Frame:
+                    if count == 1:
+                        outs[0].extend(feed(frame))
+                    elif frame.proto == UDP:
+                        outs[_datagram_owner(frame.payload, count)].extend(feed(frame))
+                    else:
+                        # TCP: the stream is reassembled here, its messages dealt out
+                        for out in feed(frame):
+                            own = outs[shard_of(out.data, count) if type(out) is SipMessage else 0]
+                            own.append(out)
+            for index in range(count):
+                if len(outs[index]) >= batch:
+                    yield index, outs[index]
+                    outs[index] = []
+        outs[0].extend(decoder.flush())
+        for out in assembler.flush():
+            own = outs[shard_of(out.data, count) if type(out) is SipMessage and count > 1 else 0]
+            own.append(out)
+        for index in range(count):
+            if outs[index]:
+                yield index, outs[index]
+                outs[index] = []
 
 
 # from IPv4 byte 2: total length, ID, (flags/offset, TTL), protocol, (checksum), both
@@ -144,21 +153,25 @@ _IPV4_UDP = struct.Struct("!HH4x2x8sHHH").unpack_from
 class _FastLane:
     """What Decoder.decode and SipAssembler.feed do for an unfragmented IPv4/UDP packet
     without IP options (nearly every SIP packet of a trunk), done on the file reader's
-    buffer: no copy of the record, no Frame. The file reader calls :meth:`take` (see
-    pcapfile.Lane); what the packet gives is left in :attr:`out`.
-
-    With several processes (``shard``) it keeps only this process's datagrams
-    (:func:`_owns_datagram`).
+    buffer: no copy of a record that is not SIP, no Frame. The file reader calls
+    :meth:`take` (see pcapfile.Lane); what the packet gives is appended to its owner's list
+    in *outs* (:func:`_datagram_owner`), and FLUSH asks the reader loop to hand a full
+    list over.
     """
 
-    __slots__ = ("out", "take")
+    __slots__ = ("take",)
 
-    def __init__(self, assembler: SipAssembler, ports: Sequence[int], index: int, count: int):
-        self.out: list[SipRecord] = []
-        out = self.out
+    def __init__(
+        self,
+        assembler: SipAssembler,
+        ports: Sequence[int],
+        outs: list[list[SipRecord]],
+        batch: int,
+    ):
         datagram = assembler.datagram
         port_set = frozenset(ports)
         fields = _IPV4_UDP
+        count = len(outs)
         pairs: dict[bytes, tuple[str, str]] = {}
 
         def take(buf: bytes, ip: int, end: int, frame: int, ts: float) -> int:
@@ -173,54 +186,45 @@ class _FastLane:
             ):
                 return TAKEN  # not SIP: dropped, as the Decoder's pre-filter does
             stop = min(start + plen, end) if plen > 0 else start
-            # decided on the read buffer: a message another process owns is not copied
-            if count > 1 and not _owns_datagram(buf, index, count, start, stop):
-                return TAKEN
-            payload = buf[start:stop]
             hosts = pairs.get(addrs)
             if hosts is None:
                 if len(pairs) >= 4096:
                     pairs.clear()
                 hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
+            out = outs[_datagram_owner(buf, count, start, stop)] if count > 1 else outs[0]
             out.extend(
                 datagram(
-                    (frame,), ts, hosts[0], sport, hosts[1], dport, payload, max(plen, 0), ip_id
+                    (frame,),
+                    ts,
+                    hosts[0],
+                    sport,
+                    hosts[1],
+                    dport,
+                    buf[start:stop],
+                    max(plen, 0),
+                    ip_id,
                 )
             )
-            # hand over in small batches: one trip through the generators per batch, and
-            # memory stays flat
-            return FLUSH if len(out) >= 16 else TAKEN
+            # hand over in batches: one trip through the generators per batch, and memory
+            # stays flat
+            return FLUSH if len(out) >= batch else TAKEN
 
         self.take = take
 
 
-def _owns_datagram(data: bytes, index: int, count: int, start: int = 0, stop: int = -1) -> bool:
-    """Whether process *index* of *count* takes the UDP payload ``data[start:stop]``: a
-    datagram is one message, so its owner alone sees it (its duplicate and framing notes
-    too); junk on a SIP port is process 0's to report."""
+def _datagram_owner(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:
+    """The process (0..count-1) that takes the UDP payload ``data[start:stop]``: a datagram
+    is one message, so its owner alone sees it (its duplicate and framing notes too).
+
+    Junk is not looked for here (the assembler does that once, and counts it for the whole
+    capture): a datagram that cannot begin a SIP start line goes to process 0, other junk
+    where shard_of() puts it. A note's process does not change the merged result, which
+    lists notes in frame order."""
     if stop < 0:
         stop = len(data)
     if stop <= start or data[start] not in SIP_FIRST_BYTES:
-        return index == 0  # cannot begin a SIP start line: junk (RTP, binary), cheaply
-    # shard_of() before the start-line test (a regex): where the two rules give the same
-    # answer, which is for most messages, the test is not needed
-    mine = shard_of(data, count, start, stop) == index
-    if mine == (index == 0):  # SIP or junk: the answer is the same either way
-        return mine
-    return mine if looks_like_sip(data, start, stop) else index == 0
-
-
-def _own(records: Iterable[SipRecord], index: int, count: int) -> Iterator[SipRecord]:
-    """The messages of shard *index*, and (shard 0) the notes."""
-    if count == 1:
-        yield from records
-        return
-    for rec in records:
-        if type(rec) is SipMessage:
-            if shard_of(rec.data, count) == index:
-                yield rec
-        elif index == 0:
-            yield rec
+        return 0
+    return shard_of(data, count, start, stop)
 
 
 def sip_filter(assembler: SipAssembler, ports: Iterable[int]) -> Want:

@@ -1,44 +1,54 @@
-"""``analyze --jobs N``: one capture analysed by N processes, merged into one result.
+"""``analyze --jobs N``: one capture read once and analysed by N processes, merged into one result.
 
-Every process reads the whole file, but only shard *i* of the SIP messages is built, parsed
-and judged there (:meth:`PcapEngine.sip` with ``shard=(i, N)``: all messages of a Call-ID in
-one shard, every REGISTER in shard 0). Shard 0 runs in the calling process, so its progress
-callback and :func:`ecc_doctor.cancel.raise_if_stopped` keep working; shards 1..N-1 run in
-worker processes started with the "spawn" method (the check runner and the dashboard have
-threads, and forking a threaded process is unsafe). :func:`merge` then adds the shards up to
-the result one process gives: counts summed, flows and notes re-capped in frame order,
+The calling process reads the file (:meth:`PcapEngine.sip_routed`) and deals its SIP messages
+out to N worker processes in batches through pipes: all messages of a Call-ID to one
+worker, every REGISTER to worker 0 (:func:`~ecc_doctor.captures.shard.shard_of`), notes
+about the capture itself to worker 0 too. Each worker parses and judges its share; the
+reader keeps the progress callback and :func:`ecc_doctor.cancel.raise_if_stopped`, and
+waits while a worker's pipe is full (memory stays flat), so a slower worker sets the pace.
+Workers are started with the "spawn" method (the check runner and the dashboard have
+threads, and forking a threaded process is unsafe). :func:`merge` then adds the shares up
+to the result one process gives: counts summed, flows and notes re-capped in frame order,
 ladders merged by last activity.
+
+Reading once matters: decoding the packets and framing the SIP messages is about a fifth
+of the work on a SIP-heavy capture, and when every process read the whole file (as the
+first version of this module did) that fifth was done N times. With N = 2 on 2 CPUs there are three processes;
+the reader needs about half a CPU, and the operating system shares the rest.
 
 The result is the same as one process's (to_dict() and the ladders) on every committed and
 public capture and on the 870k-packet benchmark file (tests/sip/test_sip_parallel.py,
 /tmp/eccbench/compare.sh). Where it can differ, by construction:
 
 - a ``capture.timestamps`` note (timestamps jumping back by more than 1 s or forward by a
-  day): each shard sees the jump between its own messages, at another frame or not at all;
-- captures with more than ``max_calls`` calls in flight at once (each shard holds its own
+  day): each worker sees the jump between its own messages, at another frame or not at all;
+- captures with more than ``max_calls`` calls in flight at once (each worker holds its own
   ``max_calls``, so fewer calls are evicted early), or with more flows than the listing
   caps: which flows are listed as examples follows the order flows end, approximated here
   by their last frame (the counts, the status and the worst verdict's example stay exact);
-- the idle sweep runs every 1,000 messages of each process, so a call idle for more than
+- the idle sweep runs every 1,000 messages of each worker, so a call idle for more than
   IDLE_INVITE/IDLE_REGISTER that resumes can be cut at another point; a reliable 1xx or a
   PRACK still unanswered at the end is judged against the last INVITE-dialog message of
-  its shard rather than of the capture (FAIL or WARN only when that is about 32 s away);
-- two messages of different shards completed by one TCP segment: their notes and ladders
-  keep shard order at that frame, not stream order;
-- byte-identical copies are looked for among a fixed number of recent datagrams/messages
-  (4,096 within 1 s in the reader, the last 512 in the analyzer): a process that sees 1/N of
-  the messages looks back further in time, so beyond about 4,000 datagrams/s a copy can be
-  recognised (and left out) where one process would analyse it again.
+  its worker rather than of the capture (FAIL or WARN only when that is about 32 s away);
+- two messages of different workers completed by one TCP segment: their notes and ladders
+  keep worker order at that frame, not stream order;
+- byte-identical copies of a message are looked for by the analyzer among the last 512
+  messages of its worker: a worker that sees 1/N of the messages looks back further in
+  time, so beyond about 100,000 messages/s a copy on another hop pair can be recognised
+  (and left out) where one process would analyse it again. (The reader's own duplicate
+  filter, for IP datagrams captured twice, sees every datagram, as in one process.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import heapq
 import itertools
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -52,7 +62,9 @@ from pathlib import Path
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.gctune import fewer_collections
 from ecc_doctor.captures.reader import PcapEngine
+from ecc_doctor.captures.records import SipMessage, SipRecord
 from ecc_doctor.captures.sip.analyze import (
     LADDER_CALLS,
     LADDER_MESSAGES,
@@ -66,7 +78,6 @@ from ecc_doctor.captures.sip.analyze import (
     duplicates_note,
     flow_order,
     more_notes,
-    read_error,
 )
 from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS
 from ecc_doctor.errors import CaptureError, ConfigError
@@ -126,50 +137,54 @@ def analyze_sharded(
     progress: Progress | None = None,
     ladders: bool = True,
 ) -> SipAnalysis:
-    """Analyse *path* in *count* processes (this one and count-1 workers) and merge.
+    """Read *path* here and analyse it in *count* worker processes, then merge.
 
     Every worker is stopped and joined before this returns or raises: on success, on a
-    CaptureError in any shard, on a worker that dies, on KeyboardInterrupt and on
-    :class:`~ecc_doctor.cancel.WorkStopped` (the check timeout or ``--time-limit``).
+    CaptureError (here or in any worker), on a worker that dies, on KeyboardInterrupt and
+    on :class:`~ecc_doctor.cancel.WorkStopped` (the check timeout or ``--time-limit``).
     """
     _Analyzer(rules, None, max_contacts, 1)  # an unknown rule is a ConfigError before any work
     ctx = multiprocessing.get_context("spawn")
-    workers: list[tuple[BaseProcess, Connection]] = []
+    workers: list[_Worker] = []
     done = False
     try:
-        for index in range(1, count):
-            receive, send = ctx.Pipe(duplex=False)
+        for index in range(count):
+            inbox, feed = ctx.Pipe(duplex=False)
+            results, outbox = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_worker,
-                args=(send, str(path), ports, (index, count), tuple(rules)),
+                args=(inbox, outbox, (index, count), tuple(rules)),
                 kwargs={
                     "passwords": dict(passwords or {}),
                     "max_contacts": max_contacts,
                     "ladders": ladders,
                 },
-                name=f"ecc-doctor analyze {index}/{count}",
+                name=f"ecc-doctor analyze {index + 1}/{count}",
                 daemon=True,
             )
             try:
                 # a SIGTERM handled meanwhile is raised once the worker is in the list
                 with _starting_worker():
                     proc.start()
-                    workers.append((proc, receive))
+                    workers.append(_Worker(proc, feed, results, index, count))
             finally:
-                send.close()  # the worker holds the other end: EOF here when it dies
-                if not workers or workers[-1][0] is not proc:
-                    receive.close()
-        own = analyze_records(
-            PcapEngine(progress).sip(path, ports, shard=(0, count)),
-            rules=rules,
-            passwords=passwords,
-            max_contacts=max_contacts,
-            ladders=ladders,
-        )
-        parts = [own]
+                # the worker holds the other ends: EOF or EPIPE here when it dies
+                inbox.close()
+                outbox.close()
+                if not workers or workers[-1].proc is not proc:
+                    feed.close()
+                    results.close()
+        for worker in workers:
+            worker.widen_pipe()
+        with fewer_collections():  # the reader allocates a few objects per message
+            for owner, batch in PcapEngine(progress).sip_routed(path, ports, count, BATCH):
+                workers[owner].send(batch)
+        for worker in workers:
+            worker.send(None)  # the end of the capture
+        parts = []
         peaks = []
-        for index, (worker, receive) in enumerate(workers, 1):
-            part, peak = _receive(worker, receive, index, count)
+        for worker in workers:
+            part, peak = worker.result()
             parts.append(part)
             peaks.append(peak)
         done = True
@@ -178,6 +193,61 @@ def analyze_sharded(
     result = merge(parts)
     result.workers_peak_kib = peaks
     return result
+
+
+#: records per batch sent to a worker (one pickle and one pipe write each)
+BATCH = 256
+#: bytes a worker's input pipe holds (Linux lets an unprivileged process ask for up to
+#: /proc/sys/fs/pipe-max-size, 1 MiB by default): the reader can run ahead meanwhile
+PIPE_BYTES = 1 << 20
+#: milliseconds between checks for a stopped check while a worker's pipe is full
+POLL_MS = 200
+
+
+class _Worker:
+    """One analysis process: its records go in through *feed*, its result comes back
+    through *results*."""
+
+    __slots__ = ("count", "feed", "index", "poller", "proc", "results")
+
+    def __init__(
+        self, proc: BaseProcess, feed: Connection, results: Connection, index: int, count: int
+    ) -> None:
+        self.proc = proc
+        self.feed = feed
+        self.results = results
+        self.index = index
+        self.count = count
+        self.poller = select.poll()  # not select(): any file descriptor number works
+        self.poller.register(feed.fileno(), select.POLLOUT)
+
+    def widen_pipe(self) -> None:
+        """A bigger pipe buffer (Linux): fewer stalls while the two sides take turns."""
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            fcntl.fcntl(self.feed.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+    def send(self, batch: list[SipRecord] | None) -> None:
+        """Send *batch* (None: the end). While the pipe is full the check can still be
+        stopped; a worker that has ended (an error, or killed) raises its error here."""
+        data = pickle.dumps(
+            None if batch is None else [tuple(r) if type(r) is SipMessage else r for r in batch],
+            pickle.HIGHEST_PROTOCOL,
+        )
+        while not self.poller.poll(POLL_MS):
+            cancel.raise_if_stopped()
+            if not self.proc.is_alive():
+                break
+        cancel.raise_if_stopped()
+        try:
+            self.feed.send_bytes(data)
+        except OSError:  # EPIPE: the worker has ended, and says why (or died)
+            self.result()
+            raise CaptureError(
+                f"analysis process {self.index + 1} of {self.count} stopped reading"
+            ) from None
+
+    def result(self) -> tuple[SipAnalysis, int]:
+        return _receive(self.proc, self.results, self.index + 1, self.count)
 
 
 @contextlib.contextmanager
@@ -289,14 +359,16 @@ class _RemoteTraceback(Exception):
         return f"\n\nin the analysis process:\n{self.args[0]}"
 
 
-def _stop(workers: Sequence[tuple[BaseProcess, Connection]], *, gently: bool) -> None:
+def _stop(workers: Sequence[_Worker], *, gently: bool) -> None:
     """Close the pipes; terminate (unless *gently*: they are exiting) and join every worker."""
-    for _, conn in workers:
-        conn.close()
-    for proc, _ in workers:
-        if not gently and proc.is_alive():
-            proc.terminate()
-    for proc, _ in workers:
+    for worker in workers:
+        worker.feed.close()
+        worker.results.close()
+    for worker in workers:
+        if not gently and worker.proc.is_alive():
+            worker.proc.terminate()
+    for worker in workers:
+        proc = worker.proc
         proc.join(JOIN_TIMEOUT)
         if proc.is_alive():
             proc.terminate()
@@ -308,9 +380,8 @@ def _stop(workers: Sequence[tuple[BaseProcess, Connection]], *, gently: bool) ->
 
 
 def _worker(
-    conn: Connection,
-    path: str,
-    ports: tuple[int, ...],
+    inbox: Connection,
+    outbox: Connection,
     shard: tuple[int, int],
     rules: tuple[str, ...],
     *,
@@ -318,14 +389,13 @@ def _worker(
     max_contacts: int,
     ladders: bool = True,
 ) -> None:
-    """The worker process: analyses one shard (see :func:`_run_shard`)."""
+    """The worker process: analyses the records of one shard (see :func:`_run_shard`)."""
     # the parent handles Ctrl-C (see _starting_worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     _run_shard(
-        conn,
-        path,
-        ports,
+        inbox,
+        outbox,
         shard,
         rules,
         passwords=passwords,
@@ -335,9 +405,8 @@ def _worker(
 
 
 def _run_shard(
-    conn: Connection,
-    path: str,
-    ports: tuple[int, ...],
+    inbox: Connection,
+    outbox: Connection,
     shard: tuple[int, int],
     rules: tuple[str, ...],
     *,
@@ -345,27 +414,42 @@ def _run_shard(
     max_contacts: int,
     ladders: bool = True,
 ) -> None:
-    """Analyse *shard* of *path*; send ("ok", analysis, peak RSS KiB) or ("error", the
-    exception or None when it does not pickle, "Type: message", traceback) on *conn*."""
+    """Analyse the records that come through *inbox* until None; send ("ok", analysis,
+    peak RSS KiB) or ("error", the exception or None when it does not pickle, "Type:
+    message", traceback) on *outbox*."""
     try:
-        p = Path(path)
-        try:
-            result = analyze_records(
-                PcapEngine().sip(p, ports, shard=shard),
-                rules=rules,
-                passwords=passwords or None,
-                max_contacts=max_contacts,
-                ladders=ladders,
-            )
-        except OSError as exc:
-            raise read_error(p, exc) from exc
-        conn.send(("ok", result, _peak_rss_kib()))
+        result = analyze_records(
+            _records(inbox, shard),
+            rules=rules,
+            passwords=passwords or None,
+            max_contacts=max_contacts,
+            ladders=ladders,
+        )
+        outbox.send(("ok", result, _peak_rss_kib()))
     except BaseException as exc:  # noqa: BLE001 - every error goes to the parent
         text = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError, ValueError):  # unless the parent has gone
-            conn.send(("error", _portable(exc), text, traceback.format_exc()))
+            outbox.send(("error", _portable(exc), text, traceback.format_exc()))
     finally:
-        conn.close()
+        inbox.close()
+        outbox.close()
+
+
+def _records(inbox: Connection, shard: tuple[int, int]) -> Iterator[SipRecord]:
+    """The records the reader sends, batch by batch, until its None."""
+    make = SipMessage._make
+    while True:
+        try:
+            data = inbox.recv_bytes()
+        except EOFError:
+            raise CaptureError(
+                f"analysis process {shard[0] + 1} of {shard[1]}: the reading process has gone"
+            ) from None
+        batch = pickle.loads(data)
+        if batch is None:
+            return
+        for rec in batch:
+            yield make(rec) if type(rec) is tuple else rec
 
 
 def _portable(exc: BaseException) -> BaseException | None:
