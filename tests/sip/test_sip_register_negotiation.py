@@ -17,6 +17,7 @@ from tests.sip.test_sip_peers import ALICE_PW, SCEN, free_port, kamailio, tcpdum
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
+from ecc_doctor.captures.sip.common import MAX_FLOW_FINDINGS
 from ecc_doctor.cli import cli
 from ecc_doctor.models import Finding, Status
 
@@ -331,3 +332,31 @@ def test_registrations_in_the_same_second_through_kamailio_pass(tmp_path: Path) 
     assert not every(a, "sip.register.nonce-replay")
     (note,) = every(a, "sip.register.nonce-reissued")
     assert f"registrar 127.0.0.1:{port} gives the same nonce" in note.message
+
+
+# --- the findings cap ---------------------------------------------------------------------
+
+
+def test_a_final_refusal_after_many_overcome_ones_still_fails(tmp_path: Path) -> None:
+    """A flow lists at most MAX_FLOW_FINDINGS findings. Seventy refusals that a later
+    registration overcame are WARNs that fill the list; the refusal that ends the flow comes
+    last and must still make it FAIL (it used to be dropped by the cap: a WARN flow whose
+    summary said it ended refused)."""
+    c = Capture()
+    cseq = 0
+    for _ in range(70):
+        cseq += 1
+        c.register(cseq)
+        c.reply("403 Forbidden", cseq)
+    cseq += 1
+    c.register(cseq)
+    c.ok(cseq)
+    cseq += 1
+    last = (c.register(cseq), c.reply("403 Forbidden", cseq))
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.FAIL
+    (final,) = [f for f in flow.findings if f.severity is Status.FAIL]
+    assert final.rule == "sip.register.rejected" and final.frames == last
+    assert len(flow.findings) == MAX_FLOW_FINDINGS + 1  # and the "more not listed" note
+    (capped,) = found(flow, "sip.findings-capped")
+    assert capped.message == "7 more findings not listed"

@@ -212,12 +212,22 @@ class FlowDraft:
             frames=tuple(sorted(set(frames))),
             reference=reference,
         )
-        if finding in self.findings:
+        findings = self.findings
+        if finding in findings:
             return
-        if len(self.findings) >= MAX_FLOW_FINDINGS:
+        if len(findings) >= MAX_FLOW_FINDINGS:
             self.dropped_findings += 1
+            # the cap must not hide the verdict: a finding worse than a kept one takes the
+            # place of the newest milder one (a flow's final FAIL often comes after many
+            # WARNs, e.g. refusals that a later attempt overcame)
+            worse = severity.severity
+            for i in range(len(findings) - 1, -1, -1):
+                if findings[i].severity.severity < worse:
+                    del findings[i]
+                    findings.append(finding)
+                    break
             return
-        self.findings.append(finding)
+        findings.append(finding)
 
     def build(self, summary: str, extra: list[Finding] | None = None) -> Flow:
         findings = self.findings + extra if extra else self.findings[:]
