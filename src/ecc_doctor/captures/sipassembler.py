@@ -360,8 +360,9 @@ def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes
 # before the first CRLFCRLF with no bare-LF empty line in it (header_end() would end it
 # there) and exactly one Content-Length header (any spelling) is checked with that one
 # value; the first group is an empty line, the second a Content-Length value.
+# (the look-ahead lets the scan give up at most line starts after one byte test)
 _LENGTH_OR_EMPTY_LINE = re.compile(
-    rb"\n(?:(\r?\n)|(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*))", re.IGNORECASE
+    rb"\n(?=[\r\nCcLl])(?:(\r?\n)|(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*))", re.IGNORECASE
 )
 
 

@@ -196,7 +196,7 @@ def analyze_sharded(
 
 
 #: records per batch sent to a worker (one pickle and one pipe write each)
-BATCH = 256
+BATCH = 128
 #: bytes a worker's input pipe holds (Linux lets an unprivileged process ask for up to
 #: /proc/sys/fs/pipe-max-size, 1 MiB by default): the reader can run ahead meanwhile
 PIPE_BYTES = 1 << 20
