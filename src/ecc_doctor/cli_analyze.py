@@ -665,9 +665,10 @@ def _check_files(files: Sequence[Path]) -> None:
     "--jobs",
     default="auto",
     show_default=True,
-    help="Processes per capture file (SIP rules, scapy engine; tshark ignores it): auto "
-    "uses up to 4 CPUs on files of 64 MiB or more, 1 on smaller ones. Same verdicts and "
-    "counts either way; which passing flows are listed as examples beyond the caps may differ.",
+    help="Analysis processes per capture file (SIP rules, scapy engine; tshark ignores it), "
+    "fed by this one, which reads the file: auto uses up to 4 CPUs on files of 64 MiB or "
+    "more, 1 (this process alone) on smaller ones. Same verdicts and counts either way; which "
+    "passing flows are listed as examples beyond the caps may differ.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also show passing findings and notes.")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
