@@ -4,6 +4,7 @@ an unreadable file, a worker that dies, --time-limit, Ctrl-C, the parent killed)
 
 from __future__ import annotations
 
+import contextvars
 import json
 import multiprocessing
 import os
@@ -343,6 +344,34 @@ def test_a_stopped_check_stops_the_workers_too(big_capture: Path) -> None:
         threading.Timer(0.3, stop.set).start()
         analyze_file(big_capture, jobs=3)
     assert not _alive(_workers() - before)
+
+
+def test_a_stopped_check_ends_while_a_stuck_worker_blocks_the_reader(big_capture: Path) -> None:
+    """A worker that stops reading (SIGSTOP here) fills its pipe; the reader waits for room
+    but still sees the check's stop, and every process ends (the stopped one killed)."""
+    before = _workers()
+    outcome: list[BaseException] = []
+    with cancel.scope() as stop:
+
+        def run() -> None:
+            try:
+                analyze_file(big_capture, jobs=2)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome.append(exc)
+
+        # the check's context, as asyncio.to_thread gives it
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+        thread.start()
+        workers = _wait_for_workers()
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(1.0)  # the pipes fill; the reader waits
+        assert thread.is_alive()
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], cancel.WorkStopped), outcome
+    assert not _alive(_workers() - before) and not _alive(workers)
 
 
 def _cli_process(*args: str) -> subprocess.Popen[bytes]:

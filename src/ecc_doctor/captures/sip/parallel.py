@@ -42,7 +42,6 @@ public capture and on the 870k-packet benchmark file (tests/sip/test_sip_paralle
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import heapq
 import itertools
 import multiprocessing
@@ -50,6 +49,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import sys
 import threading
 import traceback
@@ -105,8 +105,9 @@ def usable_cpus() -> int:
 
 def job_count(jobs: int | str | None, path: Path, engine: str, ladder_call_id: str | None) -> int:
     """How many processes analyse *path*: *jobs*, or for None/"auto" min(CPUs, 4) on a big
-    file. Always 1 for the tshark engine and for one Call-ID's ladder."""
-    if engine != "scapy" or ladder_call_id is not None:
+    file. Always 1 for the tshark engine, for one Call-ID's ladder, and where the pipes to
+    the workers cannot be polled (not POSIX)."""
+    if engine != "scapy" or ladder_call_id is not None or not hasattr(select, "poll"):
         return 1
     if jobs is None or jobs == "auto":
         try:
@@ -207,10 +208,10 @@ POLL_MS = 200
 
 
 class _Worker:
-    """One analysis process: its records go in through *feed*, its result comes back
-    through *results*."""
+    """One analysis process: its records go in through *feed* (our own framing, written
+    without blocking), its result comes back through *results*."""
 
-    __slots__ = ("count", "feed", "index", "poller", "proc", "results")
+    __slots__ = ("count", "fd", "feed", "index", "poller", "proc", "results")
 
     def __init__(
         self, proc: BaseProcess, feed: Connection, results: Connection, index: int, count: int
@@ -220,13 +221,19 @@ class _Worker:
         self.results = results
         self.index = index
         self.count = count
+        self.fd = feed.fileno()
+        # a full pipe makes a write return at once, so a worker that stops reading never
+        # holds the reader in a write that the check's stop cannot end
+        os.set_blocking(self.fd, False)
         self.poller = select.poll()  # not select(): any file descriptor number works
-        self.poller.register(feed.fileno(), select.POLLOUT)
+        self.poller.register(self.fd, select.POLLOUT)
 
     def widen_pipe(self) -> None:
         """A bigger pipe buffer (Linux): fewer stalls while the two sides take turns."""
-        with contextlib.suppress(OSError, AttributeError, ValueError):
-            fcntl.fcntl(self.feed.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        fcntl = _fcntl()
+        if fcntl is not None:
+            with contextlib.suppress(OSError, AttributeError, ValueError):
+                fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     def send(self, batch: list[SipRecord] | None) -> None:
         """Send *batch* (None: the end). While the pipe is full the check can still be
@@ -235,21 +242,37 @@ class _Worker:
             None if batch is None else [tuple(r) if type(r) is SipMessage else r for r in batch],
             pickle.HIGHEST_PROTOCOL,
         )
-        while not self.poller.poll(POLL_MS):
-            cancel.raise_if_stopped()
-            if not self.proc.is_alive():
-                break
         cancel.raise_if_stopped()
-        try:
-            self.feed.send_bytes(data)
-        except OSError:  # EPIPE: the worker has ended, and says why (or died)
-            self.result()
-            raise CaptureError(
-                f"analysis process {self.index + 1} of {self.count} stopped reading"
-            ) from None
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        while True:
+            try:
+                view = view[os.write(self.fd, view) :]
+            except BlockingIOError:
+                pass
+            except OSError:  # EPIPE: the worker has ended, and says why (or died)
+                self.result()
+                raise CaptureError(
+                    f"analysis process {self.index + 1} of {self.count} stopped reading"
+                ) from None
+            if not view:
+                return
+            self.poller.poll(POLL_MS)  # room, or time to look at the check again
+            cancel.raise_if_stopped()
 
     def result(self) -> tuple[SipAnalysis, int]:
         return _receive(self.proc, self.results, self.index + 1, self.count)
+
+
+#: the length of a batch's pickle, before it
+_LENGTH = struct.Struct("!I")
+
+
+def _fcntl() -> types.ModuleType | None:
+    try:
+        import fcntl  # POSIX only
+    except ImportError:
+        return None
+    return fcntl
 
 
 @contextlib.contextmanager
@@ -369,6 +392,11 @@ def _stop(workers: Sequence[_Worker], *, gently: bool) -> None:
     for worker in workers:
         if not gently and worker.proc.is_alive():
             worker.proc.terminate()
+            # a stopped process (SIGSTOP, a debugger) takes SIGTERM only once it runs again
+            pid = worker.proc.pid
+            if pid is not None and hasattr(signal, "SIGCONT"):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
     for worker in workers:
         proc = worker.proc
         proc.join(JOIN_TIMEOUT)
@@ -438,20 +466,23 @@ def _run_shard(
 
 
 def _records(inbox: Connection, shard: tuple[int, int]) -> Iterator[SipRecord]:
-    """The records the reader sends, batch by batch, until its None."""
+    """The records the reader sends (:meth:`_Worker.send`), batch by batch, until its None."""
     make = SipMessage._make
-    while True:
-        try:
-            data = inbox.recv_bytes()
-        except EOFError:
-            raise CaptureError(
-                f"analysis process {shard[0] + 1} of {shard[1]}: the reading process has gone"
-            ) from None
-        batch = pickle.loads(data)
-        if batch is None:
-            return
-        for rec in batch:
-            yield make(rec) if type(rec) is tuple else rec
+    size = _LENGTH.size
+    with open(inbox.fileno(), "rb", closefd=False) as pipe:
+        while True:
+            head = pipe.read(size)
+            want = _LENGTH.unpack(head)[0] if len(head) == size else -1
+            data = pipe.read(want) if want > 0 else b""
+            if len(data) != want:  # the pipe ended: the reader is gone, or cut a batch short
+                raise CaptureError(
+                    f"analysis process {shard[0] + 1} of {shard[1]}: the reading process has gone"
+                )
+            batch = pickle.loads(data)
+            if batch is None:
+                return
+            for rec in batch:
+                yield make(rec) if type(rec) is tuple else rec
 
 
 def _portable(exc: BaseException) -> BaseException | None:
