@@ -93,10 +93,10 @@ class PcapEngine:
 
         A SIP message goes to the owner :func:`~ecc_doctor.captures.shard.shard_of` names
         (all messages of a Call-ID to one process, every REGISTER to process 0). Whatever a
-        UDP datagram gives (its message, or a note about it) goes to that message's owner,
-        junk on a SIP port to process 0; notes about the capture itself (truncation, TCP
-        streams, fragments) go to process 0 too. Owner 0's records alone are then what
-        one process would report about the capture.
+        UDP datagram gives (its message, or a note about it) goes to one owner
+        (:func:`_datagram_owner`); notes about the capture itself (truncation, TCP streams,
+        fragments) go to process 0. Duplicates, junk and framing are judged here, once for
+        the whole capture, as in one process.
         """
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
@@ -108,7 +108,6 @@ class PcapEngine:
         # one list per owner; the lane and this loop append to the current one, and a full
         # list is handed over (and replaced) here
         outs: list[list[SipRecord]] = [[] for _ in range(count)]
-        own = outs[0]
         # RTP and other non-SIP UDP is dropped inside the file reader, before it is copied;
         # plain IPv4/UDP packets go through the fast lane there (see _FastLane)
         skip = (frozenset(ports), SIP_FIRST_BYTES)
