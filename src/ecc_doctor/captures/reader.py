@@ -128,16 +128,14 @@ class PcapEngine:
                     else:
                         # TCP: the stream is reassembled here, its messages dealt out
                         for out in feed(frame):
-                            own = outs[shard_of(out.data, count) if type(out) is SipMessage else 0]
-                            own.append(out)
+                            outs[_record_owner(out, count)].append(out)
             for index in range(count):
                 if len(outs[index]) >= batch:
                     yield index, outs[index]
                     outs[index] = []
         outs[0].extend(decoder.flush())
         for out in assembler.flush():
-            own = outs[shard_of(out.data, count) if type(out) is SipMessage and count > 1 else 0]
-            own.append(out)
+            outs[_record_owner(out, count)].append(out)
         for index in range(count):
             if outs[index]:
                 yield index, outs[index]
@@ -209,6 +207,11 @@ class _FastLane:
             return FLUSH if len(out) >= batch else TAKEN
 
         self.take = take
+
+
+def _record_owner(rec: SipRecord, count: int) -> int:
+    """The process that takes a record of a TCP stream: a message's shard, a note goes to 0."""
+    return shard_of(rec.data, count) if count > 1 and type(rec) is SipMessage else 0
 
 
 def _datagram_owner(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:

@@ -177,8 +177,6 @@ def analyze_sharded(
                 if not workers or workers[-1].proc is not proc:
                     feed.close()
                     results.close()
-        for worker in workers:
-            worker.widen_pipe()
         with fewer_collections():  # the reader allocates a few objects per message
             for owner, batch in PcapEngine(progress).sip_routed(path, ports, count, BATCH):
                 workers[owner].send(batch)
@@ -227,13 +225,11 @@ class _Worker:
         os.set_blocking(self.fd, False)
         self.poller = select.poll()  # not select(): any file descriptor number works
         self.poller.register(self.fd, select.POLLOUT)
+        # a bigger pipe (Linux): fewer stalls while the two sides take turns
+        with contextlib.suppress(ImportError, OSError, AttributeError, ValueError):
+            import fcntl  # POSIX, as poll() is
 
-    def widen_pipe(self) -> None:
-        """A bigger pipe buffer (Linux): fewer stalls while the two sides take turns."""
-        fcntl = _fcntl()
-        if fcntl is not None:
-            with contextlib.suppress(OSError, AttributeError, ValueError):
-                fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     def send(self, batch: list[SipRecord] | None) -> None:
         """Send *batch* (None: the end). While the pipe is full the check can still be
@@ -265,14 +261,6 @@ class _Worker:
 
 #: the length of a batch's pickle, before it
 _LENGTH = struct.Struct("!I")
-
-
-def _fcntl() -> types.ModuleType | None:
-    try:
-        import fcntl  # POSIX only
-    except ImportError:
-        return None
-    return fcntl
 
 
 @contextlib.contextmanager
