@@ -16,6 +16,7 @@ from tests.pcapwrite import UDP, A, B, ipv4_frame, write_pcap
 from tests.sip.test_sip_peers import ALICE_PW, SCEN, free_port, kamailio, tcpdump
 
 from ecc_doctor.captures.flows import Flow
+from ecc_doctor.captures.sip import register
 from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file
 from ecc_doctor.captures.sip.common import MAX_FLOW_FINDINGS
 from ecc_doctor.cli import cli
@@ -360,3 +361,108 @@ def test_a_final_refusal_after_many_overcome_ones_still_fails(tmp_path: Path) ->
     assert len(flow.findings) == MAX_FLOW_FINDINGS + 1  # and the "more not listed" note
     (capped,) = found(flow, "sip.findings-capped")
     assert capped.message == "7 more findings not listed"
+
+
+# --- a long-lived flow keeps bounded state --------------------------------------------------
+
+
+@pytest.fixture
+def outcome_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of the flow's outcome list after each outcome (the real function runs)."""
+    sizes: list[int] = []
+    real = register._outcome
+
+    def spy(state: register.RegState, entry: tuple[str, str, list[int]]) -> None:
+        real(state, entry)
+        sizes.append(len(state.outcomes))
+
+    monkeypatch.setattr(register, "_outcome", spy)
+    return sizes
+
+
+def test_a_registration_refreshed_many_times_keeps_a_bounded_list(
+    tmp_path: Path, outcome_sizes: list[int]
+) -> None:
+    c = Capture()
+    for cseq in range(1, 301):
+        c.register(cseq)
+        c.ok(cseq)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.PASS
+    assert (
+        flow.summary
+        == "last: registered, expires 3600 s (f599, f600); 300 registration(s) accepted"
+    )
+    assert len(outcome_sizes) == 300 and max(outcome_sizes) <= register.MAX_OUTCOMES + 1
+
+
+def test_refusals_overcome_again_and_again_stay_warnings_with_the_right_counts(
+    tmp_path: Path, outcome_sizes: list[int]
+) -> None:
+    c = Capture()
+    cseq = 0
+    for _ in range(100):
+        cseq += 1
+        c.register(cseq)
+        c.reply("403 Forbidden", cseq)
+        cseq += 1
+        c.register(cseq)
+        c.ok(cseq)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.WARN
+    assert flow.summary.endswith("100 registration(s) accepted, 100 refused/unanswered")
+    rejected = found(flow, "sip.register.rejected")
+    assert len(rejected) == MAX_FLOW_FINDINGS
+    assert all(
+        f.severity is Status.WARN and "later attempt succeeded" in f.message for f in rejected
+    )
+    assert rejected[0].frames == (1, 2)  # the oldest come first, as in a short flow
+    (capped,) = found(flow, "sip.findings-capped")
+    assert capped.message == "36 more findings not listed"
+    assert max(outcome_sizes) <= register.MAX_OUTCOMES + 1
+
+
+def test_endless_refusals_fail_on_the_last_one_with_every_refusal_counted(
+    tmp_path: Path, outcome_sizes: list[int]
+) -> None:
+    c = Capture()
+    for cseq in range(1, 201):
+        c.register(cseq)
+        last = c.reply("403 Forbidden", cseq)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.FAIL
+    assert flow.summary.startswith("REGISTER rejected with 403 Forbidden (f399, f400)")
+    assert flow.summary.endswith("; 200 refused/unanswered")
+    assert (last - 1, last) in [f.frames for f in found(flow, "sip.register.rejected")]
+    assert all(f.severity is Status.FAIL for f in found(flow, "sip.register.rejected"))
+    (capped,) = found(flow, "sip.findings-capped")
+    assert capped.message == f"{200 - MAX_FLOW_FINDINGS} more findings not listed"
+    assert max(outcome_sizes) <= register.MAX_OUTCOMES + 1
+
+
+def test_a_423_waiting_among_many_refusals_is_still_settled_by_its_retry(
+    tmp_path: Path, outcome_sizes: list[int]
+) -> None:
+    """The 423 waits in the pending list for the retry it asked for; the refusals around it
+    are dropped from the bounded list (counted), never the 423 (its index is kept right)."""
+    c = Capture()
+    cseq = 0
+    for _ in range(40):
+        cseq += 1
+        c.register(cseq)
+        c.reply("403 Forbidden", cseq)
+    cseq += 1
+    c.register(cseq, expires=20)
+    c.reply("423 Interval Too Brief", cseq, extra="Min-Expires: 60")
+    for _ in range(40):
+        cseq += 1
+        c.register(cseq)
+        c.reply("403 Forbidden", cseq)
+    cseq += 1
+    c.register(cseq, expires=60)
+    c.ok(cseq, expires=60)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.WARN
+    # the 423 is settled (a note, not a refusal): 80 refusals, not 81
+    assert flow.summary.endswith("1 registration(s) accepted, 80 refused/unanswered")
+    assert max(outcome_sizes) <= register.MAX_OUTCOMES + 1

@@ -46,6 +46,10 @@ AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such re
 #: 2xx that settles them (beyond it they stay refusals: a hostile flow grows no list)
 MAX_USED_NONCES = 64
 MAX_PENDING = 64
+#: per flow: outcomes kept (a registration refreshed for days must not grow a list): past
+#: it, those a later 2xx overcame become their findings at once, and refusals beyond it
+#: since the last 2xx are only counted (the flow's findings are capped at 64 anyway)
+MAX_OUTCOMES = 64
 
 
 @dataclass(slots=True)
@@ -99,6 +103,10 @@ class RegState:
     #: the "brief"/"expired" outcomes waiting: (index in ``outcomes``, a 423's Min-Expires,
     #: the note's text if the next 2xx settles it)
     pending: list[tuple[int, int | None, str]] = field(default_factory=list)
+    #: refusals no longer in ``outcomes`` (see MAX_OUTCOMES): overcome ones already made
+    #: their findings, the others are counted as findings not listed
+    folded: int = 0
+    unlisted: int = 0
     registered: int = 0
     deregistered: int = 0
     granted: int | None = None
@@ -419,13 +427,14 @@ class RegisterTracker:
                 )
                 if len(state.pending) < MAX_PENDING:
                     state.pending.append((len(state.outcomes), int_or_none(least), note))
-            state.outcomes.append(
+            _outcome(
+                state,
                 (
                     kind,
                     f"{what} rejected with {msg.status} {msg.reason}{after}{why} "
                     f"({fmt_frames(frames)})",
                     frames,
-                )
+                ),
             )
         return draft
 
@@ -443,8 +452,9 @@ class RegisterTracker:
                 frames,
                 REF_AUTH,
             )
-            state.outcomes.append(
-                ("rejected", f"{msg.status} without a challenge ({fmt_frames(frames)})", frames)
+            _outcome(
+                state,
+                ("rejected", f"{msg.status} without a challenge ({fmt_frames(frames)})", frames),
             )
             return
         ch = parse_auth(value)
@@ -483,14 +493,15 @@ class RegisterTracker:
                     )
                     if len(state.pending) < MAX_PENDING:
                         state.pending.append((len(state.outcomes), None, note))
-                state.outcomes.append(
+                _outcome(
+                    state,
                     (
                         "rechallenged" if attempt.fresh else "expired",
                         f"credentials refused: {msg.status} {msg.reason} to the authorized "
                         + ("de-registration" if attempt.deregister else "REGISTER")
                         + f" ({fmt_frames(frames)}, stale=false)",
                         frames,
-                    )
+                    ),
                 )
         state.challenge = ch
         state.challenge_open = True
@@ -521,7 +532,7 @@ class RegisterTracker:
                 active.append(k)
         if attempt.deregister:
             state.deregistered += 1
-            state.outcomes.append(("dereg", f"de-registered ({fmt_frames(frames)})", frames))
+            _outcome(state, ("dereg", f"de-registered ({fmt_frames(frames)})", frames))
             draft.add(
                 "sip.register.deregister",
                 Status.PASS,
@@ -557,7 +568,7 @@ class RegisterTracker:
             granted = header
         state.granted = granted
         what = f"registered, expires {granted} s" if granted is not None else "registered"
-        state.outcomes.append(("ok", f"{what} ({fmt_frames(frames)})", frames))
+        _outcome(state, ("ok", f"{what} ({fmt_frames(frames)})", frames))
         # simultaneous contacts for the AOR (this 2xx lists them; other Call-IDs add theirs)
         binds = self.bindings.get(draft.aor)
         if binds is None:
@@ -668,24 +679,26 @@ class RegisterTracker:
                     if sev is Status.FAIL
                     else f"the capture ended {waited:.1f} s later, before a final response"
                 )
-                state.outcomes.append(
+                _outcome(
+                    state,
                     (
                         "noanswer" if sev is Status.FAIL else "cut",
                         f"REGISTER CSeq {cur.cseq} ({fmt_frames(cur.frames[:1])}): {note}",
                         cur.frames[:1],
-                    )
+                    ),
                 )
         elif cur is not None and cur.final in (401, 407) and not cur.challenged and not evicted:
             waited = self.end_ts - (cur.ts if cur else 0.0)
             sev_txt = "noanswer" if waited >= TIMER_F else "cut"
-            state.outcomes.append(
+            _outcome(
+                state,
                 (
                     sev_txt,
                     f"challenged ({fmt_frames(cur.final_frames[:1])}) but no REGISTER with "
                     "credentials followed"
                     + ("" if sev_txt == "noanswer" else " before the capture ended"),
                     cur.final_frames[:1],
-                )
+                ),
             )
         summary = self._verdict(state)
         self.done.append(draft.build(summary))
@@ -695,27 +708,9 @@ class RegisterTracker:
         outcomes = state.outcomes
         last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
         for i, (kind, text, frames) in enumerate(outcomes):
-            if kind in ("ok", "dereg", "settled"):
-                continue
-            final = i > last_good
-            if kind == "cut":
-                draft.add("sip.register.incomplete", Status.WARN, text, frames, REF_REGISTER)
-            elif kind == "noanswer":
-                draft.add(
-                    "sip.register.incomplete",
-                    Status.FAIL if final else Status.WARN,
-                    text + ("" if final else " (a later attempt succeeded)"),
-                    frames,
-                    REF_REGISTER,
-                )
-            else:
-                draft.add(
-                    "sip.register.rejected",
-                    Status.FAIL if final else Status.WARN,
-                    text + ("" if final else " (a later attempt succeeded)"),
-                    frames,
-                    REF_AUTH,
-                )
+            if kind not in GOOD:
+                _outcome_finding(draft, kind, text, frames, final=i > last_good)
+        draft.dropped_findings += state.unlisted
         if not outcomes:
             return "REGISTER seen, no outcome yet"
         kind, text, _ = outcomes[-1]
@@ -724,8 +719,63 @@ class RegisterTracker:
             parts.append(f"{state.registered} registration(s) accepted")
         if state.deregistered:
             parts.append(f"{state.deregistered} de-registration(s)")
-        failures = sum(1 for o in outcomes if o[0] not in ("ok", "dereg", "settled"))
+        failures = state.folded + state.unlisted + sum(1 for o in outcomes if o[0] not in GOOD)
         if failures:
             parts.append(f"{failures} refused/unanswered")
         head = text if kind not in ("ok", "dereg") else f"last: {text}"
         return f"{head}; " + ", ".join(parts) if parts else head
+
+
+#: outcomes that are not refusals
+GOOD = frozenset({"ok", "dereg", "settled"})
+
+
+def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
+    """Append *entry* to the flow's outcomes, keeping them within MAX_OUTCOMES.
+
+    A 2xx ("ok", "dereg") past the bound turns the refusals before it into their findings
+    at once (WARN: a later attempt succeeded, as the verdict would say) and keeps only
+    itself; a refusal past the bound drops the oldest refusal since the last 2xx that no
+    pending 423/expired note refers to, counted as a finding not listed. Short flows keep
+    every outcome, so their findings come out in the usual order."""
+    outcomes = state.outcomes
+    outcomes.append(entry)
+    if len(outcomes) <= MAX_OUTCOMES:
+        return
+    if entry[0] in ("ok", "dereg"):
+        # _success settled (and cleared) the pending notes before this 2xx was appended
+        for kind, text, frames in outcomes[:-1]:
+            if kind not in GOOD:
+                state.folded += 1
+                _outcome_finding(state.draft, kind, text, frames, final=False)
+        del outcomes[:-1]
+        return
+    waiting = {index for index, _, _ in state.pending}
+    start = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1) + 1
+    for i in range(start, len(outcomes) - 1):
+        if outcomes[i][0] not in GOOD and i not in waiting:
+            del outcomes[i]
+            state.pending[:] = [(j - (j > i), least, n) for j, least, n in state.pending]
+            state.unlisted += 1
+            return
+
+
+def _outcome_finding(
+    draft: FlowDraft, kind: str, text: str, frames: list[int], *, final: bool
+) -> None:
+    """The finding of a refused or unanswered REGISTER; *final*: no 2xx came after it."""
+    if kind == "cut":
+        draft.add("sip.register.incomplete", Status.WARN, text, frames, REF_REGISTER)
+        return
+    rule, ref = (
+        ("sip.register.incomplete", REF_REGISTER)
+        if kind == "noanswer"
+        else ("sip.register.rejected", REF_AUTH)
+    )
+    draft.add(
+        rule,
+        Status.FAIL if final else Status.WARN,
+        text + ("" if final else " (a later attempt succeeded)"),
+        frames,
+        ref,
+    )
