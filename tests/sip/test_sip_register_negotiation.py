@@ -45,7 +45,13 @@ class Capture:
         return self.frame
 
     def register(
-        self, cseq: int, *, call: str = "reg-1", expires: int = 3600, auth: str = ""
+        self,
+        cseq: int,
+        *,
+        call: str = "reg-1",
+        expires: int = 3600,
+        auth: str = "",
+        extra: str = "",
     ) -> int:
         lines = [
             "REGISTER sip:example.com SIP/2.0",
@@ -59,6 +65,8 @@ class Capture:
         ]
         if auth:
             lines.append(f"Authorization: {auth}")
+        if extra:
+            lines.append(extra)
         return self._add("\n".join([*lines, "Content-Length: 0"]), True)
 
     def reply(self, status: str, cseq: int, *, call: str = "reg-1", extra: str = "") -> int:
@@ -466,3 +474,30 @@ def test_a_423_waiting_among_many_refusals_is_still_settled_by_its_retry(
     # the 423 is settled (a note, not a refusal): 80 refusals, not 81
     assert flow.summary.endswith("1 registration(s) accepted, 80 refused/unanswered")
     assert max(outcome_sizes) <= register.MAX_OUTCOMES + 1
+
+
+def test_a_retransmission_storm_of_one_register_keeps_bounded_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A REGISTER seen 2,000 times and its answer 2,000 times: one transaction whose
+    frame lists stay within MAX_ATTEMPT_FRAMES, and the flow's verdict is unchanged."""
+    c = Capture()
+    # copies that differ (as on another leg through a proxy): the duplicate filter keeps them
+    for n in range(2000):
+        c.register(1, extra=f"X-Leg: {n}")
+    for n in range(2000):
+        c.reply("200 OK", 1, extra=f"Expires: 3600\nX-Leg: {n}")
+    seen: list[register.RegState] = []
+    real = register.RegisterTracker._finish
+
+    def spy(self: register.RegisterTracker, key: str, state: register.RegState, **kw: bool) -> None:
+        seen.append(state)
+        real(self, key, state, **kw)
+
+    monkeypatch.setattr(register.RegisterTracker, "_finish", spy)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.PASS and "1 registration(s) accepted" in flow.summary
+    (state,) = seen
+    (attempt,) = state.attempts.values()
+    assert attempt.frames[0] == 1 and attempt.final_frames[0] == 2001
+    assert len(attempt.frames) == len(attempt.final_frames) == register.MAX_ATTEMPT_FRAMES

@@ -50,6 +50,8 @@ MAX_PENDING = 64
 #: it, those a later 2xx overcame become their findings at once, and refusals beyond it
 #: since the last 2xx are only counted (the flow's findings are capped at 64 anyway)
 MAX_OUTCOMES = 64
+#: frames remembered per REGISTER transaction (its retransmissions, its answer's copies)
+MAX_ATTEMPT_FRAMES = 32
 
 
 @dataclass(slots=True)
@@ -186,7 +188,9 @@ class RegisterTracker:
         draft.add_frames(msg.frames)
         draft.last_ts = msg.ts
         if msg.cseq in state.attempts:
-            state.attempts[msg.cseq].frames.append(msg.frame)  # retransmission / next leg
+            frames = state.attempts[msg.cseq].frames
+            if len(frames) < MAX_ATTEMPT_FRAMES:  # a retransmission storm grows nothing
+                frames.append(msg.frame)  # retransmission / next leg
             return draft
         contacts, star, dereg = _requested(msg)
         auth_value = msg.first("authorization") or msg.first("proxy-authorization")
@@ -397,7 +401,8 @@ class RegisterTracker:
         if attempt is None or msg.status < 200:
             return draft
         if attempt.final:
-            attempt.final_frames.append(msg.frame)  # the same answer on another leg
+            if len(attempt.final_frames) < MAX_ATTEMPT_FRAMES:
+                attempt.final_frames.append(msg.frame)  # the same answer on another leg
             return draft
         attempt.final = msg.status
         attempt.final_frames = [msg.frame]
