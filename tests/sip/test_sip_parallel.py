@@ -389,8 +389,13 @@ def test_ctrl_c_stops_every_process(big_capture: Path) -> None:
     proc = _cli_process(str(big_capture), "--jobs", "2")
     try:
         workers = _wait_for_workers(of=proc.pid)
-        # the parent ignores Ctrl-C only while it starts a worker (which then ignores it)
+        # the parent ignores Ctrl-C only while it starts a worker (which then ignores it);
+        # bounded, and never reading a pid the system may have given to another process
+        # once the analysis has ended (a loaded CI runner once looped here until the timeout)
+        deadline = time.monotonic() + 30
         while _ignores_sigint(proc.pid) or not all(map(_ignores_sigint, workers)):
+            assert proc.poll() is None, "the analysis ended before it could be interrupted"
+            assert time.monotonic() < deadline, "the workers never all ignored Ctrl-C"
             time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
         _, err = proc.communicate(timeout=30)
