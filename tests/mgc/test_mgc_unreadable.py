@@ -27,6 +27,36 @@ ALERT = b"\x15\x03\x03\x00\x02\x02\x2a"  # fatal bad_certificate
 APP = b"\x17\x03\x03\x00\x10" + bytes(16)
 
 
+def _record(kind: int, body: bytes) -> bytes:
+    return bytes([kind, 3, 3]) + len(body).to_bytes(2, "big") + body
+
+
+def _server_hello_13() -> bytes:
+    """A TLS 1.3 ServerHello (RFC 8446 §4.1.3): supported_versions selects 0x0304."""
+    extensions = (
+        b"\x00\x2b\x00\x02\x03\x04"  # supported_versions: TLS 1.3
+        + b"\x00\x33\x00\x24\x00\x1d\x00\x20"  # key_share: x25519
+        + bytes(32)
+    )
+    body = (
+        b"\x03\x03"
+        + bytes(32)
+        + b"\x20"
+        + bytes(32)
+        + b"\x13\x01\x00"
+        + len(extensions).to_bytes(2, "big")
+        + extensions
+    )
+    return _record(22, b"\x02" + len(body).to_bytes(3, "big") + body)
+
+
+SERVER_HELLO_13 = _server_hello_13() + _record(20, b"\x01")
+# the encrypted flight (EncryptedExtensions, Certificate, CertificateVerify, Finished)
+FLIGHT_13 = _record(23, bytes(1200))
+FINISHED_13 = _record(20, b"\x01") + _record(23, bytes(53))  # ChangeCipherSpec, Finished
+ALERT_13 = _record(20, b"\x01") + _record(23, bytes(19))  # an encrypted bad_certificate
+
+
 def _connect(cap: Any, t: float, controller: str, port: int) -> tuple[int, int]:
     cap.sport += 1
     sport = cap.sport
@@ -87,8 +117,51 @@ def tls_registered(path: Path) -> Path:
     cap.tcp(600.05, GEN.ESS, GEN.GW, 1039, sport, "PA", 7001, seq + 53, SERVER_HELLO)
     cap.tcp(600.1, GEN.GW, GEN.ESS, sport, 1039, "PA", seq + 53, 7069, APP)
     cap.tcp(600.2, GEN.ESS, GEN.GW, 1039, sport, "PA", 7069, seq + 74, APP)
+    cap.tcp(630, GEN.GW, GEN.ESS, sport, 1039, "PA", seq + 74, 7090, APP)  # a keep-alive
     cap.write(path)
     return path
+
+
+def _tls13(path: Path, answer: bytes, *, closed: bool = False) -> Path:
+    """TLS 1.3 on 1039: ServerHello, then the ESS's encrypted certificate flight in a
+    segment of its own; the gateway answers with *answer* (its Finished and a ServiceChange,
+    or an alert); then the ESS's data when the gateway's was no alert; the capture ends 1 s
+    after the gateway's answer, with (*closed*) or without its FIN."""
+    cap = _search(1039)
+    sport, seq = _connect(cap, 600, GEN.ESS, 1039)
+    cap.tcp(600.01, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, 7001, CLIENT_HELLO)
+    seq += len(CLIENT_HELLO)
+    ack = 7001
+    for t, data in ((600.05, SERVER_HELLO_13), (600.051, FLIGHT_13)):
+        cap.tcp(t, GEN.ESS, GEN.GW, 1039, sport, "PA", ack, seq, data)
+        ack += len(data)
+    cap.tcp(600.06, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, ack, answer)
+    seq += len(answer)
+    if answer != ALERT_13:
+        reply = _record(23, bytes(300))  # the ServiceChange reply (and session tickets)
+        cap.tcp(600.1, GEN.ESS, GEN.GW, 1039, sport, "PA", ack, seq, reply)
+        ack += len(reply)
+    if closed:
+        cap.tcp(600.07, GEN.GW, GEN.ESS, sport, 1039, "FA", seq, ack)
+        seq += 1
+    cap.tcp(601.06, GEN.ESS, GEN.GW, 1039, sport, "A", ack, seq)
+    cap.write(path)
+    return path
+
+
+def tls13_cut_short(path: Path) -> Path:
+    """The certificate rejected; the capture ends with the link still open."""
+    return _tls13(path, ALERT_13)
+
+
+def tls13_closed(path: Path) -> Path:
+    """The certificate rejected and the link closed."""
+    return _tls13(path, ALERT_13, closed=True)
+
+
+def tls13_registered(path: Path) -> Path:
+    """The certificate accepted: Finished and a ServiceChange, answered."""
+    return _tls13(path, FINISHED_13 + _record(23, bytes(200)))
 
 
 def _flows(path: Path) -> list[tuple[str, Status, str]]:
@@ -114,7 +187,44 @@ def test_tls_with_application_data_registers(tmp_path: Path) -> None:
     assert "registered to ESS 198.51.100.20 +10:00" in flows[0][2]
 
 
-@pytest.mark.parametrize("build", [tls_certificate_rejected, binary_closed_at_once, tls_registered])
+def test_a_tls13_certificate_flight_is_no_answer(tmp_path: Path) -> None:
+    """Review s7 #5: TLS 1.3 encrypts the controller's certificate, so it travels as
+    application data before the gateway has judged it. A capture that ended 1 s after the
+    gateway's (encrypted) rejection, the link still open, counted that as registered."""
+    flows = _flows(tls13_cut_short(tmp_path / "cut.pcap"))
+    assert [(k, s) for k, s, _ in flows] == [(GEN.GW, Status.WARN)]
+    assert "no registration seen" in flows[0][2]
+
+
+def test_a_tls13_certificate_rejected_and_closed_is_no_registration(tmp_path: Path) -> None:
+    flows = _flows(tls13_closed(tmp_path / "closed.pcap"))
+    assert [(k, s) for k, s, _ in flows] == [(GEN.GW, Status.WARN)]
+    assert "no registration seen" in flows[0][2]
+
+
+def test_tls13_registers_on_the_answer_to_the_gateways_data(tmp_path: Path) -> None:
+    """The controller's first application data after the gateway's Finished (the
+    ServiceChange reply) is the registration, not its certificate flight."""
+    flows = analyze_file(tls13_registered(tmp_path / "ok13.pcap"), params=GEN.PARAMS)
+    assert [(f.key, f.status) for f in flows] == [(GEN.GW, Status.PASS)]
+    assert "registered to ESS 198.51.100.20 +10:00" in flows[0].summary
+    (registered,) = [x for x in flows[0].findings if x.rule == "mgc.registered"]
+    attempt, reply = registered.frames
+    # SYN, SYN-ACK, ACK, ClientHello, ServerHello, flight, Finished + ServiceChange, reply
+    assert reply == attempt + 7 and f"answer frame {reply}" in registered.message
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        tls_certificate_rejected,
+        binary_closed_at_once,
+        tls_registered,
+        tls13_cut_short,
+        tls13_closed,
+        tls13_registered,
+    ],
+)
 def test_both_engines_agree_on_unreadable_links(
     tmp_path: Path, build: Callable[[Path], Path]
 ) -> None:

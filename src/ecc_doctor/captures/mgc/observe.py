@@ -7,7 +7,15 @@ UDP (retransmissions with the same transaction id are the same attempt). An atte
 (and no redirect); for TLS or binary H.248 (nothing readable) it needs data from the controller
 (over TLS: application data, after the handshake) on a connection that no TLS alert ends and
 that stays open at least :data:`HOLD_S` seconds after that data: a handshake aborted by an
-alert (a certificate the gateway rejects) or a connection closed at once is a failed attempt. Memory is bounded: attempts, connections and gateways are capped.
+alert (a certificate the gateway rejects) or a connection closed at once is a failed attempt.
+
+Over TLS 1.3 (a ServerHello that selects version 0x0304, RFC 8446 §4.2.1) the controller's
+certificate flight is itself encrypted: it travels as application-data records before the
+gateway has judged the certificate, and the gateway's Finished, or the alert that rejects the
+certificate, is an application-data record too. There the controller's application data
+answers only once the gateway has sent application data of its own (its Finished or alert;
+after an alert the controller sends nothing). Memory is bounded: attempts, connections and
+gateways are capped.
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ class Conn:
     data_frame: int = 0  # the controller's first payload
     data_ts: float = 0.0
     tls: bool = False  # TLS records seen on the connection
-    app_frame: int = 0  # the controller's first TLS application data
+    tls13: bool = False  # the controller's ServerHello selected TLS 1.3
+    gateway_app: bool = False  # the gateway has sent TLS application data
+    app_frame: int = 0  # the controller's first TLS application data (after the handshake)
     app_ts: float = 0.0
     alert_ts: float = -1.0  # the first TLS alert, either way
     megaco_seen: bool = False
@@ -108,16 +118,61 @@ def _answer(c: Conn) -> tuple[int, float]:
     return (c.app_frame, c.app_ts) if c.tls else (c.data_frame, c.data_ts)
 
 
+#: TLS records read in one segment: a peer sends several together (ServerHello,
+#: ChangeCipherSpec and the encrypted flight; ChangeCipherSpec and Finished or an alert)
+MAX_RECORDS = 8
+TLS13 = b"\x03\x04"
+SUPPORTED_VERSIONS = 43  # the extension's type (RFC 8446 §4.2)
+
+
+def _tls_records(data: bytes) -> list[tuple[int, int]]:
+    """(content type, offset) of the TLS records (types 20-23, version 3.x) this segment
+    starts with, while they follow one another within it."""
+    found: list[tuple[int, int]] = []
+    pos, size = 0, len(data)
+    while pos + 5 <= size and len(found) < MAX_RECORDS:
+        kind = data[pos]
+        if data[pos + 1] != 3 or not 20 <= kind <= 23:
+            break
+        found.append((kind, pos))
+        pos += 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+    return found
+
+
+def _selects_tls13(data: bytes, pos: int) -> bool:
+    """Whether the handshake record at *pos* is a ServerHello whose supported_versions
+    extension selects TLS 1.3 (the part of it within *data*)."""
+    hello = data[pos + 5 : pos + 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")]
+    if len(hello) < 39 or hello[0] != 2:  # handshake type server_hello
+        return False
+    at = 38 + 1 + hello[38] + 3  # version, random; session id; cipher suite, compression
+    end = min(len(hello), at + 2 + int.from_bytes(hello[at : at + 2], "big"))
+    at += 2
+    while at + 4 <= end:
+        ext, length = int.from_bytes(hello[at : at + 2], "big"), hello[at + 2] << 8 | hello[at + 3]
+        if ext == SUPPORTED_VERSIONS:
+            return hello[at + 4 : at + 6] == TLS13
+        at += 4 + length
+    return False
+
+
 def _tls_record(conn: Conn, f: Frame, inbound: bool) -> None:
-    """Note a TLS record starting this segment (content type 20-23, version 3.x)."""
+    """Note the TLS records this segment starts with (see the module docstring)."""
     data = f.payload
-    if len(data) < 5 or data[1] != 3 or not 20 <= data[0] <= 23:
+    records = _tls_records(data)
+    if not records:
         return
     conn.tls = True
-    if data[0] == 21 and conn.alert_ts < 0:
-        conn.alert_ts = f.ts
-    elif data[0] == 23 and inbound and not conn.app_frame:
-        conn.app_frame, conn.app_ts = f.frame, f.ts
+    for kind, pos in records:
+        if kind == 21 and conn.alert_ts < 0:
+            conn.alert_ts = f.ts
+        elif kind == 22 and inbound and not conn.tls13:
+            conn.tls13 = _selects_tls13(data, pos)
+        elif kind == 23:
+            if not inbound:
+                conn.gateway_app = True
+            elif not conn.app_frame and (conn.gateway_app or not conn.tls13):
+                conn.app_frame, conn.app_ts = f.frame, f.ts
 
 
 @dataclass
