@@ -501,3 +501,23 @@ def test_a_retransmission_storm_of_one_register_keeps_bounded_frames(
     (attempt,) = state.attempts.values()
     assert attempt.frames[0] == 1 and attempt.final_frames[0] == 2001
     assert len(attempt.frames) == len(attempt.final_frames) == register.MAX_ATTEMPT_FRAMES
+
+
+def test_the_refusal_that_ends_a_long_flow_keeps_its_fail_before_a_cut_register(
+    tmp_path: Path, outcome_sizes: list[int]
+) -> None:
+    """64 refreshes fill the list; the 403 after them ends the flow, then a REGISTER the
+    capture cut (WARN). The 403 must not be the refusal the bound drops (review s9: it was,
+    and the flow came out WARN where a short flow is FAIL)."""
+    c = Capture()
+    for cseq in range(1, 65):
+        c.register(cseq)
+        c.ok(cseq)
+    refused = (c.register(65), c.reply("403 Forbidden", 65))
+    c.register(66)
+    (flow,) = c.analyze(tmp_path).flows
+    assert flow.status is Status.FAIL
+    (final,) = [f for f in flow.findings if f.severity is Status.FAIL]
+    assert final.rule == "sip.register.rejected" and final.frames == refused
+    assert flow.summary.endswith("64 registration(s) accepted, 2 refused/unanswered")
+    assert max(outcome_sizes) <= register.MAX_OUTCOMES + 1

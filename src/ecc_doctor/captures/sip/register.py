@@ -46,9 +46,10 @@ AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such re
 #: 2xx that settles them (beyond it they stay refusals: a hostile flow grows no list)
 MAX_USED_NONCES = 64
 MAX_PENDING = 64
-#: per flow: outcomes kept (a registration refreshed for days must not grow a list): past
-#: it, those a later 2xx overcame become their findings at once, and refusals beyond it
-#: since the last 2xx are only counted (the flow's findings are capped at 64 anyway)
+#: per flow: outcomes kept (a registration refreshed for days must not grow a list), besides
+#: the 423/expired ones waiting for their retry (MAX_PENDING at most): past it, those a
+#: later 2xx overcame become their findings at once, and the oldest refusals since the last
+#: 2xx are only counted (the flow's findings are capped at 64 anyway)
 MAX_OUTCOMES = 64
 #: frames remembered per REGISTER transaction (its retransmissions, its answer's copies)
 MAX_ATTEMPT_FRAMES = 32
@@ -738,26 +739,30 @@ GOOD = frozenset({"ok", "dereg", "settled"})
 def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
     """Append *entry* to the flow's outcomes, keeping them within MAX_OUTCOMES.
 
-    A 2xx ("ok", "dereg") past the bound turns the refusals before it into their findings
-    at once (WARN: a later attempt succeeded, as the verdict would say) and keeps only
-    itself; a refusal past the bound drops the oldest refusal since the last 2xx that no
-    pending 423/expired note refers to, counted as a finding not listed. Short flows keep
-    every outcome, so their findings come out in the usual order."""
+    Past the bound, the outcomes before the latest 2xx ("ok", "dereg") are folded: the
+    refusals among them become their findings at once (WARN: a later attempt succeeded, as
+    the verdict would say). If that is not enough, the oldest refusal since the latest 2xx
+    that no pending 423/expired note refers to is dropped, counted as a finding not listed;
+    never the newest two, so the refusal that ends a flow keeps its FAIL whatever follows it
+    (an unanswered REGISTER the capture cut). Short flows keep every outcome, so their
+    findings come out in the usual order."""
     outcomes = state.outcomes
     outcomes.append(entry)
     if len(outcomes) <= MAX_OUTCOMES:
         return
-    if entry[0] in ("ok", "dereg"):
-        # _success settled (and cleared) the pending notes before this 2xx was appended
-        for kind, text, frames in outcomes[:-1]:
+    last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
+    if last_good > 0:
+        # the pending notes all come after the latest 2xx (_settle cleared them at it)
+        for kind, text, frames in outcomes[:last_good]:
             if kind not in GOOD:
                 state.folded += 1
                 _outcome_finding(state.draft, kind, text, frames, final=False)
-        del outcomes[:-1]
-        return
+        del outcomes[:last_good]
+        state.pending[:] = [(j - last_good, least, n) for j, least, n in state.pending]
+        if len(outcomes) <= MAX_OUTCOMES:
+            return
     waiting = {index for index, _, _ in state.pending}
-    start = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1) + 1
-    for i in range(start, len(outcomes) - 1):
+    for i in range(max(last_good, 0), len(outcomes) - 2):
         if outcomes[i][0] not in GOOD and i not in waiting:
             del outcomes[i]
             state.pending[:] = [(j - (j > i), least, n) for j, least, n in state.pending]
