@@ -190,3 +190,26 @@ def test_reset_passes_only_when_the_search_stopped_in_time() -> None:
     rules = [f.rule for f in late.findings]
     assert "mgc.total-search" in rules
     assert "mgc.reset" not in rules, "no 'resets, as expected' beside a total-search FAIL"
+
+
+def test_a_port_scan_by_the_gateway_keeps_a_bounded_table() -> None:
+    """SYNs from the gateway to 5,000 ports of a controller: the first MAX_ODD_PORTS pairs
+    are listed, the rest counted in one finding (the table held one entry per port)."""
+    from ecc_doctor.captures.mgc.observe import MAX_ODD_PORTS, Observer
+
+    frames = [
+        Frame(n + 1, 1000.0 + n / 100, GEN.GW, GEN.PE, 6, 40000 + n, 3000 + n, b"", SYN)
+        for n in range(5000)
+    ]
+    observer = Observer(PARAMS.ports, tuple(c.address for c in PARAMS.wire_entries), GEN.GW)
+    for frame in frames:
+        observer.feed(frame)
+    (gw,) = observer.obs.gateways.values()
+    assert len(gw.odd_ports) == MAX_ODD_PORTS and gw.odd_ports_more == 5000 - MAX_ODD_PORTS
+    (flow,) = analyze_frames(frames, PARAMS)
+    odd = [f for f in flow.findings if f.rule == "mgc.unexpected-port"]
+    assert len(odd) == MAX_ODD_PORTS + 1
+    assert odd[-1].message == (
+        f"gateway {GEN.GW} also sent {5000 - MAX_ODD_PORTS} SYNs to further ports or "
+        f"controllers, not listed (only the first {MAX_ODD_PORTS} are)"
+    )

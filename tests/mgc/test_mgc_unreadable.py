@@ -122,23 +122,38 @@ def tls_registered(path: Path) -> Path:
     return path
 
 
-def _tls13(path: Path, answer: bytes, *, closed: bool = False) -> Path:
-    """TLS 1.3 on 1039: ServerHello, then the ESS's encrypted certificate flight in a
-    segment of its own; the gateway answers with *answer* (its Finished and a ServiceChange,
-    or an alert); then the ESS's data when the gateway's was no alert; the capture ends 1 s
-    after the gateway's answer, with (*closed*) or without its FIN."""
+def _tls13(
+    path: Path,
+    answer: bytes,
+    *,
+    closed: bool = False,
+    coalesced: bool = False,
+    early: bytes = b"",
+    reply: bytes = b"",
+) -> Path:
+    """TLS 1.3 on 1039: ClientHello (and *early* 0-RTT data), ServerHello, then the ESS's
+    encrypted certificate flight, in a segment of its own or (*coalesced*) in the
+    ServerHello's; the gateway answers with *answer* (its Finished and a ServiceChange, or
+    an alert), the ESS with *reply* if any; the capture ends 1 s after the gateway's answer,
+    with (*closed*) or without its FIN."""
     cap = _search(1039)
     sport, seq = _connect(cap, 600, GEN.ESS, 1039)
-    cap.tcp(600.01, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, 7001, CLIENT_HELLO)
-    seq += len(CLIENT_HELLO)
+    for t, data in ((600.01, CLIENT_HELLO), (600.011, early)):
+        if data:
+            cap.tcp(t, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, 7001, data)
+            seq += len(data)
     ack = 7001
-    for t, data in ((600.05, SERVER_HELLO_13), (600.051, FLIGHT_13)):
+    segments = (
+        [(600.05, SERVER_HELLO_13 + FLIGHT_13)]
+        if coalesced
+        else [(600.05, SERVER_HELLO_13), (600.051, FLIGHT_13)]
+    )
+    for t, data in segments:
         cap.tcp(t, GEN.ESS, GEN.GW, 1039, sport, "PA", ack, seq, data)
         ack += len(data)
     cap.tcp(600.06, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, ack, answer)
     seq += len(answer)
-    if answer != ALERT_13:
-        reply = _record(23, bytes(300))  # the ServiceChange reply (and session tickets)
+    if reply:
         cap.tcp(600.1, GEN.ESS, GEN.GW, 1039, sport, "PA", ack, seq, reply)
         ack += len(reply)
     if closed:
@@ -147,6 +162,10 @@ def _tls13(path: Path, answer: bytes, *, closed: bool = False) -> Path:
     cap.tcp(601.06, GEN.ESS, GEN.GW, 1039, sport, "A", ack, seq)
     cap.write(path)
     return path
+
+
+ACCEPTED_13 = FINISHED_13 + _record(23, bytes(200))  # Finished, then the ServiceChange
+REPLY_13 = _record(23, bytes(300))  # the ServiceChange reply (or a session ticket first)
 
 
 def tls13_cut_short(path: Path) -> Path:
@@ -161,7 +180,47 @@ def tls13_closed(path: Path) -> Path:
 
 def tls13_registered(path: Path) -> Path:
     """The certificate accepted: Finished and a ServiceChange, answered."""
-    return _tls13(path, FINISHED_13 + _record(23, bytes(200)))
+    return _tls13(path, ACCEPTED_13, reply=REPLY_13)
+
+
+def tls13_coalesced_cut_short(path: Path) -> Path:
+    """ServerHello, ChangeCipherSpec and the flight in one segment; rejected, link open."""
+    return _tls13(path, ALERT_13, coalesced=True)
+
+
+def tls13_coalesced_registered(path: Path) -> Path:
+    return _tls13(path, ACCEPTED_13, coalesced=True, reply=REPLY_13)
+
+
+def tls13_early_data_cut_short(path: Path) -> Path:
+    """0-RTT data from the gateway before the ServerHello is no Finished: rejected, open."""
+    return _tls13(path, ALERT_13, early=_record(23, bytes(200)))
+
+
+def tls13_gateway_certificate_refused(path: Path) -> Path:
+    """The ESS refuses the gateway's own certificate: its (encrypted) alert answers the
+    gateway's Finished; the capture ends with the link open."""
+    return _tls13(path, ACCEPTED_13, reply=_record(23, bytes(19)))
+
+
+def tls12_finished_and_data_in_one_segment(path: Path) -> Path:
+    """TLS 1.2 resumed: the ESS's ChangeCipherSpec, Finished and its first application data
+    in one segment after the gateway's data: that data is the answer."""
+    cap = _search(1039)
+    sport, seq = _connect(cap, 600, GEN.ESS, 1039)
+    cap.tcp(600.01, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, 7001, CLIENT_HELLO)
+    seq += len(CLIENT_HELLO)
+    cap.tcp(600.05, GEN.ESS, GEN.GW, 1039, sport, "PA", 7001, seq, SERVER_HELLO)
+    ack = 7001 + len(SERVER_HELLO)
+    mine = _record(20, b"\x01") + _record(22, bytes(40)) + APP
+    cap.tcp(600.06, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, ack, mine)
+    seq += len(mine)
+    theirs = _record(20, b"\x01") + _record(22, bytes(40)) + APP
+    cap.tcp(600.1, GEN.ESS, GEN.GW, 1039, sport, "PA", ack, seq, theirs)
+    ack += len(theirs)
+    cap.tcp(630, GEN.GW, GEN.ESS, sport, 1039, "PA", seq, ack, APP)  # a keep-alive
+    cap.write(path)
+    return path
 
 
 def _flows(path: Path) -> list[tuple[str, Status, str]]:
@@ -202,6 +261,34 @@ def test_a_tls13_certificate_rejected_and_closed_is_no_registration(tmp_path: Pa
     assert "no registration seen" in flows[0][2]
 
 
+@pytest.mark.parametrize(
+    "build",
+    [tls13_coalesced_cut_short, tls13_early_data_cut_short, tls13_gateway_certificate_refused],
+)
+def test_more_tls13_refusals_are_no_registration(
+    tmp_path: Path, build: Callable[[Path], Path]
+) -> None:
+    """Review s9: the records of one segment are all read; 0-RTT data is no Finished; the
+    controller's encrypted alert (19 bytes) is an alert, not an answer."""
+    flows = _flows(build(tmp_path / "x.pcap"))
+    assert [(k, s) for k, s, _ in flows] == [(GEN.GW, Status.WARN)]
+    assert "no registration seen" in flows[0][2]
+
+
+@pytest.mark.parametrize(
+    ("build", "after"),
+    [(tls13_coalesced_registered, 6), (tls12_finished_and_data_in_one_segment, 6)],
+)
+def test_an_answer_in_a_segment_of_several_records_registers(
+    tmp_path: Path, build: Callable[[Path], Path], after: int
+) -> None:
+    flows = analyze_file(build(tmp_path / "x.pcap"), params=GEN.PARAMS)
+    assert [(f.key, f.status) for f in flows] == [(GEN.GW, Status.PASS)]
+    (registered,) = [x for x in flows[0].findings if x.rule == "mgc.registered"]
+    attempt, answer = registered.frames
+    assert answer == attempt + after  # SYN, SYN-ACK, ACK, hello, hello, the gateway's, answer
+
+
 def test_tls13_registers_on_the_answer_to_the_gateways_data(tmp_path: Path) -> None:
     """The controller's first application data after the gateway's Finished (the
     ServiceChange reply) is the registration, not its certificate flight."""
@@ -223,6 +310,11 @@ def test_tls13_registers_on_the_answer_to_the_gateways_data(tmp_path: Path) -> N
         tls13_cut_short,
         tls13_closed,
         tls13_registered,
+        tls13_coalesced_cut_short,
+        tls13_coalesced_registered,
+        tls13_early_data_cut_short,
+        tls13_gateway_certificate_refused,
+        tls12_finished_and_data_in_one_segment,
     ],
 )
 def test_both_engines_agree_on_unreadable_links(

@@ -13,9 +13,11 @@ Over TLS 1.3 (a ServerHello that selects version 0x0304, RFC 8446 §4.2.1) the c
 certificate flight is itself encrypted: it travels as application-data records before the
 gateway has judged the certificate, and the gateway's Finished, or the alert that rejects the
 certificate, is an application-data record too. There the controller's application data
-answers only once the gateway has sent application data of its own (its Finished or alert;
-after an alert the controller sends nothing). Memory is bounded: attempts, connections and
-gateways are capped.
+answers only once the gateway has sent application data of its own (its Finished; 0-RTT
+data sent before the ServerHello does not count), and an application-data record of 19
+bytes is an encrypted alert (2 bytes of alert, its type byte, a 16-byte AEAD tag), from
+either side. The answer may then be a session ticket, milliseconds before the reply to the
+gateway's ServiceChange. Memory is bounded: attempts, connections and gateways are capped.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ MAX_GATEWAYS = 1024  # an Aura CM serves a few hundred gateways; beyond this the
 MAX_TOTAL_ATTEMPTS = 200_000  # over all gateways, so memory stays bounded with many of them
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
+MAX_ODD_PORTS = 16  # (controller, port) pairs listed per gateway; SYNs to more are counted
 HOLD_S = 5.0  # an unreadable link closed sooner than this after the first answer never registered
 MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
 
@@ -122,20 +125,23 @@ def _answer(c: Conn) -> tuple[int, float]:
 #: ChangeCipherSpec and the encrypted flight; ChangeCipherSpec and Finished or an alert)
 MAX_RECORDS = 8
 TLS13 = b"\x03\x04"
+#: a TLS 1.3 record of this length is an encrypted alert (AES-GCM, ChaCha20-Poly1305)
+TLS13_ALERT_LENGTH = 19
 SUPPORTED_VERSIONS = 43  # the extension's type (RFC 8446 §4.2)
 
 
-def _tls_records(data: bytes) -> list[tuple[int, int]]:
-    """(content type, offset) of the TLS records (types 20-23, version 3.x) this segment
-    starts with, while they follow one another within it."""
-    found: list[tuple[int, int]] = []
+def _tls_records(data: bytes) -> list[tuple[int, int, int]]:
+    """(content type, offset, length) of the TLS records (types 20-23, version 3.x) this
+    segment starts with, while they follow one another within it."""
+    found: list[tuple[int, int, int]] = []
     pos, size = 0, len(data)
     while pos + 5 <= size and len(found) < MAX_RECORDS:
         kind = data[pos]
         if data[pos + 1] != 3 or not 20 <= kind <= 23:
             break
-        found.append((kind, pos))
-        pos += 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        found.append((kind, pos, length))
+        pos += 5 + length
     return found
 
 
@@ -163,11 +169,16 @@ def _tls_record(conn: Conn, f: Frame, inbound: bool) -> None:
     if not records:
         return
     conn.tls = True
-    for kind, pos in records:
-        if kind == 21 and conn.alert_ts < 0:
-            conn.alert_ts = f.ts
+    for kind, pos, length in records:
+        if kind == 23 and conn.tls13 and length == TLS13_ALERT_LENGTH:
+            kind = 21  # an encrypted alert
+        if kind == 21:
+            if conn.alert_ts < 0:
+                conn.alert_ts = f.ts
         elif kind == 22 and inbound and not conn.tls13:
             conn.tls13 = _selects_tls13(data, pos)
+            if conn.tls13:
+                conn.gateway_app = False  # 0-RTT data before the ServerHello: no Finished
         elif kind == 23:
             if not inbound:
                 conn.gateway_app = True
@@ -186,6 +197,7 @@ class GatewayObs:
     dropped_attempts: int = 0
     sessions: deque[Conn] = field(default_factory=lambda: deque(maxlen=MAX_CONNECTIONS))
     odd_ports: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    odd_ports_more: int = 0  # SYNs to further (controller, port) pairs, past MAX_ODD_PORTS
     conns: dict[ConnKey, Conn] = field(default_factory=dict)
     by_conn: dict[ConnKey, Attempt] = field(default_factory=dict)
     by_tid: dict[tuple[str, int], Attempt] = field(default_factory=dict)
@@ -311,7 +323,12 @@ class Observer:
     def _outbound(self, gw: GatewayObs, f: Frame) -> None:
         if f.dport not in self.ports:
             if f.proto == TCP and f.tcp_flags & (SYN | ACK) == SYN:
-                frames = gw.odd_ports.setdefault((f.dst, f.dport), [])
+                frames = gw.odd_ports.get((f.dst, f.dport))
+                if frames is None:
+                    if len(gw.odd_ports) >= MAX_ODD_PORTS:
+                        gw.odd_ports_more += 1  # a port scan must not grow a table per port
+                        return
+                    frames = gw.odd_ports[(f.dst, f.dport)] = []
                 if len(frames) < MAX_ODD_PORT_FRAMES:
                     frames.append(f.frame)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from ecc_doctor.captures.mgc.observe import Attempt, GatewayObs
+from ecc_doctor.captures.mgc.observe import MAX_ODD_PORTS, Attempt, GatewayObs
 from ecc_doctor.captures.mgc.params import MgcParams
 from ecc_doctor.captures.mgc.timeline import build_timeline, fmt_offset
 from ecc_doctor.models import Finding, Status
@@ -405,6 +405,17 @@ def spacing(ep: Episode, p: MgcParams) -> list[Finding]:
 
 def odd_ports(gw: GatewayObs, p: MgcParams) -> list[Finding]:
     ports = "/".join(str(x) for x in p.ports)
+    more = []
+    if gw.odd_ports_more:
+        more.append(
+            _f(
+                "mgc.unexpected-port",
+                Status.WARN,
+                f"gateway {gw.address} also sent {_n(gw.odd_ports_more, 'SYN')} to further "
+                f"ports or controllers, not listed (only the first {MAX_ODD_PORTS} are)",
+                [],
+            )
+        )
     return [
         _f(
             "mgc.unexpected-port",
@@ -415,7 +426,7 @@ def odd_ports(gw: GatewayObs, p: MgcParams) -> list[Finding]:
             frames,
         )
         for (address, port), frames in sorted(gw.odd_ports.items())
-    ]
+    ] + more
 
 
 def outcome(ep: Episode, p: MgcParams, capture_end: float, list_known: bool) -> list[Finding]:
