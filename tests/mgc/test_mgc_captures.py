@@ -213,3 +213,19 @@ def test_a_port_scan_by_the_gateway_keeps_a_bounded_table() -> None:
         f"gateway {GEN.GW} also sent {5000 - MAX_ODD_PORTS} SYNs to further ports or "
         f"controllers, not listed (only the first {MAX_ODD_PORTS} are)"
     )
+
+
+def test_a_flood_of_retransmitted_syns_keeps_a_bounded_attempt() -> None:
+    """20,000 copies of one SYN are one attempt, which keeps MAX_RETRANSMISSIONS frames."""
+    from ecc_doctor.captures.mgc.observe import MAX_RETRANSMISSIONS, Observer
+
+    frames = [
+        Frame(n + 1, 1000.0 + n / 1000, GEN.GW, GEN.PE, 6, 40000, 2945, b"", SYN)
+        for n in range(20_000)
+    ]
+    observer = Observer(PARAMS.ports, tuple(c.address for c in PARAMS.wire_entries), GEN.GW)
+    for frame in frames:
+        observer.feed(frame)
+    (gw,) = observer.obs.gateways.values()
+    (attempt,) = gw.attempts
+    assert attempt.frame == 1 and len(attempt.retransmissions) == MAX_RETRANSMISSIONS

@@ -36,6 +36,7 @@ MAX_GATEWAYS = 1024  # an Aura CM serves a few hundred gateways; beyond this the
 MAX_TOTAL_ATTEMPTS = 200_000  # over all gateways, so memory stays bounded with many of them
 MAX_NOTES = 20
 MAX_ODD_PORT_FRAMES = 50
+MAX_RETRANSMISSIONS = 50  # frames of an attempt's retransmissions kept (a flood grows nothing)
 MAX_ODD_PORTS = 16  # (controller, port) pairs listed per gateway; SYNs to more are counted
 HOLD_S = 5.0  # an unreadable link closed sooner than this after the first answer never registered
 MAX_PENDING = 16384  # bytes of one incomplete TPKT packet kept per direction
@@ -342,7 +343,8 @@ class Observer:
         if f.tcp_flags & (SYN | ACK) == SYN:
             existing = gw.by_conn.get(key)
             if existing is not None and not existing.conn.close_frame:
-                existing.retransmissions.append(f.frame)
+                if len(existing.retransmissions) < MAX_RETRANSMISSIONS:
+                    existing.retransmissions.append(f.frame)
                 return
             gw.conns.pop(key, None)
             conn = self._conn(gw, key, f, create=True)
@@ -372,7 +374,8 @@ class Observer:
             tid_key = (f.dst, msg.transaction_id)
             attempt = gw.by_conn.get(key) if f.proto == TCP else gw.by_tid.get(tid_key)
             if f.proto == UDP and attempt is not None:
-                attempt.retransmissions.append(f.frame)
+                if len(attempt.retransmissions) < MAX_RETRANSMISSIONS:
+                    attempt.retransmissions.append(f.frame)
                 continue
             if attempt is None:
                 attempt = Attempt(f.frame, f.ts, f.dst, f.dport, f.proto, conn)
