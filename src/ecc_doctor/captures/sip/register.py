@@ -712,7 +712,7 @@ class RegisterTracker:
     def _verdict(self, state: RegState) -> str:
         draft = state.draft
         outcomes = state.outcomes
-        last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
+        last_good = _last_good(outcomes)
         for i, (kind, text, frames) in enumerate(outcomes):
             if kind not in GOOD:
                 _outcome_finding(draft, kind, text, frames, final=i > last_good)
@@ -750,7 +750,7 @@ def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
     outcomes.append(entry)
     if len(outcomes) <= MAX_OUTCOMES:
         return
-    last_good = max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
+    last_good = _last_good(outcomes)
     if last_good > 0:
         # the pending notes all come after the latest 2xx (_settle cleared them at it)
         for kind, text, frames in outcomes[:last_good]:
@@ -761,6 +761,7 @@ def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
         state.pending[:] = [(j - last_good, least, n) for j, least, n in state.pending]
         if len(outcomes) <= MAX_OUTCOMES:
             return
+        last_good = 0
     waiting = {index for index, _, _ in state.pending}
     for i in range(max(last_good, 0), len(outcomes) - 2):
         if outcomes[i][0] not in GOOD and i not in waiting:
@@ -768,6 +769,11 @@ def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
             state.pending[:] = [(j - (j > i), least, n) for j, least, n in state.pending]
             state.unlisted += 1
             return
+
+
+def _last_good(outcomes: list[tuple[str, str, list[int]]]) -> int:
+    """The index of the latest 2xx ("ok", "dereg") among *outcomes*, -1 when none."""
+    return max((i for i, o in enumerate(outcomes) if o[0] in ("ok", "dereg")), default=-1)
 
 
 def _outcome_finding(
