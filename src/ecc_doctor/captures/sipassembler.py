@@ -10,6 +10,7 @@ as a ``capture.duplicate`` note and not delivered again.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -105,7 +106,8 @@ class SipAssembler:
                 if self.udp_junk <= MAX_JUNK_NOTES:
                     return [_junk(frames[-1], src, sport, dst, dport, payload)]
             return []
-        message = SipMessage(frames, ts, src, sport, dst, dport, "UDP", payload)
+        # every field given, at C level (SipMessage(...) runs namedtuple's Python __new__)
+        message = _new(SipMessage, (frames, ts, src, sport, dst, dport, "UDP", payload, False))
         if ip_id:
             dup = self.duplicates.seen(frames[-1], ts, (src, dst, sport, dport, ip_id, payload))
             if dup is not None:
@@ -204,6 +206,9 @@ class SipAssembler:
         return out
 
 
+_new = tuple.__new__
+
+
 class DuplicateFilter:
     """Spots the same UDP datagram captured twice (same IPv4 ID and bytes, within a second).
 
@@ -231,10 +236,13 @@ class DuplicateFilter:
     PRUNE_BYTES = 8 << 20
 
     def __init__(self) -> None:
-        # fast form: key -> (frame, ts, number in the order remembered)
+        # fast form, two generations: key -> (frame, ts, number in the order remembered);
+        # _latest takes the new entries, _older is the generation before (looked at when a
+        # key is not in _latest)
         self._latest: dict[DatagramKey, tuple[int, float, int]] = {}
+        self._older: dict[DatagramKey, tuple[int, float, int]] = {}
         self._count = 0  # datagrams remembered so far (the next one's number)
-        self._prune_at = 2 * MAX_RECENT
+        self._prune_at = MAX_RECENT  # the number at which _latest becomes _older
         self._added = 0  # payload bytes remembered since the last prune
         self._last_ts = float("-inf")  # +inf once the reference form has taken over
         # reference form, once a timestamp has gone back: key -> (frame, ts)
@@ -260,17 +268,35 @@ class DuplicateFilter:
         entry = (frame, ts, count)
         latest = self._latest
         seen = latest.setdefault(key, entry)  # one hash of the key for the common insert
-        if seen is not entry:
+        if seen is entry:
+            older = self._older.get(key)
+            if (
+                older is not None
+                and older[2] > count - MAX_RECENT
+                and ts - older[1] <= DUPLICATE_WINDOW
+            ):
+                del latest[key]  # a duplicate is not remembered
+                return _duplicate(older[0], frame, key)
+        else:
             # test (a): the reference form keeps numbers count - MAX_RECENT + 1 and up
             if seen[2] > count - MAX_RECENT and ts - seen[1] <= DUPLICATE_WINDOW:
                 return _duplicate(seen[0], frame, key)
             latest[key] = entry  # dropped by the reference form: remembered anew
-        self._count = count + 1
+        count += 1
+        self._count = count
         self._added += len(key[5])
-        if count >= self._prune_at or self._added > self.PRUNE_BYTES:
-            # what the reference form keeps (at most MAX_RECENT), and no more than
-            # MAX_RECENT datagrams or PRUNE_BYTES again until the next prune
-            self._latest = dict(self._kept(ts))
+        if count >= self._prune_at:
+            # _latest holds every number from the last swap on (MAX_RECENT of them), so
+            # the generation before it holds only numbers that fail test (a) from now on
+            self._older = latest
+            self._latest = {}
+            self._prune_at = count + MAX_RECENT
+            self._added = 0
+        elif self._added > self.PRUNE_BYTES:
+            # big datagrams: what the reference form keeps (at most MAX_RECENT), and no
+            # more than PRUNE_BYTES again until the next prune
+            self._older = dict(self._kept(ts))
+            self._latest = {}
             self._prune_at = count + MAX_RECENT
             self._added = 0
         return None
@@ -283,9 +309,12 @@ class DuplicateFilter:
         ``MAX_RECENT`` entries, which the reference form drops at its next look-up anyway.
         """
         floor = self._count - MAX_RECENT + 1
+        latest = self._latest
         return [
             item
-            for item in self._latest.items()
+            for item in itertools.chain(
+                ((k, v) for k, v in self._older.items() if k not in latest), latest.items()
+            )
             if item[1][2] >= floor and ts - item[1][1] <= DUPLICATE_WINDOW
         ]
 
@@ -295,6 +324,7 @@ class DuplicateFilter:
             kept = sorted(self._kept(self._last_ts), key=lambda item: item[1][2])
             recent.update((k, (v[0], v[1])) for k, v in kept)
             self._latest = {}
+            self._older = {}
             self._last_ts = float("inf")
         while recent:
             oldest = next(iter(recent.values()))

@@ -208,6 +208,11 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
     return params, dupes
 
 
+#: Builds a named tuple from all its field values at C level (``Via(...)`` runs the Python
+#: ``__new__`` that namedtuple generates): for the types the memos make for nearly every
+#: message, with every field given in order.
+_new = tuple.__new__
+
 #: The parameters of a URI or name-addr that has none: shared, never changed (nor is any
 #: parsed value: they are shared through the memos).
 _NO_PARAMS: dict[str, str] = {}
@@ -251,9 +256,7 @@ def parse_uri(raw: str) -> Uri:
         user, _, hostport = hostport.rpartition("@")
         user = user.partition(":")[0]  # drop a password part
     host, port, problem = _split_hostport(hostport)
-    return Uri(
-        raw=text, scheme=scheme, user=user, host=host, port=port, params=params, problem=problem
-    )
+    return _new(Uri, (text, scheme, user, host, port, params, problem))
 
 
 def _split_hostport(hostport: str) -> tuple[str, int | None, str]:
@@ -306,11 +309,14 @@ def parse_name_addr(value: str) -> NameAddr:
         display, _, rest = text.partition("<")
         uri_text, _, after = rest.partition(">")
         params, dupes = parse_params(after.lstrip().removeprefix(";"))
-        return NameAddr(text, unquote(display), _uri[uri_text], params, tuple(dupes))
+        display = display.strip()
+        if display[:1] == '"':
+            display = unquote(display)
+        return _new(NameAddr, (text, display, _uri[uri_text], params, tuple(dupes), False))
     # addr-spec: header parameters follow the URI (RFC 3261 §20.10)
     uri_text, _, after = text.partition(";")
     params, dupes = parse_params(after)
-    return NameAddr(text, "", _uri[uri_text], params, tuple(dupes))
+    return _new(NameAddr, (text, "", _uri[uri_text], params, tuple(dupes), False))
 
 
 class Via(NamedTuple):
@@ -326,9 +332,20 @@ class Via(NamedTuple):
 def parse_via(value: str) -> Via:
     proto, _, rest = value.strip().partition(" ")
     sent_by, _, param_text = rest.strip().partition(";")
-    params, _ = parse_params(param_text)
-    transport = proto.rpartition("/")[2].upper()
-    return Via(transport, sent_by.strip(), params)
+    if (
+        "=" in param_text
+        and ";" not in param_text
+        and '"' not in param_text
+        and "<" not in param_text
+    ):
+        # the most common case, one parameter with a value (the branch): parse_params's
+        # first path inlined (a Via is parsed for nearly every new transaction)
+        name, _, val = param_text.strip().partition("=")
+        key = name.strip().lower()
+        params = {key: val.strip()} if key else {}
+    else:
+        params = parse_params(param_text)[0]
+    return _new(Via, (proto.rpartition("/")[2].upper(), sent_by.strip(), params))
 
 
 _uri: _Memo[Uri] = _Memo(parse_uri)

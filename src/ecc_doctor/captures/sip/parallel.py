@@ -42,6 +42,7 @@ public capture and on the 870k-packet benchmark file (tests/sip/test_sip_paralle
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import multiprocessing
@@ -59,6 +60,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import cast
 
 from ecc_doctor import cancel
 from ecc_doctor.captures.flows import Flow
@@ -234,10 +236,13 @@ class _Worker:
     def send(self, batch: list[SipRecord] | None) -> None:
         """Send *batch* (None: the end). While the pipe is full the check can still be
         stopped; a worker that has ended (an error, or killed) raises its error here."""
-        data = pickle.dumps(
-            None if batch is None else [tuple(r) if type(r) is SipMessage else r for r in batch],
-            pickle.HIGHEST_PROTOCOL,
-        )
+        if batch is None:
+            packed: object = None
+        elif all(type(r) is SipMessage for r in batch):
+            packed = (True, [*map(tuple, cast("list[SipMessage]", batch))])  # messages only
+        else:
+            packed = (False, [tuple(r) if type(r) is SipMessage else r for r in batch])
+        data = pickle.dumps(packed, pickle.HIGHEST_PROTOCOL)
         cancel.raise_if_stopped()
         view = memoryview(_LENGTH.pack(len(data)) + data)
         while True:
@@ -456,6 +461,7 @@ def _run_shard(
 def _records(inbox: Connection, shard: tuple[int, int]) -> Iterator[SipRecord]:
     """The records the reader sends (:meth:`_Worker.send`), batch by batch, until its None."""
     make = SipMessage._make
+    new = functools.partial(tuple.__new__, SipMessage)  # make() without its Python frame
     size = _LENGTH.size
     with open(inbox.fileno(), "rb", closefd=False) as pipe:
         while True:
@@ -466,11 +472,15 @@ def _records(inbox: Connection, shard: tuple[int, int]) -> Iterator[SipRecord]:
                 raise CaptureError(
                     f"analysis process {shard[0] + 1} of {shard[1]}: the reading process has gone"
                 )
-            batch = pickle.loads(data)
-            if batch is None:
+            packed = pickle.loads(data)
+            if packed is None:
                 return
-            for rec in batch:
-                yield make(rec) if type(rec) is tuple else rec
+            plain, batch = packed
+            if plain:  # messages only (every field is in each tuple)
+                yield from map(new, batch)
+            else:
+                for rec in batch:
+                    yield make(rec) if type(rec) is tuple else rec
 
 
 def _portable(exc: BaseException) -> BaseException | None:
