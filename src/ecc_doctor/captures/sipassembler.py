@@ -224,12 +224,14 @@ class DuplicateFilter:
     entry found fresh is a duplicate and not updated), so nothing is updated in place and
     the kept entries are exactly the newest datagrams remembered that are (a) among the last
     ``MAX_RECENT - 1`` remembered before this one and (b) within the window. Each entry
-    carries its number in the order remembered, so a look-up tests (a) and (b) itself, and a
-    prune (after any look-up: it keeps exactly what the reference form holds) drops what
-    fails them every ``MAX_RECENT`` datagrams, or sooner once ``PRUNE_BYTES`` of payload were
-    added: at most what the reference form holds plus ``MAX_RECENT`` datagrams and
-    ``PRUNE_BYTES``. The first timestamp that goes back (or is not a number) rebuilds the
-    reference form's ordered table from the same two tests and uses it from then on.
+    carries its number in the order remembered, so a look-up tests (a) and (b) itself. The
+    entries live in two generations: every ``MAX_RECENT`` datagrams remembered, the newer
+    one becomes the older and the older is dropped whole (its numbers all fail (a) from then
+    on), with no pass over the entries; once ``PRUNE_BYTES`` of payload were added sooner
+    (big datagrams), a prune keeps exactly what the reference form holds. So at most what
+    the reference form holds plus ``MAX_RECENT`` datagrams and ``PRUNE_BYTES`` are kept. The
+    first timestamp that goes back (or is not a number) rebuilds the reference form's
+    ordered table from the same two tests and uses it from then on.
     """
 
     #: Payload bytes remembered between two prunes at most (big datagrams prune sooner).
