@@ -228,8 +228,9 @@ class DuplicateFilter:
     entries live in two generations: every ``MAX_RECENT`` datagrams remembered, the newer
     one becomes the older and the older is dropped whole (its numbers all fail (a) from then
     on), with no pass over the entries; once ``PRUNE_BYTES`` of payload were added sooner
-    (big datagrams), a prune keeps exactly what the reference form holds. So at most what
-    the reference form holds plus ``MAX_RECENT`` datagrams and ``PRUNE_BYTES`` are kept. The
+    (big datagrams), a prune keeps exactly what the reference form holds. So at most
+    ``2 * MAX_RECENT`` datagrams are kept, and beyond the older generation's (at most
+    ``MAX_RECENT``) at most ``PRUNE_BYTES`` of payload and one datagram. The
     first timestamp that goes back (or is not a number) rebuilds the reference form's
     ordered table from the same two tests and uses it from then on.
     """
