@@ -215,6 +215,34 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "hwm_kib": hwm + workers_kib, 
 """
 
 
+#: the interpreter that runs ecc-doctor's measured children (--python)
+PYTHON = sys.executable
+
+
+def interpreter(python: str) -> str:
+    """*python*'s version and build, as far as it tells: CPython's speed depends on
+    profile-guided and link-time optimisation (configure --enable-optimizations,
+    --with-lto) and on libpython being part of the executable (a shared libpython costs an
+    indirection per C call). pyenv builds neither optimisation unless asked to
+    (PYTHON_CONFIGURE_OPTS), and links libpython as a shared library with --enable-shared;
+    a distribution's python3 is usually built with PGO by its own build scripts, which
+    ``CONFIG_ARGS`` does not show."""
+    probe = (
+        "import sys, sysconfig\n"
+        "a = sysconfig.get_config_var('CONFIG_ARGS') or ''\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "print(sys.version.split()[0], sys.executable,\n"
+        "      'shared' if 'libpython' in maps else 'static',\n"
+        "      '--enable-optimizations' in a, '--with-lto' in a)\n"
+    )
+    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    version, path, libpython, pgo, lto = out.stdout.split()
+    return (
+        f"Python {version} ({path}; libpython {libpython}; configure "
+        f"--enable-optimizations: {pgo}, --with-lto: {lto})"
+    )
+
+
 def run_measured(
     args: list[str], ok_codes: tuple[int, ...] = (0,)
 ) -> tuple[float, float, str, float]:
@@ -262,7 +290,7 @@ def python_child(
     best: tuple[float, float, dict[str, object], float] | None = None
     peak = 0.0
     for _ in range(max(repeat, 1)):
-        _, rss, out, _ = run_measured([sys.executable, "-c", CHILD, mode, str(path), jobs])
+        _, rss, out, _ = run_measured([PYTHON, "-c", CHILD, mode, str(path), jobs])
         info = json.loads(out.strip().splitlines()[-1])
         rss = max(rss, int(info.pop("hwm_kib")) / 1024)
         peak = max(peak, rss)
@@ -278,7 +306,7 @@ def command_child(path: Path, report: Path, repeat: int = 1) -> tuple[float, flo
     peak RSS MiB of the command's own process, CPU seconds incl. its --jobs workers), the
     fastest run. Exit 1 is a verdict (the file has FAIL flows), not a failure."""
     args = [
-        sys.executable, "-m", "ecc_doctor", "analyze", str(path), "--ports", "5060,5062",
+        PYTHON, "-m", "ecc_doctor", "analyze", str(path), "--ports", "5060,5062",
         "--format", "json", "--json", str(report),
     ]  # fmt: skip
     runs = [run_measured(args, ok_codes=(0, 1)) for _ in range(max(repeat, 1))]
@@ -341,11 +369,19 @@ def main() -> None:
         "--repeat", type=int, default=1, help="runs per measurement, the fastest is reported"
     )
     parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter that runs ecc-doctor (default: this one); it must have "
+        "ecc-doctor installed, e.g. a venv made with it and pip install -e .",
+    )
+    parser.add_argument(
         "--jobs",
         default="1,auto",
         help="analyze --jobs values to measure, comma list of numbers or auto (default 1,auto)",
     )
     opts = parser.parse_args()
+    global PYTHON
+    PYTHON = opts.python
     work = Path(tempfile.mkdtemp(prefix="ecc-bench-"))
     os.chmod(work, 0o777)  # tcpdump drops privileges before writing
     try:
@@ -431,7 +467,8 @@ def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
         piece.unlink()
     flat.append(f"| full | {total:,} | {' | '.join(f'{r:.0f}' for r in analyze_rss)} | {reader_rss:.0f} |")  # fmt: skip
 
-    print(f"\nCapture: {total:,} packets, {size:.0f} MB ({path.name}); Python {sys.version.split()[0]}; best of {n} run(s)")  # fmt: skip
+    print(f"\nCapture: {total:,} packets, {size:.0f} MB ({path.name}); best of {n} run(s)")  # fmt: skip
+    print(f"Interpreter: {interpreter(PYTHON)}")
     print(f"Machine at the start: {before}")
     print(f"Machine at the end: {machine()}\n")
     print("| tool | packets/s (wall) | packets/s (CPU time) | peak RSS (MiB) | notes |")
