@@ -238,7 +238,7 @@ class _Worker:
         stopped; a worker that has ended (an error, or killed) raises its error here."""
         if batch is None:
             packed: object = None
-        elif all(type(r) is SipMessage for r in batch):
+        elif {*map(type, batch)} == {SipMessage}:  # one C-level pass, not a generator
             packed = (True, [*map(tuple, cast("list[SipMessage]", batch))])  # messages only
         else:
             packed = (False, [tuple(r) if type(r) is SipMessage else r for r in batch])
