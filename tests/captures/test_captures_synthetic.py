@@ -15,7 +15,9 @@ from scapy.packet import Packet, Raw
 from ecc_doctor.captures import sipassembler, sipframing
 from ecc_doctor.captures.reader import Decoder, PcapEngine, SipAssembler
 from ecc_doctor.captures.records import ACK, FIN, PSH, SYN, CaptureNote, Frame, SipMessage
+from ecc_doctor.captures.sip.analyze import analyze_file
 from ecc_doctor.errors import CaptureError
+from ecc_doctor.models import Finding, Status
 
 MAC_A, MAC_B = "00:00:5e:00:53:01", "00:00:5e:00:53:02"
 A4, B4 = "192.0.2.1", "192.0.2.2"
@@ -323,12 +325,23 @@ def test_udp_junk_keepalives_and_stun(tmp_path: Path) -> None:
     assert [(n.rule, n.frames) for n in notes(records)] == [("sip.framing", (3,))]
 
 
+def framing_notes(path: Path) -> list[Finding]:
+    """The ``sip.framing`` notes of the analysis: a UDP datagram's Content-Length is checked
+    against its body where the datagram is parsed, not by the reader."""
+    return [n for n in analyze_file(path, jobs=1).notes if n.rule == "sip.framing"]
+
+
 def test_udp_content_length_larger_than_the_datagram(tmp_path: Path) -> None:
     bad = sip_message("INVITE sip:bob@x SIP/2.0", body=b"v=0\r\n", clen="500")
-    records = sip_records(write_pcap(tmp_path / "cl.pcap", [udp4(bad)]))
+    path = write_pcap(tmp_path / "cl.pcap", [udp4(bad)])
+    records = sip_records(path)
     assert [m.data for m in messages(records)] == [bad]
-    (note,) = notes(records)
-    assert note.rule == "sip.framing" and "Content-Length 500" in note.message
+    assert notes(records) == []  # the reader passes the datagram on as it is
+    (note,) = framing_notes(path)
+    assert note.message == (
+        "frame 1: malformed SIP message: Content-Length 500 but only 5 body bytes"
+    )
+    assert note.frames == (1,) and note.severity is Status.WARN
 
 
 # --- link types and file formats ------------------------------------------------------
@@ -678,16 +691,22 @@ def test_random_segmentation_reordering_and_retransmission(seed: int) -> None:
     ],
 )
 def test_bad_content_length_on_udp(tmp_path: Path, clen: str, why: str | None) -> None:
-    """The reader's fast lane (plain IPv4/UDP) and the general path (VLAN-tagged) agree."""
+    """The reader's fast lane (plain IPv4/UDP) and the general path (VLAN-tagged) agree,
+    and the analysis of either notes the bad Content-Length."""
     bad = sip_message("INVITE sip:bob@x SIP/2.0", body=b"v=0\r\n", clen=clen)
-    plain = sip_records(write_pcap(tmp_path / "plain.pcap", [udp4(bad)]))
+    plain_path = write_pcap(tmp_path / "plain.pcap", [udp4(bad)])
+    plain = sip_records(plain_path)
     ip = IP(src=A4, dst=B4, id=1) / UDP(sport=5060, dport=5060) / Raw(bad)
     tagged = bytes(Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=10) / ip)
-    general = sip_records(write_pcap(tmp_path / "vlan.pcap", [tagged]))
+    general_path = write_pcap(tmp_path / "vlan.pcap", [tagged])
+    general = sip_records(general_path)
     assert plain == general
     assert [m.data for m in messages(plain)] == [bad]
+    assert notes(plain) == []
+    found = framing_notes(plain_path)
+    assert found == framing_notes(general_path)
     if why is None:
-        assert notes(plain) == []
+        assert found == []
     else:
-        (note,) = notes(plain)
-        assert note.rule == "sip.framing" and why in note.message
+        (note,) = found
+        assert why in note.message and note.frames == (1,)

@@ -95,8 +95,9 @@ class PcapEngine:
         (all messages of a Call-ID to one process, every REGISTER to process 0). Whatever a
         UDP datagram gives (its message, or a note about it) goes to one owner
         (:func:`_datagram_owner`); notes about the capture itself (truncation, TCP streams,
-        fragments) go to process 0. Duplicates, junk and framing are judged here, once for
-        the whole capture, as in one process.
+        fragments) go to process 0. Duplicates, junk and TCP framing are judged here, once
+        for the whole capture, as in one process; a UDP datagram's Content-Length is
+        checked against its body by the analysis process that parses it.
         """
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")

@@ -117,7 +117,9 @@ class SipAssembler:
                 _snaplen(frames[-1], len(payload), payload_len, frames),
                 mark_cut(message),
             ]
-        return [*_udp_body_check(payload, frames), message]
+        # its Content-Length is checked against the body where it is parsed (the analyzer:
+        # udp_body_check), not by scanning the header block here as well
+        return [message]
 
     def _tcp(self, frame: Frame) -> Out:
         key = (frame.src, frame.sport, frame.dst, frame.dport)
@@ -399,7 +401,7 @@ _LENGTH_OR_EMPTY_LINE = re.compile(
 )
 
 
-def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
+def udp_body_check(payload: bytes, frames: tuple[int, ...]) -> list[CaptureNote]:
     """RFC 3261 18.3: a datagram shorter than its Content-Length is malformed."""
     crlf = payload.find(b"\r\n\r\n")
     if crlf >= 0:
@@ -416,8 +418,10 @@ def _udp_body_check(payload: bytes, frames: tuple[int, ...]) -> Out:
     return _body_check(payload, frames, end, CONTENT_LENGTH.findall(payload, 0, end))
 
 
-def _body_check(payload: bytes, frames: tuple[int, ...], end: int, found: list[bytes]) -> Out:
-    """_udp_body_check() once the header block ends at *end* and has the Content-Length
+def _body_check(
+    payload: bytes, frames: tuple[int, ...], end: int, found: list[bytes]
+) -> list[CaptureNote]:
+    """udp_body_check() once the header block ends at *end* and has the Content-Length
     values *found*."""
     # the common case, one plain Content-Length, without content_length()'s copy of the
     # header block and its set of values; anything else takes the general path

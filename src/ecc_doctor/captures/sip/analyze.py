@@ -25,6 +25,8 @@ from ecc_doctor.captures.sip.common import FlowDraft
 from ecc_doctor.captures.sip.message import ParseFailure, SipMsg, parse
 from ecc_doctor.captures.sip.prack import InviteTracker
 from ecc_doctor.captures.sip.register import AURA_MAX_CONTACTS, RegisterTracker
+from ecc_doctor.captures.sipassembler import udp_body_check
+from ecc_doctor.captures.sipframing import looks_like_sip
 from ecc_doctor.errors import CaptureError, ConfigError
 from ecc_doctor.models import Finding, Status
 from ecc_doctor.netaddr import host_port
@@ -217,14 +219,22 @@ class _Analyzer:
         self.result.messages += 1
         if self._duplicate(rec):
             self.result.duplicates += 1
+            if rec.transport == "UDP" and not rec.cut:
+                self._body_check(rec)
             return
+        msg = parse(rec)
+        if (
+            rec.transport == "UDP"
+            and not rec.cut
+            and (type(msg) is ParseFailure or not msg.body_fits)  # type: ignore[union-attr]
+        ):
+            self._body_check(rec)
         # _clock()'s test inlined: this runs for every message, a jump almost never
         ts = rec.ts
         last = self.last_ts
         if last is not None and (ts - last < -CLOCK_BACK or ts - last > CLOCK_GAP):
             self._clock(rec)
         self.last_ts = ts
-        msg = parse(rec)
         if isinstance(msg, ParseFailure):
             self.result.unparsed += 1
             self.note("sip.parse", Status.WARN, f"{msg.reason} (f{rec.frame})", rec.frames)
@@ -256,6 +266,18 @@ class _Analyzer:
             if self.inv is not None:
                 self.inv.park(msg.ts)
             self._collect()
+
+    def _body_check(self, rec: SipMessage) -> None:
+        """RFC 3261 §18.3 on a UDP datagram (not cut by the snapshot length): a ``sip.framing``
+        note when its header block has no end or its Content-Length is invalid or larger
+        than its body. Asked only when the parse could not tell that all is well
+        (``SipMsg.body_fits``): the parse has already split the header block, so most
+        datagrams need no second scan of it. Like the reader's other framing rules, it
+        applies to a datagram that starts with a SIP start line (the reader reports any
+        other on a SIP port as junk; the parse reports one given here as unreadable)."""
+        if looks_like_sip(rec.data):
+            for note in udp_body_check(rec.data, rec.frames):
+                self.capture_note(note)
 
     def _duplicate(self, rec: SipMessage) -> bool:
         """A byte-identical copy on the same hop within 5 ms: captured twice, not resent."""

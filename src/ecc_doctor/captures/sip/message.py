@@ -416,6 +416,12 @@ class SipMsg:
     problems: list[str] = field(default_factory=list)
     cseq: int = -1
     cseq_method: str = ""
+    #: True when the byte-level framing rules find nothing wrong with the header block's
+    #: end and Content-Length (what ``sipassembler.udp_body_check`` would say of the
+    #: datagram): the block ends at the first CRLFCRLF with no bare LF before it, each
+    #: header is on one line, a Content-Length line reads the same to those rules, and its
+    #: value is a number no larger than the body. False means "not known", not "wrong".
+    body_fits: bool = False
 
     # -- header access ---------------------------------------------------------------
     def all(self, name: str) -> list[str]:
@@ -548,12 +554,27 @@ def _header_line(line: str) -> _Line:
     key = _KEYS[name] if colon else ""
     if not key:
         return _NOT_PLAIN
+    if key == "content-length" and not _plain_length(name, value):
+        return _NOT_PLAIN  # grouped line by line, and the datagram body check reads it itself
     value = value.strip()
     if key not in LIST_HEADERS:
         return key, (value,)
     if "," not in value:  # what split_list makes of a single value, without the call
         return key, (value,) if value else ()
     return key, tuple(split_list(value))
+
+
+def _plain_length(name: str, value: str) -> bool:
+    """A Content-Length line (*name* ``:`` *value*) whose stripped value is what the
+    byte-level rule reads (``sipframing.CONTENT_LENGTH``: the name, spaces or tabs, the
+    colon, spaces or tabs, the value to the line end, stripped of ASCII white space): ASCII,
+    no CR, and no white space that ``str.strip()`` drops and ``bytes.strip()`` keeps."""
+    return (
+        name.rstrip(" \t").lower() in ("content-length", "l")
+        and value.isascii()
+        and "\r" not in value
+        and value.strip() == value.strip(" \t\x0b\x0c")
+    )
 
 
 #: (is_request, method, status, reason, Request-URI, status problem, Request-URI problem)
@@ -622,6 +643,8 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         data = data[:MAX_MESSAGE]
         problems.append(f"message longer than {MAX_MESSAGE} bytes, the rest was ignored")
     head, sep, body = data.partition(b"\r\n\r\n")
+    # the header block is plain so far (see SipMsg.body_fits)
+    plain = bool(sep) and not problems
     if not sep:
         head, sep, body = data.partition(b"\n\n")
         if sep:
@@ -632,11 +655,14 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     if text.count("\n") >= count:  # a bare LF as well: every line end counts
         lines = text.replace("\r\n", "\n").split("\n")
         count = len(lines)
+        plain = False
     first = 0
     while first < count and (not lines[first] or lines[first].isspace()):
         first += 1  # leading CRLFs are allowed before a message (RFC 3261 §7.5)
     if first == count:
         return ParseFailure(rec, "empty SIP payload")
+    if first:
+        plain = False
     start = _STARTS[lines[first]]
     if isinstance(start, str):
         return ParseFailure(rec, start)
@@ -654,6 +680,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     count -= first + 1  # header lines
     if len(headers) < count or "" in headers or count > MAX_HEADERS:
         headers = _group_lines(header_lines, problems)
+        plain = False
     # Fill CSeq and note the malformations analyzers and engineers care about.
     values = headers.get("cseq")
     cseq_text = values[0] if values else ""
@@ -703,14 +730,29 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         declared = _INTS[length]
         if declared is None:
             problems.append(f"Content-Length is not a number: {length[:20]!r}")
+            plain = False
         elif rec.transport == "UDP" and declared < len(body):
             body = body[:declared]
         elif declared > len(body):
             problems.append(
                 f"Content-Length {declared} but only {len(body)} body bytes (RFC 3261 §18.3)"
             )
+            plain = False
+    elif values:
+        plain = False  # an empty value
     msg = SipMsg(
-        rec, is_request, method, status, reason, ruri, headers, body, problems, cseq, cseq_method
+        rec,
+        is_request,
+        method,
+        status,
+        reason,
+        ruri,
+        headers,
+        body,
+        problems,
+        cseq,
+        cseq_method,
+        plain,
     )
     # the cached properties, filled here without the descriptor calls
     cache = msg.__dict__
