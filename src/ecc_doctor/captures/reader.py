@@ -171,6 +171,7 @@ class _FastLane:
         fields = _IPV4_UDP
         count = len(outs)
         pairs: dict[bytes, tuple[str, str]] = {}
+        first_bytes = SIP_FIRST_BYTES
 
         def take(buf: bytes, ip: int, end: int, frame: int, ts: float) -> int:
             total, ip_id, addrs, sport, dport, ulen = fields(buf, ip + 2)
@@ -189,7 +190,12 @@ class _FastLane:
                 if len(pairs) >= 4096:
                     pairs.clear()
                 hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
-            out = outs[_datagram_owner(buf, count, start, stop)] if count > 1 else outs[0]
+            if count == 1:
+                out = outs[0]
+            elif stop > start and buf[start] in first_bytes:  # _datagram_owner() inlined
+                out = outs[shard_of(buf, count, start, stop)]
+            else:
+                out = outs[0]
             out.extend(
                 datagram(
                     (frame,),

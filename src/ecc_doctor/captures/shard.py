@@ -89,7 +89,8 @@ def shard_of(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:
         return zlib.crc32(call_id_key(data, start, stop, end)) % count
     # from here data[end] is the CR of the CRLFCRLF, so a line's CR is found before end + 1
     first = data[start]
-    if first == 0x53 and data.startswith(b"SIP/", start):  # "S": a status line
+    if first == 0x53:  # "S": a status line (or a request such as SUBSCRIBE, which
+        # is_register() tells apart; the CSeq test alone costs less than telling them apart)
         at = data.find(b"\r\nCSeq:", start, end)
         # the method's case does not matter (the parser upper-cases it)
         if (
