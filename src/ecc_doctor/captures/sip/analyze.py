@@ -226,7 +226,7 @@ class _Analyzer:
         if (
             rec.transport == "UDP"
             and not rec.cut
-            and (type(msg) is ParseFailure or not msg.body_fits)  # type: ignore[union-attr]
+            and (isinstance(msg, ParseFailure) or not msg.body_fits)
         ):
             self._body_check(rec)
         # _clock()'s test inlined: this runs for every message, a jump almost never
