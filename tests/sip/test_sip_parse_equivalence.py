@@ -136,10 +136,13 @@ def ref_name_addr(value: str) -> NameAddr:
         display, _, rest = text.partition("<")
         uri_text, _, after = rest.partition(">")
         params, dupes = ref_params(after.lstrip().removeprefix(";"))
-        return NameAddr(text, ref_unquote(display), ref_uri(uri_text), params, tuple(dupes))
+        uri = ref_uri(uri_text)
+        flawed = bool(dupes) or bool(uri.problem)
+        return NameAddr(text, ref_unquote(display), uri, params, tuple(dupes), False, flawed)
     uri_text, _, after = text.partition(";")
     params, dupes = ref_params(after)
-    return NameAddr(text, "", ref_uri(uri_text), params, tuple(dupes))
+    uri = ref_uri(uri_text)
+    return NameAddr(text, "", uri, params, tuple(dupes), False, bool(dupes) or bool(uri.problem))
 
 
 def ref_via(value: str) -> Via:

@@ -217,20 +217,27 @@ class _Analyzer:
     # -- messages ---------------------------------------------------------------------
     def message(self, rec: SipMessage) -> None:
         self.result.messages += 1
-        if self._duplicate(rec):
-            self.result.duplicates += 1
-            if rec.transport == "UDP" and not rec.cut:
-                self._body_check(rec)
-            return
+        # the record's fields read once (each named-tuple field read is a descriptor call)
+        _, ts, src, sport, dst, dport, transport, data, cut = rec
+        # a byte-identical copy on the same hop within 5 ms: captured twice, not resent
+        # (the duplicate test inlined: it runs for every message)
+        key = (src, sport, dst, dport, data)
+        recent = self.recent
+        seen = recent.get(key)
+        recent[key] = ts
+        if seen is not None:
+            recent.move_to_end(key)
+            if abs(ts - seen) < 0.005:
+                self.result.duplicates += 1
+                if transport == "UDP" and not cut:
+                    self._body_check(rec)
+                return
+        elif len(recent) > RECENT:
+            recent.popitem(last=False)
         msg = parse(rec)
-        if (
-            rec.transport == "UDP"
-            and not rec.cut
-            and (isinstance(msg, ParseFailure) or not msg.body_fits)
-        ):
+        if transport == "UDP" and not cut and (isinstance(msg, ParseFailure) or not msg.body_fits):
             self._body_check(rec)
         # _clock()'s test inlined: this runs for every message, a jump almost never
-        ts = rec.ts
         last = self.last_ts
         if last is not None and (ts - last < -CLOCK_BACK or ts - last > CLOCK_GAP):
             self._clock(rec)
@@ -246,7 +253,7 @@ class _Analyzer:
             draft = self.reg.feed(msg)
         elif self.inv is not None:
             draft = self.inv.track(msg)
-        if rec.cut and draft is not None:
+        if cut and draft is not None:
             draft.mark_cut(msg.frame)
         if msg.problems:
             text = f"{msg.label} f{msg.frame}: " + "; ".join(msg.problems[:3])
@@ -278,18 +285,6 @@ class _Analyzer:
         if looks_like_sip(rec.data):
             for note in udp_body_check(rec.data, rec.frames):
                 self.capture_note(note)
-
-    def _duplicate(self, rec: SipMessage) -> bool:
-        """A byte-identical copy on the same hop within 5 ms: captured twice, not resent."""
-        key = (rec.src, rec.sport, rec.dst, rec.dport, rec.data)
-        recent = self.recent
-        seen = recent.get(key)
-        recent[key] = rec.ts
-        if seen is not None:
-            recent.move_to_end(key)
-        elif len(recent) > RECENT:
-            recent.popitem(last=False)
-        return seen is not None and abs(rec.ts - seen) < 0.005
 
     def _clock(self, rec: SipMessage) -> None:
         if self.last_ts is not None and self.ts_ok:

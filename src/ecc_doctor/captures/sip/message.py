@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import NamedTuple, TypeVar
 
 from ecc_doctor.captures.records import SipMessage
 
@@ -293,6 +293,9 @@ class NameAddr(NamedTuple):
     params: dict[str, str]
     dup_params: tuple[str, ...] = ()
     star: bool = False
+    #: ``bool(dup_params or uri.problem)``: what the parse checks for every From, To and
+    #: Contact, in one field read (a named tuple's field is read through a descriptor)
+    flawed: bool = False
 
     @property
     def tag(self) -> str:
@@ -312,11 +315,14 @@ def parse_name_addr(value: str) -> NameAddr:
         display = display.strip()
         if display[:1] == '"':
             display = unquote(display)
-        return _new(NameAddr, (text, display, _uri[uri_text], params, tuple(dupes), False))
+        uri = _uri[uri_text]
+        flawed = bool(dupes or uri.problem)
+        return _new(NameAddr, (text, display, uri, params, tuple(dupes), False, flawed))
     # addr-spec: header parameters follow the URI (RFC 3261 §20.10)
     uri_text, _, after = text.partition(";")
     params, dupes = parse_params(after)
-    return _new(NameAddr, (text, "", _uri[uri_text], params, tuple(dupes), False))
+    uri = _uri[uri_text]
+    return _new(NameAddr, (text, "", uri, params, tuple(dupes), False, bool(dupes or uri.problem)))
 
 
 class Via(NamedTuple):
@@ -350,6 +356,8 @@ def parse_via(value: str) -> Via:
 
 _uri: _Memo[Uri] = _Memo(parse_uri)
 _name_addr: _Memo[NameAddr] = _Memo(parse_name_addr)
+#: What the parse makes of a missing From or To (its URI's problem says so)
+_NO_ADDR = parse_name_addr("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,35 +383,14 @@ def parse_auth(value: str) -> Challenge:
     return Challenge(scheme=scheme.strip(), params=params)
 
 
-class _once(Generic[T]):  # noqa: N801 - used like functools.cached_property
-    """Like ``functools.cached_property`` without its per-access lock (Python 3.11): the
-    value is computed on first access and stored in the instance ``__dict__``."""
-
-    def __init__(self, fn: Callable[[Any], T]) -> None:
-        self.fn = fn
-        self.name = fn.__name__
-        self.__doc__ = fn.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _once[T]: ...
-
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> T: ...
-
-    def __get__(self, obj: object, owner: type | None = None) -> T | _once[T]:
-        if obj is None:
-            return self
-        value = self.fn(obj)
-        obj.__dict__[self.name] = value
-        return value
-
-
-@dataclass
+@dataclass(slots=True)
 class SipMsg:
-    """One parsed SIP message; ``rec`` is the record it came from (frames, time, addresses)."""
+    """One parsed SIP message; ``rec`` is the record it came from (frames, time, addresses).
+
+    Made by :func:`parse` only, with every field given. A slots class: the rules read its
+    fields dozens of times per message, and a slot read is a fixed offset where an instance
+    dictionary (or a cached property shadowing a class attribute) is a lookup each time.
+    """
 
     rec: SipMessage
     is_request: bool
@@ -422,6 +409,12 @@ class SipMsg:
     #: header is on one line, a Content-Length line reads the same to those rules, and its
     #: value is a number no larger than the body. False means "not known", not "wrong".
     body_fits: bool = False
+    #: the values every analyzer reads, parsed with the message (from the memos)
+    call_id: str = ""  # the first Call-ID, stripped
+    from_: NameAddr = _NO_ADDR
+    to: NameAddr = _NO_ADDR
+    top_via: Via | None = None
+    contacts: list[NameAddr] = field(default_factory=list)
 
     # -- header access ---------------------------------------------------------------
     def all(self, name: str) -> list[str]:
@@ -443,34 +436,10 @@ class SipMsg:
         """Option tags of Supported/Require (lower-cased)."""
         return {v.strip().lower() for v in self._values(name) if v.strip()}
 
-    @_once
-    def call_id(self) -> str:
-        values = self.headers.get("call-id")
-        return values[0].strip() if values else ""
-
-    @_once
-    def from_(self) -> NameAddr:
-        values = self.headers.get("from")
-        return _name_addr(values[0] if values else "")
-
-    @_once
-    def to(self) -> NameAddr:
-        values = self.headers.get("to")
-        return _name_addr(values[0] if values else "")
-
-    @_once
-    def top_via(self) -> Via | None:
-        values = self.headers.get("via")
-        return _VIAS[values[0]][0] if values and values[0] else None
-
     @property
     def branch(self) -> str:
         via = self.top_via
         return via.branch if via else ""
-
-    @_once
-    def contacts(self) -> list[NameAddr]:
-        return [_name_addr(v) for v in self.headers.get("contact", ())]
 
     @property
     def expires(self) -> int | None:
@@ -706,7 +675,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
     # the values every analyzer reads, parsed here rather than lazily (see SipMsg)
     from_ = _name_addr[froms[0] if froms else ""]
     to = _name_addr[tos[0] if tos else ""]
-    if from_.dup_params or from_.uri.problem or to.dup_params or to.uri.problem:
+    if from_.flawed or to.flawed:
         for name, values, addr in (("From", froms, from_), ("To", tos, to)):
             if values and "tag" in addr.dup_params:
                 problems.append(f"{name} carries more than one tag parameter: {addr.raw[:120]!r}")
@@ -721,7 +690,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             problems.append(via_problem)
     contacts = [*map(_name_addr.__getitem__, get("contact", ()))]
     for contact in contacts:
-        if contact.uri.problem:
+        if contact.flawed and contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
             break
     values = get("content-length")
@@ -740,7 +709,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             plain = False
     elif values:
         plain = False  # an empty value
-    msg = SipMsg(
+    return SipMsg(
         rec,
         is_request,
         method,
@@ -753,15 +722,12 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         cseq,
         cseq_method,
         plain,
+        call_ids[0].strip() if call_ids else "",
+        from_,
+        to,
+        top_via,
+        contacts,
     )
-    # the cached properties, filled here without the descriptor calls
-    cache = msg.__dict__
-    cache["from_"] = from_
-    cache["to"] = to
-    cache["top_via"] = top_via
-    cache["call_id"] = call_ids[0].strip() if call_ids else ""
-    cache["contacts"] = contacts
-    return msg
 
 
 def _group_lines(lines: list[str], problems: list[str]) -> dict[str, tuple[str, ...]]:
