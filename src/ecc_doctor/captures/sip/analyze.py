@@ -235,14 +235,14 @@ class _Analyzer:
         elif len(recent) > RECENT:
             recent.popitem(last=False)
         msg = parse(rec)
-        if transport == "UDP" and not cut and (isinstance(msg, ParseFailure) or not msg.body_fits):
+        if transport == "UDP" and not cut and (type(msg) is ParseFailure or not msg.body_fits):
             self._body_check(rec)
         # _clock()'s test inlined: this runs for every message, a jump almost never
         last = self.last_ts
         if last is not None and (ts - last < -CLOCK_BACK or ts - last > CLOCK_GAP):
             self._clock(rec)
         self.last_ts = ts
-        if isinstance(msg, ParseFailure):
+        if type(msg) is ParseFailure:
             self.result.unparsed += 1
             self.note("sip.parse", Status.WARN, f"{msg.reason} (f{rec.frame})", rec.frames)
             return
@@ -500,7 +500,7 @@ def analyze_records(
     analyzer.ladders_on = ladders or ladder_call_id is not None
     with fewer_collections():
         for rec in records:
-            if isinstance(rec, CaptureNote):
+            if type(rec) is CaptureNote:
                 analyzer.capture_note(rec)
                 continue
             analyzer.message(rec)

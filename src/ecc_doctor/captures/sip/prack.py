@@ -24,7 +24,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, final
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -136,6 +136,7 @@ class CallState:
         return reduce_fields(self)
 
 
+@final  # told from a CallState by type() is
 class ParkedCall(NamedTuple):
     """A call quiet for PARK_IDLE, serialized: a few hundred bytes instead of the several KiB
     of live objects (plus its finished Flow when it is settled, see ``flow``). Ended calls wait out 64*T1 for late messages, answered ones up to 300 s
@@ -309,7 +310,7 @@ class InviteTracker:
             call = CallState(draft=draft)
             for key, old in self.calls.put(call_id, call):
                 self._finish(key, old, evicted=True)
-        elif isinstance(call, ParkedCall):
+        elif type(call) is ParkedCall:
             call = unpark(call)
             self.calls.replace(call_id, call)
         draft = call.draft
@@ -828,7 +829,7 @@ class InviteTracker:
         (2xx) idle for 300 s. Walks from the least recently active call and stops early."""
 
         def done(call: CallState | ParkedCall) -> bool | None:
-            if isinstance(call, ParkedCall):
+            if type(call) is ParkedCall:
                 quiet = now - call.last_ts
                 if quiet <= TIMER_F:
                     return None
