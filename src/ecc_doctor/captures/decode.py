@@ -286,13 +286,15 @@ def _transport(
             return None
         sport, dport, ulen = struct.unpack_from("!HHH", data, off)
         start = off + 8
-        plen = min(ulen - 8, end - start) if ulen >= 8 else end - start
+        plen = end - start
+        if 8 <= ulen < plen + 8:  # (not min(): this runs for every UDP packet)
+            plen = ulen - 8
         if want is not None and not want(UDP, sport, dport, data, start):
             return None
         payload = data[start : start + plen]
         return Frame(
             frames[-1], ts, address(src), address(dst), UDP, sport, dport, payload,
-            payload_len=max(plen, 0), ip_id=ip_id,
+            payload_len=plen if plen > 0 else 0, ip_id=ip_id,
             fragments=frames if len(frames) > 1 else (),
         )  # fmt: skip
     if proto == TCP:
@@ -307,7 +309,7 @@ def _transport(
         payload = data[start:end]
         return Frame(
             frames[-1], ts, address(src), address(dst), TCP, sport, dport, payload,
-            tcp_flags=flags, seq=seq, ack=ack, payload_len=max(end - start, 0), ip_id=ip_id,
+            tcp_flags=flags, seq=seq, ack=ack, payload_len=end - start if end > start else 0, ip_id=ip_id,
             fragments=frames if len(frames) > 1 else (),
         )  # fmt: skip
     return None
