@@ -71,3 +71,20 @@ def test_shard_of_is_the_general_rule(seed: int) -> None:
         elif stop == 2 or buf[2] not in SIP_FIRST_BYTES:
             assert owner == 0, data
         assert 0 <= owner < count
+
+
+@pytest.mark.parametrize("pad", [65_520, 65_526, 65_527, 65_528, 65_540, 70_000])
+def test_shard_of_a_header_block_near_or_past_the_parser_limit(pad: int) -> None:
+    # the parser reads 64 KiB of a message: a Call-ID or CSeq beyond it, or a header block
+    # that ends right at the limit, is placed where the general rule puts it
+    for head in (b"INVITE sip:a@h SIP/2.0", b"SIP/2.0 200 OK"):
+        for tail in (b"Call-ID: late\r\nCSeq: 1 REGISTER", b"CSeq: 2 INVITE\r\nCall-ID: late"):
+            data = head + b"\r\nCall-ID: early\r\nX: " + b"a" * pad + b"\r\n" + tail + b"\r\n\r\n"
+            for cut in (len(data), len(data) - 2, pad):
+                msg = data[:cut]
+                for count in (2, 3):
+                    assert shard_of(msg, count) == _general(msg, count, 0, len(msg))
+                    buf = b"yy" + msg + b"\r\n\r\n"
+                    assert shard_of(buf, count, 2, 2 + len(msg)) == _general(
+                        buf, count, 2, 2 + len(msg)
+                    )

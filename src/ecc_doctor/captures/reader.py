@@ -200,10 +200,11 @@ class _FastLane:
                 if len(pairs) >= 4096:
                     pairs.clear()
                 hosts = pairs[addrs] = (address(addrs[:4]), address(addrs[4:]))
+            payload = buf[start:stop]
             if count == 1:
                 out = outs[0]
-            elif stop > start and buf[start] in first_bytes:  # _datagram_owner() inlined
-                out = outs[shard_of(buf, count, start, stop)]
+            elif payload and payload[0] in first_bytes:  # _datagram_owner() inlined
+                out = outs[shard_of(payload, count)]
             else:
                 out = outs[0]
             out.extend(
@@ -214,7 +215,7 @@ class _FastLane:
                     sport,
                     hosts[1],
                     dport,
-                    buf[start:stop],
+                    payload,
                     plen,
                     ip_id,
                 )

@@ -26,8 +26,8 @@ _CSEQ_METHOD = re.compile(rb"\ncseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGN
 _MAX_HEAD = 65_536  # what the parser reads of a message (message.MAX_MESSAGE)
 _R = (0x52, 0x72)  # "R" and "r": the first byte of what upper-cases to "REGISTER "
 
-# Every function takes the message as ``data[start:stop]`` (the file reader passes its read
-# buffer and the payload's bounds, so a message another process owns is never copied).
+# Every function takes the message as ``data[start:stop]``; the reading process passes the
+# message itself (it copies each SIP payload out of its read buffer for the record anyway).
 
 
 def _head_end(data: bytes, start: int, stop: int) -> int:
@@ -76,30 +76,35 @@ def shard_of(data: bytes, count: int, start: int = 0, stop: int = -1) -> int:
     """The process (0..count-1) that analyses the SIP message ``data[start:stop]``."""
     if count <= 1:
         return 0
-    if stop < 0:
-        stop = len(data)
-    # is_register() and call_id_key() inlined for the common spellings: this runs in every
-    # process for every SIP message of the capture (each C call counts, so the branches
-    # test the first byte before anything else)
-    end = data.find(b"\r\n\r\n", start, stop if stop - start <= _MAX_HEAD else start + _MAX_HEAD)
-    if end < 0:
-        end = _head_end(data, start, stop)
-        if is_register(data, start, stop, end):
+    if start or 0 <= stop < len(data):
+        data = data[start : stop if stop >= 0 else len(data)]
+    # is_register() and call_id_key() inlined for the common spellings: this runs in the
+    # reading process for every SIP message of the capture. Each find() has one argument
+    # where it can (Python 3.11 parses find()'s optional bounds from a format string, some
+    # hundreds of instructions a call), so the header block's end is found once and a
+    # header found after it counts as absent: in a header block that has the header, its
+    # first occurrence in the message is there.
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end > _MAX_HEAD - 4:  # no end within what the parser reads
+        size = len(data)
+        end = _head_end(data, 0, size)
+        if is_register(data, 0, size, end):
             return 0
-        return zlib.crc32(call_id_key(data, start, stop, end)) % count
-    # from here data[end] is the CR of the CRLFCRLF, so a line's CR is found before end + 1
-    first = data[start]
+        return zlib.crc32(call_id_key(data, 0, size, end)) % count
+    # from here data[end] is the CR of the CRLFCRLF, so the line of a header found before
+    # end ends at a CR no later than end
+    first = data[0]
     if first == 0x53:  # "S": a status line (or a request such as SUBSCRIBE, which
         # is_register() tells apart; the CSeq test alone costs less than telling them apart)
-        at = data.find(b"\r\nCSeq:", start, end)
+        at = data.find(b"\r\nCSeq:")
         # the method's case does not matter (the parser upper-cases it)
         if (
-            at < 0 or b"REGISTER" in data[at + 7 : data.find(b"\r", at + 7, end + 1)].upper()
-        ) and is_register(data, start, stop, end):
+            at < 0 or at > end or b"REGISTER" in data[at + 7 : data.find(b"\r", at + 7)].upper()
+        ) and is_register(data, 0, len(data), end):
             return 0
-    elif first in _R and data[start : start + 9].upper() == b"REGISTER ":
+    elif first in _R and data[:9].upper() == b"REGISTER ":
         return 0
-    at = data.find(b"\r\nCall-ID:", start, end)
-    if at < 0:
-        return zlib.crc32(call_id_key(data, start, stop, end)) % count
-    return zlib.crc32(data[at + 10 : data.find(b"\r", at + 10, end + 1)].strip()) % count
+    at = data.find(b"\r\nCall-ID:")
+    if at < 0 or at > end:
+        return zlib.crc32(call_id_key(data, 0, len(data), end)) % count
+    return zlib.crc32(data[at + 10 : data.find(b"\r", at + 10)].strip()) % count
