@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +14,17 @@ from types import ModuleType
 import pytest
 
 from ecc_doctor.lab import Lab
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this process (each xdist worker too) Python's Ctrl-C handler when it inherited
+    an ignored SIGINT: a test runner started in the background by a shell without job
+    control does, every CLI a test starts would inherit it (Python keeps an ignored SIGINT),
+    and the tests that press Ctrl-C on the CLI, as a terminal does, would wait in vain."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        with contextlib.suppress(ValueError):  # not the main thread: left as it is
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # ../shared next to the checkout (design notes, seeds, public captures); ECC_DOCTOR_SHARED

@@ -374,20 +374,10 @@ def test_a_stopped_check_ends_while_a_stuck_worker_blocks_the_reader(big_capture
     assert not _alive(_workers() - before) and not _alive(workers)
 
 
-#: ``python -m ecc_doctor`` as a terminal starts it, with Ctrl-C's Python handler: a test
-#: runner started in the background by a shell without job control ignores SIGINT, and a
-#: child inherits an ignored SIGINT (Python then keeps it ignored), which would make the
-#: Ctrl-C test wait for a handler the CLI never had
-_CLI = (
-    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "runpy.run_module('ecc_doctor', run_name='__main__', alter_sys=True)"
-)
-
-
 def _cli_process(*args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     return subprocess.Popen(
-        [sys.executable, "-c", _CLI, "analyze", *args],
+        [sys.executable, "-m", "ecc_doctor", "analyze", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
