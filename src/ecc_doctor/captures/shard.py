@@ -1,12 +1,14 @@
 """Which of N analysis processes owns a SIP message (``analyze --jobs N``).
 
-Every process reads the whole capture but analyses only its share of the SIP messages: all
-messages of one Call-ID go to the same process (an INVITE flow is one Call-ID), and every
-REGISTER request and response goes to process 0, because the REGISTER rules look across
-Call-IDs (contacts per AOR, a nonce used twice). The key is the first Call-ID header of the
-header block as written (``Call-ID`` or compact ``i``), so it is cheap to find without
-parsing the message: the common spellings ``Call-ID:`` and ``CSeq:`` are looked for first,
-other spellings (``i``, ``call-id``, ``CSEQ``...) only when those are absent. Only a malformed
+The reading process deals the SIP messages out to the analysis processes: all messages of
+one Call-ID go to the same process (an INVITE flow is one Call-ID), and every REGISTER
+request and response goes to process 0, because the REGISTER rules look across Call-IDs
+(contacts per AOR, a nonce used twice). The key is the first Call-ID header of the header
+block as written (``Call-ID`` or compact ``i``), so it is cheap to find without parsing the
+message: the common spelling ``Call-ID:`` is looked for first, and a status line whose
+header block does not hold the word "register" in any case cannot answer a REGISTER; other
+spellings (``i``, ``call-id``, ``CSEQ``...) are read by the general rule only when those
+tests cannot decide. Only a malformed
 message could be placed differently than the analysis sees it (a Call-ID or CSeq header
 twice, spelled two ways; a Call-ID written two ways within one call, or a folded one); its
 call would then be judged in two processes. Real stacks repeat these headers byte for byte.
