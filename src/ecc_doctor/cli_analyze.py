@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -366,9 +367,10 @@ def _raise_if_no_frame(path: Path, notes: Sequence[Finding]) -> None:
     from ecc_doctor.captures.pcapfile import open_capture
 
     try:
-        for rec in open_capture(path):
-            if type(rec) is tuple:
-                return  # a frame was read: the file is analyzed, WARN for the note
+        with contextlib.closing(open_capture(path)) as records:  # closed when left early
+            for rec in records:
+                if type(rec) is tuple:
+                    return  # a frame was read: the file is analyzed, WARN for the note
     except CaptureError:
         return  # a format only the other engine reads: leave it to the note
     why = stop.message.partition("; ")[0]  # not "frames before it were read"

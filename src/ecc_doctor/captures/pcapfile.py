@@ -9,7 +9,7 @@ exception; a file that is not a capture at all raises :class:`CaptureError`.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -112,7 +112,7 @@ def open_capture(
     progress: Progress | None = None,
     skip: Skip | None = None,
     lane: Lane | None = None,
-) -> Iterator[Record | CaptureNote | int]:
+) -> Generator[Record | CaptureNote | int, None, None]:
     """Records of the pcap or pcapng file at *path*, in file order (see ``Skip`` and
     ``Lane``; *lane* is used together with *skip*)."""
     try:

@@ -12,7 +12,8 @@ byte comparisons, before any record is built.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from ecc_doctor.captures.decode import Decoder, Want, address
@@ -53,25 +54,27 @@ class PcapEngine:
         decoder = Decoder()
         want = port_filter(ports) if ports is not None else None
         cut = 0
-        for rec in open_capture(path, self.progress):
-            if type(rec) is not tuple:
-                yield rec  # type: ignore[misc]
-                continue
-            frame_no, linktype, data, ts, origlen = rec
-            out = decoder.decode(linktype, data, ts, frame_no, want)
-            if decoder.notes:
-                yield from decoder.pop_notes()
-            if out is None:
-                continue
-            if (
-                len(data) < origlen
-                and isinstance(out, Frame)
-                and len(out.payload) < out.payload_len
-            ):
-                cut += 1
-                if cut == 1:
-                    yield _snaplen_note(frame_no, len(data), origlen)
-            yield out
+        # closed explicitly when this generator is closed (see sip())
+        with closing(open_capture(path, self.progress)) as records:
+            for rec in records:
+                if type(rec) is not tuple:
+                    yield rec  # type: ignore[misc]
+                    continue
+                frame_no, linktype, data, ts, origlen = rec
+                out = decoder.decode(linktype, data, ts, frame_no, want)
+                if decoder.notes:
+                    yield from decoder.pop_notes()
+                if out is None:
+                    continue
+                if (
+                    len(data) < origlen
+                    and isinstance(out, Frame)
+                    and len(out.payload) < out.payload_len
+                ):
+                    cut += 1
+                    if cut == 1:
+                        yield _snaplen_note(frame_no, len(data), origlen)
+                yield out
         yield from decoder.flush()
         if cut > 1:
             yield CaptureNote(
@@ -81,12 +84,16 @@ class PcapEngine:
 
     def sip(self, path: Path, ports: Sequence[int] = (5060, 5061)) -> Iterator[SipRecord]:
         """Every SIP message (UDP datagrams and TCP streams reassembled), in completion order."""
-        for _, batch in self.sip_routed(path, ports, 1, batch=16):
-            yield from batch
+        # closed explicitly: a generator compiled by mypyc (hatch_build.py) that is dropped
+        # unfinished does not close the generators it holds, as CPython's does, so their
+        # files would stay open until collected
+        with closing(self.sip_routed(path, ports, 1, batch=16)) as batches:
+            for _, batch in batches:
+                yield from batch
 
     def sip_routed(
         self, path: Path, ports: Sequence[int], count: int, batch: int = 256
-    ) -> Iterator[tuple[int, list[SipRecord]]]:
+    ) -> Generator[tuple[int, list[SipRecord]], None, None]:
         """What :meth:`sip` yields, dealt out to *count* analysis processes (an extension
         of the Engine protocol, for ``analyze --jobs``): ``(owner, records)`` pairs, each
         list about *batch* records long, in file order per owner.
@@ -113,27 +120,28 @@ class PcapEngine:
         # plain IPv4/UDP packets go through the fast lane there (see _FastLane)
         skip = (frozenset(ports), SIP_FIRST_BYTES)
         lane = _FastLane(assembler, ports, outs, batch)
-        for rec in open_capture(path, self.progress, skip, lane.take):
-            if type(rec) is not tuple:
-                if rec is not FLUSH:
-                    outs[0].append(rec)  # type: ignore[arg-type]
-            else:
-                frame = decode(rec[1], rec[2], rec[3], rec[0], want)
-                if decoder.notes:
-                    outs[0].extend(decoder.pop_notes())
-                if frame is not None and type(frame) is Frame:
-                    if count == 1:
-                        outs[0].extend(feed(frame))
-                    elif frame.proto == UDP:
-                        outs[_datagram_owner(frame.payload, count)].extend(feed(frame))
-                    else:
-                        # TCP: the stream is reassembled here, its messages dealt out
-                        for out in feed(frame):
-                            outs[_record_owner(out, count)].append(out)
-            for index in range(count):
-                if len(outs[index]) >= batch:
-                    yield index, outs[index]
-                    outs[index] = []
+        with closing(open_capture(path, self.progress, skip, lane.take)) as records:
+            for rec in records:
+                if type(rec) is not tuple:
+                    if rec is not FLUSH:
+                        outs[0].append(rec)  # type: ignore[arg-type]
+                else:
+                    frame = decode(rec[1], rec[2], rec[3], rec[0], want)
+                    if decoder.notes:
+                        outs[0].extend(decoder.pop_notes())
+                    if frame is not None and type(frame) is Frame:
+                        if count == 1:
+                            outs[0].extend(feed(frame))
+                        elif frame.proto == UDP:
+                            outs[_datagram_owner(frame.payload, count)].extend(feed(frame))
+                        else:
+                            # TCP: the stream is reassembled here, its messages dealt out
+                            for out in feed(frame):
+                                outs[_record_owner(out, count)].append(out)
+                for index in range(count):
+                    if len(outs[index]) >= batch:
+                        yield index, outs[index]
+                        outs[index] = []
         outs[0].extend(decoder.flush())
         for out in assembler.flush():
             outs[_record_owner(out, count)].append(out)

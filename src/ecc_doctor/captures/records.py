@@ -42,6 +42,14 @@ class Frame:
     ip_id: int | None = None
     fragments: tuple[int, ...] = ()  # every IP fragment's frame when reassembled, else ()
 
+    def __reduce__(self) -> tuple[type[Frame], tuple[object, ...]]:
+        # pickled as its fields (see CaptureNote.__reduce__)
+        return Frame, (
+            self.frame, self.ts, self.src, self.dst, self.proto, self.sport, self.dport,
+            self.payload, self.tcp_flags, self.seq, self.ack, self.payload_len, self.ip_id,
+            self.fragments,
+        )  # fmt: skip
+
 
 class SipMessage(NamedTuple):
     """One complete SIP message as framed on the wire (headers and body, raw bytes).
@@ -85,6 +93,12 @@ class CaptureNote:
     rule: str
     message: str
     frames: tuple[int, ...] = ()
+
+    def __reduce__(self) -> tuple[type[CaptureNote], tuple[str, str, tuple[int, ...]]]:
+        """Pickled as its fields (``analyze --jobs`` sends notes to the analysis processes):
+        the default restores a slots class field by field, which a frozen class compiled
+        by mypyc (hatch_build.py) refuses."""
+        return CaptureNote, (self.rule, self.message, self.frames)
 
 
 SipRecord = SipMessage | CaptureNote

@@ -273,7 +273,9 @@ class DuplicateFilter:
         entry = (frame, ts, count)
         latest = self._latest
         seen = latest.setdefault(key, entry)  # one hash of the key for the common insert
-        if seen is entry:
+        # the entry just made, when the key was new: every kept entry has a lower number
+        # (told by value, not identity, which a compiled build does not keep for tuples)
+        if seen[2] == count:
             older = self._older.get(key)
             if (
                 older is not None

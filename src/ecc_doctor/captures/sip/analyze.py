@@ -83,6 +83,13 @@ class LadderMsg:
     cseq: str = ""
     problems: tuple[str, ...] = ()
 
+    def __reduce__(self) -> tuple[type[LadderMsg], tuple[object, ...]]:
+        # pickled as its fields (see records.CaptureNote.__reduce__)
+        return LadderMsg, (
+            self.frame, self.frames, self.ts, self.src, self.dst, self.transport, self.label,
+            self.is_request, self.cseq, self.problems,
+        )  # fmt: skip
+
 
 #: What the analyzer keeps per ladder arrow until the end: the message's values a LadderMsg
 #: is made of, as read (frames, ts, src, sport, dst, dport, transport, is_request, method,

@@ -762,8 +762,8 @@ def _walk_lines(
     current: list[str] | None = None
     count = 0
     for line, hit in zip(lines, plain, strict=True):
-        if hit is not _NOT_PLAIN:
-            key = hit[0]
+        key = hit[0]  # "" for _NOT_PLAIN alone (told by value: see _header_line)
+        if key:
             value = line.partition(":")[2].strip()  # what _header_line split
         else:
             lead = line[:1]

@@ -180,8 +180,11 @@ def analyze_sharded(
                 if not workers or workers[-1].proc is not proc:
                     feed.close()
                     results.close()
-        with fewer_collections():  # the reader allocates a few objects per message
-            for owner, batch in PcapEngine(progress).sip_routed(path, ports, count, BATCH):
+        routed = PcapEngine(progress).sip_routed(path, ports, count, BATCH)
+        # the reader allocates a few objects per message; closed explicitly when stopped
+        # early (see PcapEngine.sip)
+        with fewer_collections(), contextlib.closing(routed):
+            for owner, batch in routed:
                 workers[owner].send(batch)
         for worker in workers:
             worker.send(None)  # the end of the capture
