@@ -243,6 +243,17 @@ def interpreter(python: str) -> str:
     )
 
 
+def package_build(python: str) -> str:
+    """Which ecc-doctor build *python* runs: compiled by mypyc (a ``pip install .`` wheel,
+    see hatch_build.py) or the Python source (an editable install, or ECC_DOCTOR_COMPILE=0)."""
+    probe = "import ecc_doctor.captures.sip.message as m; print(m.__file__)"
+    where = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    kind = "Python source" if where.endswith(".py") else "compiled by mypyc"
+    return f"{kind} ({Path(where).parent.parent.parent})"
+
+
 def run_measured(
     args: list[str], ok_codes: tuple[int, ...] = (0,)
 ) -> tuple[float, float, str, float]:
@@ -483,6 +494,7 @@ def report(path: Path, work: Path, opts: argparse.Namespace) -> None:
 
     print(f"\nCapture: {total:,} packets, {size:.0f} MB ({path.name}); best of {n} run(s)")  # fmt: skip
     print(f"Interpreter: {interpreter(PYTHON)}")
+    print(f"ecc-doctor: {package_build(PYTHON)}")
     print(f"Machine at the start: {before}")
     print(f"Machine at the end: {machine()}\n")
     print("| tool | packets/s (wall) | packets/s (CPU time) | peak RSS (MiB) | notes |")
