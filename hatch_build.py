@@ -86,8 +86,9 @@ def compile_modules(src: Path, work: Path) -> list[tuple[Path, str]]:
         ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd"),
     )
     (work / "setup_native.py").write_text(SETUP.format(group=GROUP), encoding="utf-8")
+    # PYTHONPATH stays: pip's isolated build environment lends its packages (mypy,
+    # setuptools) through it; mypy reads the copy in *work* (its current folder)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTHONPATH", None)  # the copy in *work* is what mypy reads
     try:
         done = subprocess.run(
             [sys.executable, "setup_native.py", ",".join(COMPILED)],
