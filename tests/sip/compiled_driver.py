@@ -19,40 +19,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for tests.*
+
+from tests.sip.test_sip_parse_equivalence import mutate  # noqa: E402
+
 from ecc_doctor.captures.mgc.analyze import analyze_file as mgc_analyze
 from ecc_doctor.captures.reader import PcapEngine
 from ecc_doctor.captures.records import SipMessage
 from ecc_doctor.captures.sip.analyze import SipAnalysis, analyze_file, analyze_records
 from ecc_doctor.captures.sip.message import ParseFailure, SipMsg, parse
 from ecc_doctor.errors import CaptureError
-
-#: header lines put into mutated messages: compact forms, lists, quoting, odd values
-ODD_LINES = (
-    b"v: SIP/2.0/UDP [::1]:5060;branch=z9hG4bKx, SIP/2.0/TCP fe80::1:5060",
-    b"f: <sip:a@h>;tag=1;tag=2",
-    b"t: sip:b@h;tag=q",
-    b"m: *",
-    b"m: <sip:x@[2001:db8::1]>;expires=0, sip:y@h;expires=60",
-    b"l: 5",
-    b"Content-Length: x",
-    b"CSeq: 9 REGISTER",
-    b"CSeq: 2147483648 INVITE",
-    b"Expires: 0",
-    b"Require: 100rel, timer",
-    b"k: 100rel",
-    b"RSeq: 5",
-    b"RAck: 5 1 INVITE",
-    b"i: other",
-    b'WWW-Authenticate: Digest realm="r, x", nonce="n", stale=TRUE',
-    b'Authorization: Digest username="alice", realm="r", nonce="n", uri="sip:r", response="00"',
-    b'From: "a\\"b" <sip:a@h>;tag=x',
-    b"To:",
-    b":x",
-    b"X Y: z",
-    b'Contact: <sip:a@h>;q=0.5;expires="30"',
-    b" \tfolded, more",
-)
-
 
 #: (rules, analysis processes) of each analyze_file run
 RUNS = ((("register", "prack"), 1), (("register", "prack"), 2), (("prack",), 1))
@@ -78,33 +54,12 @@ def message(m: SipMsg | ParseFailure) -> list[Any]:
 
 
 def mutated(recs: list[SipMessage], seed: str) -> list[SipMessage]:
+    """Deterministic mutations of *recs* (the parse equivalence test's, see mutate())."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
     out = []
     for i in range(min(len(recs), 100) * 5):
         rec = recs[rng.randrange(len(recs))]
-        lines = rec.data.split(b"\r\n")
-        for _ in range(rng.randint(1, 4)):
-            j = rng.randrange(len(lines))
-            kind = rng.randrange(8)
-            if kind == 0:
-                lines.insert(j, lines[rng.randrange(len(lines))])
-            elif kind == 1 and len(lines) > 2:
-                del lines[j]
-            elif kind == 2:
-                lines[j] = lines[j].replace(b":", b" :", 1)
-            elif kind == 3:
-                lines[j] = lines[j] + rng.choice([b',"x,y"', b", <sip:a@b;c=d,e>", b";;", b"<"])
-            elif kind == 4:
-                lines[j] = rng.choice([lines[j].lower(), lines[j].upper()])
-            elif kind == 5:
-                lines[j] = rng.choice(ODD_LINES)
-            elif kind == 6:
-                lines[j] = lines[j][: rng.randrange(len(lines[j]) + 1)]
-            else:
-                lines[j] = lines[j].replace(b";", b" ; ")
-        data = b"\r\n".join(lines)
-        if rng.random() < 0.1:
-            data = data.replace(b"\r\n", b"\n")
+        data = mutate(rec.data, rng)
         transport = rng.choice(["UDP", "TCP"])
         out.append(rec._replace(ts=rec.ts + i * 0.001, transport=transport, data=data))
     return out

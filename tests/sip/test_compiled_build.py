@@ -40,6 +40,18 @@ def _env(site: Path | None) -> dict[str, str]:
     return env
 
 
+def _pip(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "-q", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def compiled_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the compiled wheel's files (PYTHONPATH puts it first)."""
@@ -52,29 +64,11 @@ def compiled_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(message)
     out = tmp_path_factory.mktemp("compiled")
     env = {**_env(None), "ECC_DOCTOR_COMPILE": "1"}
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        + ["-q", "-w", str(out / "wheel"), str(ROOT)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
+    _pip(env, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out / "wheel"), str(ROOT))
     (wheel,) = (out / "wheel").glob("*.whl")
     assert "none-any" not in wheel.name, f"{wheel.name} is a pure-Python wheel"
     site = out / "site"
-    installed = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site)]
-        + [str(wheel)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    _pip(env, "install", "--no-deps", "--target", str(site), str(wheel))
     return site
 
 
