@@ -130,9 +130,11 @@ class LruTable(Generic[K, V]):
         return out
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class FlowDraft:
-    """A flow being built: frames and findings so far (bounded)."""
+    """A flow being built: frames and findings so far (bounded). One per call or
+    registration: its ``__init__`` is written out for the compiled build, as
+    ``message.SipMsg`` explains."""
 
     kind: str
     key: str
@@ -145,6 +147,32 @@ class FlowDraft:
     last_ts: float = 0.0
     problems: dict[str, list[int]] = field(default_factory=dict)  # malformation -> frames
     cut: list[int] = field(default_factory=list)  # frames of messages the snaplen cut
+
+    def __init__(
+        self,
+        kind: str,
+        key: str,
+        call_id: str,
+        aor: str = "",
+        frames: list[int] | None = None,
+        findings: list[Finding] | None = None,
+        dropped_findings: int = 0,
+        first_ts: float = 0.0,
+        last_ts: float = 0.0,
+        problems: dict[str, list[int]] | None = None,
+        cut: list[int] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.call_id = call_id
+        self.aor = aor
+        self.frames = [] if frames is None else frames
+        self.findings = [] if findings is None else findings
+        self.dropped_findings = dropped_findings
+        self.first_ts = first_ts
+        self.last_ts = last_ts
+        self.problems = {} if problems is None else problems
+        self.cut = [] if cut is None else cut
 
     def mark_cut(self, frame: int) -> None:
         """The message of *frame* was cut by the snapshot length (SipMessage.cut)."""

@@ -54,7 +54,11 @@ MAX_TXNS = 16
 _Pending = tuple[str, str, int]
 
 
-@dataclass(slots=True)
+# The classes below are built for nearly every call; each writes its __init__ out
+# (init=False) for the compiled build, as message.SipMsg explains.
+
+
+@dataclass(slots=True, init=False)
 class Reliable:
     """One reliable provisional response (all copies with the same RSeq)."""
 
@@ -68,21 +72,50 @@ class Reliable:
     retrans_after_prack: list[int] = field(default_factory=list)
     sent: int = 1  # copies seen (the frame lists keep MAX_FLOW_FRAMES at most)
 
+    def __init__(
+        self,
+        rseq: int,
+        status: int,
+        frames: list[int],
+        times: list[float],
+        sdp: bool = False,
+        pracked: bool = False,
+        prack_frames: list[int] | None = None,
+        retrans_after_prack: list[int] | None = None,
+        sent: int = 1,
+    ) -> None:
+        self.rseq = rseq
+        self.status = status
+        self.frames = frames
+        self.times = times
+        self.sdp = sdp
+        self.pracked = pracked
+        self.prack_frames = [] if prack_frames is None else prack_frames
+        self.retrans_after_prack = [] if retrans_after_prack is None else retrans_after_prack
+        self.sent = sent
+
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class EarlyDialog:
     to_tag: str
     last_rseq: int | None = None
     reliable: dict[int, Reliable] = field(default_factory=dict)
 
+    def __init__(
+        self, to_tag: str, last_rseq: int | None = None, reliable: dict[int, Reliable] | None = None
+    ) -> None:
+        self.to_tag = to_tag
+        self.last_rseq = last_rseq
+        self.reliable = {} if reliable is None else reliable
+
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class InviteTxn:
     cseq: int
     branch: str
@@ -101,11 +134,45 @@ class InviteTxn:
     sport: int = 0
     dport: int = 0
 
+    def __init__(
+        self,
+        cseq: int,
+        branch: str,
+        src: str,
+        dst: str,
+        frames: list[int],
+        ts: float,
+        offers_100rel: bool,
+        early: dict[str, EarlyDialog] | None = None,
+        final: int = 0,
+        final_reason: str = "",
+        final_frames: list[int] | None = None,
+        retrans: int = 0,
+        with_auth: bool = False,
+        sport: int = 0,
+        dport: int = 0,
+    ) -> None:
+        self.cseq = cseq
+        self.branch = branch
+        self.src = src
+        self.dst = dst
+        self.frames = frames
+        self.ts = ts
+        self.offers_100rel = offers_100rel
+        self.early = {} if early is None else early
+        self.final = final
+        self.final_reason = final_reason
+        self.final_frames = [] if final_frames is None else final_frames
+        self.retrans = retrans
+        self.with_auth = with_auth
+        self.sport = sport
+        self.dport = dport
+
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class PrackTxn:
     branch: str
     src: str
@@ -115,11 +182,23 @@ class PrackTxn:
     rack: str
     answer: int = 0
 
+    def __init__(
+        self, branch: str, src: str, dst: str, frames: list[int], ts: float, rack: str,
+        answer: int = 0,
+    ) -> None:  # fmt: skip
+        self.branch = branch
+        self.src = src
+        self.dst = dst
+        self.frames = frames
+        self.ts = ts
+        self.rack = rack
+        self.answer = answer
+
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class CallState:
     draft: FlowDraft
     txns: list[InviteTxn] = field(default_factory=list)
@@ -131,6 +210,30 @@ class CallState:
     digest_checked: set[tuple[int, str]] = field(default_factory=set)
     prack_cseqs: set[int] = field(default_factory=set)
     ended: bool = False  # BYE answered, or every INVITE got a non-2xx final response
+
+    def __init__(
+        self,
+        draft: FlowDraft,
+        txns: list[InviteTxn] | None = None,
+        pracks: dict[tuple[str, str, str], PrackTxn] | None = None,
+        cseq_by_tag: dict[str, int] | None = None,
+        seen_requests: set[tuple[str, int, str]] | None = None,
+        reliable_count: int = 0,
+        prack_count: int = 0,
+        digest_checked: set[tuple[int, str]] | None = None,
+        prack_cseqs: set[int] | None = None,
+        ended: bool = False,
+    ) -> None:
+        self.draft = draft
+        self.txns = [] if txns is None else txns
+        self.pracks = {} if pracks is None else pracks
+        self.cseq_by_tag = {} if cseq_by_tag is None else cseq_by_tag
+        self.seen_requests = set() if seen_requests is None else seen_requests
+        self.reliable_count = reliable_count
+        self.prack_count = prack_count
+        self.digest_checked = set() if digest_checked is None else digest_checked
+        self.prack_cseqs = set() if prack_cseqs is None else prack_cseqs
+        self.ended = ended
 
     def __reduce__(self) -> tuple[Any, ...]:
         return reduce_fields(self)

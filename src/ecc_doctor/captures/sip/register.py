@@ -55,7 +55,11 @@ MAX_OUTCOMES = 64
 MAX_ATTEMPT_FRAMES = 32
 
 
-@dataclass(slots=True)
+# Attempt and RegState write their __init__ out for the compiled build (one of each per
+# REGISTER transaction and flow), as message.SipMsg explains.
+
+
+@dataclass(slots=True, init=False)
 class Attempt:
     """One REGISTER transaction (one CSeq) and what answered it."""
 
@@ -78,8 +82,40 @@ class Attempt:
     #: gave (not a nonce cached from an earlier one)
     fresh: bool = False
 
+    def __init__(
+        self,
+        cseq: int,
+        frames: list[int],
+        ts: float,
+        auth: Challenge | None,
+        from_tag: str,
+        contacts: dict[str, int | None],
+        star: bool,
+        deregister: bool,
+        final: int = 0,
+        final_frames: list[int] | None = None,
+        final_reason: str = "",
+        challenged: bool = False,
+        digest_mismatch: DigestCheck | None = None,
+        fresh: bool = False,
+    ) -> None:
+        self.cseq = cseq
+        self.frames = frames
+        self.ts = ts
+        self.auth = auth
+        self.from_tag = from_tag
+        self.contacts = contacts
+        self.star = star
+        self.deregister = deregister
+        self.final = final
+        self.final_frames = [] if final_frames is None else final_frames
+        self.final_reason = final_reason
+        self.challenged = challenged
+        self.digest_mismatch = digest_mismatch
+        self.fresh = fresh
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class RegState:
     draft: FlowDraft
     from_tag: str = ""
@@ -114,6 +150,52 @@ class RegState:
     deregistered: int = 0
     granted: int | None = None
     unverified: bool = False  # a digest the password file could not check was noted
+
+    def __init__(
+        self,
+        draft: FlowDraft,
+        from_tag: str = "",
+        contacts: frozenset[str] = frozenset(),
+        attempts: dict[int, Attempt] | None = None,
+        last_cseq: int = -1,
+        challenge: Challenge | None = None,
+        challenge_frames: list[int] | None = None,
+        challenge_cseq: int = -1,
+        challenge_from_tag: str = "",
+        challenge_open: bool = False,
+        challenger: tuple[str, int] = ("", 0),
+        nonces: set[str] | None = None,
+        used: set[tuple[str, str, str]] | None = None,
+        outcomes: list[tuple[str, str, list[int]]] | None = None,
+        pending: list[tuple[int, int | None, str]] | None = None,
+        folded: int = 0,
+        unlisted: int = 0,
+        registered: int = 0,
+        deregistered: int = 0,
+        granted: int | None = None,
+        unverified: bool = False,
+    ) -> None:
+        self.draft = draft
+        self.from_tag = from_tag
+        self.contacts = contacts
+        self.attempts = {} if attempts is None else attempts
+        self.last_cseq = last_cseq
+        self.challenge = challenge
+        self.challenge_frames = [] if challenge_frames is None else challenge_frames
+        self.challenge_cseq = challenge_cseq
+        self.challenge_from_tag = challenge_from_tag
+        self.challenge_open = challenge_open
+        self.challenger = challenger
+        self.nonces = set() if nonces is None else nonces
+        self.used = set() if used is None else used
+        self.outcomes = [] if outcomes is None else outcomes
+        self.pending = [] if pending is None else pending
+        self.folded = folded
+        self.unlisted = unlisted
+        self.registered = registered
+        self.deregistered = deregistered
+        self.granted = granted
+        self.unverified = unverified
 
     def current(self) -> Attempt | None:
         return self.attempts.get(self.last_cseq)
