@@ -12,37 +12,38 @@ import socket
 import struct
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final
 
 from ecc_doctor.captures.records import TCP, UDP, CaptureNote, Frame
 
 # link types (https://www.tcpdump.org/linktypes.html)
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW_ALIASES = (12, 14, 101)
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_RAW_ALIASES: Final = (12, 14, 101)
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
-VLAN_TAGS = (0x8100, 0x88A8, 0x9100, 0x9200)
-IPV6_EXT = {0, 43, 60, 135, 139, 140, 253, 254}
+VLAN_TAGS: Final = (0x8100, 0x88A8, 0x9100, 0x9200)
+IPV6_EXT: Final = {0, 43, 60, 135, 139, 140, 253, 254}
 IPV6_FRAGMENT, IPV6_AH, IPV6_NONE = 44, 51, 59
 
-FRAGMENT_TIMEOUT = 30.0  # seconds of capture time
-MAX_FRAGMENT_DATAGRAMS = 1024
-MAX_DATAGRAM = 65535 + 8
+FRAGMENT_TIMEOUT: Final = 30.0  # seconds of capture time
+MAX_FRAGMENT_DATAGRAMS: Final = 1024
+MAX_DATAGRAM: Final = 65535 + 8
 
 # Called with (proto, sport, dport, payload, payload_offset) before a Frame is built;
 # returning False skips the packet cheaply (RTP, non-SIP).
 Want = Callable[[int, int, int, bytes, int], bool]
 
-_u16 = struct.Struct("!H").unpack_from
-_u16_ports = struct.Struct("!HH").unpack_from
-_ipv4 = struct.Struct("!BxHHHBB2x4s4s").unpack_from
-_ipv6 = struct.Struct("!4xHBx16s16s").unpack_from
-_tcp = struct.Struct("!HHIIBB").unpack_from
+_u16: Final = struct.Struct("!H").unpack_from
+_u16_ports: Final = struct.Struct("!HH").unpack_from
+_ipv4: Final = struct.Struct("!BxHHHBB2x4s4s").unpack_from
+_ipv6: Final = struct.Struct("!4xHBx16s16s").unpack_from
+_tcp: Final = struct.Struct("!HHIIBB").unpack_from
 
 
 def address(raw: bytes, _cache: dict[bytes, str] = {}) -> str:  # noqa: B006 - a deliberate cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from ecc_doctor.cancel import raise_if_stopped
 from ecc_doctor.captures.records import CaptureNote
@@ -31,16 +31,16 @@ Lane = Callable[[bytes, int, int, int, float], int]
 TAKEN, FLUSH = 1, 2
 
 CHUNK = 1 << 20  # 1 MiB reads (a refill briefly holds the old window, the read and the new one)
-MAX_RECORD = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
-PROGRESS_EVERY = 1 << 24  # call the progress hook every 16 MiB
+MAX_RECORD: Final = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
+PROGRESS_EVERY: Final = 1 << 24  # call the progress hook every 16 MiB
 
-PCAP_MAGICS = {
+PCAP_MAGICS: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
     b"\xa1\xb2\xc3\xd4": (">", 1e-6),
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
-PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 BT_IDB, BT_PB, BT_SPB, BT_EPB = 1, 2, 3, 6
 OPT_TSRESOL, OPT_TSOFFSET = 9, 14
 
@@ -80,8 +80,8 @@ class ChunkReader:
 
 # link types with a fixed-size header ending in the ethertype: offset of the network header
 # and where the ethertype sits relative to it (Ethernet, Linux SLL, Linux SLL2)
-FIXED_LINKS = {1: (14, -2), 113: (16, -2), 276: (20, -20)}
-_PORTS = struct.Struct("!HH").unpack_from
+FIXED_LINKS: Final = {1: (14, -2), 113: (16, -2), 276: (20, -20)}
+_PORTS: Final = struct.Struct("!HH").unpack_from
 
 
 def _plain_udp(buf: bytes, ip: int, et: int, end: int) -> bool:

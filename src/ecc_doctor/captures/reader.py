@@ -15,6 +15,7 @@ import struct
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Final
 
 from ecc_doctor.captures.decode import Decoder, Want, address
 from ecc_doctor.captures.pcapfile import FLUSH, TAKEN, Progress, open_capture
@@ -153,7 +154,7 @@ class PcapEngine:
 
 # from IPv4 byte 2: total length, ID, (flags/offset, TTL), protocol, (checksum), both
 # addresses, then the UDP ports and length
-_IPV4_UDP = struct.Struct("!HH4x2x8sHHH").unpack_from
+_IPV4_UDP: Final = struct.Struct("!HH4x2x8sHHH").unpack_from
 
 
 class _FastLane:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol, final
+from typing import Final, NamedTuple, Protocol, final
 
-TCP = 6
-UDP = 17
+TCP: Final = 6
+UDP: Final = 17
 
 # TCP flag bits
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10

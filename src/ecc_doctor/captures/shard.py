@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import re
 import zlib
+from typing import Final
 
-_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-_CSEQ_METHOD = re.compile(rb"\ncseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGNORECASE)
-_MAX_HEAD = 65_536  # what the parser reads of a message (message.MAX_MESSAGE)
-_R = (0x52, 0x72)  # "R" and "r": the first byte of what upper-cases to "REGISTER "
+_CALL_ID: Final = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_CSEQ_METHOD: Final = re.compile(rb"\ncseq[ \t]*:[ \t]*[0-9]+[ \t]+([A-Za-z]+)", re.IGNORECASE)
+_MAX_HEAD: Final = 65_536  # what the parser reads of a message (message.MAX_MESSAGE)
+_R: Final = (0x52, 0x72)  # "R" and "r": the first byte of what upper-cases to "REGISTER "
 
 # Every function takes the message as ``data[start:stop]``; the reading process passes the
 # message itself (it copies each SIP payload out of its read buffer for the record anyway).

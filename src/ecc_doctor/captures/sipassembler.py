@@ -14,6 +14,7 @@ import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Final
 
 from ecc_doctor.captures.records import FIN, RST, SYN, TCP, UDP, CaptureNote, Frame, SipMessage
 from ecc_doctor.captures.sipframing import (
@@ -28,14 +29,14 @@ from ecc_doctor.captures.tcpstream import TcpStream
 
 MAX_STREAMS = 4096
 MAX_PENDING = 64 << 20  # bytes held for all TCP connections together
-MAX_JUNK_NOTES = 20  # UDP junk on SIP ports: notes for the first ones, then a count
-DUPLICATE_WINDOW = 1.0  # seconds
+MAX_JUNK_NOTES: Final = 20  # UDP junk on SIP ports: notes for the first ones, then a count
+DUPLICATE_WINDOW: Final = 1.0  # seconds
 MAX_RECENT = 4096
 
 #: A UDP datagram as the duplicate filter knows it: (src, dst, sport, dport, IPv4 ID, payload).
 DatagramKey = tuple[str, str, int, int, int, bytes]
 
-_KEEPALIVE_BYTES = frozenset(b"\r\n\x00 ")
+_KEEPALIVE_BYTES: Final = frozenset(b"\r\n\x00 ")
 
 Out = list[SipMessage | CaptureNote]
 StreamKey = tuple[str, int, str, int]
@@ -208,7 +209,7 @@ class SipAssembler:
         return out
 
 
-_new = tuple.__new__
+_new: Final = tuple.__new__
 
 
 class DuplicateFilter:
@@ -398,7 +399,7 @@ def _junk(frame: int, src: str, sport: int, dst: str, dport: int, payload: bytes
 # there) and exactly one Content-Length header (any spelling) is checked with that one
 # value; the first group is an empty line, the second a Content-Length value.
 # (the look-ahead lets the scan give up at most line starts after one byte test)
-_LENGTH_OR_EMPTY_LINE = re.compile(
+_LENGTH_OR_EMPTY_LINE: Final = re.compile(
     rb"\n(?=[\r\nCcLl])(?:(\r?\n)|(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*))", re.IGNORECASE
 )
 

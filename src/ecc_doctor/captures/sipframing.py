@@ -9,21 +9,22 @@ there). Bare LF line ends are accepted, as most stacks do.
 from __future__ import annotations
 
 import re
+from typing import Final
 
-MAX_HEADER = 64 * 1024  # a header block longer than this is junk (bounded buffers)
-MAX_BODY = 1024 * 1024  # a Content-Length above this is junk
+MAX_HEADER: Final = 64 * 1024  # a header block longer than this is junk (bounded buffers)
+MAX_BODY: Final = 1024 * 1024  # a Content-Length above this is junk
 
 # request line `METHOD uri SIP/2.0` or status line `SIP/2.0 NNN `
-_START = re.compile(
+_START: Final = re.compile(
     rb"(?:[A-Z][A-Za-z0-9._!%*+`'~-]{0,31} [^ \r\n]{1,4096} SIP/2\.0\r?\n|SIP/2\.0 [1-6][0-9][0-9][ \r\n])"
 )
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-CONTENT_LENGTH = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-SIP_FIRST_BYTES = frozenset(range(ord("A"), ord("Z") + 1))  # where a start line can begin
-_FIRST_BYTES = SIP_FIRST_BYTES
-_LINE_END = re.compile(rb"\n")
+_HEADER_END: Final = re.compile(rb"\r?\n\r?\n")
+CONTENT_LENGTH: Final = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+SIP_FIRST_BYTES: Final = frozenset(range(ord("A"), ord("Z") + 1))  # where a start line can begin
+_FIRST_BYTES: Final = SIP_FIRST_BYTES
+_LINE_END: Final = re.compile(rb"\n")
 
-NEED_MORE = -1
+NEED_MORE: Final = -1
 
 
 class FramingError(Exception):

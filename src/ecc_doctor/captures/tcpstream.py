@@ -11,6 +11,7 @@ the same way, so memory per stream stays bounded.
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 from ecc_doctor.captures.records import CaptureNote, SipMessage
 from ecc_doctor.captures.sipframing import (
@@ -20,9 +21,9 @@ from ecc_doctor.captures.sipframing import (
     frame_stream,
 )
 
-MAX_OOO_BYTES = 256 * 1024
-MAX_OOO_SEGMENTS = 256
-GAP_TIMEOUT = 10.0  # seconds of capture time a hole may stay open
+MAX_OOO_BYTES: Final = 256 * 1024
+MAX_OOO_SEGMENTS: Final = 256
+GAP_TIMEOUT: Final = 10.0  # seconds of capture time a hole may stay open
 
 Out = list[SipMessage | CaptureNote]
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from sys import intern
+from typing import Final
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.gctune import fewer_collections
@@ -31,7 +32,7 @@ from ecc_doctor.errors import CaptureError, ConfigError
 from ecc_doctor.models import Finding, Status
 from ecc_doctor.netaddr import host_port
 
-RULES = ("register", "prack")
+RULES: Final = ("register", "prack")
 
 #: How many flows are kept in the result: non-passing flows up to MAX_BAD_FLOWS, and passing
 #: flows up to MAX_GOOD_FLOWS; the rest are only counted (``counts``, ``not_listed``), and the
@@ -41,29 +42,29 @@ MAX_BAD_FLOWS = 20_000
 MAX_GOOD_FLOWS = 5_000
 #: Ladder data kept: this many Call-IDs, this many messages each.
 LADDER_CALLS = 2_000
-LADDER_MESSAGES = 300
+LADDER_MESSAGES: Final = 300
 # all ladders together (an arrow is ~250 bytes): bounds memory on captures of long dialogs
 LADDER_TOTAL = 100_000
 #: Byte-identical copies are looked for among this many recent messages.
-RECENT = 512
+RECENT: Final = 512
 #: Capture timestamps are implausible (timing is not judged) after a step back of more than
 #: CLOCK_BACK seconds or forward of more than CLOCK_GAP.
-CLOCK_BACK = 1.0
-CLOCK_GAP = 86_400.0
+CLOCK_BACK: Final = 1.0
+CLOCK_GAP: Final = 86_400.0
 #: Flows idle this long are finished early (only when timestamps look sane).
-IDLE_REGISTER = 7_200.0
-IDLE_INVITE = 3_600.0
+IDLE_REGISTER: Final = 7_200.0
+IDLE_INVITE: Final = 3_600.0
 
 #: Notes listed per rule; the rest are counted in one "more ... not listed" note.
-MAX_NOTES = 20
+MAX_NOTES: Final = 20
 
 #: With ``ladder_call_id``, the other Call-IDs named (the first ones seen) and counted (up to
 #: OTHER_CALL_IDS_COUNTED: memory stays bounded on captures of millions of calls).
-OTHER_CALL_IDS_NAMED = 5
-OTHER_CALL_IDS_COUNTED = 100_000
+OTHER_CALL_IDS_NAMED: Final = 5
+OTHER_CALL_IDS_COUNTED: Final = 100_000
 
 #: Capture notes that are information, not a problem with the capture.
-INFO_NOTES = frozenset({"capture.duplicate"})
+INFO_NOTES: Final = frozenset({"capture.duplicate"})
 
 Progress = Callable[[int, int], None]
 
@@ -469,8 +470,8 @@ def _ladder_msg(arrow: _Arrow) -> LadderMsg:
 
 
 #: (host, port) -> "host:port", interned (cleared when it reaches _ENDPOINTS_MAX entries)
-_endpoints: dict[tuple[str, int], str] = {}
-_ENDPOINTS_MAX = 4_096
+_endpoints: Final[dict[tuple[str, int], str]] = {}
+_ENDPOINTS_MAX: Final = 4_096
 
 
 def _endpoint(host: str, port: int) -> str:

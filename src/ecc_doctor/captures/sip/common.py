@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.models import Finding, Status
@@ -15,21 +15,21 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 #: RFC 3261 §17.1.1.1: T1 = 500 ms; transactions time out after 64*T1.
-T1 = 0.5
-TIMER_F = 64 * T1
+T1: Final = 0.5
+TIMER_F: Final = 64 * T1
 
 #: At most this many frames / findings are kept per flow (counts stay exact).
-MAX_FLOW_FRAMES = 512
-MAX_FLOW_FINDINGS = 64
+MAX_FLOW_FRAMES: Final = 512
+MAX_FLOW_FINDINGS: Final = 64
 
-REF_REGISTER = "RFC 3261 §10.2, §22; SIP Adventures: REGISTER"
-REF_AUTH = "RFC 3261 §22.2-22.4; SIP Adventures: REGISTER"
-REF_PRACK = "RFC 3262 §3-4; SIP Adventures: PRACK"
-REF_PARSE = "RFC 3261 §7, §20, §25"
-REF_RACK = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
+REF_REGISTER: Final = "RFC 3261 §10.2, §22; SIP Adventures: REGISTER"
+REF_AUTH: Final = "RFC 3261 §22.2-22.4; SIP Adventures: REGISTER"
+REF_PRACK: Final = "RFC 3262 §3-4; SIP Adventures: PRACK"
+REF_PARSE: Final = "RFC 3261 §7, §20, §25"
+REF_RACK: Final = "RFC 3262 §7.2 (RAck = RSeq, CSeq number and method of the INVITE)"
 
 
-_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+_GETTERS: Final[dict[type, Callable[[Any], tuple[Any, ...]]]] = {}
 
 
 def field_values(obj: Any) -> tuple[Any, ...]:
@@ -48,8 +48,8 @@ def reduce_fields(obj: Any) -> tuple[Any, ...]:
     return type(obj), field_values(obj)
 
 
-_STATUS = {s.value: s for s in Status}
-_PASS = Status.PASS  # a module global: reading an enum member off its class is slow
+_STATUS: Final = {s.value: s for s in Status}
+_PASS: Final = Status.PASS  # a module global: reading an enum member off its class is slow
 
 
 class LruTable(Generic[K, V]):
@@ -299,7 +299,7 @@ class FlowDraft:
 
 #: Rules whose FAIL rests on start lines alone (a status code), which a snaplen cut never
 #: reaches: they stay FAIL in a flow with cut messages.
-START_LINE_RULES = frozenset({"sip.register.rejected"})
+START_LINE_RULES: Final = frozenset({"sip.register.rejected"})
 
 
 def _cut_verdicts(findings: list[Finding], cut: list[int]) -> list[Finding]:

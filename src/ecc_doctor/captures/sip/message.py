@@ -12,17 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar, final
+from typing import Final, NamedTuple, TypeVar, final
 
 from ecc_doctor.captures.records import SipMessage
 
 #: Hard limits: a message bigger than this is cut, more headers than this are ignored.
-MAX_MESSAGE = 65_536
-MAX_HEADERS = 256
-MAX_VALUES = 64
+MAX_MESSAGE: Final = 65_536
+MAX_HEADERS: Final = 256
+MAX_VALUES: Final = 64
 
 #: RFC 3261 §7.3.3 and later RFCs' compact header forms.
-COMPACT = {
+COMPACT: Final = {
     "i": "call-id",
     "m": "contact",
     "e": "content-encoding",
@@ -46,7 +46,7 @@ COMPACT = {
 }
 
 #: Headers whose value is a comma-separated list (RFC 3261 §7.3.1).
-LIST_HEADERS = frozenset(
+LIST_HEADERS: Final = frozenset(
     {
         "via",
         "contact",
@@ -68,15 +68,15 @@ LIST_HEADERS = frozenset(
     }
 )
 
-_REQUEST_LINE = re.compile(r"^([A-Za-z!%*_+`'~.-]+) +(\S+) +SIP/(\d+\.\d+)$")
-_STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) +(\d{3})(?: +(.*))?$")
-_TOKEN_VALUE = re.compile(r"\s*([^=\s,;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^,;\s]*))?")
+_REQUEST_LINE: Final = re.compile(r"^([A-Za-z!%*_+`'~.-]+) +(\S+) +SIP/(\d+\.\d+)$")
+_STATUS_LINE: Final = re.compile(r"^SIP/(\d+\.\d+) +(\d{3})(?: +(.*))?$")
+_TOKEN_VALUE: Final = re.compile(r"\s*([^=\s,;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^,;\s]*))?")
 
 T = TypeVar("T")
 
 #: Memoised parses: values at most this long, this many per generation (two generations).
-MEMO_TEXT = 256
-MEMO_SIZE = 1024
+MEMO_TEXT: Final = 256
+MEMO_SIZE: Final = 1024
 
 
 class _Memo(dict[str, T]):
@@ -211,11 +211,11 @@ def parse_params(text: str) -> tuple[dict[str, str], list[str]]:
 #: Builds a named tuple from all its field values at C level (``Via(...)`` runs the Python
 #: ``__new__`` that namedtuple generates): for the types the memos make for nearly every
 #: message, with every field given in order.
-_new = tuple.__new__
+_new: Final = tuple.__new__
 
 #: The parameters of a URI or name-addr that has none: shared, never changed (nor is any
 #: parsed value: they are shared through the memos).
-_NO_PARAMS: dict[str, str] = {}
+_NO_PARAMS: Final[dict[str, str]] = {}
 
 
 # Uri, NameAddr and Via are named tuples rather than frozen dataclasses: the memos make them
@@ -354,10 +354,10 @@ def parse_via(value: str) -> Via:
     return _new(Via, (proto.rpartition("/")[2].upper(), sent_by.strip(), params))
 
 
-_uri: _Memo[Uri] = _Memo(parse_uri)
-_name_addr: _Memo[NameAddr] = _Memo(parse_name_addr)
+_uri: Final[_Memo[Uri]] = _Memo(parse_uri)
+_name_addr: Final[_Memo[NameAddr]] = _Memo(parse_name_addr)
 #: What the parse makes of a missing From or To (its URI's problem says so)
-_NO_ADDR = parse_name_addr("")
+_NO_ADDR: Final = parse_name_addr("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +551,7 @@ _Line = tuple[str, tuple[str, ...]]
 
 #: What ``_header_line`` gives for a line that is not a plain header line: its key "" is no
 #: header name, so one ``"" in headers`` after grouping finds it.
-_NOT_PLAIN: _Line = ("", ())
+_NOT_PLAIN: Final[_Line] = ("", ())
 
 
 def _header_line(line: str) -> _Line:
@@ -631,14 +631,14 @@ def _via_problem(value: str) -> tuple[Via, str]:
 
 #: Header lines seen recently: CSeq, Call-ID, From, To, Contact... lines repeat across the
 #: messages of a call (4 x MEMO_SIZE lines at most, as before the two generations).
-_LINES: _Memo[_Line] = _Memo(_header_line, 2 * MEMO_SIZE)
-_STARTS: _Memo[_Start | str] = _Memo(_start_line)
-_KEYS: _Memo[str] = _Memo(_header_key)
-_CSEQS: _Memo[tuple[int, str] | tuple[()]] = _Memo(_cseq)
-_VIAS: _Memo[tuple[Via, str]] = _Memo(_via_problem)
-_INTS: _Memo[int | None] = _Memo(int_or_none)
+_LINES: Final[_Memo[_Line]] = _Memo(_header_line, 2 * MEMO_SIZE)
+_STARTS: Final[_Memo[_Start | str]] = _Memo(_start_line)
+_KEYS: Final[_Memo[str]] = _Memo(_header_key)
+_CSEQS: Final[_Memo[tuple[int, str] | tuple[()]]] = _Memo(_cseq)
+_VIAS: Final[_Memo[tuple[Via, str]]] = _Memo(_via_problem)
+_INTS: Final[_Memo[int | None]] = _Memo(int_or_none)
 
-_MANDATORY = ("call-id", "from", "to", "via")
+_MANDATORY: Final = ("call-id", "from", "to", "via")
 
 
 def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
@@ -662,7 +662,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         head, sep, body = data.partition(b"\n\n")
         if sep:
             problems.append("lines end in LF only, not CRLF (RFC 3261 §7)")
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8", "replace")  # positional: a direct call when compiled
     lines = text.split("\r\n")
     count = len(lines)
     if text.count("\n") >= count:  # a bare LF as well: every line end counts
@@ -707,14 +707,15 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
             problems.append(f"CSeq method {cseq_method} differs from the request method {method}")
     if not is_request:
         method = cseq_method
-    get = headers.get
-    call_ids = get("call-id")
-    froms = get("from")
-    tos = get("to")
-    vias = get("via")
+    # headers.get() spelled out each time: the compiled build calls the dict directly, where
+    # a bound method kept in a local is a generic call (in Python the two cost the same)
+    call_ids = headers.get("call-id")
+    froms = headers.get("from")
+    tos = headers.get("to")
+    vias = headers.get("via")
     if not (call_ids and froms and tos and vias):
         for name in _MANDATORY:
-            if not get(name):
+            if not headers.get(name):
                 problems.append(f"mandatory header {name.title()} is missing (RFC 3261 §8.1.1)")
     # the values every analyzer reads, parsed here rather than lazily (see SipMsg)
     from_ = _name_addr[froms[0] if froms else ""]
@@ -732,12 +733,12 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         top_via, via_problem = _VIAS[vias[0]]
         if via_problem:
             problems.append(via_problem)
-    contacts = [*map(_name_addr.__getitem__, get("contact", ()))]
+    contacts = [*map(_name_addr.__getitem__, headers.get("contact", ()))]
     for contact in contacts:
         if contact.flawed and contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
             break
-    values = get("content-length")
+    values = headers.get("content-length")
     length = values[0] if values else ""
     if length:
         declared = _INTS[length]

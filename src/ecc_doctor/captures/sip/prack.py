@@ -24,7 +24,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, final
+from typing import Any, Final, NamedTuple, final
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -44,12 +44,12 @@ from ecc_doctor.captures.sip.digest import DigestCheck, verdict_on_mismatch, ver
 from ecc_doctor.captures.sip.message import SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
-RSEQ_MAX = 2**31 - 1
+RSEQ_MAX: Final = 2**31 - 1
 #: A call quiet this long (capture time) is parked (see ParkedCall).
-PARK_IDLE = 1.0
+PARK_IDLE: Final = 1.0
 #: A confirmed call (2xx) quiet this long is finished: only its BYE could still come.
-CONFIRMED_IDLE = 300.0
-MAX_TXNS = 16
+CONFIRMED_IDLE: Final = 300.0
+MAX_TXNS: Final = 16
 #: a digest response awaiting its verdict: (mismatch reason, user, frame)
 _Pending = tuple[str, str, int]
 

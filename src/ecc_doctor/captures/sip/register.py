@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from ecc_doctor.captures.flows import Flow
 from ecc_doctor.captures.sip.common import (
@@ -40,19 +41,19 @@ from ecc_doctor.captures.sip.digest import DigestCheck, verdict_on_mismatch, ver
 from ecc_doctor.captures.sip.message import Challenge, SipMsg, int_or_none, parse_auth
 from ecc_doctor.models import Status
 
-DEFAULT_EXPIRES = 3600  # RFC 3261 §10.2.1.1: a registrar's default when none is asked for
-AURA_MAX_CONTACTS = 10  # SIP Adventures: "Avaya Aura supports up to ten such registrations"
+DEFAULT_EXPIRES: Final = 3600  # RFC 3261 §10.2.1.1: a registrar's default when none is asked for
+AURA_MAX_CONTACTS: Final = 10  # SIP Adventures: "Avaya Aura supports up to ten such registrations"
 #: per flow: (realm, nonce, nc) remembered as used, and 423/expired outcomes waiting for the
 #: 2xx that settles them (beyond it they stay refusals: a hostile flow grows no list)
-MAX_USED_NONCES = 64
-MAX_PENDING = 64
+MAX_USED_NONCES: Final = 64
+MAX_PENDING: Final = 64
 #: per flow: outcomes kept (a registration refreshed for days must not grow a list), besides
 #: the 423/expired ones waiting for their retry (MAX_PENDING at most): past it, those a
 #: later 2xx overcame become their findings at once, and the oldest refusals since the last
 #: 2xx are only counted (the flow's findings are capped at 64 anyway)
-MAX_OUTCOMES = 64
+MAX_OUTCOMES: Final = 64
 #: frames remembered per REGISTER transaction (its retransmissions, its answer's copies)
-MAX_ATTEMPT_FRAMES = 32
+MAX_ATTEMPT_FRAMES: Final = 32
 
 
 # Attempt and RegState write their __init__ out for the compiled build (one of each per
@@ -815,7 +816,7 @@ class RegisterTracker:
 
 
 #: outcomes that are not refusals
-GOOD = frozenset({"ok", "dereg", "settled"})
+GOOD: Final = frozenset({"ok", "dereg", "settled"})
 
 
 def _outcome(state: RegState, entry: tuple[str, str, list[int]]) -> None:
