@@ -739,7 +739,7 @@ def _parse(rec: SipMessage) -> SipMsg | ParseFailure:
         top_via, via_problem = _VIAS[vias[0]]
         if via_problem:
             problems.append(via_problem)
-    contacts = [*map(_name_addr.__getitem__, headers.get("contact", ()))]
+    contacts = [_name_addr[value] for value in headers.get("contact", ())]
     for contact in contacts:
         if contact.flawed and contact.uri.problem:
             problems.append(f"Contact: {contact.uri.problem}")
