@@ -12,6 +12,7 @@ classes positionally from their field values), so each is checked against the fi
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -21,6 +22,18 @@ from ecc_doctor.captures.sip.common import FlowDraft
 from ecc_doctor.captures.sip.message import SipMsg
 from ecc_doctor.captures.sip.prack import CallState, EarlyDialog, InviteTxn, PrackTxn, Reliable
 from ecc_doctor.captures.sip.register import Attempt, RegState
+
+#: These tests read the Python source's ``__init__`` (its signature, and objects of any type as
+#: arguments); compiled by mypyc (the suite run against an installed wheel), a class has a
+#: native ``__init__`` with no Python signature that checks argument types. The compiled
+#: build is compared with the source by tests/sip/test_compiled_build.py instead.
+pytestmark = pytest.mark.skipif(
+    not all(
+        str(getattr(sys.modules[cls.__module__], "__file__", "")).endswith(".py")
+        for cls in (SipMsg, FlowDraft, CallState, RegState)
+    ),
+    reason="the classes are compiled (mypyc): they have no Python __init__ to read",
+)
 
 WRITTEN = [
     SipMsg,
