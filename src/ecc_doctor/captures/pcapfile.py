@@ -30,6 +30,7 @@ Skip = tuple[frozenset[int], frozenset[int]]
 Lane = Callable[[bytes, int, int, int, float], int]
 TAKEN, FLUSH = 1, 2
 
+# not Final, unlike the other constants: the tests shrink it with monkeypatch
 CHUNK = 1 << 20  # 1 MiB reads (a refill briefly holds the old window, the read and the new one)
 MAX_RECORD: Final = 1 << 26  # 64 MiB: larger record lengths mean a corrupt file
 PROGRESS_EVERY: Final = 1 << 24  # call the progress hook every 16 MiB

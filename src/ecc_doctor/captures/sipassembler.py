@@ -27,6 +27,8 @@ from ecc_doctor.captures.sipframing import (
 )
 from ecc_doctor.captures.tcpstream import TcpStream
 
+# MAX_STREAMS, MAX_PENDING and MAX_RECENT are not Final, unlike the other constants: the
+# tests lower them with monkeypatch.
 MAX_STREAMS = 4096
 MAX_PENDING = 64 << 20  # bytes held for all TCP connections together
 MAX_JUNK_NOTES: Final = 20  # UDP junk on SIP ports: notes for the first ones, then a count

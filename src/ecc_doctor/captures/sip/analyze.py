@@ -38,6 +38,9 @@ RULES: Final = ("register", "prack")
 #: flows up to MAX_GOOD_FLOWS; the rest are only counted (``counts``, ``not_listed``), and the
 #: status comes from the counts. At the cap a worse flow takes the place of a kept milder one,
 #: so the worst verdict always has a listed example.
+# MAX_BAD_FLOWS, MAX_GOOD_FLOWS, LADDER_CALLS and LADDER_TOTAL are not Final, unlike the other
+# constants: the tests lower them with monkeypatch, which a Final constant (inlined by the
+# compiled build) would ignore.
 MAX_BAD_FLOWS = 20_000
 MAX_GOOD_FLOWS = 5_000
 #: Ladder data kept: this many Call-IDs, this many messages each.
